@@ -1,0 +1,43 @@
+// Package testutil holds helpers shared by the tests of several packages.
+package testutil
+
+import (
+	"os"
+	"path/filepath"
+	"runtime"
+	"testing"
+)
+
+// RepoRoot returns the root of the arcadvise checkout (the directory that
+// holds go.mod), found from this source file's location.
+func RepoRoot(t testing.TB) string {
+	t.Helper()
+	_, file, _, ok := runtime.Caller(0)
+	if !ok {
+		t.Fatal("testutil: cannot locate source file")
+	}
+	return filepath.Clean(filepath.Join(filepath.Dir(file), "..", ".."))
+}
+
+// SharedDir returns the read-only reference directory ../shared that sits
+// beside the checkout. Its fixtures are other projects' data and are read in
+// place, never copied into the repository. Without it the test is skipped
+// with a message, except under CI=true, where a missing ../shared is a
+// failure: CI always has it.
+func SharedDir(t testing.TB) string {
+	t.Helper()
+	dir := filepath.Join(RepoRoot(t), "..", "shared")
+	if _, err := os.Stat(filepath.Join(dir, "fixtures")); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("../shared/fixtures is missing (CI always has it): %v", err)
+		}
+		t.Skipf("../shared/fixtures not found beside the checkout (%v): real-capture test not run", err)
+	}
+	return dir
+}
+
+// Fixture returns the path of a file under ../shared/fixtures.
+func Fixture(t testing.TB, rel string) string {
+	t.Helper()
+	return filepath.Join(SharedDir(t), "fixtures", rel)
+}
