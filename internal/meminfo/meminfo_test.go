@@ -1,0 +1,343 @@
+package meminfo
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/arcadvise/arcadvise/internal/testutil"
+	"github.com/google/go-cmp/cmp"
+	"github.com/prometheus/procfs"
+)
+
+const kB = 1024
+
+// makeRoot builds a root directory holding the given files (paths relative
+// to the root, such as Path) and returns it.
+func makeRoot(t testing.TB, files map[string][]byte) string {
+	t.Helper()
+	root := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(root, "proc"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for name, data := range files {
+		p := filepath.Join(root, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return root
+}
+
+func readFile(t testing.TB, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// TestFixtures parses every meminfo capture in shared/fixtures, checks the
+// values and checks that Parse and Read (through procfs) agree.
+func TestFixtures(t *testing.T) {
+	tests := []struct {
+		file    string
+		want    Info
+		wantErr string
+	}{
+		{file: "gopsutil-anonhugepages.txt", want: Info{
+			// A three-line fragment without a final newline: it has
+			// MemTotal, so it parses; the lines it lacks read as 0.
+			MemTotal: 260799420 * kB, MemFree: 119443248 * kB, MemAvailable: 127880216 * kB, HasMemAvailable: true,
+		}},
+		{file: "gopsutil-intelcorei5.txt", want: Info{
+			MemTotal: 16115528 * kB, MemFree: 8577628 * kB, MemAvailable: 11225936 * kB, HasMemAvailable: true,
+			ActiveFile: 1121992 * kB, InactiveFile: 1683344 * kB, SReclaimable: 182100 * kB, SUnreclaim: 65724 * kB,
+			Shmem: 1193752 * kB, SwapTotal: 8065020 * kB, SwapFree: 8065020 * kB,
+			Hugepages: 0, HugepagesSource: HugepagesFromPages,
+		}},
+		{
+			// Linux 2.4 header "total: used: free: ..." has six fields.
+			file:    "gopsutil-issue1002.txt",
+			wantErr: `line 1: malformed line "        total:    used:    free:  shared: buffers:  cached:": want "Key: value" or "Key: value kB", got 6 fields`,
+		},
+		{file: "hotsos-kubernetes-4GiB.txt", want: Info{
+			MemTotal: 4026036 * kB, MemFree: 129248 * kB, MemAvailable: 2775844 * kB, HasMemAvailable: true,
+			ActiveFile: 1235012 * kB, InactiveFile: 1527440 * kB, SReclaimable: 173756 * kB, SUnreclaim: 85876 * kB,
+			Shmem: 1256 * kB, Hugepages: 0, HugepagesSource: HugepagesFromHugetlb,
+		}},
+		{file: "hotsos-rabbitmq-lxd-container-1GiB.txt", want: Info{
+			// lxcfs: the container limit, with the slab lines zeroed.
+			MemTotal: 1048576 * kB, MemFree: 2612 * kB, MemAvailable: 619376 * kB, HasMemAvailable: true,
+			ActiveFile: 295292 * kB, InactiveFile: 360068 * kB, Shmem: 296 * kB,
+			Hugepages: 0, HugepagesSource: HugepagesFromHugetlb,
+		}},
+		{file: "hotsos-vault-lxd-container-16GiB.txt", want: Info{
+			MemTotal: 16393172 * kB, MemFree: 14473636 * kB, MemAvailable: 16017368 * kB, HasMemAvailable: true,
+			ActiveFile: 587596 * kB, InactiveFile: 917016 * kB, Shmem: 54796 * kB,
+			Hugepages: 0, HugepagesSource: HugepagesFromHugetlb,
+		}},
+		{file: "node_exporter-2015.txt", want: Info{
+			// No MemAvailable: MemFree + (Active(file)+Inactive(file))/2 + SReclaimable/2.
+			MemTotal: 3742148 * kB, MemFree: 225472 * kB,
+			MemAvailable: (225472 + (213412+145676)/2 + 44772/2) * kB, MemAvailableEstimated: true,
+			ActiveFile: 213412 * kB, InactiveFile: 145676 * kB, SReclaimable: 44772 * kB, SUnreclaim: 54160 * kB,
+			Shmem: 593840 * kB, SwapTotal: 4194300 * kB, SwapFree: 3155360 * kB,
+			Hugepages: 0, HugepagesSource: HugepagesFromPages,
+		}},
+		{file: "procfs-fixtures-ttar.txt", want: Info{
+			MemTotal: 15666184 * kB, MemFree: 440324 * kB,
+			MemAvailable: (440324 + (6494020+6532440)/2 + 1738124/2) * kB, MemAvailableEstimated: true,
+			ActiveFile: 6494020 * kB, InactiveFile: 6532440 * kB, SReclaimable: 1738124 * kB, SUnreclaim: 69140 * kB,
+			Shmem: 1308 * kB, Hugepages: 0, HugepagesSource: HugepagesFromPages,
+		}},
+	}
+
+	dir := testutil.Fixture(t, "meminfo")
+	all, err := filepath.Glob(filepath.Join(dir, "*.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	covered := map[string]bool{}
+	for _, tt := range tests {
+		covered[tt.file] = true
+	}
+	for _, f := range all {
+		if !covered[filepath.Base(f)] {
+			t.Errorf("fixture %s has no test case", filepath.Base(f))
+		}
+	}
+
+	for _, tt := range tests {
+		t.Run(tt.file, func(t *testing.T) {
+			data := readFile(t, filepath.Join(dir, tt.file))
+			got, err := Parse(bytes.NewReader(data))
+			root := makeRoot(t, map[string][]byte{Path: data})
+			gotRead, errRead := Read(root)
+			if tt.wantErr != "" {
+				if err == nil || err.Error() != tt.wantErr {
+					t.Fatalf("Parse error = %v, want %q", err, tt.wantErr)
+				}
+				wantReadErr := filepath.Join(root, Path) + ":" + strings.TrimPrefix(tt.wantErr, "line ")
+				if errRead == nil || errRead.Error() != wantReadErr {
+					t.Fatalf("Read error = %v, want %q", errRead, wantReadErr)
+				}
+				if !errors.Is(errRead, procfs.ErrFileParse) {
+					t.Errorf("Read error does not wrap procfs.ErrFileParse: %v", errRead)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("Parse: %v", err)
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("Parse (-want +got):\n%s", diff)
+			}
+			if errRead != nil {
+				t.Fatalf("Read: %v", errRead)
+			}
+			if diff := cmp.Diff(got, gotRead); diff != "" {
+				t.Errorf("Parse and Read disagree (-Parse +Read):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestLab(t *testing.T) {
+	tests := []struct {
+		step string
+		want Info
+	}{
+		{"11-arc-filled", Info{
+			MemTotal: 4007108 * kB, MemFree: 1764076 * kB, MemAvailable: 1685256 * kB, HasMemAvailable: true,
+			ActiveFile: 50236 * kB, InactiveFile: 16032 * kB, SReclaimable: 16332 * kB, SUnreclaim: 20152 * kB,
+			Shmem: 308 * kB, Hugepages: 0, HugepagesSource: HugepagesFromHugetlb,
+		}},
+		{"22-pressure-45s", Info{
+			MemTotal: 4007108 * kB, MemFree: 192392 * kB, MemAvailable: 83352 * kB, HasMemAvailable: true,
+			ActiveFile: 4124 * kB, InactiveFile: 1992 * kB, SReclaimable: 16044 * kB, SUnreclaim: 19816 * kB,
+			Shmem: 2548 * kB, Hugepages: 0, HugepagesSource: HugepagesFromHugetlb,
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.step, func(t *testing.T) {
+			data := readFile(t, filepath.Join("testdata", "lab-2.1.11", tt.step, "meminfo"))
+			root := makeRoot(t, map[string][]byte{Path: data})
+			got, err := Read(root)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("Read (-want +got):\n%s", diff)
+			}
+			parsed, err := Parse(bytes.NewReader(data))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(got, parsed); diff != "" {
+				t.Errorf("Read and Parse disagree (-Read +Parse):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestHugepages(t *testing.T) {
+	const base = "MemTotal:       16115528 kB\nMemFree:         8577628 kB\n"
+	tests := []struct {
+		name       string
+		in         string
+		want       uint64
+		wantSource string
+	}{
+		{"hugetlb wins", base + "HugePages_Total:     512\nHugepagesize:       2048 kB\nHugetlb:         3145728 kB\n",
+			3145728 * kB, HugepagesFromHugetlb}, // 1 GiB pages as well: Hugetlb covers every size
+		{"pages only", base + "HugePages_Total:     512\nHugePages_Free:      512\nHugepagesize:       2048 kB\n",
+			512 * 2048 * kB, HugepagesFromPages},
+		{"hugetlb zero", base + "HugePages_Total:       0\nHugepagesize:       2048 kB\nHugetlb:               0 kB\n",
+			0, HugepagesFromHugetlb},
+		{"size without count", base + "Hugepagesize:       2048 kB\n", 0, ""},
+		{"none", base, 0, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := Parse(strings.NewReader(tt.in))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Hugepages != tt.want || got.HugepagesSource != tt.wantSource {
+				t.Errorf("Hugepages = %d from %q, want %d from %q", got.Hugepages, got.HugepagesSource, tt.want, tt.wantSource)
+			}
+			read, err := Read(makeRoot(t, map[string][]byte{Path: []byte(tt.in)}))
+			if err != nil || read != got {
+				t.Errorf("Read = %+v, %v; Parse = %+v", read, err, got)
+			}
+		})
+	}
+}
+
+func TestParseErrors(t *testing.T) {
+	tests := []struct {
+		name, in, want string
+	}{
+		{"empty", "", "no MemTotal line: not a Linux /proc/meminfo"},
+		{"no MemTotal", "MemFree: 1 kB\n", "no MemTotal line: not a Linux /proc/meminfo"},
+		{"zero MemTotal", "MemTotal: 0 kB\n", "MemTotal is 0"},
+		{"one field", "MemTotal: 1 kB\nMemFree:\n", `line 2: malformed line "MemFree:": want "Key: value" or "Key: value kB", got 1 fields`},
+		{"blank line", "MemTotal: 1 kB\n\nMemFree: 1 kB\n", `line 2: malformed line "": want "Key: value" or "Key: value kB", got 0 fields`},
+		{"four fields", "MemTotal: 1 kB x\n", `line 1: malformed line "MemTotal: 1 kB x": want "Key: value" or "Key: value kB", got 4 fields`},
+		{"bad unit", "MemTotal: 1 MB\n", `line 1: malformed line "MemTotal: 1 MB": unit "MB" is not kB`},
+		{"negative", "MemTotal: 10 kB\nFoo: -1 kB\n", `line 2: malformed line "Foo: -1 kB": value "-1" is not an unsigned 64-bit integer`},
+		{"too big", "MemTotal: 18446744073709551616\n", `line 1: malformed line "MemTotal: 18446744073709551616": value "18446744073709551616" is not an unsigned 64-bit integer`},
+		{"kB overflow", "Zswap: 1 kB\nMemTotal: 18014398509481984 kB\n", `line 2: malformed line "MemTotal: 18014398509481984 kB": 18014398509481984 kB overflows 64-bit bytes`},
+		{"hugepage overflow", "MemTotal: 1 kB\nHugePages_Total: 18014398509481984\nHugepagesize: 2048 kB\n",
+			"HugePages_Total × Hugepagesize (18014398509481984 × 2097152 bytes) overflows 64 bits"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Parse(strings.NewReader(tt.in))
+			if err == nil || err.Error() != tt.want {
+				t.Fatalf("Parse error = %v, want %q", err, tt.want)
+			}
+			// Read names the file, and the line where Parse has one.
+			root := makeRoot(t, map[string][]byte{Path: []byte(tt.in)})
+			_, errRead := Read(root)
+			path := filepath.Join(root, Path)
+			want := path + ": " + tt.want
+			if rest, ok := strings.CutPrefix(tt.want, "line "); ok {
+				want = path + ":" + rest
+			}
+			if errRead == nil || errRead.Error() != want {
+				t.Fatalf("Read error = %v, want %q", errRead, want)
+			}
+		})
+	}
+}
+
+// TestParseLikeProcfs checks rules that come from procfs: base-0 integers,
+// values without a unit taken as bytes, unknown keys ignored, the last of
+// repeated keys winning, and a repeated huge value that a later line fixes.
+func TestParseLikeProcfs(t *testing.T) {
+	in := "MemTotal: 0x10 kB\nMemFree: 010 kB\nMemAvailable: 4096\nWhatever: 7\nShmem: 1 kB\nShmem: 2 kB\n" +
+		"SwapFree: 18014398509481984 kB\nSwapFree: 3 kB\n"
+	want := Info{MemTotal: 16 * kB, MemFree: 8 * kB, MemAvailable: 4096, HasMemAvailable: true, Shmem: 2 * kB, SwapFree: 3 * kB}
+	got, err := Parse(strings.NewReader(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("Parse (-want +got):\n%s", diff)
+	}
+	read, err := Read(makeRoot(t, map[string][]byte{Path: []byte(in)}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(want, read); diff != "" {
+		t.Errorf("Read (-want +got):\n%s", diff)
+	}
+}
+
+func TestParseLongLine(t *testing.T) {
+	in := "MemTotal: 1 kB\nX: " + strings.Repeat("1", 70000) + "\n"
+	_, err := Parse(strings.NewReader(in))
+	var le *LineError
+	if !errors.As(err, &le) || le.Line != 2 || !strings.Contains(err.Error(), "longer than 64 KiB") {
+		t.Fatalf("Parse error = %v, want line 2 too long", err)
+	}
+}
+
+func TestReadMissing(t *testing.T) {
+	for name, root := range map[string]string{
+		"no proc dir":  t.TempDir(),
+		"no meminfo":   makeRoot(t, nil),
+		"missing root": filepath.Join(t.TempDir(), "nonexistent"),
+	} {
+		_, err := Read(root)
+		want := filepath.Join(root, Path) + ": no such file or directory"
+		if err == nil || err.Error() != want || !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("%s: Read error = %v, want %q wrapping os.ErrNotExist", name, err, want)
+		}
+	}
+}
+
+func TestFromProcfs(t *testing.T) {
+	if _, err := FromProcfs(procfs.Meminfo{}); err == nil {
+		t.Fatal("FromProcfs(empty) succeeded, want an error")
+	}
+	total, totalBytes := uint64(1000), uint64(1000*kB)
+	got, err := FromProcfs(procfs.Meminfo{MemTotal: &total, MemTotalBytes: &totalBytes})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Info{MemTotal: 1000 * kB, MemAvailableEstimated: true}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("FromProcfs (-want +got):\n%s", diff)
+	}
+}
+
+func BenchmarkRead(b *testing.B) {
+	data := readFile(b, filepath.Join("testdata", "lab-2.1.11", "22-pressure-45s", "meminfo"))
+	root := makeRoot(b, map[string][]byte{Path: data})
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := Read(root); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkParse(b *testing.B) {
+	data := readFile(b, filepath.Join("testdata", "lab-2.1.11", "22-pressure-45s", "meminfo"))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := Parse(bytes.NewReader(data)); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -1,0 +1,126 @@
+package meminfo
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/prometheus/procfs"
+)
+
+func TestReadPSILab(t *testing.T) {
+	tests := []struct {
+		step string
+		want PSI
+	}{
+		{"11-arc-filled", PSI{HasFull: true}},
+		{"22-pressure-45s", PSI{
+			SomeAvg10: 0.82, SomeAvg60: 0.68, SomeAvg300: 0.18, SomeTotal: 671101,
+			FullAvg10: 0.21, FullAvg60: 0.18, FullAvg300: 0.05, FullTotal: 233927,
+			HasFull: true,
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.step, func(t *testing.T) {
+			data := readFile(t, filepath.Join("testdata", "lab-2.1.11", tt.step, "pressure_memory"))
+			got, ok, err := ReadPSI(makeRoot(t, map[string][]byte{PSIPath: data}))
+			if err != nil || !ok {
+				t.Fatalf("ReadPSI = %v, %v", ok, err)
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("ReadPSI (-want +got):\n%s", diff)
+			}
+			parsed, err := ParsePSI(bytes.NewReader(data))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(got, parsed); diff != "" {
+				t.Errorf("ReadPSI and ParsePSI disagree (-Read +Parse):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestReadPSIAbsent(t *testing.T) {
+	// A kernel without PSI has no /proc/pressure directory.
+	got, ok, err := ReadPSI(makeRoot(t, map[string][]byte{Path: []byte("MemTotal: 1 kB\n")}))
+	if err != nil || ok || got != (PSI{}) {
+		t.Fatalf("ReadPSI = %+v, %v, %v; want zero, false, nil", got, ok, err)
+	}
+}
+
+func TestReadPSIErrors(t *testing.T) {
+	tests := []struct {
+		name, in, want string
+	}{
+		{"bad some", "some avg10=x avg60=0.00 avg300=0.00 total=0\nfull avg10=0.00 avg60=0.00 avg300=0.00 total=0\n",
+			`:1: malformed line "some avg10=x avg60=0.00 avg300=0.00 total=0": want "some avg10=<pct> avg60=<pct> avg300=<pct> total=<µs>": strconv.ParseFloat: parsing "": invalid syntax`},
+		{"bad full", "some avg10=0.00 avg60=0.00 avg300=0.00 total=0\nfull avg10=0.00 avg60=0.00 total=0\n",
+			`:2: malformed line "full avg10=0.00 avg60=0.00 total=0": want "full avg10=<pct> avg60=<pct> avg300=<pct> total=<µs>": input does not match format`},
+		{"empty", "", `: no "some" line: want "some avg10=… avg60=… avg300=… total=…"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			root := makeRoot(t, map[string][]byte{PSIPath: []byte(tt.in)})
+			_, ok, err := ReadPSI(root)
+			want := filepath.Join(root, PSIPath) + tt.want
+			if err == nil || ok || err.Error() != want {
+				t.Fatalf("ReadPSI = %v, %v; want error %q", ok, err, want)
+			}
+			_, perr := ParsePSI(strings.NewReader(tt.in))
+			if perr == nil {
+				t.Fatal("ParsePSI succeeded, want an error")
+			}
+		})
+	}
+}
+
+func TestParsePSI(t *testing.T) {
+	// cpu pressure on kernels before 5.13 has no "full" line; unknown
+	// lines are skipped, as procfs does.
+	got, err := ParsePSI(strings.NewReader("some avg10=1.50 avg60=2.00 avg300=3.25 total=12345\nnew avg10=1\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := PSI{SomeAvg10: 1.5, SomeAvg60: 2, SomeAvg300: 3.25, SomeTotal: 12345}
+	if got != want {
+		t.Fatalf("ParsePSI = %+v, want %+v", got, want)
+	}
+}
+
+func TestReadPSIDirectoryError(t *testing.T) {
+	// A read error other than "absent" is reported with the path.
+	root := makeRoot(t, nil)
+	if err := os.MkdirAll(filepath.Join(root, PSIPath), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	_, ok, err := ReadPSI(root)
+	if err == nil || ok || !strings.HasPrefix(err.Error(), filepath.Join(root, PSIPath)+": ") {
+		t.Fatalf("ReadPSI = %v, %v; want an error naming the file", ok, err)
+	}
+	if errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("ReadPSI error %v should not be ErrNotExist", err)
+	}
+}
+
+func TestNoPSI(t *testing.T) {
+	// What procfs returns for a read that fails as with psi=0.
+	eopnotsupp := fmt.Errorf("%w: psi_stats: unavailable for %q: %w", procfs.ErrFileRead, "memory",
+		&fs.PathError{Op: "read", Path: "/proc/pressure/memory", Err: syscall.EOPNOTSUPP})
+	if !noPSI(eopnotsupp) {
+		t.Errorf("noPSI(%v) = false, want true", eopnotsupp)
+	}
+	if !noPSI(fmt.Errorf("x: %w", &fs.PathError{Op: "open", Path: "p", Err: syscall.ENOENT})) {
+		t.Error("noPSI(ENOENT) = false, want true")
+	}
+	if noPSI(&fs.PathError{Op: "read", Path: "p", Err: syscall.EIO}) {
+		t.Error("noPSI(EIO) = true, want false")
+	}
+}

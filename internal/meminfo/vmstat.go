@@ -1,0 +1,262 @@
+package meminfo
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+)
+
+// VMStatPath is the location of the vmstat file below the root directory.
+const VMStatPath = "proc/vmstat"
+
+// VMStat holds the reclaim counters of /proc/vmstat that show memory
+// pressure. All are cumulative since boot. A counter the kernel does not
+// print is 0 with its Has flag false.
+type VMStat struct {
+	// AllocStall counts direct-reclaim entries by allocating tasks: the sum
+	// of allocstall_<zone> (4.11+: dma, dma32, normal, high, movable,
+	// device), or the single "allocstall" of older kernels.
+	AllocStall    uint64
+	HasAllocStall bool
+
+	// Pages scanned and reclaimed by direct reclaim and by kswapd:
+	// pgscan_direct, pgscan_kswapd, pgsteal_direct and pgsteal_kswapd
+	// (4.8+), or the sum of their per-zone forms (pgscan_direct_normal, …)
+	// on older kernels. pgscan_direct_throttle is a different counter and
+	// is not included.
+	PgscanDirect, PgscanKswapd, PgstealDirect, PgstealKswapd             uint64
+	HasPgscanDirect, HasPgscanKswapd, HasPgstealDirect, HasPgstealKswapd bool
+
+	// OOMKill counts OOM-killer kills (oom_kill, 4.13+).
+	OOMKill    uint64
+	HasOOMKill bool
+
+	// WorkingsetRefaultFile counts refaults of evicted page-cache pages:
+	// workingset_refault_file (5.9+), or workingset_refault of 4.x–5.8,
+	// which counted file pages only.
+	WorkingsetRefaultFile    uint64
+	HasWorkingsetRefaultFile bool
+}
+
+// Counter families that are summed over zones, in slot order.
+const (
+	famAllocStall = iota
+	famPgscanDirect
+	famPgscanKswapd
+	famPgstealDirect
+	famPgstealKswapd
+	numFamilies
+)
+
+var familyNames = [numFamilies]string{"allocstall", "pgscan_direct", "pgscan_kswapd", "pgsteal_direct", "pgsteal_kswapd"}
+
+// zones are the zone suffixes of per-zone counters (mm/vmstat.c TEXTS_FOR_ZONES).
+var zones = [...]string{"dma", "dma32", "normal", "high", "movable", "device"}
+
+// slotSingle is the slot of a family's zone-less counter, after the zones.
+const slotSingle = len(zones)
+
+// Slots of the counters that belong to no family.
+const (
+	slotOOMKill = iota
+	slotRefaultFile
+	slotRefaultOld
+)
+
+// vmstatSlot maps a counter name to its family and zone slot, or to one of
+// the other slots for family fam == -1.
+type vmstatSlot struct{ fam, slot int }
+
+var vmstatNames = func() map[string]vmstatSlot {
+	m := map[string]vmstatSlot{
+		"oom_kill":                {-1, slotOOMKill},
+		"workingset_refault_file": {-1, slotRefaultFile},
+		"workingset_refault":      {-1, slotRefaultOld},
+	}
+	for f, name := range familyNames {
+		m[name] = vmstatSlot{f, slotSingle}
+		for z, zone := range zones {
+			m[name+"_"+zone] = vmstatSlot{f, z}
+		}
+	}
+	return m
+}()
+
+// ParseVMStat reads a /proc/vmstat file: one "name value" pair per line,
+// value an unsigned decimal integer. Blank lines are skipped; any other line
+// that is not two such fields gives a *LineError with its line number.
+func ParseVMStat(r io.Reader) (VMStat, error) {
+	b, err := io.ReadAll(r)
+	if err != nil {
+		return VMStat{}, fmt.Errorf("reading vmstat: %w", err)
+	}
+	var v VMStat
+	if err := ParseVMStatBytes(b, &v); err != nil {
+		return VMStat{}, err
+	}
+	return v, nil
+}
+
+// ParseVMStatBytes is ParseVMStat for a file already in memory. It
+// overwrites all of *v and does not allocate unless it fails, so a sampler
+// can call it in a loop with one buffer and one VMStat. On error *v is zero.
+func ParseVMStatBytes(b []byte, v *VMStat) error {
+	*v = VMStat{}
+	// Per family: the zone counters and the zone-less one, and which were seen.
+	var vals [numFamilies][len(zones) + 1]uint64
+	var seen [numFamilies][len(zones) + 1]bool
+	var oom, refaultFile, refaultOld uint64
+	var hasOOM, hasRefaultFile, hasRefaultOld bool
+
+	for n := 1; len(b) > 0; n++ {
+		var line []byte
+		if i := bytes.IndexByte(b, '\n'); i >= 0 {
+			line, b = b[:i], b[i+1:]
+		} else {
+			line, b = b, nil
+		}
+		name, value, ok := splitVMStatLine(line)
+		if !ok {
+			if isBlank(line) {
+				continue
+			}
+			return vmstatLineError(n, line, `want "name value"`)
+		}
+		val, ok := parseDecimal(value)
+		if !ok {
+			return vmstatLineError(n, line, "value is not an unsigned decimal 64-bit integer")
+		}
+		s, ok := vmstatNames[string(name)]
+		if !ok {
+			continue
+		}
+		switch {
+		case s.fam >= 0:
+			vals[s.fam][s.slot], seen[s.fam][s.slot] = val, true
+		case s.slot == slotOOMKill:
+			oom, hasOOM = val, true
+		case s.slot == slotRefaultFile:
+			refaultFile, hasRefaultFile = val, true
+		case s.slot == slotRefaultOld:
+			refaultOld, hasRefaultOld = val, true
+		}
+	}
+
+	var sums [numFamilies]uint64
+	var has [numFamilies]bool
+	for f := range numFamilies {
+		if seen[f][slotSingle] {
+			sums[f], has[f] = vals[f][slotSingle], true
+			continue
+		}
+		for z := range zones {
+			if !seen[f][z] {
+				continue
+			}
+			has[f] = true
+			if sums[f] > ^uint64(0)-vals[f][z] {
+				return fmt.Errorf("%s_* counters add up to more than 64 bits", familyNames[f])
+			}
+			sums[f] += vals[f][z]
+		}
+	}
+	*v = VMStat{
+		AllocStall: sums[famAllocStall], HasAllocStall: has[famAllocStall],
+		PgscanDirect: sums[famPgscanDirect], HasPgscanDirect: has[famPgscanDirect],
+		PgscanKswapd: sums[famPgscanKswapd], HasPgscanKswapd: has[famPgscanKswapd],
+		PgstealDirect: sums[famPgstealDirect], HasPgstealDirect: has[famPgstealDirect],
+		PgstealKswapd: sums[famPgstealKswapd], HasPgstealKswapd: has[famPgstealKswapd],
+		OOMKill: oom, HasOOMKill: hasOOM,
+	}
+	switch {
+	case hasRefaultFile:
+		v.WorkingsetRefaultFile, v.HasWorkingsetRefaultFile = refaultFile, true
+	case hasRefaultOld:
+		v.WorkingsetRefaultFile, v.HasWorkingsetRefaultFile = refaultOld, true
+	}
+	return nil
+}
+
+func vmstatLineError(n int, line []byte, reason string) error {
+	return &LineError{Line: n, Text: string(line), Reason: reason}
+}
+
+func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\r' }
+
+func isBlank(line []byte) bool {
+	for _, c := range line {
+		if !isSpace(c) {
+			return false
+		}
+	}
+	return true
+}
+
+// splitVMStatLine splits a line into exactly two fields separated by spaces
+// or tabs (a trailing \r is white space too).
+func splitVMStatLine(line []byte) (name, value []byte, ok bool) {
+	var fields [2][]byte
+	n := 0
+	for i := 0; i < len(line); {
+		if isSpace(line[i]) {
+			i++
+			continue
+		}
+		j := i
+		for j < len(line) && !isSpace(line[j]) {
+			j++
+		}
+		if n == len(fields) {
+			return nil, nil, false
+		}
+		fields[n] = line[i:j]
+		n++
+		i = j
+	}
+	if n != 2 {
+		return nil, nil, false
+	}
+	return fields[0], fields[1], true
+}
+
+// parseDecimal parses an unsigned decimal integer that fits in 64 bits.
+func parseDecimal(b []byte) (uint64, bool) {
+	if len(b) == 0 {
+		return 0, false
+	}
+	var v uint64
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		d := uint64(c - '0')
+		if v > (^uint64(0)-d)/10 {
+			return 0, false
+		}
+		v = v*10 + d
+	}
+	return v, true
+}
+
+// ReadVMStat reads <root>/proc/vmstat. Errors name the file, and the line
+// for a malformed one.
+func ReadVMStat(root string) (VMStat, error) {
+	path := filepath.Join(root, VMStatPath)
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return VMStat{}, fileError(path, err)
+	}
+	var v VMStat
+	if err := ParseVMStatBytes(b, &v); err != nil {
+		var le *LineError
+		if errors.As(err, &le) {
+			le.Path = path
+			return VMStat{}, le
+		}
+		return VMStat{}, fmt.Errorf("%s: %w", path, err)
+	}
+	return v, nil
+}
