@@ -1,0 +1,58 @@
+// Package host reads everything arcadvise looks at from one root directory:
+// arcstats, /proc/meminfo, memory PSI and /sys/module/zfs. The root is "/"
+// on a live host, or a snapshot directory holding the same paths.
+package host
+
+import (
+	"fmt"
+
+	"github.com/arcadvise/arcadvise/internal/arcstats"
+	"github.com/arcadvise/arcadvise/internal/meminfo"
+	"github.com/arcadvise/arcadvise/internal/zfsmod"
+)
+
+// Snapshot is one reading of the host.
+type Snapshot struct {
+	Root   string
+	Arc    *arcstats.Stats
+	Mem    meminfo.Info
+	PSI    meminfo.PSI
+	HasPSI bool
+	Module zfsmod.State
+	// Warnings are oddities that do not stop the advice, such as an
+	// arcstats header whose row count disagrees with the rows.
+	Warnings []string
+}
+
+// Load reads a snapshot of the host under root. arcstats comes first: if
+// the zfs module is not loaded nothing else matters.
+func Load(root string) (*Snapshot, error) {
+	s := &Snapshot{Root: root}
+	var err error
+	if s.Arc, err = arcstats.Read(root); err != nil {
+		return nil, err
+	}
+	if err := s.Arc.CheckRows(); err != nil {
+		s.Warnings = append(s.Warnings, fmt.Sprintf("%s: %v", arcstats.Path, err))
+	}
+	if s.Mem, err = meminfo.Read(root); err != nil {
+		return nil, err
+	}
+	if s.PSI, s.HasPSI, err = meminfo.ReadPSI(root); err != nil {
+		return nil, err
+	}
+	if s.Module, err = zfsmod.Read(root); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// CStartsAtMax reports whether the module sets c = c_max at load, as
+// 0.6.x–0.8.x do; from 2.0 c starts at c_min (commit 17ca30185a). Without a
+// version, the 2.0 field abd_chunk_waste_size tells.
+func (s *Snapshot) CStartsAtMax() bool {
+	if v := s.Module.Version; v.Known() {
+		return !v.AtLeast(zfsmod.V(2, 0, 0))
+	}
+	return !s.Arc.Has("abd_chunk_waste_size")
+}

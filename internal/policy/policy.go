@@ -1,0 +1,293 @@
+// Package policy turns a host's memory picture and the workload's declared
+// reservation into a zfs_arc_max the module will honour, with every term of
+// the arithmetic and its source. It is pure: callers read the files, policy
+// only computes.
+//
+// The sum it solves is
+//
+//	MemTotal = hugepages + reservation + host base + arc_sys_free + rounding + zfs_arc_max
+//
+// hugepages are taken out of MemTotal at boot and never given to the ARC or
+// the workload; the reservation is what the workload needs (declared with
+// --reserve, or observed); the host base is the kernel and system services;
+// arc_sys_free is the free memory the module itself keeps, below which it
+// reclaims (zfs-internals.md §3.1). What remains is rounded down to a human
+// granularity and becomes the cap.
+package policy
+
+import (
+	"errors"
+	"fmt"
+	"math/bits"
+
+	"github.com/arcadvise/arcadvise/internal/arcstats"
+	"github.com/arcadvise/arcadvise/internal/size"
+	"github.com/arcadvise/arcadvise/internal/zfsmod"
+)
+
+// Reservation is memory the workload needs, declared by the user.
+type Reservation struct {
+	Label  string `json:"label,omitempty"`
+	Bytes  uint64 `json:"bytes"`
+	Source string `json:"source"`
+}
+
+// Input is everything the policy looks at. The caller reads it from the
+// host or a snapshot.
+type Input struct {
+	MemTotal        uint64 // /proc/meminfo MemTotal
+	MemAvailable    uint64 // /proc/meminfo MemAvailable (the ARC is not in it)
+	Hugepages       uint64 // bytes held by hugetlb pages
+	HugepagesSource string
+	Arc             *arcstats.Stats
+	Module          zfsmod.State
+	// Reservations declared by the user; when empty, the observed non-ARC
+	// memory in use stands in for them and is labelled as such.
+	Reservations []Reservation
+	// ObservedPeak, when set, is the peak of non-ARC memory in use over a
+	// sampled window; it replaces the instant observation.
+	ObservedPeak       uint64
+	ObservedPeakSource string
+	// HostBase overrides the default host base when HostBaseSet.
+	HostBase    uint64
+	HostBaseSet bool
+	// ArcMax is the admin's own cap (--arc-max); 0 asks for a recommendation.
+	ArcMax uint64
+	// BootArcMin is the zfs_arc_min that will apply at next boot when known
+	// from the configuration (0: not configured there).
+	BootArcMin    uint64
+	BootArcMinSet bool
+}
+
+// Term is one addend of the sum, with its source.
+type Term struct {
+	Name   string `json:"name"`
+	Bytes  int64  `json:"bytes"`
+	Source string `json:"source"`
+}
+
+// Status of a recommendation.
+const (
+	StatusOK            = "ok"
+	StatusOvercommitted = "overcommitted"
+)
+
+// Recommendation is the policy's answer.
+type Recommendation struct {
+	Status          string        `json:"status"`
+	Mode            string        `json:"mode"` // "recommended" or "admin (--arc-max)"
+	ArcMax          uint64        `json:"zfs_arc_max_bytes"`
+	ArcMin          uint64        `json:"zfs_arc_min_bytes,omitempty"` // non-zero when zfs_arc_min must move
+	ArcMinReason    string        `json:"zfs_arc_min_reason,omitempty"`
+	Reserve         uint64        `json:"reserve_bytes"`
+	ReserveObserved bool          `json:"reserve_observed"`
+	Reservations    []Reservation `json:"reservations"`
+	Terms           []Term        `json:"terms"`
+	MemTotal        uint64        `json:"mem_total_bytes"`
+	AllMem          uint64        `json:"allmem_bytes"`
+	AllMemSource    string        `json:"allmem_source"`
+	Budget          int64         `json:"budget_bytes"`
+	Granularity     uint64        `json:"granularity_bytes,omitempty"`
+	ShortBytes      uint64        `json:"short_bytes,omitempty"`
+	CMinMet         uint64        `json:"c_min_met_bytes"`
+	DefaultCMax     uint64        `json:"default_c_max_bytes"`
+	Violations      []Violation   `json:"violations,omitempty"`
+	Notes           []string      `json:"notes,omitempty"`
+}
+
+// Params returns the module parameters to set, in the order they must be
+// applied (zfs_arc_min first, so that the module accepts zfs_arc_max).
+func (r *Recommendation) Params() [][2]any {
+	var out [][2]any
+	if r.ArcMin != 0 {
+		out = append(out, [2]any{zfsmod.ArcMin, r.ArcMin})
+	}
+	if r.ArcMax != 0 {
+		out = append(out, [2]any{zfsmod.ArcMax, r.ArcMax})
+	}
+	return out
+}
+
+// ModprobeLine is the options line for /etc/modprobe.d, in plain decimal
+// bytes: the module reads no suffixes, and a leading 0 would be octal
+// (kstrtoull base 0, zfs-internals.md §2.4).
+func (r *Recommendation) ModprobeLine() string {
+	if r.Status != StatusOK {
+		return ""
+	}
+	s := "options zfs"
+	if r.ArcMin != 0 {
+		s += fmt.Sprintf(" zfs_arc_min=%d", r.ArcMin)
+	}
+	return s + fmt.Sprintf(" zfs_arc_max=%d", r.ArcMax)
+}
+
+// Input errors.
+var (
+	ErrNoMemTotal      = errors.New("MemTotal is missing or zero")
+	ErrReserveTooLarge = errors.New("the reservation is at or above MemTotal")
+	ErrArcMissing      = errors.New("arcstats lacks a field the advice needs")
+)
+
+// DefaultHostBase is the memory left to the kernel and system services:
+// 1 GiB for services plus 1/32 of MemTotal for kernel memory that grows
+// with the host (page tables, slab, per-CPU areas, network buffers), the
+// same fraction the module uses for its default c_min.
+func DefaultHostBase(memTotal uint64) uint64 { return size.GiB + memTotal/32 }
+
+// Granularity is the step the cap is rounded down to: the largest power of
+// two not above 1/8 of the budget, within [64 MiB, 1 GiB]. It loses at most
+// 1/8 of the budget and gives numbers a person recognises (8 GiB, 2.5 GiB,
+// 768 MiB).
+func Granularity(budget uint64) uint64 {
+	g := budget / 8
+	if g < MinArcMax {
+		return MinArcMax
+	}
+	g = 1 << (bits.Len64(g) - 1)
+	return min(g, size.GiB)
+}
+
+// Recommend computes the cap.
+func Recommend(in Input) (Recommendation, error) {
+	var r Recommendation
+	if in.MemTotal == 0 {
+		return r, ErrNoMemTotal
+	}
+	if in.Arc == nil {
+		return r, fmt.Errorf("%w: no arcstats", ErrArcMissing)
+	}
+	v := in.Module.Version
+	r.MemTotal = in.MemTotal
+	r.Mode = "recommended"
+	if in.ArcMax != 0 {
+		r.Mode = "admin (--arc-max)"
+	}
+
+	allmem, ok := in.Arc.Uint("memory_all_bytes")
+	allmemSrc := "arcstats memory_all_bytes"
+	if !ok || allmem == 0 {
+		allmem, allmemSrc = in.MemTotal, "/proc/meminfo MemTotal (this version has no memory_all_bytes)"
+	}
+	r.AllMem, r.AllMemSource = allmem, allmemSrc
+	r.DefaultCMax = DefaultCMax(v, allmem)
+	arcSize, ok := in.Arc.Uint("size")
+	if !ok {
+		return r, fmt.Errorf("%w: size", ErrArcMissing)
+	}
+	runtimeCMin, ok := in.Arc.Uint("c_min")
+	if !ok {
+		return r, fmt.Errorf("%w: c_min", ErrArcMissing)
+	}
+
+	// Reservation: declared, or observed.
+	if len(in.Reservations) > 0 {
+		r.Reservations = in.Reservations
+		for _, res := range in.Reservations {
+			r.Reserve += res.Bytes
+		}
+	} else {
+		r.ReserveObserved = true
+		src := "observed, not declared: MemTotal − MemAvailable − ARC size − hugepages (/proc/meminfo, arcstats size)"
+		obs := NonARCUsed(in.MemTotal, in.MemAvailable, arcSize, in.Hugepages)
+		if in.ObservedPeakSource != "" {
+			obs, src = in.ObservedPeak, "observed, not declared: "+in.ObservedPeakSource
+		}
+		r.Reserve = obs
+		r.Reservations = []Reservation{{Label: "observed", Bytes: obs, Source: src}}
+		r.Notes = append(r.Notes, "no --reserve given: the reservation is the non-ARC memory observed in use, not declared; it already includes today's kernel and services, so the host base below is headroom on top. Declare the workload with --reserve for a deliberate answer.")
+	}
+	if r.Reserve >= in.MemTotal {
+		return r, fmt.Errorf("%w: %s reserved of %s", ErrReserveTooLarge, size.Format(r.Reserve), size.Format(in.MemTotal))
+	}
+
+	base, baseSrc := DefaultHostBase(in.MemTotal), "1 GiB + MemTotal/32: kernel and system services (--host-base to override)"
+	if in.HostBaseSet {
+		base, baseSrc = in.HostBase, "--host-base"
+	}
+	sysFree, ok := in.Arc.Uint("arc_sys_free")
+	sysFreeSrc := "arcstats arc_sys_free: free memory the module keeps, it reclaims below it"
+	if !ok {
+		sysFree = DefaultSysFree(v, allmem)
+		sysFreeSrc = "MAX(allmem/64, 512 KiB), the module's default (this version has no arc_sys_free row)"
+	}
+
+	r.Terms = append(r.Terms, Term{"hugepages", int64(in.Hugepages), "/proc/meminfo " + orDash(in.HugepagesSource)})
+	for _, res := range r.Reservations {
+		name := "reservation"
+		if res.Label != "" {
+			name += " " + res.Label
+		}
+		r.Terms = append(r.Terms, Term{name, int64(res.Bytes), res.Source})
+	}
+	r.Terms = append(r.Terms,
+		Term{"host base", int64(base), baseSrc},
+		Term{"arc_sys_free", int64(sysFree), sysFreeSrc})
+	r.Budget = int64(in.MemTotal) - int64(in.Hugepages) - int64(r.Reserve) - int64(base) - int64(sysFree)
+
+	// The c_min the cap will meet: at next boot the configured zfs_arc_min
+	// or the default, at runtime the live c_min.
+	bootCMin := DefaultCMin(v, allmem)
+	bootSrc := "default c_min"
+	switch {
+	case in.BootArcMinSet && in.BootArcMin != 0:
+		bootCMin, bootSrc = in.BootArcMin, "configured zfs_arc_min"
+	case !in.BootArcMinSet && in.Module.Param(zfsmod.ArcMin).Value != 0:
+		bootCMin, bootSrc = in.Module.Param(zfsmod.ArcMin).Value, "zfs_arc_min module parameter"
+	}
+	r.CMinMet = max(bootCMin, runtimeCMin)
+
+	if in.ArcMax != 0 {
+		r.ArcMax = in.ArcMax
+	} else {
+		if r.Budget < int64(MinUsefulArc) {
+			r.Status = StatusOvercommitted
+			r.ShortBytes = uint64(int64(MinUsefulArc) - r.Budget)
+			r.Notes = append(r.Notes, fmt.Sprintf("the host is short by %d bytes (%s): after the reservation, the host base and arc_sys_free, %s is left for the ARC, less than the %s floor arcadvise will recommend. Reduce the reservation, add memory, or set a cap yourself with --arc-max.",
+				r.ShortBytes, size.Format(r.ShortBytes), size.FormatSigned(r.Budget), size.Format(MinUsefulArc)))
+			return r, nil
+		}
+		r.Granularity = Granularity(uint64(r.Budget))
+		r.ArcMax = uint64(r.Budget) / r.Granularity * r.Granularity
+		if r.ArcMax >= allmem { // only when allmem < MemTotal; never in practice
+			r.ArcMax = (allmem - 1) / r.Granularity * r.Granularity
+		}
+		r.Terms = append(r.Terms, Term{"rounding", r.Budget - int64(r.ArcMax),
+			fmt.Sprintf("the cap is rounded down to a multiple of %s", size.Format(r.Granularity))})
+	}
+	if in.ArcMax != 0 {
+		r.Terms = append(r.Terms, Term{"unassigned", r.Budget - int64(r.ArcMax), "what the admin's cap leaves of the budget (negative: it eats into the terms above)"})
+		if r.Budget < int64(r.ArcMax) {
+			r.Notes = append(r.Notes, fmt.Sprintf("the cap exceeds the budget by %s: under load the workload and the ARC will compete for that memory.", size.FormatSigned(int64(r.ArcMax)-r.Budget)))
+		}
+	}
+	r.Terms = append(r.Terms, Term{"zfs_arc_max", int64(r.ArcMax), r.Mode})
+	r.Status = StatusOK
+
+	if r.ArcMax <= r.CMinMet && r.ArcMax >= MinArcMax {
+		r.ArcMin = max(MinArcMin, r.ArcMax/2)
+		r.ArcMinReason = fmt.Sprintf("the cap %s is not above the c_min it will meet (%s, the %s or the running c_min): the module ignores a zfs_arc_max ≤ c_min (arc_tuning_update), so zfs_arc_min goes down to MAX(cap/2, 32 MiB), the value the module itself picks from 2.1.1",
+			size.Format(r.ArcMax), size.Format(r.CMinMet), bootSrc)
+	}
+	r.Violations = CheckArcMax(r.ArcMax, allmem, r.CMinMet, r.ArcMin)
+	if r.ArcMax > r.DefaultCMax {
+		r.Notes = append(r.Notes, fmt.Sprintf("the cap is above this version's default c_max (%s): the ARC may grow larger than it would without a setting.", size.Format(r.DefaultCMax)))
+	}
+	return r, nil
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "(none)"
+	}
+	return s
+}
+
+// NonARCUsed is MemTotal − MemAvailable − ARC size − hugepages, clamped at
+// zero: the memory the workload, the kernel and services hold. The ARC is
+// never counted in MemAvailable (openzfs/zfs#10255, zfs-internals.md §4.1),
+// and hugepages are not available either.
+func NonARCUsed(memTotal, memAvailable, arcSize, hugepages uint64) uint64 {
+	used := int64(memTotal) - int64(memAvailable) - int64(arcSize) - int64(hugepages)
+	return uint64(max(used, 0))
+}

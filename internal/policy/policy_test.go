@@ -1,0 +1,322 @@
+package policy
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/arcadvise/arcadvise/internal/arcstats"
+	"github.com/arcadvise/arcadvise/internal/size"
+	"github.com/arcadvise/arcadvise/internal/zfsmod"
+)
+
+// kstat builds an arcstats text with the given rows (type 4, except
+// memory_available_bytes which is type 3, as the module prints them).
+func kstat(t testing.TB, rows map[string]int64) *arcstats.Stats {
+	t.Helper()
+	names := make([]string, 0, len(rows))
+	for n := range rows {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	var b strings.Builder
+	fmt.Fprintf(&b, "12 1 0x01 %d %d 17383978910 3600017383978910\n", len(rows), 272*len(rows))
+	b.WriteString("name                            type data\n")
+	for _, n := range names {
+		typ := 4
+		if n == "memory_available_bytes" {
+			typ = 3
+		}
+		fmt.Fprintf(&b, "%-31s %-4d %d\n", n, typ, rows[n])
+	}
+	st, err := arcstats.Parse(strings.NewReader(b.String()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+// host describes an ARC at rest on a host of the given memory and version.
+func hostArc(t testing.TB, memTotal uint64, v zfsmod.Version) *arcstats.Stats {
+	cmin := DefaultCMin(v, memTotal)
+	cmax := DefaultCMax(v, memTotal)
+	rows := map[string]int64{
+		"size": int64(cmax), "c": int64(cmax), "c_min": int64(cmin), "c_max": int64(cmax),
+		"memory_direct_count": 0, "memory_indirect_count": 0, "memory_throttle_count": 0,
+		"arc_no_grow": 0, "arc_need_free": 0,
+	}
+	if v.AtLeast(zfsmod.V(0, 6, 5)) {
+		rows["arc_sys_free"] = int64(DefaultSysFree(v, memTotal))
+	}
+	if v.AtLeast(zfsmod.V(0, 7, 3)) {
+		rows["memory_all_bytes"] = int64(memTotal)
+	}
+	return kstat(t, rows)
+}
+
+func sumTerms(r Recommendation) int64 {
+	var s int64
+	for _, t := range r.Terms {
+		s += t.Bytes
+	}
+	return s
+}
+
+func TestRecommendSeed(t *testing.T) {
+	// The seed: a 32 GiB build host whose owner declares 20 GiB for builds.
+	// Whatever the generation, the cap lands in 7–9 GiB and the printed
+	// terms add up to MemTotal.
+	const memTotal = 32 * size.GiB
+	for _, v := range []zfsmod.Version{zfsmod.V(0, 6, 5, 3), zfsmod.V(0, 7, 13), zfsmod.V(2, 1, 11), zfsmod.V(2, 3, 2)} {
+		t.Run(v.String(), func(t *testing.T) {
+			in := Input{
+				MemTotal: memTotal, MemAvailable: 8 * size.GiB,
+				Arc:          hostArc(t, memTotal, v),
+				Module:       zfsmod.State{Version: v},
+				Reservations: []Reservation{{Bytes: 20 * size.GiB, Source: "--reserve 20G"}},
+			}
+			r, err := Recommend(in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.Status != StatusOK || r.ArcMax < 7*size.GiB || r.ArcMax > 9*size.GiB {
+				t.Fatalf("cap = %s (%s), want 7–9 GiB", size.Format(r.ArcMax), r.Status)
+			}
+			if r.ArcMax%size.GiB != 0 {
+				t.Errorf("cap %d is not a whole GiB", r.ArcMax)
+			}
+			if got := sumTerms(r); got != int64(memTotal) {
+				t.Errorf("terms add up to %d, want MemTotal %d", got, memTotal)
+			}
+			if r.ArcMin != 0 || len(r.Violations) != 0 {
+				t.Errorf("unexpected zfs_arc_min %d / violations %v", r.ArcMin, r.Violations)
+			}
+			if !strings.Contains(r.ModprobeLine(), fmt.Sprintf("options zfs zfs_arc_max=%d", r.ArcMax)) {
+				t.Errorf("modprobe line %q", r.ModprobeLine())
+			}
+		})
+	}
+}
+
+func TestRecommendCases(t *testing.T) {
+	v21 := zfsmod.V(2, 1, 11)
+	tests := []struct {
+		name      string
+		memTotal  uint64
+		avail     uint64
+		huge      uint64
+		reserve   []uint64
+		arcMax    uint64
+		bootMin   uint64
+		check     func(t *testing.T, r Recommendation)
+		wantErrIs error
+	}{
+		{
+			name: "cap at or below c_min lowers zfs_arc_min", memTotal: 256 * size.GiB, reserve: []uint64{230 * size.GiB},
+			check: func(t *testing.T, r Recommendation) {
+				if r.ArcMax != 8*size.GiB || r.CMinMet != 8*size.GiB {
+					t.Fatalf("cap %s, c_min met %s", size.Format(r.ArcMax), size.Format(r.CMinMet))
+				}
+				if r.ArcMin != 4*size.GiB || r.ArcMin >= r.ArcMax {
+					t.Fatalf("zfs_arc_min = %s, want 4 GiB (< cap)", size.Format(r.ArcMin))
+				}
+				if !strings.HasPrefix(r.ModprobeLine(), "options zfs zfs_arc_min=4294967296 zfs_arc_max=8589934592") {
+					t.Errorf("line %q", r.ModprobeLine())
+				}
+				if len(r.Violations) != 0 {
+					t.Errorf("violations %v", r.Violations)
+				}
+			},
+		},
+		{
+			name: "configured zfs_arc_min above the cap also moves", memTotal: 32 * size.GiB, reserve: []uint64{20 * size.GiB}, bootMin: 12 * size.GiB,
+			check: func(t *testing.T, r Recommendation) {
+				if r.ArcMin == 0 || r.ArcMin >= r.ArcMax {
+					t.Fatalf("zfs_arc_min %d with cap %d", r.ArcMin, r.ArcMax)
+				}
+			},
+		},
+		{
+			name: "over-committed", memTotal: 4 * size.GiB, reserve: []uint64{3 * size.GiB},
+			check: func(t *testing.T, r Recommendation) {
+				if r.Status != StatusOvercommitted || r.ArcMax != 0 || r.ModprobeLine() != "" {
+					t.Fatalf("status %s cap %d", r.Status, r.ArcMax)
+				}
+				// 4 GiB − 3 GiB − (1 GiB + 128 MiB) − arc_sys_free, short of the 256 MiB floor.
+				want := uint64(int64(MinUsefulArc) - r.Budget)
+				if r.ShortBytes != want || r.ShortBytes < 256*size.MiB {
+					t.Fatalf("short %d, want %d", r.ShortBytes, want)
+				}
+			},
+		},
+		{
+			name: "reservation at MemTotal is an input error", memTotal: 4 * size.GiB, reserve: []uint64{4 * size.GiB},
+			wantErrIs: ErrReserveTooLarge,
+		},
+		{
+			name: "labelled reservations are summed", memTotal: 64 * size.GiB, reserve: []uint64{12 * size.GiB, 8 * size.GiB},
+			check: func(t *testing.T, r Recommendation) {
+				if r.Reserve != 20*size.GiB || len(r.Reservations) != 2 {
+					t.Fatalf("reserve %d", r.Reserve)
+				}
+				if sumTerms(r) != int64(64*size.GiB) {
+					t.Fatalf("terms %d", sumTerms(r))
+				}
+				if r.ArcMax != 38*size.GiB { // 64 − 20 − (1 + 2) − 2.23 arc_sys_free = 38.77
+					t.Fatalf("cap %s", size.Format(r.ArcMax))
+				}
+				if len(r.Notes) == 0 || !strings.Contains(r.Notes[0], "above this version's default c_max") {
+					t.Errorf("notes %q", r.Notes)
+				}
+			},
+		},
+		{
+			name: "hugepages are taken out", memTotal: 64 * size.GiB, huge: 16 * size.GiB, reserve: []uint64{20 * size.GiB},
+			check: func(t *testing.T, r Recommendation) {
+				if r.ArcMax != 22*size.GiB || sumTerms(r) != int64(64*size.GiB) {
+					t.Fatalf("cap %s terms %d", size.Format(r.ArcMax), sumTerms(r))
+				}
+			},
+		},
+		{
+			name: "observed reservation when none is declared", memTotal: 16 * size.GiB, avail: 6 * size.GiB,
+			check: func(t *testing.T, r Recommendation) {
+				// used = 16 − 6 − ARC size (8 GiB default c_max) = 2 GiB
+				if !r.ReserveObserved || r.Reserve != 2*size.GiB || r.Reservations[0].Label != "observed" {
+					t.Fatalf("observed %v reserve %s", r.ReserveObserved, size.Format(r.Reserve))
+				}
+				if !strings.Contains(r.Reservations[0].Source, "observed, not declared") {
+					t.Errorf("source %q", r.Reservations[0].Source)
+				}
+			},
+		},
+		{
+			name: "admin cap below 64 MiB is a violation", memTotal: 16 * size.GiB, reserve: []uint64{size.GiB}, arcMax: 16 * size.MiB,
+			check: func(t *testing.T, r Recommendation) {
+				if len(r.Violations) == 0 || !strings.Contains(r.Violations[0].Rule, "at least 64 MiB") {
+					t.Fatalf("violations %v", r.Violations)
+				}
+			},
+		},
+		{
+			name: "admin cap keeps the sum", memTotal: 16 * size.GiB, reserve: []uint64{size.GiB}, arcMax: 14 * size.GiB,
+			check: func(t *testing.T, r Recommendation) {
+				if r.ArcMax != 14*size.GiB || sumTerms(r) != int64(16*size.GiB) || r.Mode != "admin (--arc-max)" {
+					t.Fatalf("cap %d terms %d", r.ArcMax, sumTerms(r))
+				}
+				if len(r.Notes) == 0 || !strings.Contains(strings.Join(r.Notes, " "), "exceeds the budget") {
+					t.Errorf("notes %q", r.Notes)
+				}
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			in := Input{
+				MemTotal: tt.memTotal, MemAvailable: tt.avail, Hugepages: tt.huge, HugepagesSource: "Hugetlb",
+				Arc: hostArc(t, tt.memTotal, v21), Module: zfsmod.State{Version: v21},
+				ArcMax: tt.arcMax, BootArcMin: tt.bootMin, BootArcMinSet: tt.bootMin != 0,
+			}
+			for _, b := range tt.reserve {
+				in.Reservations = append(in.Reservations, Reservation{Bytes: b, Source: "test"})
+			}
+			r, err := Recommend(in)
+			if tt.wantErrIs != nil {
+				if err == nil || !errors.Is(err, tt.wantErrIs) {
+					t.Fatalf("err = %v, want %v", err, tt.wantErrIs)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			tt.check(t, r)
+		})
+	}
+}
+
+func TestGranularity(t *testing.T) {
+	for _, tt := range []struct{ budget, want uint64 }{
+		{100 * size.MiB, 64 * size.MiB},
+		{800 * size.MiB, 64 * size.MiB},
+		{2560 * size.MiB, 256 * size.MiB},
+		{8*size.GiB + 900*size.MiB, size.GiB},
+		{200 * size.GiB, size.GiB},
+	} {
+		if got := Granularity(tt.budget); got != tt.want {
+			t.Errorf("Granularity(%s) = %s, want %s", size.Format(tt.budget), size.Format(got), size.Format(tt.want))
+		}
+	}
+}
+
+func TestDefaults(t *testing.T) {
+	// The table of zfs-internals.md §2.2.
+	v22, v23, v065 := zfsmod.V(2, 2, 0), zfsmod.V(2, 3, 0), zfsmod.V(0, 6, 5)
+	if got := DefaultCMax(v22, 64*size.GiB); got != 32*size.GiB {
+		t.Errorf("2.2 c_max = %s", size.Format(got))
+	}
+	if got := DefaultCMax(v23, 64*size.GiB); got != 63*size.GiB {
+		t.Errorf("2.3 c_max = %s", size.Format(got))
+	}
+	if got := DefaultCMin(v065, 64*size.GiB); got != 32*size.MiB {
+		t.Errorf("0.6.5 c_min = %s", size.Format(got))
+	}
+	if got := DefaultCMin(v23, 64*size.GiB); got != 2*size.GiB {
+		t.Errorf("2.3 c_min = %s", size.Format(got))
+	}
+	// arc_sys_free: about 2.23 GiB on a 64 GiB 2.x box; 1 GiB on 0.8.
+	if got := DefaultSysFree(zfsmod.V(2, 1, 0), 64*size.GiB); got < 2*size.GiB+200*size.MiB || got > 2*size.GiB+260*size.MiB {
+		t.Errorf("2.1 arc_sys_free(64 GiB) = %s", size.Format(got))
+	}
+	if got := DefaultSysFree(zfsmod.V(0, 8, 6), 64*size.GiB); got != size.GiB {
+		t.Errorf("0.8 arc_sys_free(64 GiB) = %s", size.Format(got))
+	}
+}
+
+func TestAdvisories(t *testing.T) {
+	// The seed's real root cause: an old ZoL whose reclaim path dereferenced NULL.
+	adv := AdvisoriesFor(zfsmod.V(0, 6, 5, 3))
+	var found bool
+	for _, a := range adv {
+		if strings.Contains(a.Summary, "NULL dereference") && a.FixedIn == "0.6.5.4" {
+			found = true
+		}
+	}
+	if !found {
+		t.Fatalf("0.6.5.3 advisories miss the NULL dereference: %+v", adv)
+	}
+	if got := AdvisoriesFor(zfsmod.V(2, 3, 4)); len(got) != 0 {
+		t.Errorf("2.3.4 has advisories: %+v", got)
+	}
+	if got := AdvisoriesFor(zfsmod.Version{}); len(got) != 0 {
+		t.Errorf("unknown version has advisories")
+	}
+	names := map[string]bool{}
+	for _, a := range AdvisoriesFor(zfsmod.V(2, 2, 4)) {
+		names[a.Issues] = true
+	}
+	if !names["#16313, #16909"] {
+		t.Errorf("2.2.4 misses the shrinker-limit OOM advisory")
+	}
+}
+
+func TestCheckArcMax(t *testing.T) {
+	all := 16 * size.GiB
+	for _, tt := range []struct {
+		n, cmin, lower uint64
+		want           int
+	}{
+		{8 * size.GiB, 512 * size.MiB, 0, 0},
+		{32 * size.MiB, 512 * size.MiB, 0, 1},
+		{16 * size.GiB, 512 * size.MiB, 0, 1},
+		{256 * size.MiB, 512 * size.MiB, 0, 1},
+		{256 * size.MiB, 512 * size.MiB, 128 * size.MiB, 0},
+		{64 * size.MiB, 32 * size.MiB, 0, 0},
+	} {
+		if got := CheckArcMax(tt.n, all, tt.cmin, tt.lower); len(got) != tt.want {
+			t.Errorf("CheckArcMax(%s, c_min %s, lower %s) = %v", size.Format(tt.n), size.Format(tt.cmin), size.Format(tt.lower), got)
+		}
+	}
+}

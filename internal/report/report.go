@@ -1,0 +1,138 @@
+// Package report renders arcadvise's findings: readable tables for a person
+// and a stable JSON document for scripts (schema in README.md).
+package report
+
+import (
+	"encoding/json"
+	"io"
+
+	"github.com/arcadvise/arcadvise/internal/host"
+	"github.com/arcadvise/arcadvise/internal/policy"
+	"github.com/arcadvise/arcadvise/internal/zfsmod"
+)
+
+// SchemaVersion changes only when a field is removed or changes meaning.
+const SchemaVersion = 1
+
+// Report is the JSON document; the text output shows the same facts.
+type Report struct {
+	SchemaVersion  int             `json:"schema_version"`
+	Tool           string          `json:"tool"`
+	Root           string          `json:"root"`
+	Host           Host            `json:"host"`
+	ZFS            ZFS             `json:"zfs"`
+	Arc            Arc             `json:"arc"`
+	Pressure       policy.Pressure `json:"pressure"`
+	Window         any             `json:"window,omitempty"`
+	Recommendation Recommendation  `json:"recommendation"`
+	Config         any             `json:"config,omitempty"`
+	Warnings       []string        `json:"warnings"`
+
+	// text-only extras, set by the caller
+	NextSteps []string `json:"-"`
+}
+
+// Host is the memory picture, in bytes.
+type Host struct {
+	MemTotal        uint64 `json:"mem_total_bytes"`
+	MemFree         uint64 `json:"mem_free_bytes"`
+	MemAvailable    uint64 `json:"mem_available_bytes"`
+	InactiveFile    uint64 `json:"inactive_file_bytes"`
+	SUnreclaim      uint64 `json:"sunreclaim_bytes"`
+	Hugepages       uint64 `json:"hugepages_bytes"`
+	HugepagesSource string `json:"hugepages_source,omitempty"`
+	NonARCUsed      uint64 `json:"non_arc_used_bytes"`
+	HasPSI          bool   `json:"psi_available"`
+}
+
+// ZFS is the module: version, parameters, known bugs.
+type ZFS struct {
+	Version    string             `json:"version"`
+	VersionRaw string             `json:"version_raw,omitempty"`
+	Generation string             `json:"arcstats_generation,omitempty"`
+	Params     map[string]*uint64 `json:"params"`
+	Advisories []Advisory         `json:"advisories"`
+}
+
+// Advisory is a known ARC bug of the running version.
+type Advisory struct {
+	Affected string `json:"affected"`
+	Summary  string `json:"summary"`
+	Issues   string `json:"issues"`
+	FixedIn  string `json:"fixed_in"`
+}
+
+// Arc is the ARC's size and limits from arcstats.
+type Arc struct {
+	Size            uint64  `json:"size_bytes"`
+	C               uint64  `json:"c_bytes"`
+	CMin            uint64  `json:"c_min_bytes"`
+	CMax            uint64  `json:"c_max_bytes"`
+	SysFree         *uint64 `json:"arc_sys_free_bytes"`
+	MemoryAvailable *int64  `json:"memory_available_bytes"`
+	DefaultCMax     uint64  `json:"default_c_max_bytes"`
+	UptimeSeconds   float64 `json:"module_uptime_seconds"`
+}
+
+// Recommendation is the policy's answer plus the modprobe.d line.
+type Recommendation struct {
+	policy.Recommendation
+	ModprobeLine string `json:"modprobe_line"`
+}
+
+// New assembles the report.
+func New(tool string, snap *host.Snapshot, rec policy.Recommendation, p policy.Pressure) *Report {
+	r := &Report{SchemaVersion: SchemaVersion, Tool: tool, Root: snap.Root, Pressure: p, Warnings: snap.Warnings}
+	if r.Warnings == nil {
+		r.Warnings = []string{}
+	}
+	m := snap.Mem
+	arcSize, _ := snap.Arc.Uint("size")
+	r.Host = Host{
+		MemTotal: m.MemTotal, MemFree: m.MemFree, MemAvailable: m.MemAvailable,
+		InactiveFile: m.InactiveFile, SUnreclaim: m.SUnreclaim,
+		Hugepages: m.Hugepages, HugepagesSource: m.HugepagesSource,
+		NonARCUsed: policy.NonARCUsed(m.MemTotal, m.MemAvailable, arcSize, m.Hugepages),
+		HasPSI:     snap.HasPSI,
+	}
+	v := snap.Module.Version
+	r.ZFS = ZFS{Version: v.String(), VersionRaw: v.Raw, Generation: snap.Arc.Generation(),
+		Params: map[string]*uint64{}, Advisories: []Advisory{}}
+	for _, name := range []string{zfsmod.ArcMax, zfsmod.ArcMin, zfsmod.ArcSysFree} {
+		if p := snap.Module.Param(name); p.Present {
+			val := p.Value
+			r.ZFS.Params[name] = &val
+		} else {
+			r.ZFS.Params[name] = nil
+		}
+	}
+	for _, a := range policy.AdvisoriesFor(v) {
+		r.ZFS.Advisories = append(r.ZFS.Advisories, Advisory{Affected: a.Range(), Summary: a.Summary, Issues: a.Issues, FixedIn: a.FixedIn})
+	}
+	r.Arc.Size = arcSize
+	r.Arc.C, _ = snap.Arc.Uint("c")
+	r.Arc.CMin, _ = snap.Arc.Uint("c_min")
+	r.Arc.CMax, _ = snap.Arc.Uint("c_max")
+	if n, ok := snap.Arc.Uint("arc_sys_free"); ok {
+		r.Arc.SysFree = &n
+	}
+	if n, ok := snap.Arc.Int("memory_available_bytes"); ok {
+		r.Arc.MemoryAvailable = &n
+	}
+	r.Arc.DefaultCMax = rec.DefaultCMax
+	if h := snap.Arc.Header; h.SnapTime > h.CrTime {
+		r.Arc.UptimeSeconds = float64(h.SnapTime-h.CrTime) / 1e9
+	}
+	r.Recommendation = Recommendation{Recommendation: rec, ModprobeLine: rec.ModprobeLine()}
+	if r.Recommendation.Reservations == nil {
+		r.Recommendation.Reservations = []policy.Reservation{}
+	}
+	return r
+}
+
+// WriteJSON writes the report as indented JSON.
+func (r *Report) WriteJSON(w io.Writer) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(r)
+}

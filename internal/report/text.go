@@ -1,0 +1,130 @@
+package report
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+
+	"github.com/arcadvise/arcadvise/internal/policy"
+	"github.com/arcadvise/arcadvise/internal/size"
+)
+
+// WriteText writes the report for a person: the memory picture, the
+// pressure verdict with its signals, known bugs, the arithmetic of the cap
+// and the line to install.
+func (r *Report) WriteText(w io.Writer) error {
+	bw := bufio.NewWriter(w)
+	p := func(format string, args ...any) { fmt.Fprintf(bw, format, args...) }
+
+	ver := r.ZFS.Version
+	if r.ZFS.VersionRaw != "" && r.ZFS.VersionRaw != ver {
+		ver += " (" + r.ZFS.VersionRaw + ")"
+	}
+	if ver == "unknown" && r.ZFS.Generation != "" {
+		ver = "unknown (" + r.ZFS.Generation + " arcstats fields)"
+	}
+	p("OpenZFS %s, root %s\n", ver, r.Root)
+	for _, wn := range r.Warnings {
+		p("warning: %s\n", wn)
+	}
+
+	p("\nMemory\n")
+	h, a := r.Host, r.Arc
+	rows := [][]string{
+		{"MemTotal", size.Format(h.MemTotal), "/proc/meminfo"},
+		{"MemAvailable", size.Format(h.MemAvailable), "/proc/meminfo (the ARC is never counted in it)"},
+		{"hugepages", size.Format(h.Hugepages), "/proc/meminfo " + dash(h.HugepagesSource)},
+		{"non-ARC in use", size.Format(h.NonARCUsed), "MemTotal − MemAvailable − ARC size − hugepages"},
+		{"ARC size", size.Format(a.Size), "arcstats size"},
+		{"ARC target c", size.Format(a.C), "arcstats c"},
+		{"c_min", size.Format(a.CMin), "arcstats c_min"},
+		{"c_max", size.Format(a.CMax), fmt.Sprintf("arcstats c_max (this version's default: %s)", size.Format(a.DefaultCMax))},
+	}
+	if a.SysFree != nil {
+		rows = append(rows, []string{"arc_sys_free", size.Format(*a.SysFree), "arcstats arc_sys_free"})
+	}
+	for _, name := range []string{"zfs_arc_max", "zfs_arc_min", "zfs_arc_sys_free"} {
+		v := r.ZFS.Params[name]
+		s := "(not found)"
+		if v != nil {
+			s = strconv.FormatUint(*v, 10)
+			if *v == 0 {
+				s = "0 (default)"
+			}
+		}
+		rows = append(rows, []string{name, s, "/sys/module/zfs/parameters"})
+	}
+	if err := table(bw, nil, rows, false, true); err != nil {
+		return err
+	}
+
+	p("\nPressure: %s (%s)\n", r.Pressure.Level, r.Pressure.Basis)
+	if len(r.Pressure.Signals) > 0 {
+		rows = rows[:0]
+		for _, s := range r.Pressure.Signals {
+			rows = append(rows, []string{s.Name, s.Value, s.Level.String(), s.Meaning})
+		}
+		if err := table(bw, []string{"signal", "value", "level", "meaning"}, rows); err != nil {
+			return err
+		}
+	}
+
+	if len(r.ZFS.Advisories) > 0 {
+		p("\nKnown ARC bugs in OpenZFS %s: upgrade to at least %s\n", r.ZFS.Version, r.ZFS.Advisories[len(r.ZFS.Advisories)-1].FixedIn)
+		for _, adv := range r.ZFS.Advisories {
+			p("  - %s (%s; affects %s, fixed in %s)\n", adv.Summary, adv.Issues, adv.Affected, adv.FixedIn)
+		}
+	}
+
+	rec := r.Recommendation
+	p("\n")
+	switch rec.Status {
+	case policy.StatusOvercommitted:
+		p("Verdict: over-committed. The host is short by %d bytes (%s) to keep even a %s ARC.\n",
+			rec.ShortBytes, size.Format(rec.ShortBytes), size.Format(policy.MinUsefulArc))
+	default:
+		p("Recommendation (%s): zfs_arc_max = %s (%d)\n", rec.Mode, size.Format(rec.ArcMax), rec.ArcMax)
+	}
+	rows = [][]string{{"", "MemTotal", strconv.FormatUint(rec.MemTotal, 10), size.Format(rec.MemTotal), "/proc/meminfo MemTotal"}}
+	for _, t := range rec.Terms {
+		op := "−"
+		if t.Name == "zfs_arc_max" {
+			op = "="
+		}
+		rows = append(rows, []string{op, t.Name, strconv.FormatInt(t.Bytes, 10), size.FormatSigned(t.Bytes), t.Source})
+	}
+	if rec.Status == policy.StatusOvercommitted {
+		rows = append(rows, []string{"=", "left for the ARC", strconv.FormatInt(rec.Budget, 10), size.FormatSigned(rec.Budget), "below the " + size.Format(policy.MinUsefulArc) + " floor"})
+	}
+	if err := table(bw, nil, rows, false, false, true, true); err != nil {
+		return err
+	}
+	if rec.ArcMin != 0 {
+		p("\nzfs_arc_min = %s (%d): %s.\n", size.Format(rec.ArcMin), rec.ArcMin, rec.ArcMinReason)
+	}
+	for _, v := range rec.Violations {
+		p("\nrefused by the module: %s (%s)\n", v.Rule, v.Why)
+	}
+	for _, n := range rec.Notes {
+		p("\nnote: %s\n", n)
+	}
+	if rec.Status == policy.StatusOK && len(rec.Violations) == 0 {
+		p("\nPut this line in /etc/modprobe.d/zfs.conf (--diff shows the change, --write applies it):\n  %s\n", rec.ModprobeLine)
+	}
+	for i, s := range r.NextSteps {
+		if i == 0 {
+			p("\nNext steps:\n")
+		}
+		p("  %d. %s\n", i+1, strings.TrimSpace(s))
+	}
+	return bw.Flush()
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "(none reserved)"
+	}
+	return s
+}
