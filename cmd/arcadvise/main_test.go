@@ -1,0 +1,89 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"testing"
+
+	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/arcadvise/arcadvise/internal/testutil"
+)
+
+var update = flag.Bool("update", false, "rewrite the expected output in testdata/script/*.txtar")
+
+func TestMain(m *testing.M) {
+	testscript.Main(m, map[string]func(){
+		"arcadvise": func() { os.Exit(run(context.Background(), os.Args[1:], os.Stdout, os.Stderr)) },
+	})
+}
+
+// TestScript runs the CLI scripts in testdata/script. Each script works in
+// its own directory, where snapshots/ is the repository's
+// testdata/snapshots (real host snapshots from our lab) and $SHARED is
+// ../shared when it exists (other projects' captures, read in place; the
+// [shared] condition guards the scripts that need it).
+func TestScript(t *testing.T) {
+	repo := testutil.RepoRoot(t)
+	shared := filepath.Join(repo, "..", "shared")
+	haveShared := true
+	if _, err := os.Stat(filepath.Join(shared, "fixtures")); err != nil {
+		haveShared = false
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("../shared/fixtures is missing (CI always has it): %v", err)
+		}
+		t.Log("../shared not found: scripts marked [shared] are skipped")
+	}
+	testscript.Run(t, testscript.Params{
+		Dir:                 "testdata/script",
+		UpdateScripts:       *update,
+		RequireExplicitExec: true,
+		Setup: func(env *testscript.Env) error {
+			env.Setenv("SHARED", shared)
+			env.Setenv("NO_COLOR", "1")
+			return os.Symlink(filepath.Join(repo, "testdata", "snapshots"), filepath.Join(env.WorkDir, "snapshots"))
+		},
+		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			"status": cmdStatus,
+		},
+		Condition: func(cond string) (bool, error) {
+			if cond == "shared" {
+				return haveShared, nil
+			}
+			return false, fmt.Errorf("unknown condition %q", cond)
+		},
+	})
+}
+
+// cmdStatus runs a program and checks its exit status:
+//
+//	status 3 arcadvise --reserve 3G
+//
+// Its stdout and stderr are then checked with the usual stdout and stderr
+// commands.
+func cmdStatus(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 2 {
+		ts.Fatalf("usage: status CODE program [args...]")
+	}
+	want, err := strconv.Atoi(args[0])
+	if err != nil {
+		ts.Fatalf("status: bad exit code %q", args[0])
+	}
+	got := 0
+	if err := ts.Exec(args[1], args[2:]...); err != nil {
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) {
+			ts.Fatalf("status: %v", err)
+		}
+		got = ee.ExitCode()
+	}
+	if got != want {
+		ts.Fatalf("%s exited with status %d, want %d", args[1], got, want)
+	}
+}
