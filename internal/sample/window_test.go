@@ -1,0 +1,273 @@
+package sample
+
+import (
+	"bufio"
+	"math"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/arcadvise/arcadvise/internal/meminfo"
+)
+
+// timelineTicks turns testdata/20-pressure-timeline.tsv (sampled about once
+// a second during the stress-ng run on OpenZFS 2.1.11) into ticks. The file
+// has no PSI totals and no vmstat, so those stay absent. MemTotal is the
+// guest's (4007108 kB, from its meminfo).
+func timelineTicks(t testing.TB) []Tick {
+	t.Helper()
+	f, err := os.Open("testdata/20-pressure-timeline.tsv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	base := mustTime(t, "2026-11-25T20:18:30Z")
+	var ticks []Tick
+	sc := bufio.NewScanner(f)
+	for n := 1; sc.Scan(); n++ {
+		if n == 1 {
+			continue
+		}
+		col := strings.Split(sc.Text(), "\t")
+		if len(col) != 12 {
+			t.Fatalf("timeline line %d: %d columns", n, len(col))
+		}
+		num := func(i int) uint64 {
+			v, err := strconv.ParseUint(col[i], 10, 64)
+			if err != nil {
+				t.Fatalf("timeline line %d column %d: %v", n, i+1, err)
+			}
+			return v
+		}
+		secs, err := strconv.ParseFloat(col[0], 64)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ticks = append(ticks, Tick{
+			At: base.Add(time.Duration(math.Round(secs*1000)) * time.Millisecond),
+			Arc: Arc{C: num(1), Size: num(2), CMax: num(3), NoGrow: num(4) == 1,
+				Throttle: num(5), Direct: num(6), Indirect: num(7)},
+			Mem: meminfo.Info{MemTotal: 4007108 * 1024, MemAvailable: num(8) * 1024,
+				HasMemAvailable: true, MemFree: num(9) * 1024},
+		})
+	}
+	return ticks
+}
+
+// TestWindowTimeline folds the real once-a-second pressure timeline into a
+// window. The expected values were computed from the TSV with awk.
+func TestWindowTimeline(t *testing.T) {
+	ticks := timelineTicks(t)
+	var w Window
+	for i := range ticks {
+		w.Add(&ticks[i])
+	}
+	span := 79100 * time.Millisecond // 0.1 s → 79.2 s
+	ints := []struct {
+		name      string
+		got, want uint64
+	}{
+		{"Ticks", uint64(w.Ticks), 46},
+		{"Direct.Delta", w.Direct.Delta, 9},
+		{"Indirect.Delta", w.Indirect.Delta, 991},
+		{"Throttle.Delta", w.Throttle.Delta, 0},
+		{"CDrops", uint64(w.CDrops), 11},
+		{"CDropBytes", w.CDropBytes, 2051639296 - 141376349},
+		{"CMaxDrop", w.CMaxDrop, 1843482196 - 1550979616}, // 28.6 s → 30.9 s
+		{"CFirst", w.CFirst, 2051639296},
+		{"CMin", w.CMin, 141376349},
+		{"CMax", w.CMax, 2051639296},
+		{"CLast", w.CLast, 945582429},
+		{"NoGrowTicks", uint64(w.NoGrowTicks), 27},
+		{"ArcSizeMin", w.ArcSizeMin, 93241312},
+		{"ArcSizeMax", w.ArcSizeMax, 2082301776},
+		// At 47.1 s: (4007108 − 80896) kB − size 159237552.
+		{"PeakNonARC", w.PeakNonARC, (4007108-80896)*1024 - 159237552},
+	}
+	for _, c := range ints {
+		if c.got != c.want {
+			t.Errorf("%s = %d, want %d", c.name, c.got, c.want)
+		}
+	}
+	if !w.CPulledDown {
+		t.Error("CPulledDown = false")
+	}
+	if w.Len() != span || w.Interval != span/45 {
+		t.Errorf("Len %s Interval %s, want %s and %s", w.Len(), w.Interval, span, span/45)
+	}
+	// arc_no_grow from 26.8 s to 71.5 s (44.7 s) plus half of the two
+	// intervals where it changed: (26.8−24.3)/2 + (73.0−71.5)/2.
+	if want := 44700*time.Millisecond + 1250*time.Millisecond + 750*time.Millisecond; w.NoGrowTime != want {
+		t.Errorf("NoGrowTime = %s, want %s", w.NoGrowTime, want)
+	}
+	if want := mustTime(t, "2026-11-25T20:18:30Z").Add(47100 * time.Millisecond); !w.PeakNonARCAt.Equal(want) {
+		t.Errorf("PeakNonARCAt = %s, want %s", w.PeakNonARCAt, want)
+	}
+	if got, want := w.Indirect.PerMinute, 991/span.Minutes(); !approx(got, want) {
+		t.Errorf("Indirect.PerMinute = %g, want %g", got, want)
+	}
+	if w.HasPSI || w.HasVM || w.HasMemAvail || w.PSISomePct != 0 {
+		t.Errorf("no PSI, vmstat or memory_available_bytes in the timeline: has psi %v vm %v memavail %v", w.HasPSI, w.HasVM, w.HasMemAvail)
+	}
+}
+
+func TestCounter(t *testing.T) {
+	tests := []struct {
+		name   string
+		values []uint64
+		want   Counter // without PerMinute and n
+	}{
+		{"one value", []uint64{5}, Counter{First: 5, Last: 5}},
+		{"steady", []uint64{5, 5, 5}, Counter{First: 5, Last: 5}},
+		{"growing", []uint64{0, 3, 3, 10}, Counter{First: 0, Last: 10, Delta: 10}},
+		// A module reload: 991 → 0 is a reset, not a delta of 2^64−991.
+		{"reset to zero", []uint64{900, 991, 0, 4}, Counter{First: 900, Last: 4, Delta: 91 + 4, Resets: 1}},
+		{"reset to a lower value", []uint64{100, 50, 60}, Counter{First: 100, Last: 60, Delta: 10, Resets: 1}},
+		{"two resets", []uint64{10, 1, 0, 2}, Counter{First: 10, Last: 2, Delta: 2, Resets: 2}},
+		{"near the top", []uint64{math.MaxUint64 - 1, math.MaxUint64}, Counter{First: math.MaxUint64 - 1, Last: math.MaxUint64, Delta: 1}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var c Counter
+			for _, v := range tt.values {
+				c.add(v)
+			}
+			c.rate(2 * time.Minute)
+			if want := float64(tt.want.Delta) / 2; c.PerMinute != want {
+				t.Errorf("PerMinute = %g, want %g", c.PerMinute, want)
+			}
+			c.PerMinute, c.n = 0, 0
+			if c != tt.want {
+				t.Errorf("got %+v, want %+v", c, tt.want)
+			}
+		})
+	}
+}
+
+// TestWindowEdges covers the window bookkeeping the captures do not reach.
+func TestWindowEdges(t *testing.T) {
+	at := mustTime(t, "2026-01-01T00:00:00Z")
+	tick := func(sec int, mod func(*Tick)) Tick {
+		tk := Tick{At: at.Add(time.Duration(sec) * time.Second),
+			Arc: Arc{Size: 1 << 30, C: 2 << 30, CMin: 1 << 28, CMax: 4 << 30},
+			Mem: meminfo.Info{MemTotal: 8 << 30, MemAvailable: 6 << 30, HasMemAvailable: true}}
+		if mod != nil {
+			mod(&tk)
+		}
+		return tk
+	}
+	tests := []struct {
+		name  string
+		ticks []Tick
+		check func(t *testing.T, w *Window)
+	}{
+		{"no ticks", nil, func(t *testing.T, w *Window) {
+			if w.Ticks != 0 || w.Len() != 0 || w.HasPSI || w.HasVM || !w.PeakNonARCAt.IsZero() {
+				t.Errorf("empty window: %+v", w)
+			}
+		}},
+		{"one tick", []Tick{tick(0, nil)}, func(t *testing.T, w *Window) {
+			if w.Ticks != 1 || w.Len() != 0 || w.Direct.PerMinute != 0 || w.PSISomePct != 0 || w.Interval != 0 {
+				t.Errorf("one tick: %+v", w)
+			}
+			if w.PeakNonARC != 1<<30 {
+				t.Errorf("PeakNonARC = %d, want 1 GiB (8 − 6 − 1)", w.PeakNonARC)
+			}
+		}},
+		{"ARC bigger than used memory clamps at 0", []Tick{
+			tick(0, func(tk *Tick) { tk.Arc.Size = 3 << 30 }),
+			tick(1, func(tk *Tick) { tk.Mem.MemAvailable = 9 << 30 }),
+		}, func(t *testing.T, w *Window) {
+			if w.PeakNonARC != 0 || !w.PeakNonARCAt.Equal(at) {
+				t.Errorf("PeakNonARC = %d at %s, want 0 at the first tick", w.PeakNonARC, w.PeakNonARCAt)
+			}
+		}},
+		{"no meminfo", []Tick{
+			tick(0, func(tk *Tick) { tk.Mem = meminfo.Info{} }),
+			tick(1, func(tk *Tick) { tk.Mem = meminfo.Info{} }),
+		}, func(t *testing.T, w *Window) {
+			if w.PeakNonARC != 0 || !w.PeakNonARCAt.IsZero() {
+				t.Errorf("PeakNonARC = %d at %s without meminfo", w.PeakNonARC, w.PeakNonARCAt)
+			}
+		}},
+		{"c rises and falls", []Tick{
+			tick(0, nil),
+			tick(1, func(tk *Tick) { tk.Arc.C = 3 << 30 }),
+			tick(2, func(tk *Tick) { tk.Arc.C = 1 << 30 }),
+			tick(3, func(tk *Tick) { tk.Arc.C = 1<<30 - 5 }),
+			tick(4, func(tk *Tick) { tk.Arc.C = 4 << 30 }),
+		}, func(t *testing.T, w *Window) {
+			if w.CDrops != 2 || w.CDropBytes != 2<<30+5 || w.CMaxDrop != 2<<30 || w.CMin != 1<<30-5 ||
+				w.CMax != 4<<30 || w.CFirst != 2<<30 || w.CLast != 4<<30 || !w.CPulledDown {
+				t.Errorf("c: drops %d bytes %d max drop %d min %d max %d first %d last %d",
+					w.CDrops, w.CDropBytes, w.CMaxDrop, w.CMin, w.CMax, w.CFirst, w.CLast)
+			}
+		}},
+		{"PSI appears late, full line missing", []Tick{
+			tick(0, nil),
+			tick(10, func(tk *Tick) { tk.HasPSI, tk.PSI = true, meminfo.PSI{SomeTotal: 1_000_000} }),
+			tick(20, func(tk *Tick) { tk.HasPSI, tk.PSI = true, meminfo.PSI{SomeTotal: 3_000_000} }),
+		}, func(t *testing.T, w *Window) {
+			if !w.HasPSI || w.HasPSIFull || w.PSISomeStall != 2*time.Second || !approx(w.PSISomePct, 10) || w.PSIFullPct != 0 {
+				t.Errorf("PSI: has %v full %v stall %s (%g%%)", w.HasPSI, w.HasPSIFull, w.PSISomeStall, w.PSISomePct)
+			}
+		}},
+		{"PSI on one tick only", []Tick{
+			tick(0, func(tk *Tick) { tk.HasPSI, tk.PSI = true, meminfo.PSI{SomeTotal: 1, HasFull: true} }),
+			tick(10, nil),
+		}, func(t *testing.T, w *Window) {
+			if w.HasPSI || w.HasPSIFull {
+				t.Errorf("HasPSI %v HasPSIFull %v from one tick", w.HasPSI, w.HasPSIFull)
+			}
+		}},
+		{"vmstat without oom_kill", []Tick{
+			tick(0, func(tk *Tick) {
+				tk.HasVM, tk.VM = true, meminfo.VMStat{AllocStall: 1, HasAllocStall: true, PgscanDirect: 7, HasPgscanDirect: true}
+			}),
+			tick(60, func(tk *Tick) {
+				tk.HasVM, tk.VM = true, meminfo.VMStat{AllocStall: 4, HasAllocStall: true, PgscanDirect: 17, HasPgscanDirect: true}
+			}),
+		}, func(t *testing.T, w *Window) {
+			if !w.HasVM || w.AllocStall.Delta != 3 || w.AllocStall.PerMinute != 3 || w.PgscanDirect.Delta != 10 ||
+				w.OOMKill != (Counter{}) || w.PgscanKswapd != (Counter{}) {
+				t.Errorf("vmstat: has %v allocstall %+v pgscan direct %+v oom %+v", w.HasVM, w.AllocStall, w.PgscanDirect, w.OOMKill)
+			}
+		}},
+		{"memory_available_bytes goes negative", []Tick{
+			tick(0, func(tk *Tick) { tk.Arc.MemAvail, tk.Arc.HasMemAvail = 5, true }),
+			tick(1, func(tk *Tick) { tk.Arc.MemAvail, tk.Arc.HasMemAvail = -7, true }),
+			tick(2, func(tk *Tick) { tk.Arc.MemAvail, tk.Arc.HasMemAvail = -3, true }),
+		}, func(t *testing.T, w *Window) {
+			if !w.HasMemAvail || w.MinMemAvailable != -7 || !w.MinMemAvailableAt.Equal(at.Add(time.Second)) {
+				t.Errorf("MinMemAvailable = %d at %s", w.MinMemAvailable, w.MinMemAvailableAt)
+			}
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var w Window
+			for i := range tt.ticks {
+				w.Add(&tt.ticks[i])
+			}
+			tt.check(t, &w)
+		})
+	}
+}
+
+// TestWindowAddAllocs: without a series, Add never allocates.
+func TestWindowAddAllocs(t *testing.T) {
+	ticks := timelineTicks(t)
+	var w Window
+	i := 0
+	allocs := testing.AllocsPerRun(1000, func() {
+		tk := ticks[i%len(ticks)]
+		tk.At = tk.At.Add(time.Duration(i/len(ticks)) * time.Hour)
+		w.Add(&tk)
+		i++
+	})
+	if allocs != 0 {
+		t.Errorf("Window.Add: %g allocs per tick, want 0", allocs)
+	}
+}
