@@ -25,8 +25,9 @@ func TestMain(m *testing.M) {
 }
 
 // TestScript runs the CLI scripts in testdata/script. Each script works in
-// its own directory, where snapshots/ is the repository's
-// testdata/snapshots (real host snapshots from our lab) and $SHARED is
+// its own directory, where snapshots/ and replays/ are the repository's
+// testdata/snapshots and testdata/replays (real host snapshots and recorded
+// windows from our lab) and $SHARED is
 // ../shared when it exists (other projects' captures, read in place; the
 // [shared] condition guards the scripts that need it).
 func TestScript(t *testing.T) {
@@ -47,7 +48,12 @@ func TestScript(t *testing.T) {
 		Setup: func(env *testscript.Env) error {
 			env.Setenv("SHARED", shared)
 			env.Setenv("NO_COLOR", "1")
-			return os.Symlink(filepath.Join(repo, "testdata", "snapshots"), filepath.Join(env.WorkDir, "snapshots"))
+			for _, d := range []string{"snapshots", "replays"} {
+				if err := os.Symlink(filepath.Join(repo, "testdata", d), filepath.Join(env.WorkDir, d)); err != nil {
+					return err
+				}
+			}
+			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
 			"status": cmdStatus,

@@ -7,6 +7,7 @@ import (
 	"io"
 	"io/fs"
 	"runtime/debug"
+	"time"
 
 	"github.com/spf13/pflag"
 
@@ -34,7 +35,13 @@ Options:
         --host-base SIZE        Memory for the kernel and services
                                 (default 1 GiB + MemTotal/32).
         --root DIR              Read /proc, /sys and /etc under DIR (a host
-                                snapshot). Default /.
+                                snapshot, or a recorded window: docs/replay.md).
+                                Default /.
+    -s, --sample DURATION       Watch the host for DURATION (e.g. 2m) while the
+                                workload runs and advise from what happened
+                                then. Ctrl-C ends the window early.
+        --interval DURATION     Time between samples (default 1s).
+        --series                With --format json, include every sample.
     -f, --format FORMAT         text (default) or json.
     -V, --version               Print the version and exit.
     -h, --help                  Print this help and exit.
@@ -43,6 +50,7 @@ Examples:
     arcadvise --reserve 20G
     arcadvise --reserve builds=12G --reserve vms=8G --format json
     arcadvise --reserve 60% --root ./snapshot
+    arcadvise --reserve 20G --sample 2m
 
 Exit status: 0 ok, 2 usage or input error, 3 the reservation leaves no room
 for a valid cap.
@@ -54,6 +62,9 @@ type options struct {
 	root     string
 	format   string
 	version  bool
+	sample   time.Duration
+	interval time.Duration
+	series   bool
 }
 
 func version() string {
@@ -74,6 +85,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fset.StringVar(&o.root, "root", "/", "")
 	fset.StringVarP(&o.format, "format", "f", "text", "")
 	fset.BoolVarP(&o.version, "version", "V", false, "")
+	fset.DurationVarP(&o.sample, "sample", "s", 0, "")
+	fset.DurationVar(&o.interval, "interval", time.Second, "")
+	fset.BoolVar(&o.series, "series", false, "")
 	if err := fset.Parse(args); err != nil {
 		if errors.Is(err, pflag.ErrHelp) {
 			fmt.Fprint(stdout, usage)
@@ -91,7 +105,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if o.format != "text" && o.format != "json" {
 		return reportErr(stderr, usageErr("use --format text or --format json", "unknown format %q", o.format))
 	}
-	code, err := advise(ctx, &o, stdout)
+	if o.sample < 0 || o.interval <= 0 {
+		return reportErr(stderr, usageErr("durations look like 90s, 2m or 1m30s", "--sample must not be negative and --interval must be positive"))
+	}
+	code, err := advise(ctx, &o, stdout, stderr)
 	if err != nil {
 		return reportErr(stderr, err)
 	}
@@ -99,8 +116,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 }
 
 // advise reads the host, runs the policy and prints the report.
-func advise(_ context.Context, o *options, stdout io.Writer) (int, error) {
-	snap, err := host.Load(o.root)
+func advise(ctx context.Context, o *options, stdout, stderr io.Writer) (int, error) {
+	win, latest, err := window(ctx, o, stderr)
+	if err != nil {
+		return 0, err
+	}
+	snap, err := host.Load(latest)
 	if err != nil {
 		return 0, loadErr(err)
 	}
@@ -122,6 +143,10 @@ func advise(_ context.Context, o *options, stdout io.Writer) (int, error) {
 		}
 		in.Reservations = append(in.Reservations, policy.Reservation{Label: r.label, Bytes: b, Source: src})
 	}
+	if win != nil {
+		in.ObservedPeak = win.PeakNonARC
+		in.ObservedPeakSource = fmt.Sprintf("peak over the sampled window (%s) of MemTotal − MemAvailable − ARC size", win.PeakNonARCAt.UTC().Format(time.RFC3339))
+	}
 	rec, err := policy.Recommend(in)
 	if err != nil {
 		if errors.Is(err, policy.ErrReserveTooLarge) {
@@ -130,7 +155,21 @@ func advise(_ context.Context, o *options, stdout io.Writer) (int, error) {
 		return 0, inputErr(err, "")
 	}
 	pressure := policy.BootPressure(snap.Arc, snap.PSI, snap.HasPSI, snap.CStartsAtMax())
+	var boot *policy.Pressure
+	if win != nil {
+		bootP := pressure
+		boot = &bootP
+		pressure = policy.WindowPressure(win)
+		if f := policy.CheckReservation(win, &rec); f != "" {
+			pressure.Findings = append(pressure.Findings, f)
+		}
+	}
 	rep := report.New("arcadvise "+version(), snap, rec, pressure)
+	rep.BootPressure = boot
+	if win != nil {
+		rep.Window = report.NewWindow(win)
+		rep.Root = o.root
+	}
 	if o.format == "json" {
 		err = rep.WriteJSON(stdout)
 	} else {

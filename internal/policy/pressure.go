@@ -41,6 +41,9 @@ type Pressure struct {
 	Level   Level    `json:"level"`
 	Basis   string   `json:"basis"` // "counters since boot" or "sampled window"
 	Signals []Signal `json:"signals"`
+	// Findings are conclusions beyond the level, such as a declared
+	// reservation the workload outgrew during a sampled window.
+	Findings []string `json:"findings,omitempty"`
 }
 
 func (p *Pressure) add(s Signal) {

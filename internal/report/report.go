@@ -23,7 +23,10 @@ type Report struct {
 	ZFS            ZFS             `json:"zfs"`
 	Arc            Arc             `json:"arc"`
 	Pressure       policy.Pressure `json:"pressure"`
-	Window         any             `json:"window,omitempty"`
+	// BootPressure is the verdict from the counters since boot when a
+	// sampled window gave the main verdict; nil otherwise.
+	BootPressure *policy.Pressure `json:"boot_pressure,omitempty"`
+	Window       *Window          `json:"window,omitempty"`
 	Recommendation Recommendation  `json:"recommendation"`
 	Config         any             `json:"config,omitempty"`
 	Warnings       []string        `json:"warnings"`

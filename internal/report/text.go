@@ -6,6 +6,7 @@ import (
 	"io"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/arcadvise/arcadvise/internal/policy"
 	"github.com/arcadvise/arcadvise/internal/size"
@@ -60,13 +61,19 @@ func (r *Report) WriteText(w io.Writer) error {
 		return err
 	}
 
-	p("\nPressure: %s (%s)\n", r.Pressure.Level, r.Pressure.Basis)
-	if len(r.Pressure.Signals) > 0 {
-		rows = rows[:0]
-		for _, s := range r.Pressure.Signals {
-			rows = append(rows, []string{s.Name, s.Value, s.Level.String(), s.Meaning})
-		}
-		if err := table(bw, []string{"signal", "value", "level", "meaning"}, rows); err != nil {
+	if w := r.Window; w != nil {
+		p("\nSampled window: %s from %s to %s, %d samples every %s\n",
+			time.Duration(w.Seconds*float64(time.Second)).Round(time.Millisecond), w.Start.Format(time.RFC3339), w.End.Format(time.RFC3339),
+			w.Ticks, time.Duration(w.IntervalSeconds*float64(time.Second)).Round(time.Millisecond))
+	}
+	if err := pressureText(bw, "Pressure", &r.Pressure); err != nil {
+		return err
+	}
+	for _, f := range r.Pressure.Findings {
+		p("  finding: %s\n", f)
+	}
+	if r.BootPressure != nil {
+		if err := pressureText(bw, "For context, since boot", r.BootPressure); err != nil {
 			return err
 		}
 	}
@@ -120,6 +127,18 @@ func (r *Report) WriteText(w io.Writer) error {
 		p("  %d. %s\n", i+1, strings.TrimSpace(s))
 	}
 	return bw.Flush()
+}
+
+func pressureText(w *bufio.Writer, title string, p *policy.Pressure) error {
+	fmt.Fprintf(w, "\n%s: %s (%s)\n", title, p.Level, p.Basis)
+	if len(p.Signals) == 0 {
+		return nil
+	}
+	rows := make([][]string, 0, len(p.Signals))
+	for _, s := range p.Signals {
+		rows = append(rows, []string{s.Name, s.Value, s.Level.String(), s.Meaning})
+	}
+	return table(w, []string{"signal", "value", "level", "meaning"}, rows)
 }
 
 func dash(s string) string {

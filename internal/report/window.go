@@ -1,0 +1,139 @@
+package report
+
+import (
+	"time"
+
+	"github.com/arcadvise/arcadvise/internal/sample"
+)
+
+// Window is the sampled window in the JSON document: when, how often, each
+// signal's totals and rates, and optionally the time series.
+type Window struct {
+	Start           time.Time          `json:"start"`
+	End             time.Time          `json:"end"`
+	Seconds         float64            `json:"seconds"`
+	IntervalSeconds float64            `json:"interval_seconds"`
+	Ticks           int                `json:"ticks"`
+	Counters        map[string]Counter `json:"counters"`
+	NoGrowSeconds   float64            `json:"arc_no_grow_seconds"`
+	C               WindowC            `json:"c"`
+	ArcSizeMin      uint64             `json:"arc_size_min_bytes"`
+	ArcSizeMax      uint64             `json:"arc_size_max_bytes"`
+	MinMemAvailable *int64             `json:"min_memory_available_bytes"`
+	PSI             *WindowPSI         `json:"psi"`
+	PeakNonARC      uint64             `json:"peak_non_arc_bytes"`
+	PeakNonARCAt    time.Time          `json:"peak_non_arc_at"`
+	Series          []Point            `json:"series,omitempty"`
+}
+
+// Counter is one counter over the window.
+type Counter struct {
+	First     uint64  `json:"first"`
+	Last      uint64  `json:"last"`
+	Delta     uint64  `json:"delta"`
+	PerMinute float64 `json:"per_minute"`
+	Resets    int     `json:"resets"`
+}
+
+// WindowC is how the ARC target moved.
+type WindowC struct {
+	First        uint64 `json:"first_bytes"`
+	Last         uint64 `json:"last_bytes"`
+	Lowest       uint64 `json:"lowest_bytes"`
+	Highest      uint64 `json:"highest_bytes"`
+	Drops        int    `json:"drops"`
+	DropBytes    uint64 `json:"drop_bytes"`
+	MaxDropBytes uint64 `json:"max_drop_bytes"`
+	PulledDown   bool   `json:"pulled_down"`
+	CMin         uint64 `json:"c_min_bytes"`
+	CMax         uint64 `json:"c_max_bytes"`
+}
+
+// WindowPSI is memory stall time over the window, from the total
+// microseconds.
+type WindowPSI struct {
+	SomeStallSeconds float64  `json:"some_stall_seconds"`
+	SomePercent      float64  `json:"some_percent"`
+	FullStallSeconds *float64 `json:"full_stall_seconds"`
+	FullPercent      *float64 `json:"full_percent"`
+}
+
+// Point is one tick of the series.
+type Point struct {
+	T               time.Time `json:"t"`
+	Size            uint64    `json:"size_bytes"`
+	C               uint64    `json:"c_bytes"`
+	CMax            uint64    `json:"c_max_bytes"`
+	NoGrow          bool      `json:"arc_no_grow"`
+	Direct          uint64    `json:"memory_direct_count"`
+	Indirect        uint64    `json:"memory_indirect_count"`
+	Throttle        uint64    `json:"memory_throttle_count"`
+	MemAvailable    uint64    `json:"mem_available_bytes"`
+	ArcMemAvailable *int64    `json:"memory_available_bytes"`
+	PSISomeTotalUS  *uint64   `json:"psi_some_total_us"`
+	PSIFullTotalUS  *uint64   `json:"psi_full_total_us"`
+	AllocStall      *uint64   `json:"allocstall"`
+	OOMKill         *uint64   `json:"oom_kill"`
+}
+
+func counter(c sample.Counter) Counter {
+	return Counter{First: c.First, Last: c.Last, Delta: c.Delta, PerMinute: c.PerMinute, Resets: c.Resets}
+}
+
+// NewWindow converts a sampled window for the JSON document.
+func NewWindow(w *sample.Window) *Window {
+	out := &Window{
+		Start: w.Start.UTC(), End: w.End.UTC(), Seconds: w.Len().Seconds(),
+		IntervalSeconds: w.Interval.Seconds(), Ticks: w.Ticks,
+		Counters: map[string]Counter{
+			"memory_throttle_count": counter(w.Throttle),
+			"memory_direct_count":   counter(w.Direct),
+			"memory_indirect_count": counter(w.Indirect),
+		},
+		NoGrowSeconds: w.NoGrowTime.Seconds(),
+		C: WindowC{First: w.CFirst, Last: w.CLast, Lowest: w.CMin, Highest: w.CMax, Drops: w.CDrops,
+			DropBytes: w.CDropBytes, MaxDropBytes: w.CMaxDrop, PulledDown: w.CPulledDown, CMin: w.ArcCMin, CMax: w.ArcCMax},
+		ArcSizeMin: w.ArcSizeMin, ArcSizeMax: w.ArcSizeMax,
+		PeakNonARC: w.PeakNonARC, PeakNonARCAt: w.PeakNonARCAt.UTC(),
+	}
+	if w.HasMemAvail {
+		v := w.MinMemAvailable
+		out.MinMemAvailable = &v
+	}
+	if w.HasPSI {
+		out.PSI = &WindowPSI{SomeStallSeconds: w.PSISomeStall.Seconds(), SomePercent: w.PSISomePct}
+		if w.HasPSIFull {
+			s, p := w.PSIFullStall.Seconds(), w.PSIFullPct
+			out.PSI.FullStallSeconds, out.PSI.FullPercent = &s, &p
+		}
+	}
+	if w.HasVM {
+		out.Counters["allocstall"] = counter(w.AllocStall)
+		out.Counters["pgscan_direct"] = counter(w.PgscanDirect)
+		out.Counters["pgscan_kswapd"] = counter(w.PgscanKswapd)
+		out.Counters["oom_kill"] = counter(w.OOMKill)
+	}
+	for i := range w.Series {
+		t := &w.Series[i]
+		pt := Point{T: t.At.UTC(), Size: t.Arc.Size, C: t.Arc.C, CMax: t.Arc.CMax, NoGrow: t.Arc.NoGrow,
+			Direct: t.Arc.Direct, Indirect: t.Arc.Indirect, Throttle: t.Arc.Throttle, MemAvailable: t.Mem.MemAvailable}
+		if t.Arc.HasMemAvail {
+			v := t.Arc.MemAvail
+			pt.ArcMemAvailable = &v
+		}
+		if t.HasPSI {
+			some := t.PSI.SomeTotal
+			pt.PSISomeTotalUS = &some
+			if t.PSI.HasFull {
+				full := t.PSI.FullTotal
+				pt.PSIFullTotalUS = &full
+			}
+		}
+		if t.HasVM {
+			a, o := t.VM.AllocStall, t.VM.OOMKill
+			pt.AllocStall, pt.OOMKill = &a, &o
+		}
+		out.Series = append(out.Series, pt)
+	}
+	return out
+}
