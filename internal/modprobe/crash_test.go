@@ -1,0 +1,137 @@
+package modprobe
+
+import (
+	"bufio"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// crashRootEnv makes TestCrashChild the writer process of TestCrashWrite.
+const crashRootEnv = "ARCADVISE_MODPROBE_CRASH_ROOT"
+
+// The two contents the writer alternates between. They keep a comment, a
+// shared line and a trailing blank line so that a partial write would show.
+const (
+	crashA = "# ARC limits\noptions zfs l2arc_noprefetch=0 zfs_arc_max=4294967296 zfs_txg_timeout=10\noptions zfs zfs_arc_min=1073741824\n\n"
+	crashB = "# ARC limits\noptions zfs l2arc_noprefetch=0 zfs_arc_max=17179869184 zfs_txg_timeout=10\noptions zfs zfs_arc_min=2147483648\n\n"
+)
+
+var crashChanges = [2][]Change{
+	{maxc(4 * gib), minc(1 * gib)},
+	{maxc(16 * gib), minc(2 * gib)},
+}
+
+// TestCrashChild is the writer of TestCrashWrite: with crashRootEnv set it
+// loads, plans and writes in a loop, alternating between the two change
+// sets, until it is killed. Run normally it does nothing.
+func TestCrashChild(t *testing.T) {
+	root := os.Getenv(crashRootEnv)
+	if root == "" {
+		return
+	}
+	fmt.Println("ready")
+	for i := 1; ; i++ {
+		c, err := Load(root)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(3)
+		}
+		e, err := c.Plan(root, crashChanges[i%2])
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(3)
+		}
+		if _, _, err := Write(e); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(3)
+		}
+	}
+}
+
+// TestCrashWrite kills a writing process with SIGKILL at random points,
+// 200 times, and checks after each kill that the file is exactly the old
+// or the new content, that the backup is one of them too, and that no
+// other .conf file (a partial temporary file modprobe would read) exists.
+func TestCrashWrite(t *testing.T) {
+	const kills = 200
+	root := mkroot(t,
+		file("/etc/modprobe.d/zfs.conf", crashA),
+		file("/etc/modprobe.d/other.conf", "options spl spl_hostid=0x1\n"),
+	)
+	// The contents Plan produces for the two change sets are exactly
+	// crashA and crashB.
+	for i, want := range []string{crashA, crashB} {
+		r := mkroot(t, file("/etc/modprobe.d/zfs.conf", crashA))
+		_, e := plan(t, r, crashChanges[i]...)
+		if string(e.New) != want {
+			t.Fatalf("plan %d gives %q", i, e.New)
+		}
+	}
+	seed := uint64(time.Now().UnixNano())
+	t.Logf("seed %d", seed)
+	rng := rand.New(rand.NewPCG(seed, 0))
+	target := filepath.Join(root, "etc/modprobe.d/zfs.conf")
+	seen := map[string]int{}
+	start := time.Now()
+	for k := 0; k < kills; k++ {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestCrashChild$", "-test.count=1")
+		cmd.Env = append(os.Environ(), crashRootEnv+"="+root)
+		out, err := cmd.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var stderr strings.Builder
+		cmd.Stderr = &stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		line, err := bufio.NewReader(out).ReadString('\n')
+		if err != nil || line != "ready\n" {
+			cmd.Process.Kill()
+			cmd.Wait()
+			t.Fatalf("child: %q %v %s", line, err, stderr.String())
+		}
+		time.Sleep(time.Duration(rng.IntN(4000)) * time.Microsecond)
+		if err := cmd.Process.Kill(); err != nil {
+			t.Fatal(err)
+		}
+		err = cmd.Wait()
+		if !strings.Contains(fmt.Sprint(err), "killed") {
+			t.Fatalf("child ended before the kill: %v\n%s", err, stderr.String())
+		}
+
+		got, err := os.ReadFile(target)
+		if err != nil {
+			t.Fatalf("kill %d: %v", k, err)
+		}
+		if s := string(got); s != crashA && s != crashB {
+			t.Fatalf("kill %d: target is neither old nor new content:\n%q", k, s)
+		}
+		seen[string(got)]++
+		if bk, err := os.ReadFile(target + BackupSuffix); err == nil {
+			if s := string(bk); s != crashA && s != crashB {
+				t.Fatalf("kill %d: backup is neither old nor new content:\n%q", k, s)
+			}
+		}
+		assertNoStrayConf(t, root, "zfs.conf", "other.conf")
+		c, err := Load(root)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(c.Warnings) != 0 {
+			t.Fatalf("kill %d: warnings %v", k, c.Warnings)
+		}
+	}
+	leftovers, _ := filepath.Glob(filepath.Join(root, "etc/modprobe.d/.*"))
+	t.Logf("%d kills in %v; target held A %d times, B %d times; %d temporary files left (none read by modprobe)",
+		kills, time.Since(start).Round(time.Millisecond), seen[crashA], seen[crashB], len(leftovers))
+	if seen[crashA] == 0 || seen[crashB] == 0 {
+		t.Errorf("the kills never caught one of the two states (A %d, B %d): the writer did not run", seen[crashA], seen[crashB])
+	}
+}

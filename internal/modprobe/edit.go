@@ -1,0 +1,612 @@
+package modprobe
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aymanbagabas/go-udiff"
+	"github.com/google/renameio/v2"
+)
+
+// DefaultFile is where new zfs options go when no file sets them yet.
+const DefaultFile = "/etc/modprobe.d/zfs.conf"
+
+// etcDir is the directory for the admin's own files; the other modprobe.d
+// directories belong to packages or are generated at boot.
+const etcDir = "/etc/modprobe.d"
+
+// ErrRefused is wrapped by the errors of Plan, Validate and Write that
+// refuse an edit (as opposed to failing to do it).
+var ErrRefused = errors.New("refused")
+
+type refusal struct{ msg string }
+
+func (r *refusal) Error() string        { return r.msg }
+func (r *refusal) Is(target error) bool { return target == ErrRefused }
+
+func refuse(format string, a ...any) error { return &refusal{fmt.Sprintf(format, a...)} }
+
+// Change sets one zfs parameter to a value.
+type Change struct {
+	Param string
+	Value uint64
+}
+
+// Edit is the planned new content of one modprobe.d file.
+type Edit struct {
+	// Path is the file as the admin knows it.
+	Path string
+	// RealPath is the file written: Path under the root, symlinks
+	// resolved inside the root.
+	RealPath string
+	// Old is the current content (nil when the file does not exist);
+	// New the planned content. New equals Old when nothing needs to change.
+	Old, New []byte
+	// Exists says whether Path exists now.
+	Exists bool
+	// Mode is the permission of the file after the write: the current
+	// one, or 0644 for a new file.
+	Mode os.FileMode
+	// From names the file the new content copies when Path does not exist
+	// yet: a file of the same name in a package directory that the new
+	// /etc/modprobe.d file will hide. Empty otherwise.
+	From string
+	// Why tells why Path was chosen.
+	Why string
+
+	root     string
+	resolved string // Path with symlinks resolved, as an admin path
+	base     []byte // what New was derived from: Old, or From's content
+}
+
+// Plan works out the edit that makes every change effective through the
+// modprobe.d files (the kernel command line, which overrides them, is left
+// to the caller: see Effective):
+//
+//   - A change whose value the files already leave in effect (compared as
+//     numbers, so 0x200000000 equals 8589934592) needs nothing.
+//   - All other changes go in one file: the file that comes last in
+//     modprobe's order among those that leave one of them in effect today,
+//     so that the new values win over every other file (in the common case
+//     that is the file that sets zfs_arc_max today). When no file sets one
+//     of them: the file that sets zfs_arc_max, else zfs_arc_min, else
+//     another changed parameter, else /etc/modprobe.d/zfs.conf.
+//   - A file outside /etc/modprobe.d belongs to a package (or to /run) and
+//     would be overwritten; the edit then creates /etc/modprobe.d/NAME, a
+//     copy of it with the change, which hides it (modprobe.d(5)). The same
+//     holds when /etc/modprobe.d/zfs.conf is new but a package ships a
+//     zfs.conf: the copy keeps its options.
+//   - In that file the value of the last occurrence of the parameter is
+//     replaced in place; the parameter's earlier occurrences in the same
+//     file are removed from their lines, and a line left with no
+//     parameters at all is removed (commenting it out would also drop the
+//     other parameters of a shared line, and a trailing "# old" would be
+//     passed to the module). Every other byte is kept. A parameter the
+//     file does not set is appended as "options zfs PARAM=VALUE", one line
+//     per change in the order given, after a newline if the file lacks a
+//     final one.
+//
+// The result is checked by reading all files again with the new content:
+// Plan fails rather than return an edit that would not take effect or
+// would change any other parameter. root must be the one given to Load.
+func (c *Config) Plan(root string, changes []Change) (*Edit, error) {
+	if root == "" {
+		root = "/"
+	}
+	if filepath.Clean(root) != c.root {
+		return nil, fmt.Errorf("plan: root %s is not the root %s the configuration was loaded from", root, c.root)
+	}
+	if len(changes) == 0 {
+		return nil, errors.New("plan: no changes")
+	}
+	for i, ch := range changes {
+		if !isParamName(ch.Param) {
+			return nil, fmt.Errorf("plan: %q is not a parameter name", ch.Param)
+		}
+		for _, prev := range changes[:i] {
+			if SameParam(prev.Param, ch.Param) {
+				return nil, fmt.Errorf("plan: %s is changed twice", ch.Param)
+			}
+		}
+	}
+	for _, f := range c.files {
+		if f.parsed.unbalanced > 0 {
+			return nil, refuse("%s:%d: unbalanced '\"' in the zfs options: the kernel would read the options after it as one value; fix it by hand first", f.path, f.parsed.unbalanced)
+		}
+	}
+
+	var needed []Change
+	for _, ch := range changes {
+		if s, ok := c.EffectiveFile(ch.Param); ok && valueIs(s.Value, ch.Value) {
+			continue
+		}
+		needed = append(needed, ch)
+	}
+
+	target, why := c.chooseTarget(needed, changes)
+	e := &Edit{root: c.root, Why: why}
+	switch {
+	case target == nil:
+		e.Path = DefaultFile
+	case path.Dir(target.path) == etcDir:
+		e.Path = target.path
+	default:
+		e.Path = path.Join(etcDir, target.name)
+		e.Why += fmt.Sprintf("; %s is outside %s (a package's or generated at boot), so a copy of it with the same name in %s carries the change and hides it", path.Dir(target.path), etcDir, etcDir)
+	}
+	resolved, err := resolveIn(c.root, e.Path)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", e.Path, err)
+	}
+	e.resolved = resolved
+	e.RealPath = hostPath(c.root, resolved)
+	e.Mode = 0o644
+	fi, err := os.Stat(e.RealPath)
+	switch {
+	case err == nil && !fi.Mode().IsRegular():
+		return nil, refuse("refusing to edit %s: %s is not a regular file (%s)", e.Path, resolved, fileKind(fi.Mode()))
+	case err == nil:
+		old, err := os.ReadFile(e.RealPath)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", e.Path, err)
+		}
+		e.Exists, e.Old, e.base, e.Mode = true, old, old, fi.Mode().Perm()
+	case errors.Is(err, fs.ErrNotExist):
+		if f := c.fileNamed(path.Base(e.Path)); f != nil && f.path != e.Path {
+			e.From, e.base = f.path, f.data
+		}
+	default:
+		return nil, fmt.Errorf("%s: %w", e.Path, err)
+	}
+	if e.Why == "" {
+		e.Why = "no file sets " + strings.Join(paramNames(changes), " or ")
+		if e.Exists {
+			e.Why += "; " + e.Path + " is the default place"
+		} else {
+			e.Why += ": new file " + e.Path
+		}
+	}
+
+	if len(needed) == 0 {
+		e.New = e.Old
+		return e, nil
+	}
+	e.New, err = editFile(e.Path, e.base, needed)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.verify(e, changes); err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+func paramNames(changes []Change) []string {
+	var out []string
+	for _, ch := range changes {
+		out = append(out, ch.Param)
+	}
+	return out
+}
+
+func fileKind(m fs.FileMode) string {
+	switch {
+	case m.IsDir():
+		return "a directory"
+	case m&fs.ModeCharDevice != 0:
+		return "a character device"
+	case m&fs.ModeDevice != 0:
+		return "a block device"
+	case m&fs.ModeNamedPipe != 0:
+		return "a named pipe"
+	case m&fs.ModeSocket != 0:
+		return "a socket"
+	}
+	return "mode " + m.String()
+}
+
+// chooseTarget picks the file to edit (nil: none exists) and says why.
+func (c *Config) chooseTarget(needed, changes []Change) (*confFile, string) {
+	best, bestIdx := Setting{}, -1
+	for _, ch := range needed {
+		s, ok := c.EffectiveFile(ch.Param)
+		if !ok {
+			continue
+		}
+		if i := c.fileIndex(s.Path); i > bestIdx {
+			best, bestIdx = s, i
+		}
+	}
+	if bestIdx >= 0 {
+		return c.files[bestIdx], fmt.Sprintf("%s sets %s today (line %d), and no file read after it sets a changed parameter", best.Path, best.Param, best.Line)
+	}
+	order := []string{"zfs_arc_max", "zfs_arc_min"}
+	for _, ch := range changes {
+		order = append(order, ch.Param)
+	}
+	for _, p := range order {
+		if s, ok := c.EffectiveFile(p); ok {
+			return c.files[c.fileIndex(s.Path)], fmt.Sprintf("%s sets %s today (line %d)", s.Path, s.Param, s.Line)
+		}
+	}
+	return nil, ""
+}
+
+func (c *Config) fileIndex(p string) int {
+	for i, f := range c.files {
+		if f.path == p {
+			return i
+		}
+	}
+	return -1
+}
+
+func valueIs(s string, v uint64) bool {
+	n, err := ParseValue(s)
+	return err == nil && n == v
+}
+
+// Snippet is the modprobe.d text that sets the changes, one line each, in
+// the order given: "options zfs zfs_arc_max=8589934592\n". Values are plain
+// decimal with no leading zero, which every kernel reads the same way.
+func Snippet(changes []Change) string {
+	var b strings.Builder
+	for _, ch := range changes {
+		b.WriteString("options zfs ")
+		b.WriteString(ch.Param)
+		b.WriteByte('=')
+		b.WriteString(strconv.FormatUint(ch.Value, 10))
+		b.WriteByte('\n')
+	}
+	return b.String()
+}
+
+// editFile applies changes to one file's content as Plan describes, and
+// checks the result: the last occurrence of each changed parameter has the
+// new value and every other zfs parameter is set in the same order to the
+// same values as before.
+func editFile(path string, content []byte, changes []Change) ([]byte, error) {
+	p := parse(path, content)
+	type span struct {
+		start, end int
+		repl       string
+	}
+	var spans []span
+	var appends []Change
+	removed := map[int]bool{} // word index
+	for _, ch := range changes {
+		var occ []int
+		for i, w := range p.words {
+			if SameParam(w.Param, ch.Param) {
+				occ = append(occ, i)
+			}
+		}
+		if len(occ) == 0 {
+			appends = append(appends, ch)
+			continue
+		}
+		last := p.words[occ[len(occ)-1]]
+		if last.hasValue && valueIs(last.Value, ch.Value) {
+			continue
+		}
+		spans = append(spans, span{last.fileStart, last.fileEnd, last.Param + "=" + strconv.FormatUint(ch.Value, 10)})
+		for _, i := range occ[:len(occ)-1] {
+			removed[i] = true
+		}
+	}
+	for _, l := range p.lines {
+		all := len(l.words) > 0
+		for _, wi := range l.words {
+			all = all && removed[wi]
+		}
+		if all {
+			spans = append(spans, span{l.ll.start, l.ll.end, ""})
+			continue
+		}
+		for _, wi := range l.words {
+			if removed[wi] {
+				w := p.words[wi]
+				spans = append(spans, span{w.prevEnd, w.fileEnd, ""})
+			}
+		}
+	}
+	sort.Slice(spans, func(i, j int) bool { return spans[i].start > spans[j].start })
+	out := append([]byte(nil), content...)
+	for _, s := range spans {
+		out = append(out[:s.start], append([]byte(s.repl), out[s.end:]...)...)
+	}
+	if len(appends) > 0 {
+		if len(out) > 0 && out[len(out)-1] != '\n' {
+			out = append(out, '\n')
+		}
+		if _, pending := readLines(out); pending {
+			out = append(out, '\n') // end a continuation left open at EOF
+		}
+		out = append(out, Snippet(appends)...)
+	}
+	if err := checkEdit(path, content, out, changes); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// checkEdit verifies editFile's result (see there).
+func checkEdit(path string, before, after []byte, changes []Change) error {
+	changed := func(param string) bool {
+		for _, ch := range changes {
+			if SameParam(ch.Param, param) {
+				return true
+			}
+		}
+		return false
+	}
+	others := func(data []byte) ([]string, *parsed) {
+		p := parse(path, data)
+		var out []string
+		for _, w := range p.words {
+			if !changed(w.Param) {
+				out = append(out, w.text())
+			}
+		}
+		return out, p
+	}
+	ob, _ := others(before)
+	oa, pa := others(after)
+	if strings.Join(ob, "\x00") != strings.Join(oa, "\x00") || len(ob) != len(oa) {
+		return refuse("refusing to edit %s: the edit would change other zfs options (%s became %s); edit it by hand", path, strings.Join(ob, " "), strings.Join(oa, " "))
+	}
+	for _, ch := range changes {
+		var last *word
+		for i := range pa.words {
+			if SameParam(pa.words[i].Param, ch.Param) {
+				last = &pa.words[i]
+			}
+		}
+		if last == nil || !last.hasValue || !valueIs(last.Value, ch.Value) {
+			return refuse("refusing to edit %s: %s=%d would not take effect in it (a '--' word or broken quoting?); edit it by hand", path, ch.Param, ch.Value)
+		}
+	}
+	return nil
+}
+
+// verify reads every file again as if the edit were written and checks
+// that each change is what the files leave in effect.
+func (c *Config) verify(e *Edit, changes []Change) error {
+	type file struct {
+		name, path string
+		data       []byte
+	}
+	name := path.Base(e.Path)
+	var files []file
+	found := false
+	for _, f := range c.files {
+		d := f.data
+		if f.name == name {
+			found = true
+			files = append(files, file{name, e.Path, e.New})
+			continue
+		}
+		if f.resolved == e.resolved {
+			d = e.New
+		}
+		files = append(files, file{f.name, f.path, d})
+	}
+	if !found {
+		files = append(files, file{name, e.Path, e.New})
+		sort.Slice(files, func(i, j int) bool { return files[i].name < files[j].name })
+	}
+	var settings []Setting
+	why := ""
+	for _, f := range files {
+		p := parse(f.path, f.data)
+		settings = append(settings, p.settings()...)
+		if p.dashdash {
+			why = "; the kernel ignores every option after the '--' word in " + f.path
+			break
+		}
+	}
+	sim := &Config{Settings: settings}
+	for _, ch := range changes {
+		s, ok := sim.EffectiveFile(ch.Param)
+		if !ok || !valueIs(s.Value, ch.Value) {
+			got := "no value"
+			if ok {
+				got = s.String() + " from " + s.Where()
+			}
+			return refuse("refusing to edit %s: %s=%d would not take effect, modprobe would still apply %s%s; edit by hand", e.Path, ch.Param, ch.Value, got, why)
+		}
+	}
+	return nil
+}
+
+// Changed reports whether the edit writes anything.
+func (e *Edit) Changed() bool {
+	if !e.Exists {
+		return len(e.New) > 0
+	}
+	return !bytes.Equal(e.Old, e.New)
+}
+
+// Diff is the edit as a unified diff (diff -u format, paths as the admin
+// knows them), or "" when nothing changes. A new file diffs from
+// /dev/null, or from the package file it copies (From).
+func (e *Edit) Diff() string {
+	if !e.Changed() {
+		return ""
+	}
+	oldLabel, old := e.Path, string(e.Old)
+	if !e.Exists {
+		oldLabel, old = "/dev/null", ""
+		if e.From != "" {
+			oldLabel, old = e.From, string(e.base)
+		}
+	}
+	newLabel := e.Path + " (arcadvise)"
+	u, err := udiff.ToUnified(oldLabel, newLabel, old, udiff.Lines(old, string(e.New)), udiff.DefaultContextLines)
+	if err != nil {
+		// A line diff the library rejects: show the whole file replaced.
+		u, _ = udiff.ToUnified(oldLabel, newLabel, old, []udiff.Edit{{Start: 0, End: len(old), New: string(e.New)}}, udiff.DefaultContextLines)
+	}
+	return u
+}
+
+// Validate checks that Write may write the edit: Path must still lead to
+// the file Plan read, that file must be in one of the modprobe.d
+// directories (a symlink to anywhere else is refused), and it must be a
+// regular file or not exist. Refusals wrap ErrRefused.
+func (e *Edit) Validate() error {
+	resolved, err := resolveIn(e.root, e.Path)
+	if err != nil {
+		return fmt.Errorf("%s: %w", e.Path, err)
+	}
+	if resolved != e.resolved {
+		return refuse("refusing to write %s: it now leads to %s, not %s as when it was read; run again", e.Path, resolved, e.resolved)
+	}
+	inside := false
+	for _, d := range Dirs {
+		rd, err := resolveIn(e.root, d)
+		if err == nil && path.Dir(resolved) == rd {
+			inside = true
+			break
+		}
+	}
+	if !inside {
+		return refuse("refusing to write %s: it is a symlink to %s, outside the modprobe.d directories", e.Path, resolved)
+	}
+	fi, err := os.Lstat(e.RealPath)
+	switch {
+	case err == nil && !fi.Mode().IsRegular():
+		return refuse("refusing to write %s: %s is not a regular file (%s)", e.Path, resolved, fileKind(fi.Mode()))
+	case err != nil && !errors.Is(err, fs.ErrNotExist):
+		return fmt.Errorf("%s: %w", e.Path, err)
+	}
+	return nil
+}
+
+// Write applies the edit atomically: the file's current content is first
+// saved, atomically too, as PATH.arcadvise-bak next to it (a name modprobe
+// does not read; it holds the content before the latest write), then the
+// new content is written to a temporary file in the same directory
+// (renameio: ".NAME" plus digits, never a ".conf" name, so modprobe never
+// reads a partial file), synced, given the old file's permissions (0644
+// for a new file) and owner (when run as root), and renamed over it; the
+// directory is synced last. It writes nothing and reports wrote=false
+// when the file already holds the new content, and refuses (ErrRefused)
+// what Validate refuses or a file that changed since Plan read it.
+// backup is the admin path of the saved copy, "" when there was no file.
+func Write(e *Edit) (backup string, wrote bool, err error) {
+	if !e.Changed() {
+		return "", false, nil
+	}
+	if err := e.Validate(); err != nil {
+		return "", false, err
+	}
+	cur, err := os.ReadFile(e.RealPath)
+	exists := err == nil
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return "", false, fmt.Errorf("%s: %w", e.Path, err)
+	}
+	if exists && bytes.Equal(cur, e.New) {
+		return "", false, nil
+	}
+	if exists != e.Exists || !bytes.Equal(cur, e.Old) {
+		return "", false, refuse("refusing to write %s: it changed since it was read; run again", e.Path)
+	}
+	dir := filepath.Dir(e.RealPath)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", false, err
+	}
+	removeStaleTemps(e.RealPath)
+	var owner *fs.FileInfo
+	if exists {
+		fi, err := os.Stat(e.RealPath)
+		if err != nil {
+			return "", false, fmt.Errorf("%s: %w", e.Path, err)
+		}
+		owner = &fi
+		bk := e.RealPath + BackupSuffix
+		if err := replaceFile(bk, cur, owner, renameio.WithStaticPermissions(fi.Mode().Perm())); err != nil {
+			return "", false, fmt.Errorf("saving %s%s: %w", e.resolved, BackupSuffix, err)
+		}
+		backup = e.resolved + BackupSuffix
+	}
+	if err := replaceFile(e.RealPath, e.New, owner,
+		renameio.WithPermissions(0o644), renameio.IgnoreUmask(), renameio.WithExistingPermissions()); err != nil {
+		return backup, false, fmt.Errorf("writing %s: %w", e.Path, err)
+	}
+	if err := syncDir(dir); err != nil {
+		return backup, true, fmt.Errorf("syncing %s: %w", path.Dir(e.resolved), err)
+	}
+	return backup, true, nil
+}
+
+// replaceFile writes data to a temporary file next to name and renames it
+// over name.
+func replaceFile(name string, data []byte, owner *fs.FileInfo, opts ...renameio.Option) error {
+	opts = append([]renameio.Option{renameio.WithTempDir(filepath.Dir(name))}, opts...)
+	pf, err := renameio.NewPendingFile(name, opts...)
+	if err != nil {
+		return err
+	}
+	defer pf.Cleanup()
+	if _, err := pf.Write(data); err != nil {
+		return err
+	}
+	if owner != nil && os.Geteuid() == 0 {
+		if uid, gid, ok := fileOwner(*owner); ok {
+			if err := pf.Chown(uid, gid); err != nil {
+				return err
+			}
+		}
+	}
+	return pf.CloseAtomicallyReplace()
+}
+
+// staleAge is how old a temporary file of renameio must be before Write
+// takes it for the leftover of a write that was killed; a write lasts
+// milliseconds.
+const staleAge = time.Minute
+
+// removeStaleTemps removes what killed writes left next to name: renameio's
+// temporary files ".NAME" and ".NAME.arcadvise-bak" followed by digits.
+// modprobe never reads them (they start with "."); this only tidies up.
+// Failures are ignored: a leftover is harmless.
+func removeStaleTemps(name string) {
+	dir, base := filepath.Split(name)
+	des, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	for _, de := range des {
+		n := de.Name()
+		rest, ok := strings.CutPrefix(n, "."+base)
+		if !ok {
+			continue
+		}
+		rest = strings.TrimPrefix(rest, BackupSuffix)
+		if rest == "" || strings.Trim(rest, "0123456789") != "" || !de.Type().IsRegular() {
+			continue
+		}
+		if fi, err := de.Info(); err == nil && time.Since(fi.ModTime()) > staleAge {
+			os.Remove(filepath.Join(dir, n))
+		}
+	}
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}

@@ -1,0 +1,421 @@
+package modprobe
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"strings"
+	"syscall"
+)
+
+// Dirs are the modprobe.d directories in kmod's precedence order: a file
+// name in an earlier directory hides the same name in a later one.
+var Dirs = []string{
+	"/etc/modprobe.d",
+	"/run/modprobe.d",
+	"/usr/local/lib/modprobe.d",
+	"/usr/lib/modprobe.d",
+	"/lib/modprobe.d",
+}
+
+// BackupSuffix ends the name of the copy Write keeps of a file it
+// replaces. The name does not end in ".conf", so modprobe never reads it.
+const BackupSuffix = ".arcadvise-bak"
+
+// maxScan bounds how much of a file that modprobe does not read (wrong
+// suffix, hidden) is read to look for zfs options.
+const maxScan = 1 << 20
+
+// Config is the zfs module configuration as modprobe will apply it at the
+// next load of the module.
+type Config struct {
+	// Files are the files modprobe reads, as the admin knows them, in the
+	// order it reads them.
+	Files []string
+	// Settings are the zfs options in the order the kernel applies them:
+	// files first, then the kernel command line. The last one of a
+	// parameter wins.
+	Settings []Setting
+	// Warnings name files and lines that do not do what they seem to.
+	Warnings []Warning
+
+	root  string
+	files []*confFile // the files in Files, same order
+}
+
+type confFile struct {
+	name     string // base name
+	path     string // admin path: directory as listed + name
+	resolved string // admin path with symlinks resolved inside root
+	regular  bool   // a regular file once symlinks are followed
+	mode     fs.FileMode
+	data     []byte
+	parsed   *parsed
+}
+
+// Load reads the modprobe.d directories and proc/cmdline under root ("/"
+// for the running system) the way modprobe does when it loads zfs.
+// Missing directories and a missing proc/cmdline are not errors; a file
+// modprobe would read but that cannot be read is.
+func Load(root string) (*Config, error) {
+	if root == "" {
+		root = "/"
+	}
+	c := &Config{root: filepath.Clean(root)}
+	byName := map[string]*confFile{}
+	type hiddenFile struct {
+		f  *confFile
+		by string
+	}
+	var hidden []hiddenFile
+	hiddenSeen := map[string]bool{}
+	var unread []*confFile
+	for _, dir := range Dirs {
+		rdir, err := resolveIn(c.root, dir)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", dir, err)
+		}
+		des, err := os.ReadDir(hostPath(c.root, rdir))
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
+				continue
+			}
+			return nil, fmt.Errorf("%s: %w", dir, err)
+		}
+		for _, de := range des {
+			name := de.Name()
+			if strings.HasPrefix(name, ".") {
+				continue // kmod skips dot files; renameio's temp files are among them
+			}
+			f := &confFile{name: name, path: path.Join(dir, name)}
+			if res, err := resolveIn(c.root, f.path); err == nil {
+				f.resolved = res
+				if fi, err := os.Lstat(hostPath(c.root, res)); err == nil {
+					if fi.IsDir() {
+						continue // kmod skips directories
+					}
+					f.regular = fi.Mode().IsRegular()
+					f.mode = fi.Mode().Perm()
+				}
+			}
+			if !isConfName(name) {
+				if f.regular && !strings.HasSuffix(name, BackupSuffix) && !hiddenSeen[f.resolved] {
+					unread = append(unread, f)
+					hiddenSeen[f.resolved] = true
+				}
+				continue
+			}
+			if first, ok := byName[name]; ok {
+				// On merged-/usr systems /lib is /usr/lib: the same file
+				// listed twice is not hidden by itself.
+				if f.resolved == "" || f.resolved != first.resolved && !hiddenSeen[f.resolved] {
+					hidden = append(hidden, hiddenFile{f, first.path})
+					hiddenSeen[f.resolved] = true
+				}
+				continue
+			}
+			byName[name] = f
+			c.files = append(c.files, f)
+		}
+	}
+	// kmod keeps the list sorted with strcmp, i.e. by bytes.
+	sort.Slice(c.files, func(i, j int) bool { return c.files[i].name < c.files[j].name })
+
+	dashdash := ""
+	for _, f := range c.files {
+		c.Files = append(c.Files, f.path)
+		if f.regular {
+			data, err := os.ReadFile(hostPath(c.root, f.resolved))
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", f.path, err)
+			}
+			f.data = data
+		}
+		f.parsed = parse(f.path, f.data)
+		c.Warnings = append(c.Warnings, f.parsed.warnings...)
+		for _, w := range f.parsed.words {
+			if dashdash != "" {
+				c.Warnings = append(c.Warnings, Warning{Path: w.Path, Line: w.Line,
+					Msg: fmt.Sprintf("%s is ignored by the kernel: it comes after the '--' word in %s", w.text(), dashdash)})
+				continue
+			}
+			c.Settings = append(c.Settings, w.Setting)
+		}
+		if f.parsed.dashdash && dashdash == "" {
+			dashdash = f.path
+		}
+	}
+
+	// A file reached through a symlink that modprobe reads is read.
+	read := map[string]bool{}
+	for _, f := range c.files {
+		read[f.resolved] = true
+	}
+	var late []Warning
+	for _, h := range hidden {
+		if read[h.f.resolved] {
+			continue
+		}
+		if s, ok := scanZFS(c.root, h.f); ok {
+			late = append(late, Warning{Path: h.f.path, Line: s[0].Line,
+				Msg: fmt.Sprintf("not read by modprobe: hidden by %s (same file name in a directory read first); it sets %s", h.by, list(s))})
+		}
+	}
+	for _, f := range unread {
+		if read[f.resolved] {
+			continue
+		}
+		if s, ok := scanZFS(c.root, f); ok {
+			msg := "not read by modprobe: file name does not end in .conf"
+			if strings.HasSuffix(f.name, ".alias") {
+				msg = "read only by kmod 32 and older: kmod 33 and later ignore .alias files; rename it to end in .conf"
+			}
+			late = append(late, Warning{Path: f.path, Line: s[0].Line, Msg: msg + "; it sets " + list(s)})
+		}
+	}
+	sort.SliceStable(late, func(i, j int) bool { return late[i].Path < late[j].Path })
+	c.Warnings = append(c.Warnings, late...)
+
+	cmd, err := os.ReadFile(hostPath(c.root, CmdlinePath))
+	switch {
+	case err == nil:
+		for _, w := range parseCmdline(cmd) {
+			if dashdash != "" {
+				c.Warnings = append(c.Warnings, Warning{Path: CmdlinePath,
+					Msg: fmt.Sprintf("zfs.%s is ignored by the kernel: it comes after the '--' word in %s", w.text(), dashdash)})
+				continue
+			}
+			if msg := valueProblem(w.Setting, w.hasValue); msg != "" {
+				c.Warnings = append(c.Warnings, Warning{Path: CmdlinePath, Msg: "zfs." + msg})
+			}
+			c.Settings = append(c.Settings, w.Setting)
+		}
+	case errors.Is(err, fs.ErrNotExist):
+	default:
+		return nil, fmt.Errorf("%s: %w", CmdlinePath, err)
+	}
+	c.Warnings = append(c.Warnings, overrides(c.Settings)...)
+	return c, nil
+}
+
+func isConfName(name string) bool {
+	return len(name) >= 6 && strings.HasSuffix(name, ".conf")
+}
+
+// scanZFS reads a file modprobe does not read and returns the zfs options
+// it would set if it were read.
+func scanZFS(root string, f *confFile) ([]Setting, bool) {
+	if !f.regular {
+		return nil, false
+	}
+	fh, err := os.Open(hostPath(root, f.resolved))
+	if err != nil {
+		return nil, false
+	}
+	defer fh.Close()
+	data, err := io.ReadAll(io.LimitReader(fh, maxScan))
+	if err != nil {
+		return nil, false
+	}
+	s := parse(f.path, data).settings()
+	return s, len(s) > 0
+}
+
+func list(s []Setting) string {
+	var parts []string
+	for i, x := range s {
+		if i == 4 {
+			parts = append(parts, fmt.Sprintf("and %d more", len(s)-i))
+			break
+		}
+		parts = append(parts, x.String())
+	}
+	return strings.Join(parts, ", ")
+}
+
+func (w word) text() string {
+	if !w.hasValue {
+		return w.Param
+	}
+	return w.Param + "=" + w.Value
+}
+
+// parseCmdline is ParseCmdline on bytes, keeping whether a word had '='.
+func parseCmdline(data []byte) []word {
+	if len(data) > kcmdlineSize-1 {
+		data = data[:kcmdlineSize-1]
+	}
+	var out []word
+	for _, o := range kcmdlineOptions(data) {
+		if normParam(o.module) != "zfs" {
+			continue
+		}
+		args, _ := splitKernelArgs(o.option)
+		for _, a := range args {
+			if !a.hasValue && a.param == "--" {
+				break
+			}
+			out = append(out, word{
+				Setting:  Setting{Param: a.param, Value: a.value, Path: CmdlinePath, Source: FromCmdline},
+				hasValue: a.hasValue,
+			})
+		}
+	}
+	return out
+}
+
+// overrides warns about every setting a later one of the same parameter
+// replaces. Words that are not parameter names (the "#" of a trailing
+// comment, say) are left to the warning that already explains them.
+func overrides(settings []Setting) []Warning {
+	last := map[string]int{}
+	for i, s := range settings {
+		if isParamName(s.Param) {
+			last[normParam(s.Param)] = i
+		}
+	}
+	var out []Warning
+	for i, s := range settings {
+		if !isParamName(s.Param) {
+			continue
+		}
+		j := last[normParam(s.Param)]
+		if j == i {
+			continue
+		}
+		win := settings[j]
+		var msg string
+		if win.Source == FromCmdline {
+			msg = fmt.Sprintf("%s is overridden by %s on the kernel command line (%s)", s, win, CmdlinePath)
+		} else {
+			msg = fmt.Sprintf("%s is set twice: overridden by %s at %s (the last one wins)", s, win, win.Where())
+		}
+		out = append(out, Warning{Path: s.Path, Line: s.Line, Msg: msg})
+	}
+	return out
+}
+
+func isParamName(p string) bool {
+	if p == "" {
+		return false
+	}
+	for i := 0; i < len(p); i++ {
+		c := p[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// Effective returns the setting of param that the kernel applies last, the
+// command line included.
+func (c *Config) Effective(param string) (Setting, bool) {
+	for i := len(c.Settings) - 1; i >= 0; i-- {
+		if SameParam(c.Settings[i].Param, param) {
+			return c.Settings[i], true
+		}
+	}
+	return Setting{}, false
+}
+
+// EffectiveFile is Effective ignoring the kernel command line: the setting
+// of param the modprobe.d files leave in effect.
+func (c *Config) EffectiveFile(param string) (Setting, bool) {
+	for i := len(c.Settings) - 1; i >= 0; i-- {
+		s := c.Settings[i]
+		if s.Source == FromFile && SameParam(s.Param, param) {
+			return s, true
+		}
+	}
+	return Setting{}, false
+}
+
+// All returns every setting of param in the order the kernel applies them.
+func (c *Config) All(param string) []Setting {
+	var out []Setting
+	for _, s := range c.Settings {
+		if SameParam(s.Param, param) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// hostPath maps an admin path to the host path under root.
+func hostPath(root, p string) string {
+	return filepath.Join(root, filepath.FromSlash(p))
+}
+
+// maxSymlinks is the kernel's limit on symlinks followed in one lookup.
+const maxSymlinks = 40
+
+// resolveIn resolves the absolute admin path p inside root as the kernel
+// would if root were "/": absolute symlink targets start again at root
+// and ".." never climbs above it. A component that does not exist ends the
+// walk; the rest is appended as written. The result is an admin path.
+func resolveIn(root, p string) (string, error) {
+	rest := strings.Split(p, "/")
+	cur := "/"
+	links := 0
+	for len(rest) > 0 {
+		c := rest[0]
+		rest = rest[1:]
+		switch c {
+		case "", ".":
+			continue
+		case "..":
+			cur = path.Dir(cur)
+			continue
+		}
+		next := path.Join(cur, c)
+		fi, err := os.Lstat(hostPath(root, next))
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
+				return path.Join(append([]string{next}, rest...)...), nil
+			}
+			return "", err
+		}
+		if fi.Mode()&fs.ModeSymlink == 0 {
+			cur = next
+			continue
+		}
+		if links++; links > maxSymlinks {
+			return "", &fs.PathError{Op: "resolve", Path: p, Err: syscall.ELOOP}
+		}
+		target, err := os.Readlink(hostPath(root, next))
+		if err != nil {
+			return "", err
+		}
+		if strings.HasPrefix(target, "/") {
+			cur = "/"
+		}
+		rest = append(strings.Split(target, "/"), rest...)
+	}
+	return cur, nil
+}
+
+// file returns what Load read for the file whose admin path is p.
+func (c *Config) file(p string) *confFile {
+	for _, f := range c.files {
+		if f.path == p {
+			return f
+		}
+	}
+	return nil
+}
+
+// fileNamed returns the file modprobe reads under base name name.
+func (c *Config) fileNamed(name string) *confFile {
+	for _, f := range c.files {
+		if f.name == name {
+			return f
+		}
+	}
+	return nil
+}

@@ -1,0 +1,289 @@
+package modprobe
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+func TestWriteRoundTrip(t *testing.T) {
+	old := fixture(t, "jeffellis-home-server-zfs.conf")
+	root := mkroot(t,
+		entry{path: "/etc/modprobe.d/zfs.conf", content: old, mode: 0o640},
+		file("/etc/modprobe.d/other.conf", "options zfs l2arc_noprefetch=0\n"),
+	)
+	changes := []Change{maxc(4 * gib), minc(gib)}
+	_, e := plan(t, root, changes...)
+	if err := e.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	backup, wrote, err := Write(e)
+	if err != nil || !wrote {
+		t.Fatalf("Write = %q, %v, %v", backup, wrote, err)
+	}
+	if backup != "/etc/modprobe.d/zfs.conf"+BackupSuffix {
+		t.Errorf("backup = %q", backup)
+	}
+	if got := readFile(t, root, backup); got != old {
+		t.Errorf("backup content:\n%s", got)
+	}
+	got := readFile(t, root, "/etc/modprobe.d/zfs.conf")
+	if got != string(e.New) {
+		t.Errorf("written content:\n%s", got)
+	}
+	// Comments and other lines preserved, values changed.
+	if !strings.HasPrefix(got, strings.TrimSuffix(old, "options zfs zfs_arc_max=2147483648\n")) ||
+		!strings.HasSuffix(got, "options zfs zfs_arc_max=4294967296\noptions zfs zfs_arc_min=1073741824\n") {
+		t.Errorf("written content:\n%s", got)
+	}
+	for _, p := range []string{"/etc/modprobe.d/zfs.conf", backup} {
+		fi, err := os.Stat(filepath.Join(root, p))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi.Mode().Perm() != 0o640 {
+			t.Errorf("%s mode %v, want 0640", p, fi.Mode().Perm())
+		}
+	}
+	assertNoStrayConf(t, root, "zfs.conf", "other.conf")
+
+	// Again: nothing to do.
+	c, e2 := plan(t, root, changes...)
+	if e2.Changed() || e2.Diff() != "" {
+		t.Errorf("second plan changes:\n%s", e2.Diff())
+	}
+	if s, _ := c.EffectiveFile("zfs_arc_max"); s.Value != "4294967296" {
+		t.Errorf("effective after write: %+v", s)
+	}
+	for _, ed := range []*Edit{e2, e} { // a fresh plan, and the stale one
+		if b, wrote, err := Write(ed); err != nil || wrote || b != "" {
+			t.Errorf("second Write = %q, %v, %v", b, wrote, err)
+		}
+	}
+	if got := readFile(t, root, backup); got != old {
+		t.Error("no-op write touched the backup")
+	}
+	if len(c.Warnings) != 0 {
+		t.Errorf("warnings after write: %v", c.Warnings)
+	}
+}
+
+// assertNoStrayConf checks that the only .conf files in /etc/modprobe.d are
+// want, and that every other entry is a backup or a renameio temporary file
+// (".NAME" + digits) that modprobe skips.
+func assertNoStrayConf(t *testing.T, root string, want ...string) {
+	t.Helper()
+	des, err := os.ReadDir(filepath.Join(root, "etc/modprobe.d"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ok := map[string]bool{}
+	for _, w := range want {
+		ok[w] = true
+	}
+	for _, de := range des {
+		n := de.Name()
+		switch {
+		case ok[n]:
+		case strings.HasSuffix(n, BackupSuffix):
+		case strings.HasPrefix(n, ".") && !strings.HasSuffix(n, ".conf"):
+		default:
+			t.Errorf("stray file %s in /etc/modprobe.d", n)
+		}
+	}
+}
+
+func TestWriteNewFile(t *testing.T) {
+	root := mkroot(t)
+	old := syscall.Umask(0o077)
+	defer syscall.Umask(old)
+	_, e := plan(t, root, maxc(8*gib))
+	backup, wrote, err := Write(e)
+	if err != nil || !wrote || backup != "" {
+		t.Fatalf("Write = %q, %v, %v", backup, wrote, err)
+	}
+	p := filepath.Join(root, "etc/modprobe.d/zfs.conf")
+	fi, err := os.Stat(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Mode().Perm() != 0o644 {
+		t.Errorf("mode %v, want 0644 whatever the umask", fi.Mode().Perm())
+	}
+	if got := readFile(t, root, "/etc/modprobe.d/zfs.conf"); got != "options zfs zfs_arc_max=8589934592\n" {
+		t.Errorf("content %q", got)
+	}
+	// The file was created since the plan: refuse, write nothing.
+	_, e = plan(t, mkroot(t), maxc(8*gib))
+	if err := os.MkdirAll(filepath.Dir(e.RealPath), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(e.RealPath, []byte("# mine\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, wrote, err := Write(e); !errors.Is(err, ErrRefused) || wrote {
+		t.Errorf("Write over a file created since the plan = %v, %v", wrote, err)
+	}
+}
+
+func TestWritePackageFileCopy(t *testing.T) {
+	root := mkroot(t, file("/usr/lib/modprobe.d/zfs.conf", "options zfs zfs_arc_max=1073741824 zfs_txg_timeout=10\n"))
+	_, e := plan(t, root, maxc(2*gib))
+	if _, wrote, err := Write(e); err != nil || !wrote {
+		t.Fatal(wrote, err)
+	}
+	if got := readFile(t, root, "/usr/lib/modprobe.d/zfs.conf"); got != "options zfs zfs_arc_max=1073741824 zfs_txg_timeout=10\n" {
+		t.Errorf("package file changed: %q", got)
+	}
+	c, err := Load(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := located(c.Settings); strings.Join(got, " ") != "zfs_arc_max=2147483648@/etc/modprobe.d/zfs.conf:1 zfs_txg_timeout=10@/etc/modprobe.d/zfs.conf:1" {
+		t.Errorf("settings after write: %v", got)
+	}
+}
+
+func TestWriteSymlinks(t *testing.T) {
+	t.Run("outside the modprobe.d directories: refused", func(t *testing.T) {
+		// NixOS: /etc/modprobe.d/nixos.conf -> /etc/static/... -> /nix/store/...
+		nix := fixture(t, "shinebreaker-nixos-rendered-nixos.conf")
+		root := mkroot(t,
+			link("/etc/modprobe.d/nixos.conf", "/etc/static/modprobe.d/nixos.conf"),
+			link("/etc/static", "/nix/store/abc-etc/etc"),
+			file("/nix/store/abc-etc/etc/modprobe.d/nixos.conf", nix),
+		)
+		_, e := plan(t, root, maxc(4*gib))
+		if e.Path != "/etc/modprobe.d/nixos.conf" || e.RealPath != filepath.Join(root, "nix/store/abc-etc/etc/modprobe.d/nixos.conf") {
+			t.Errorf("edit %s -> %s", e.Path, e.RealPath)
+		}
+		want := "refusing to write /etc/modprobe.d/nixos.conf: it is a symlink to /nix/store/abc-etc/etc/modprobe.d/nixos.conf, outside the modprobe.d directories"
+		if err := e.Validate(); !errors.Is(err, ErrRefused) || err.Error() != want {
+			t.Errorf("Validate = %v", err)
+		}
+		if _, wrote, err := Write(e); !errors.Is(err, ErrRefused) || wrote {
+			t.Errorf("Write = %v, %v", wrote, err)
+		}
+		if got := readFile(t, root, "/nix/store/abc-etc/etc/modprobe.d/nixos.conf"); got != nix {
+			t.Error("target changed")
+		}
+		entries, _ := filepath.Glob(filepath.Join(root, "nix/store/abc-etc/etc/modprobe.d/*"))
+		if len(entries) != 1 {
+			t.Errorf("files written: %v", entries)
+		}
+		if fi, err := os.Lstat(filepath.Join(root, "etc/modprobe.d/nixos.conf")); err != nil || fi.Mode()&os.ModeSymlink == 0 {
+			t.Error("symlink replaced")
+		}
+	})
+	t.Run("inside: the real file is written, the link kept", func(t *testing.T) {
+		root := mkroot(t,
+			link("/etc/modprobe.d/zfs.conf", "../../usr/lib/modprobe.d/zfs.conf"),
+			file("/usr/lib/modprobe.d/zfs.conf", "options zfs zfs_arc_max=1073741824\n"),
+		)
+		c, e := plan(t, root, maxc(4*gib))
+		if len(c.Warnings) != 0 {
+			t.Errorf("warnings: %v", c.Warnings)
+		}
+		backup, wrote, err := Write(e)
+		if err != nil || !wrote || backup != "/usr/lib/modprobe.d/zfs.conf"+BackupSuffix {
+			t.Fatalf("Write = %q, %v, %v", backup, wrote, err)
+		}
+		if fi, err := os.Lstat(filepath.Join(root, "etc/modprobe.d/zfs.conf")); err != nil || fi.Mode()&os.ModeSymlink == 0 {
+			t.Error("symlink replaced")
+		}
+		if got := readFile(t, root, "/usr/lib/modprobe.d/zfs.conf"); got != "options zfs zfs_arc_max=4294967296\n" {
+			t.Errorf("content %q", got)
+		}
+	})
+	t.Run("masked with /dev/null: refused", func(t *testing.T) {
+		root := mkroot(t, link("/etc/modprobe.d/zfs.conf", "/dev/null"))
+		_, e := plan(t, root, maxc(4*gib))
+		if _, _, err := Write(e); !errors.Is(err, ErrRefused) || !strings.Contains(err.Error(), "symlink to /dev/null") {
+			t.Errorf("Write = %v", err)
+		}
+	})
+	t.Run("changed since the plan: refused", func(t *testing.T) {
+		root := mkroot(t,
+			link("/etc/modprobe.d/zfs.conf", "/usr/lib/modprobe.d/zfs.conf"),
+			file("/usr/lib/modprobe.d/zfs.conf", "options zfs zfs_arc_max=1073741824\n"),
+			file("/usr/lib/modprobe.d/other", "options zfs zfs_arc_max=1073741824\n"),
+		)
+		_, e := plan(t, root, maxc(4*gib))
+		p := filepath.Join(root, "etc/modprobe.d/zfs.conf")
+		if err := os.Remove(p); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Symlink("/usr/lib/modprobe.d/other", p); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := Write(e); !errors.Is(err, ErrRefused) || !strings.Contains(err.Error(), "it now leads to /usr/lib/modprobe.d/other") {
+			t.Errorf("Write = %v", err)
+		}
+	})
+}
+
+func TestWriteNotRegular(t *testing.T) {
+	root := mkroot(t, dir("/etc/modprobe.d"))
+	fifo := filepath.Join(root, "etc/modprobe.d/zfs.conf")
+	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c, err := Load(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Plan(root, []Change{maxc(gib)}); !errors.Is(err, ErrRefused) || !strings.Contains(err.Error(), "not a regular file (a named pipe)") {
+		t.Errorf("Plan = %v", err)
+	}
+}
+
+func TestWriteChangedContent(t *testing.T) {
+	root := mkroot(t, file("/etc/modprobe.d/zfs.conf", "options zfs zfs_arc_max=1073741824\n"))
+	_, e := plan(t, root, maxc(4*gib))
+	p := filepath.Join(root, "etc/modprobe.d/zfs.conf")
+	if err := os.WriteFile(p, []byte("options zfs zfs_arc_max=2147483648\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, wrote, err := Write(e); !errors.Is(err, ErrRefused) || wrote || !strings.Contains(err.Error(), "changed since it was read") {
+		t.Errorf("Write = %v, %v", wrote, err)
+	}
+	if got := readFile(t, root, "/etc/modprobe.d/zfs.conf"); got != "options zfs zfs_arc_max=2147483648\n" {
+		t.Errorf("content %q", got)
+	}
+	if _, err := os.Stat(p + BackupSuffix); err == nil {
+		t.Error("backup written by a refused write")
+	}
+}
+
+func TestWriteRemovesStaleTemps(t *testing.T) {
+	root := mkroot(t,
+		file("/etc/modprobe.d/zfs.conf", "options zfs zfs_arc_max=1073741824\n"),
+		file("/etc/modprobe.d/.zfs.conf5577006791947779410", "options zfs zfs_ar"),
+		file("/etc/modprobe.d/.zfs.conf"+BackupSuffix+"8674665223082153551", "opt"),
+		file("/etc/modprobe.d/.zfs.conf42", "young: another writer's"),
+		file("/etc/modprobe.d/.zfs.conf.swp", "an editor's"),
+	)
+	old := time.Now().Add(-2 * staleAge)
+	for _, n := range []string{".zfs.conf5577006791947779410", ".zfs.conf" + BackupSuffix + "8674665223082153551", ".zfs.conf.swp"} {
+		if err := os.Chtimes(filepath.Join(root, "etc/modprobe.d", n), old, old); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, e := plan(t, root, maxc(2*gib))
+	if _, _, err := Write(e); err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	des, _ := os.ReadDir(filepath.Join(root, "etc/modprobe.d"))
+	for _, de := range des {
+		names = append(names, de.Name())
+	}
+	want := ".zfs.conf.swp .zfs.conf42 zfs.conf zfs.conf" + BackupSuffix
+	if strings.Join(names, " ") != want {
+		t.Errorf("directory holds %v, want %s", names, want)
+	}
+}
