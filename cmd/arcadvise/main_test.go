@@ -21,6 +21,7 @@ var update = flag.Bool("update", false, "rewrite the expected output in testdata
 func TestMain(m *testing.M) {
 	testscript.Main(m, map[string]func(){
 		"arcadvise": func() { os.Exit(run(context.Background(), os.Args[1:], os.Stdout, os.Stderr)) },
+		"fakezfs":   func() { os.Exit(fakeZFS()) },
 	})
 }
 
@@ -47,6 +48,7 @@ func TestScript(t *testing.T) {
 		RequireExplicitExec: true,
 		Setup: func(env *testscript.Env) error {
 			env.Setenv("SHARED", shared)
+			env.Setenv("SNAPSHOTS", filepath.Join(repo, "testdata", "snapshots"))
 			env.Setenv("NO_COLOR", "1")
 			for _, d := range []string{"snapshots", "replays"} {
 				if err := os.Symlink(filepath.Join(repo, "testdata", d), filepath.Join(env.WorkDir, d)); err != nil {
@@ -56,7 +58,9 @@ func TestScript(t *testing.T) {
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"status": cmdStatus,
+			"status":   cmdStatus,
+			"snapshot": cmdSnapshot,
+			"waitfile": cmdWaitFile,
 		},
 		Condition: func(cond string) (bool, error) {
 			if cond == "shared" {

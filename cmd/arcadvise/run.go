@@ -13,9 +13,11 @@ import (
 
 	"github.com/arcadvise/arcadvise/internal/arcstats"
 	"github.com/arcadvise/arcadvise/internal/host"
+	"github.com/arcadvise/arcadvise/internal/modprobe"
 	"github.com/arcadvise/arcadvise/internal/policy"
 	"github.com/arcadvise/arcadvise/internal/report"
 	"github.com/arcadvise/arcadvise/internal/size"
+	"github.com/arcadvise/arcadvise/internal/zfsmod"
 )
 
 const usage = `Usage:
@@ -43,6 +45,23 @@ Options:
         --interval DURATION     Time between samples (default 1s).
         --series                With --format json, include every sample.
     -f, --format FORMAT         text (default) or json.
+        --arc-max SIZE          Your own cap instead of the recommendation; it
+                                goes through the same checks, --diff, --write,
+                                --live and --check.
+
+Applying it:
+        --diff                  Print the change to modprobe.d as a unified diff;
+                                write nothing.
+        --write                 Apply the change atomically (the previous file is
+                                kept as NAME.arcadvise-bak), then print the next
+                                steps for this host (initramfs, reboot, check).
+        --live                  Also set the value now through
+                                /sys/module/zfs/parameters and read c_max back.
+        --check                 Exit 0 when the next-boot configuration and the
+                                running c_max match the recommendation, 1 when
+                                they drift.
+        --force                 Write or apply a value the module would ignore,
+                                or one the kernel command line overrides.
     -V, --version               Print the version and exit.
     -h, --help                  Print this help and exit.
 
@@ -52,8 +71,13 @@ Examples:
     arcadvise --reserve 60% --root ./snapshot
     arcadvise --reserve 20G --sample 2m
 
-Exit status: 0 ok, 2 usage or input error, 3 the reservation leaves no room
-for a valid cap.
+    arcadvise --reserve 20G --diff
+    arcadvise --reserve 20G --write --live
+    arcadvise --arc-max 8G --check
+
+Exit status: 0 ok, 1 drift found by --check, 2 usage or input error or a
+refused write, 3 the reservation leaves no room for a valid cap, 4 the module
+ignored a value applied with --live.
 `
 
 type options struct {
@@ -62,6 +86,12 @@ type options struct {
 	root     string
 	format   string
 	version  bool
+	arcMax   sizeFlag
+	diff     bool
+	write    bool
+	live     bool
+	check    bool
+	force    bool
 	sample   time.Duration
 	interval time.Duration
 	series   bool
@@ -85,6 +115,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fset.StringVar(&o.root, "root", "/", "")
 	fset.StringVarP(&o.format, "format", "f", "text", "")
 	fset.BoolVarP(&o.version, "version", "V", false, "")
+	fset.Var(&o.arcMax, "arc-max", "")
+	fset.BoolVar(&o.diff, "diff", false, "")
+	fset.BoolVar(&o.write, "write", false, "")
+	fset.BoolVar(&o.live, "live", false, "")
+	fset.BoolVar(&o.check, "check", false, "")
+	fset.BoolVar(&o.force, "force", false, "")
 	fset.DurationVarP(&o.sample, "sample", "s", 0, "")
 	fset.DurationVar(&o.interval, "interval", time.Second, "")
 	fset.BoolVar(&o.series, "series", false, "")
@@ -104,6 +140,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	if o.format != "text" && o.format != "json" {
 		return reportErr(stderr, usageErr("use --format text or --format json", "unknown format %q", o.format))
+	}
+	if o.check && (o.diff || o.write || o.live) {
+		return reportErr(stderr, usageErr("run --check on its own, after --write or --live", "--check does not go with --diff, --write or --live"))
+	}
+	if o.arcMax.set && len(o.reserve) > 0 {
+		return reportErr(stderr, usageErr("--arc-max is your own cap; --reserve asks arcadvise to compute one", "--arc-max and --reserve do not go together"))
 	}
 	if o.sample < 0 || o.interval <= 0 {
 		return reportErr(stderr, usageErr("durations look like 90s, 2m or 1m30s", "--sample must not be negative and --interval must be positive"))
@@ -147,6 +189,17 @@ func advise(ctx context.Context, o *options, stdout, stderr io.Writer) (int, err
 		in.ObservedPeak = win.PeakNonARC
 		in.ObservedPeakSource = fmt.Sprintf("peak over the sampled window (%s) of MemTotal − MemAvailable − ARC size", win.PeakNonARCAt.UTC().Format(time.RFC3339))
 	}
+	cfg, err := modprobe.Load(latest)
+	if err != nil {
+		return 0, inputErr(err, "")
+	}
+	if s, ok := cfg.Effective(zfsmod.ArcMin); ok {
+		if v, err := modprobe.ParseValue(s.Value); err == nil {
+			in.BootArcMin = v
+		}
+	}
+	in.BootArcMinSet = true
+	in.ArcMax = o.arcMax.bytes
 	rec, err := policy.Recommend(in)
 	if err != nil {
 		if errors.Is(err, policy.ErrReserveTooLarge) {
@@ -170,18 +223,120 @@ func advise(ctx context.Context, o *options, stdout, stderr io.Writer) (int, err
 		rep.Window = report.NewWindow(win)
 		rep.Root = o.root
 	}
-	if o.format == "json" {
+	rc := configReport(cfg, snap)
+	rep.Config = rc
+	ok := rec.Status == policy.StatusOK
+	var edit *modprobe.Edit
+	if ok {
+		edit, err = cfg.Plan(latest, changes(&rec))
+		switch {
+		case err == nil:
+			rc.TargetFile, rc.TargetWhy, rc.Changed, rc.Diff = edit.Path, edit.Why, edit.Changed(), edit.Diff()
+		case errors.Is(err, modprobe.ErrRefused) && !o.write:
+			rc.Warnings = append(rc.Warnings, err.Error())
+		default:
+			return 0, inputErr(err, "")
+		}
+		rc.Drift = append(rc.Drift, drift(cfg, snap, &rec)...)
+	}
+	acting := o.write || o.live
+	if acting && latest != o.root {
+		return 0, usageErr("--write and --live act on a live host or a snapshot root, not on a recorded window", "%s is a recorded window", o.root)
+	}
+
+	var actionErr error
+	switch {
+	case !ok && (acting || o.diff || o.check):
+		// Over-committed: no cap to show, write, apply or check against.
+	case o.check:
+	case o.diff && !acting:
+		if err := refuseIgnored(o, &rec); err != nil {
+			return 0, err
+		}
+	case acting:
+		if actionErr = refuseIgnored(o, &rec); actionErr != nil {
+			return 0, actionErr
+		}
+		out := stdout
+		if o.format == "json" {
+			out = io.Discard
+		}
+		if o.write {
+			if actionErr = write(o, cfg, edit, rc, out); actionErr != nil {
+				return 0, actionErr
+			}
+		}
+		if o.live {
+			actionErr = live(o, snap, &rec, rc, out)
+		}
+		if o.write && rc.Wrote != "" {
+			steps, err := nextSteps(o, o.root, o.live && actionErr == nil)
+			if err != nil {
+				return 0, err
+			}
+			rc.NextSteps = steps
+		}
+	}
+
+	switch {
+	case o.format == "json":
 		err = rep.WriteJSON(stdout)
-	} else {
+	case !ok:
+		err = rep.WriteText(stdout)
+	case o.diff && !acting:
+		_, err = io.WriteString(stdout, rc.Diff)
+	case o.check:
+		err = writeCheck(stdout, &rec, rc)
+	case acting:
+		err = writeActed(stdout, o, rc)
+	default:
 		err = rep.WriteText(stdout)
 	}
 	if err != nil {
 		return 0, err
 	}
-	if rec.Status == policy.StatusOvercommitted {
+	switch {
+	case !ok:
 		return exitOvercommitted, nil
+	case actionErr != nil:
+		return 0, actionErr
+	case o.check && len(rc.Drift) > 0:
+		return exitDrift, nil
 	}
 	return exitOK, nil
+}
+
+// writeCheck prints the result of --check: one line when all is in place,
+// else each drift.
+func writeCheck(w io.Writer, rec *policy.Recommendation, rc *report.Config) error {
+	if len(rc.Drift) == 0 {
+		_, err := fmt.Fprintf(w, "ok: zfs_arc_max=%d is configured for next boot and in effect (c_max)\n", rec.ArcMax)
+		return err
+	}
+	for _, d := range rc.Drift {
+		if _, err := fmt.Fprintf(w, "drift: %s\n", d); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// writeActed prints the diff of a write and the next steps.
+func writeActed(w io.Writer, o *options, rc *report.Config) error {
+	if o.diff || rc.Wrote != "" {
+		if _, err := io.WriteString(w, rc.Diff); err != nil {
+			return err
+		}
+	}
+	for i, s := range rc.NextSteps {
+		if i == 0 {
+			fmt.Fprintln(w, "Next steps:")
+		}
+		if _, err := fmt.Fprintf(w, "  %d. %s\n", i+1, s); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func loadErr(err error) error {

@@ -16,20 +16,20 @@ const SchemaVersion = 1
 
 // Report is the JSON document; the text output shows the same facts.
 type Report struct {
-	SchemaVersion  int             `json:"schema_version"`
-	Tool           string          `json:"tool"`
-	Root           string          `json:"root"`
-	Host           Host            `json:"host"`
-	ZFS            ZFS             `json:"zfs"`
-	Arc            Arc             `json:"arc"`
-	Pressure       policy.Pressure `json:"pressure"`
+	SchemaVersion int             `json:"schema_version"`
+	Tool          string          `json:"tool"`
+	Root          string          `json:"root"`
+	Host          Host            `json:"host"`
+	ZFS           ZFS             `json:"zfs"`
+	Arc           Arc             `json:"arc"`
+	Pressure      policy.Pressure `json:"pressure"`
 	// BootPressure is the verdict from the counters since boot when a
 	// sampled window gave the main verdict; nil otherwise.
-	BootPressure *policy.Pressure `json:"boot_pressure,omitempty"`
-	Window       *Window          `json:"window,omitempty"`
-	Recommendation Recommendation  `json:"recommendation"`
-	Config         any             `json:"config,omitempty"`
-	Warnings       []string        `json:"warnings"`
+	BootPressure   *policy.Pressure `json:"boot_pressure,omitempty"`
+	Window         *Window          `json:"window,omitempty"`
+	Recommendation Recommendation   `json:"recommendation"`
+	Config         *Config          `json:"config,omitempty"`
+	Warnings       []string         `json:"warnings"`
 
 	// text-only extras, set by the caller
 	NextSteps []string `json:"-"`

@@ -46,16 +46,18 @@ func (r *Report) WriteText(w io.Writer) error {
 	if a.SysFree != nil {
 		rows = append(rows, []string{"arc_sys_free", size.Format(*a.SysFree), "arcstats arc_sys_free"})
 	}
-	for _, name := range []string{"zfs_arc_max", "zfs_arc_min", "zfs_arc_sys_free"} {
-		v := r.ZFS.Params[name]
-		s := "(not found)"
-		if v != nil {
-			s = strconv.FormatUint(*v, 10)
-			if *v == 0 {
-				s = "0 (default)"
+	if r.Config == nil {
+		for _, name := range []string{"zfs_arc_max", "zfs_arc_min", "zfs_arc_sys_free"} {
+			v := r.ZFS.Params[name]
+			s := "(not found)"
+			if v != nil {
+				s = strconv.FormatUint(*v, 10)
+				if *v == 0 {
+					s = "0 (default)"
+				}
 			}
+			rows = append(rows, []string{name, s, "/sys/module/zfs/parameters"})
 		}
-		rows = append(rows, []string{name, s, "/sys/module/zfs/parameters"})
 	}
 	if err := table(bw, nil, rows, false, true); err != nil {
 		return err
@@ -86,6 +88,11 @@ func (r *Report) WriteText(w io.Writer) error {
 	}
 
 	rec := r.Recommendation
+	if r.Config != nil {
+		if err := r.Config.writeText(bw); err != nil {
+			return err
+		}
+	}
 	p("\n")
 	switch rec.Status {
 	case policy.StatusOvercommitted:
@@ -118,7 +125,16 @@ func (r *Report) WriteText(w io.Writer) error {
 		p("\nnote: %s\n", n)
 	}
 	if rec.Status == policy.StatusOK && len(rec.Violations) == 0 {
-		p("\nPut this line in /etc/modprobe.d/zfs.conf (--diff shows the change, --write applies it):\n  %s\n", rec.ModprobeLine)
+		target := "/etc/modprobe.d/zfs.conf"
+		if r.Config != nil && r.Config.TargetFile != "" {
+			target = r.Config.TargetFile
+		}
+		switch {
+		case r.Config != nil && !r.Config.Changed:
+			p("\n%s already sets this; nothing to change:\n  %s\n", target, rec.ModprobeLine)
+		default:
+			p("\nPut this line in %s (--diff shows the change, --write applies it):\n  %s\n", target, rec.ModprobeLine)
+		}
 	}
 	for i, s := range r.NextSteps {
 		if i == 0 {
