@@ -172,9 +172,9 @@ func nextSteps(o *options, root string, live bool) ([]string, error) {
 	var out []string
 	switch {
 	case st.InitramfsNeeded && st.RebuildCommand != "":
-		out = append(out, fmt.Sprintf("rebuild the initramfs, which carries a copy of modprobe.d (%s): %s", st.Why, st.RebuildCommand))
+		out = append(out, fmt.Sprintf("rebuild the initramfs: %s (%s)", st.RebuildCommand, st.Why))
 	case st.InitramfsNeeded:
-		out = append(out, fmt.Sprintf("rebuild the initramfs, which carries a copy of modprobe.d (%s), with your distribution's tool", st.Why))
+		out = append(out, fmt.Sprintf("rebuild the initramfs with your distribution's tool (%s)", st.Why))
 	}
 	reboot := "reboot so the module loads with the new options (" + st.Reboot + ")"
 	if live {
