@@ -163,8 +163,11 @@ func TestSampleLiveRewrites(t *testing.T) {
 	if in.Delta != 25*d.Delta {
 		t.Errorf("indirect delta %d, want %d (50 per step)", in.Delta, 25*d.Delta)
 	}
-	if got := w.PSI.SomeStallSeconds; got < float64(steps)*0.001-1e-9 || got > float64(steps)*0.001+1e-9 {
-		t.Errorf("PSI some stall %.4fs, want %d ms", got, steps)
+	// arcstats and the PSI file are separate files, each replaced whole:
+	// a tick can fall between the two writes of one step, so the PSI
+	// window may hold one step more or less than the arcstats one.
+	if got := w.PSI.SomeStallSeconds * 1000; got < float64(steps)-1.001 || got > float64(steps)+1.001 {
+		t.Errorf("PSI some stall %.3f ms, want %d±1 ms (one per step)", got, steps)
 	}
 	if !w.C.PulledDown {
 		t.Errorf("c not pulled down: %+v", w.C)
