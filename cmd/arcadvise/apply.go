@@ -215,10 +215,11 @@ func live(o *options, snap *host.Snapshot, rec *policy.Recommendation, rc *repor
 	} else {
 		steps = []step{maxStep}
 	}
-	// From 0.8.3 the parameter callback applies the value at once; 0.6.5
+	// From 0.8.3 the parameter callback applies the value at once (the
+	// second of grace covers a loaded host); 0.6.5
 	// and 0.7 pick it up in the reclaim thread within a second, 0.8.0–0.8.2
 	// lazily (zfs-internals.md §2.5).
-	wait := 300 * time.Millisecond
+	wait := time.Second
 	if v := snap.Module.Version; !v.Known() || !v.AtLeast(zfsmod.V(0, 8, 3)) {
 		wait = 2 * time.Second
 	}
