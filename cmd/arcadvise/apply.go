@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"slices"
 	"strings"
 	"time"
@@ -145,10 +146,7 @@ func write(o *options, cfg *modprobe.Config, edit *modprobe.Edit, rc *report.Con
 	}
 	backup, wrote, err := modprobe.Write(edit)
 	if err != nil {
-		if errors.Is(err, modprobe.ErrRefused) {
-			return inputErr(err, "")
-		}
-		return err
+		return inputErr(err, writeHint(err))
 	}
 	if !wrote {
 		fmt.Fprintf(stdout, "%s already has the recommended values: nothing written\n", edit.Path)
@@ -227,7 +225,7 @@ func live(o *options, snap *host.Snapshot, rec *policy.Recommendation, rc *repor
 	for _, s := range steps {
 		before, _ := snap.Arc.Uint(s.field)
 		if err := zfsmod.WriteParam(o.root, s.param, s.value); err != nil {
-			return inputErr(err, "")
+			return inputErr(err, writeHint(err))
 		}
 		after, err := readBack(o.root, s.field, s.value, wait)
 		if err != nil {
@@ -272,4 +270,12 @@ func readBack(root, field string, want uint64, wait time.Duration) (uint64, erro
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// writeHint is the next step after a failed write.
+func writeHint(err error) string {
+	if errors.Is(err, fs.ErrPermission) {
+		return "writing modprobe.d and /sys/module/zfs/parameters needs root: run it with sudo"
+	}
+	return ""
 }
