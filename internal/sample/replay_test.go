@@ -501,7 +501,7 @@ func TestReplayTestdataManifests(t *testing.T) {
 func TestRecordScriptInDocs(t *testing.T) {
 	sh, err := exec.LookPath("sh")
 	if err != nil {
-		t.Skipf("no sh to run the script of docs/replay.md: %v", err)
+		t.Fatalf("no sh to run the script of docs/replay.md: %v", err)
 	}
 	doc, err := os.ReadFile(filepath.Join(testutil.RepoRoot(t), "docs", "replay.md"))
 	if err != nil {
