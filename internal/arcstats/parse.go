@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"github.com/arcadvise/arcadvise/internal/decimal"
 	"math"
 )
 
@@ -247,7 +248,7 @@ func parseValue(typb, valb []byte) (uint8, uint64, error) {
 	}
 	switch t {
 	case TypeUint64:
-		v, ok := parseUint(valb)
+		v, ok := decimal.ParseUint(valb)
 		if !ok {
 			return 0, 0, fmt.Errorf("invalid uint64 value %s (type 4)", quote(valb))
 		}
@@ -263,25 +264,6 @@ func parseValue(typb, valb []byte) (uint8, uint64, error) {
 	}
 }
 
-// parseUint parses a plain decimal uint64, as printed by %llu.
-func parseUint(b []byte) (uint64, bool) {
-	if len(b) == 0 {
-		return 0, false
-	}
-	var v uint64
-	for _, c := range b {
-		if c < '0' || c > '9' {
-			return 0, false
-		}
-		d := uint64(c - '0')
-		if v > (math.MaxUint64-d)/10 {
-			return 0, false
-		}
-		v = v*10 + d
-	}
-	return v, true
-}
-
 // parseInt parses a decimal int64 with an optional leading '-', as printed
 // by %lld and %d.
 func parseInt(b []byte) (int64, bool) {
@@ -289,7 +271,7 @@ func parseInt(b []byte) (int64, bool) {
 	if neg {
 		b = b[1:]
 	}
-	u, ok := parseUint(b)
+	u, ok := decimal.ParseUint(b)
 	if !ok {
 		return 0, false
 	}

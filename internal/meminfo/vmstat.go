@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"github.com/arcadvise/arcadvise/internal/decimal"
 	"io"
 	"os"
 	"path/filepath"
@@ -125,7 +126,7 @@ func ParseVMStatBytes(b []byte, v *VMStat) error {
 			}
 			return vmstatLineError(n, line, `want "name value"`)
 		}
-		val, ok := parseDecimal(value)
+		val, ok := decimal.ParseUint(value)
 		if !ok {
 			return vmstatLineError(n, line, "value is not an unsigned decimal 64-bit integer")
 		}
@@ -220,25 +221,6 @@ func splitVMStatLine(line []byte) (name, value []byte, ok bool) {
 		return nil, nil, false
 	}
 	return fields[0], fields[1], true
-}
-
-// parseDecimal parses an unsigned decimal integer that fits in 64 bits.
-func parseDecimal(b []byte) (uint64, bool) {
-	if len(b) == 0 {
-		return 0, false
-	}
-	var v uint64
-	for _, c := range b {
-		if c < '0' || c > '9' {
-			return 0, false
-		}
-		d := uint64(c - '0')
-		if v > (^uint64(0)-d)/10 {
-			return 0, false
-		}
-		v = v*10 + d
-	}
-	return v, true
 }
 
 // ReadVMStat reads <root>/proc/vmstat. Errors name the file, and the line
