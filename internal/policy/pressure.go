@@ -66,7 +66,7 @@ func BootPressure(st *arcstats.Stats, psi meminfo.PSI, hasPSI bool, cStartsAtMax
 		if uptime < time.Minute {
 			return strconv.FormatUint(n, 10)
 		}
-		return fmt.Sprintf("%d (%.1f/hour over %s since the module loaded)", n, float64(n)/uptime.Hours(), roundDur(uptime))
+		return fmt.Sprintf("%d (%.1f/h over %s)", n, float64(n)/uptime.Hours(), roundDur(uptime))
 	}
 	src := func(field string) string { return "arcstats " + field }
 
