@@ -1,0 +1,434 @@
+#!/usr/bin/env bash
+# lane.sh - arcadvise's real-kernel test lane: the stock Debian bookworm kernel and the real OpenZFS
+# module (2.1.11 from bookworm/contrib, 2.3.2 from bookworm-backports/contrib) in a QEMU guest.
+#
+#   test/vm/lane.sh                          build what is missing, run every scenario on both variants,
+#                                            print the table, write docs/real-kernel.md and testdata/vm/
+#   test/vm/lane.sh build [2.1|2.3|all]      build or reuse the cached guest image(s) only
+#   test/vm/lane.sh run [2.1|2.3|all] [SCENARIO...]
+#                                            boot, run the scenarios (default: all), collect, report
+#   test/vm/lane.sh report                   print the table and rewrite the report from the last results
+#   test/vm/lane.sh ci                       what .ci/run calls: the whole lane when ARCADVISE_VM=1, else skip
+#   test/vm/lane.sh info                     variants, images and timings
+#
+# Scenarios: parse (a), live (b), persist (c), model (d), sample (e). See test/vm/README.md.
+# Exit status: 0 every selected scenario passed, 1 a scenario failed or did not report (a guest
+# killed by VM_TIMEOUT is a FAIL "boot" row), 2 usage error, 3 a build step failed (named).
+#
+# Big files live under $LAB (default /var/tmp/zfslab, shared with ../shared/lab/zfslab.sh: same layout
+# and stamp files, so images built by either are reused). Environment: LAB, MIRROR, SECMIRROR, ACCEL
+# (auto|kvm|tcg), MEM (MiB, default 4096), SMP (2), VM_TIMEOUT (seconds per run, default 2400),
+# FORCE=1 (rebuild a variant), REPO (checkout, default: this script's ../..), NICE (default 19),
+# RESERVE (the R of scenarios a, c, d, e; default 2G).
+set -euo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO=${REPO:-$(cd "$HERE/../.." && pwd)}
+LAB=${LAB:-/var/tmp/zfslab}
+BASE=$LAB/rootfs-base
+SUITE=bookworm
+MEM=${MEM:-4096}
+SMP=${SMP:-2}
+ACCEL=${ACCEL:-auto}
+VM_TIMEOUT=${VM_TIMEOUT:-2400}
+POOLDISK_SIZE=${POOLDISK_SIZE:-12G}
+IMG_SIZE=${IMG_SIZE:-8G}
+NICE=${NICE:-19}
+VARIANTS=(2.1 2.3)
+SCENARIOS=(parse live persist model sample)
+export DEBIAN_FRONTEND=noninteractive LC_ALL=C.UTF-8
+renice -n "$NICE" -p $$ >/dev/null 2>&1 || true     # everything the lane starts inherits it
+
+log()  { printf '[lane %s] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
+die()  { log "ERROR: $1"; exit "${2:-1}"; }
+# A build step that fails stops the lane with exit 3 and names the step.
+step() { # step LABEL cmd...: run cmd, append its wall time to timings.log, die naming LABEL on failure
+  local label=$1; shift; local t0=$SECONDS rc=0
+  log "start: $label"
+  "$@" || rc=$?
+  printf '%s\t%-40s\t%5ds\trc=%d\n' "$(date -u +%FT%TZ)" "lane: $label" $((SECONDS - t0)) "$rc" >>"$LAB/timings.log"
+  log "done:  $label ($((SECONDS - t0))s, rc=$rc)"
+  [[ $rc = 0 ]] || die "build step failed: $label (rc=$rc)" 3
+}
+
+need_root() { [[ $EUID = 0 ]] || die "must run as root (debootstrap, chroot, mounts)" 2; }
+
+apt_uris() {
+  { grep -h '^URIs:' /etc/apt/sources.list.d/*.sources 2>/dev/null | awk '{print $2}'
+    grep -h '^deb ' /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null | awk '{print $2}'; } | sed 's#/*$##'
+}
+mirrors() {
+  MIRROR=${MIRROR:-$(apt_uris 2>/dev/null | grep -E '/debian$' | head -1 || true)}
+  SECMIRROR=${SECMIRROR:-$(apt_uris 2>/dev/null | grep -E '/debian-security$' | head -1 || true)}
+  [[ -n $MIRROR && -n $SECMIRROR ]] || die "set MIRROR and SECMIRROR (no Debian mirror found in apt's sources)" 3
+}
+
+accel_args() {
+  local a=$ACCEL
+  if [[ $a = auto ]]; then
+    # /dev/kvm served by kvm_pvm (no kvm_intel/kvm_amd) cannot run a stock kernel: use TCG there.
+    if [[ -r /dev/kvm && ( -d /sys/module/kvm_intel || -d /sys/module/kvm_amd ) ]]; then a=kvm; else a=tcg; fi
+  fi
+  if [[ $a = kvm ]]; then
+    echo "-enable-kvm -cpu ${CPU:-host,-arch-capabilities}"
+  else
+    echo "-accel tcg,thread=multi,tb-size=512 -cpu ${CPU:-max}"
+  fi
+}
+
+# ---------------------------------------------------------------- chroot helpers
+CHROOT=""
+chroot_mount() {
+  local r=$1
+  mkdir -p "$LAB/cache/apt-archives/partial"
+  mountpoint -q "$r/proc"    || mount -t proc proc "$r/proc"
+  mountpoint -q "$r/sys"     || mount -t sysfs sys "$r/sys"
+  mountpoint -q "$r/dev"     || mount --bind /dev "$r/dev"
+  mountpoint -q "$r/dev/pts" || mount -t devpts devpts "$r/dev/pts"
+  mountpoint -q "$r/var/cache/apt/archives" || mount --bind "$LAB/cache/apt-archives" "$r/var/cache/apt/archives"
+  printf '#!/bin/sh\nexit 101\n' >"$r/usr/sbin/policy-rc.d"; chmod +x "$r/usr/sbin/policy-rc.d"
+  CHROOT=$r
+}
+chroot_umount() {
+  local r=${1:-$CHROOT}
+  [[ -n $r ]] || return 0
+  for d in var/cache/apt/archives dev/pts dev sys proc; do
+    if mountpoint -q "$r/$d"; then umount -l "$r/$d" || true; fi
+  done
+  rm -f "$r/usr/sbin/policy-rc.d"
+  CHROOT=""
+}
+trap 'chroot_umount' EXIT
+in_chroot() { local r=$1; shift; chroot "$r" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin \
+  HOME=/root LC_ALL=C.UTF-8 DEBIAN_FRONTEND=noninteractive "$@"; }
+kver_of() { ls "$1/lib/modules" | sort -V | tail -1; }
+
+# ---------------------------------------------------------------- build (same layout and stamps as lab/zfslab.sh)
+base_debootstrap() {
+  rm -rf "$BASE"
+  debootstrap --variant=minbase --components=main,contrib --cache-dir="$LAB/cache/debootstrap" \
+    --include=systemd-sysv,udev,kmod,procps,ca-certificates,initramfs-tools,zstd \
+    "$SUITE" "$BASE" "$MIRROR"
+}
+base_kernel() {
+  cat >"$BASE/etc/apt/sources.list" <<EOF
+deb $MIRROR $SUITE main contrib
+deb $MIRROR $SUITE-updates main contrib
+deb $SECMIRROR $SUITE-security main contrib
+deb $MIRROR $SUITE-backports main contrib
+EOF
+  echo zfslab >"$BASE/etc/hostname"
+  printf '127.0.0.1 localhost\n127.0.1.1 zfslab\n' >"$BASE/etc/hosts"
+  printf '/dev/vda / ext4 rw,errors=remount-ro 0 1\n' >"$BASE/etc/fstab"
+  sed -i 's/^root:[^:]*:/root::/' "$BASE/etc/shadow"        # lab guest only: no network, serial console
+  printf 'virtio_pci\nvirtio_blk\next4\n' >>"$BASE/etc/initramfs-tools/modules"
+  # MODULES=most: MODULES=dep would look at the host's kernel, not the guest's
+  sed -i 's/^MODULES=.*/MODULES=most/' "$BASE/etc/initramfs-tools/initramfs.conf"
+  chroot_mount "$BASE"
+  in_chroot "$BASE" apt-get update -q &&
+    in_chroot "$BASE" apt-get install -y -q --no-install-recommends \
+      linux-image-amd64 linux-headers-amd64 stress-ng procps psmisc less util-linux kmod
+  local rc=$?
+  chroot_umount "$BASE"
+  return $rc
+}
+build_base() {
+  mkdir -p "$LAB/cache/debootstrap"
+  if [[ ! -e $BASE/.stamp-debootstrap ]]; then
+    step "debootstrap bookworm minbase" base_debootstrap
+    touch "$BASE/.stamp-debootstrap"
+  fi
+  if [[ ! -e $BASE/.stamp-kernel ]]; then
+    step "install kernel, headers, stress-ng (base)" base_kernel
+    touch "$BASE/.stamp-kernel"
+  fi
+}
+
+variant_zfs() { # variant_zfs V R: install zfs-dkms + zfsutils, make sure the module is built for the guest kernel
+  local v=$1 R=$2 KVER ZVER aptsel=()
+  [[ $v = 2.3 ]] && aptsel=(-t "$SUITE-backports")
+  KVER=$(kver_of "$R")
+  chroot_mount "$R"
+  # zfs-dkms' postinst builds for the newest kernel in /boot; a non-zero exit is checked below
+  in_chroot "$R" apt-get install -y -q --no-install-recommends "${aptsel[@]}" zfs-dkms zfsutils-linux ||
+    log "apt-get returned non-zero; checking dkms state"
+  ZVER=$(in_chroot "$R" dpkg-query -W -f='${Version}' zfs-dkms | sed 's/-.*//')
+  if ! in_chroot "$R" dkms status -k "$KVER" zfs 2>/dev/null | grep -q installed; then
+    in_chroot "$R" dkms install "zfs/$ZVER" -k "$KVER" && in_chroot "$R" dpkg --configure -a || { chroot_umount "$R"; return 1; }
+  fi
+  ls "$R/lib/modules/$KVER/updates/dkms/zfs.ko"* >/dev/null 2>&1 || { log "zfs.ko missing for $KVER"; chroot_umount "$R"; return 1; }
+  in_chroot "$R" depmod -a "$KVER"
+  chroot_umount "$R"
+}
+variant_tools() { # jq: the guest scenarios read arcadvise's JSON with it
+  local R=$1
+  chroot_mount "$R"
+  in_chroot "$R" apt-get install -y -q --no-install-recommends jq
+  local rc=$?
+  chroot_umount "$R"
+  return $rc
+}
+variant_boot() { # the boot hook (the same files lab/zfslab.sh bakes in), kernel + initrd for -kernel/-initrd
+  local v=$1 R=$2 vd=$LAB/$1 KVER
+  install_if_changed "$HERE/guest/zfslab-hook" "$R/usr/local/sbin/zfslab-hook" 0755 &&
+  install_if_changed "$HERE/guest/zfslab.service" "$R/etc/systemd/system/zfslab.service" 0644 &&
+  ln -sf /etc/systemd/system/zfslab.service "$R/etc/systemd/system/multi-user.target.wants/zfslab.service" &&
+  ln -sf /dev/null "$R/etc/systemd/system/serial-getty@ttyS0.service" &&
+  mkdir -p "$R/mnt/host" || return 1
+  KVER=$(kver_of "$R"); [[ -n $KVER && -e $R/boot/vmlinuz-$KVER && -e $R/boot/initrd.img-$KVER ]] || return 1
+  { cmp -s "$R/boot/vmlinuz-$KVER" "$vd/vmlinuz" || cp -f "$R/boot/vmlinuz-$KVER" "$vd/vmlinuz"; } &&
+  { cmp -s "$R/boot/initrd.img-$KVER" "$vd/initrd.img" || cp -f "$R/boot/initrd.img-$KVER" "$vd/initrd.img"; } &&
+  in_chroot "$R" dpkg-query -W -f='${Version}\n' zfs-dkms >"$vd/zfs-version.new" &&
+  mv "$vd/zfs-version.new" "$vd/zfs-version" &&
+  echo "$KVER" >"$vd/kernel-version"
+}
+install_if_changed() { # install_if_changed SRC DST MODE: keep the old mtime when the content is the same
+  local src=$1 dst=$2 mode=$3
+  cmp -s "$src" "$dst" && return 0
+  install -D -m "$mode" "$src" "$dst"
+}
+build_variant() {
+  local v=$1 vd=$LAB/$1 R=$LAB/$1/rootfs KVER img
+  case $v in 2.1|2.3) ;; *) die "unknown variant $v (2.1|2.3)" 2 ;; esac
+  if [[ ${FORCE:-0} = 1 ]]; then rm -rf "$vd"; fi
+  mkdir -p "$vd"
+  if [[ ! -e $R/.stamp-copy ]]; then
+    rm -rf "$R"
+    step "copy base rootfs -> $v" cp -a "$BASE" "$R"
+    touch "$R/.stamp-copy"
+  fi
+  if [[ ! -e $R/.stamp-zfs ]]; then
+    step "apt install zfs-dkms zfsutils-linux + dkms build ($v)" variant_zfs "$v" "$R"
+    touch "$R/.stamp-zfs"
+  fi
+  if [[ ! -e $R/.stamp-lane-tools ]]; then
+    step "apt install jq ($v)" variant_tools "$R"
+    touch "$R/.stamp-lane-tools"
+  fi
+  step "boot hook, kernel and initrd ($v)" variant_boot "$v" "$R"
+  KVER=$(kver_of "$R")
+  img=$vd/rootfs.img
+  if [[ ! -e $img || $R/usr/local/sbin/zfslab-hook -nt $img || $R/etc/systemd/system/zfslab.service -nt $img ||
+        $R/.stamp-zfs -nt $img || $R/.stamp-lane-tools -nt $img ]]; then
+    image_busy "$img" && die "image $img is in use by a running qemu; wait for it to end" 3
+    rm -f "$img"
+    step "mkfs.ext4 -d image ($v)" mkfs.ext4 -q -F -L zfslab-root -d "$R" "$img" "$IMG_SIZE"
+  fi
+  log "variant $v ready: kernel $KVER, zfs-dkms $(cat "$vd/zfs-version") ($img)"
+}
+image_busy() { # is a qemu running on an overlay of this image?
+  local p
+  for p in $(pgrep -x qemu-system-x86_64 2>/dev/null || true); do
+    grep -qF "$1" "/proc/$p/cmdline" 2>/dev/null && return 0
+    # overlays name their backing file inside the qcow2, not on the command line
+    tr '\0' '\n' <"/proc/$p/cmdline" 2>/dev/null | grep -o 'file=[^,]*overlay.qcow2' | cut -d= -f2 | while read -r ov; do
+      qemu-img info "$ov" 2>/dev/null | grep -qF "backing file: $1" && echo busy
+    done | grep -q busy && return 0
+  done
+  return 1
+}
+host_tools() {
+  command -v debootstrap >/dev/null && command -v qemu-system-x86_64 >/dev/null && command -v qemu-img >/dev/null &&
+    command -v mkfs.ext4 >/dev/null && command -v jq >/dev/null && return 0
+  apt-get update -q && apt-get install -y -q qemu-system-x86 qemu-utils debootstrap e2fsprogs jq
+}
+cmd_build() {
+  local what=${1:-all} v
+  need_root
+  mkdir -p "$LAB"
+  step "host tools (qemu, debootstrap, jq)" host_tools
+  mirrors
+  build_base
+  case $what in
+    all) for v in "${VARIANTS[@]}"; do build_variant "$v"; done ;;
+    2.1|2.3) build_variant "$what" ;;
+    *) die "unknown variant $what (2.1|2.3|all)" 2 ;;
+  esac
+}
+
+# ---------------------------------------------------------------- arcadvise binary
+build_arcadvise() { # static linux/amd64 binary from the checkout
+  local out=$1
+  (cd "$REPO" && CGO_ENABLED=0 GOOS=linux GOARCH=amd64 go build -trimpath -o "$out" ./cmd/arcadvise)
+}
+
+# ---------------------------------------------------------------- run one variant
+# Boots a fresh qcow2 overlay over the variant image plus a fresh sparse pool disk; the share holds
+# run.sh (the guest driver), the scenario scripts, arcadvise and the list of scenarios; the guest
+# writes share/out/ (results.tsv, snapshots, logs), reboots itself once for the persist scenario.
+run_variant() {
+  local v=$1; shift
+  local vd=$LAB/$v run rc=0 t0 wall
+  [[ -e $vd/rootfs.img && -e $vd/zfs-version ]] || die "variant $v is not built (test/vm/lane.sh build $v)" 3
+  run=$LAB/lane/runs/$v/$(date -u +%Y%m%dT%H%M%SZ)
+  mkdir -p "$run/share/out" "$run/share/lane"
+  cp -f "$HERE/guest/run.sh" "$run/share/run.sh"
+  cp -f "$HERE"/guest/lib.sh "$HERE"/guest/s-*.sh "$run/share/lane/"
+  cp -f "$LAB/lane/arcadvise" "$run/share/lane/arcadvise"
+  printf '%s\n' "$@" >"$run/share/lane/scenarios"
+  { echo "variant=$v"; echo "zfs_dkms=$(cat "$vd/zfs-version")"; echo "kernel=$(cat "$vd/kernel-version")"
+    echo "date=$(date -u +%FT%TZ)"; echo "accel=$(accel_args)"; echo "mem_mib=$MEM"; echo "smp=$SMP"; echo "reserve=${RESERVE:-2G}"
+    echo "commit=$(cd "$REPO" && git rev-parse --short HEAD 2>/dev/null || echo none)"
+    echo "dirty=$(cd "$REPO" && git status --porcelain 2>/dev/null | grep -c . || true)"; } >"$run/share/lane/env"
+  qemu-img create -q -f qcow2 -F raw -b "$vd/rootfs.img" "$run/overlay.qcow2"
+  truncate -s "$POOLDISK_SIZE" "$run/pool.img"
+  log "booting $v ($(accel_args), ${MEM} MiB, $SMP vCPUs, timeout ${VM_TIMEOUT}s): $*"
+  log "run dir $run (console: $run/console.log)"
+  t0=$SECONDS
+  # shellcheck disable=SC2046
+  timeout --kill-after=10 "$VM_TIMEOUT" qemu-system-x86_64 $(accel_args) -m "$MEM" -smp "$SMP" \
+    -nographic -nic none -no-user-config -nodefaults -serial stdio -monitor none \
+    -kernel "$vd/vmlinuz" -initrd "$vd/initrd.img" \
+    -append "console=ttyS0 root=/dev/vda rw panic=10 systemd.show_status=1 zfslab=1" \
+    -drive "file=$run/overlay.qcow2,if=virtio,format=qcow2,cache=unsafe" \
+    -drive "file=$run/pool.img,if=virtio,format=raw,cache=unsafe,discard=unmap" \
+    -virtfs "local,path=$run/share,mount_tag=host0,security_model=passthrough,id=host0" \
+    </dev/null >"$run/console.log" 2>&1 || rc=$?
+  wall=$((SECONDS - t0))
+  printf '%s\t%-40s\t%5ds\trc=%d\n' "$(date -u +%FT%TZ)" "lane: boot $v $*" "$wall" "$rc" >>"$LAB/timings.log"
+  rm -f "$run/pool.img" "$run/overlay.qcow2"
+  echo "$wall" >"$run/wall_seconds"
+  local res=$run/share/out/results.tsv
+  touch "$res"
+  if [[ $rc = 124 || $rc = 137 ]]; then
+    log "VM TIMED OUT after ${VM_TIMEOUT}s (killed); console: $run/console.log"
+    printf 'boot\tFAIL\twall_s=%s\tguest killed after VM_TIMEOUT=%ss\n' "$wall" "$VM_TIMEOUT" >>"$res"
+  elif [[ $rc != 0 ]]; then
+    printf 'boot\tFAIL\twall_s=%s\tqemu exited %s\n' "$wall" "$rc" >>"$res"
+  fi
+  # a selected scenario that wrote no line did not finish
+  local s
+  for s in "$@"; do
+    grep -q "^$s	" "$res" || printf '%s\tFAIL\t-\tno result (guest did not finish it; see %s)\n' "$s" "$run/console.log" >>"$res"
+  done
+  log "qemu exited rc=$rc after ${wall}s"
+  # latest results of this variant (the report is made from these)
+  mkdir -p "$LAB/lane/results"
+  rm -rf "$LAB/lane/results/$v"; mkdir -p "$LAB/lane/results/$v"
+  cp -f "$res" "$run/share/lane/env" "$run/wall_seconds" "$LAB/lane/results/$v/"
+  [[ -d $run/share/out/model ]] && cp -f "$run/share/out/model"/*.env "$LAB/lane/results/$v/" 2>/dev/null || true
+  local f
+  for f in zfs_version kernel arcadvise_version boot1_seconds; do
+    [[ -e $run/share/out/$f ]] && cp -f "$run/share/out/$f" "$LAB/lane/results/$v/"
+  done
+  echo "$run" >"$LAB/lane/results/$v/rundir"
+  export_testdata "$v" "$run"
+}
+
+# Snapshots taken by the guest (root layout: proc/..., sys/module/zfs/...) go to testdata/vm/<zfs-version>/.
+export_testdata() {
+  local v=$1 run=$2 zver dst src
+  zver=$(cat "$run/share/out/zfs_version" 2>/dev/null || true)
+  [[ -n $zver && -d $run/share/out/snap ]] || return 0
+  dst=$REPO/testdata/vm/$zver
+  for src in "$run/share/out/snap"/*/; do
+    src=${src%/}
+    rm -rf "${dst:?}/$(basename "$src")"
+    mkdir -p "$dst"
+    cp -a "$src" "$dst/"
+  done
+  for src in "$run/share/out/replay"/*/; do
+    [[ -e $src/arcadvise-replay ]] || continue
+    src=${src%/}
+    rm -rf "${dst:?}/replay-$(basename "$src")"
+    cp -a "$src" "$dst/replay-$(basename "$src")"
+  done
+  find "$dst" -type f -size +256k -delete
+  log "snapshots: $dst ($(find "$dst" -type f | wc -l) files)"
+}
+
+# ---------------------------------------------------------------- table and report
+resfield() { # resfield VARIANT SCENARIO COLUMN: a column of the variant's last results.tsv ("" when none)
+  [[ -e $LAB/lane/results/$1/results.tsv ]] || return 0
+  awk -F'\t' -v s="$2" -v c="$3" '$1==s{v=$c}END{print v}' "$LAB/lane/results/$1/results.tsv"
+}
+status_of() { resfield "$1" "$2" 2; }
+numbers_of() { resfield "$1" "$2" 3; }
+reason_of() { resfield "$1" "$2" 4; }
+envval() { [[ -e $LAB/lane/results/$1/env ]] || return 0; sed -n "s/^$2=//p" "$LAB/lane/results/$1/env" | head -1; }
+
+print_table() {
+  local v s st
+  printf '\n%-9s' "scenario"
+  for v in "${VARIANTS[@]}"; do printf '| %-28s' "$v $(envval "$v" zfs_dkms)"; done; printf '\n'
+  for s in boot "${SCENARIOS[@]}"; do
+    if [[ $s = boot ]] && ! grep -qs '^boot	' "$LAB"/lane/results/*/results.tsv; then continue; fi
+    printf '%-9s' "$s"
+    for v in "${VARIANTS[@]}"; do st=$(status_of "$v" "$s"); printf '| %-28s' "${st:-not run}"; done
+    printf '\n'
+    for v in "${VARIANTS[@]}"; do
+      st=$(numbers_of "$v" "$s"); if [[ -n $st && $st != - ]]; then printf '    %s: %s\n' "$v" "$st"; fi
+      st=$(reason_of "$v" "$s"); if [[ -n $st ]]; then printf '    %s: %s\n' "$v" "$st"; fi
+    done
+  done
+  printf '\n'
+}
+
+all_pass() { # all_pass SCENARIO...: every variant that ran has PASS for each
+  local v s ok=0
+  for v in "${VARIANTS[@]}"; do
+    [[ -e $LAB/lane/results/$v/results.tsv ]] || continue
+    grep -q '^boot	FAIL' "$LAB/lane/results/$v/results.tsv" && ok=1
+    for s in "$@"; do [[ $(status_of "$v" "$s") = PASS ]] || ok=1; done
+  done
+  return $ok
+}
+
+cmd_report() {
+  print_table
+  REPO=$REPO LAB=$LAB bash "$HERE/report.sh" >"$REPO/docs/real-kernel.md.new" && mv "$REPO/docs/real-kernel.md.new" "$REPO/docs/real-kernel.md"
+  log "report: $REPO/docs/real-kernel.md"
+}
+
+cmd_run() {
+  local vs=() sc=() a v
+  need_root
+  for a in "$@"; do
+    case $a in
+      2.1|2.3) vs+=("$a") ;;
+      all) vs+=("${VARIANTS[@]}") ;;
+      parse|live|persist|model|sample) sc+=("$a") ;;
+      *) die "unknown variant or scenario '$a' (variants: 2.1 2.3 all; scenarios: ${SCENARIOS[*]})" 2 ;;
+    esac
+  done
+  [[ ${#vs[@]} -gt 0 ]] || vs=("${VARIANTS[@]}")
+  [[ ${#sc[@]} -gt 0 ]] || sc=("${SCENARIOS[@]}")
+  mkdir -p "$LAB/lane"
+  step "go build arcadvise (static linux/amd64)" build_arcadvise "$LAB/lane/arcadvise"
+  for v in "${vs[@]}"; do run_variant "$v" "${sc[@]}"; done
+  cmd_report
+  all_pass "${sc[@]}"
+}
+
+cmd_info() {
+  grep 'lane:' "$LAB/timings.log" 2>/dev/null | tail -20 || true
+  for v in "${VARIANTS[@]}"; do
+    if [[ -e $LAB/$v/zfs-version ]]; then
+      echo "variant $v: zfs-dkms $(cat "$LAB/$v/zfs-version") kernel $(cat "$LAB/$v/kernel-version") image $LAB/$v/rootfs.img" \
+        "$([[ -e $LAB/$v/rootfs/.stamp-lane-tools ]] && echo '(lane tools in)' || echo '(lane tools missing: lane.sh build)')"
+    else
+      echo "variant $v: not built"
+    fi
+  done
+}
+
+main() {
+  case ${1:-all} in
+    all)    cmd_build all; cmd_run all ;;
+    build)  shift; cmd_build "${1:-all}" ;;
+    run)    shift; cmd_run "$@" ;;
+    report) cmd_report ;;
+    info)   cmd_info ;;
+    ci)
+      if [[ ${ARCADVISE_VM:-} != 1 ]]; then
+        echo "real-kernel lane skipped (set ARCADVISE_VM=1 to run test/vm/lane.sh, tens of minutes under emulation)"
+        exit 0
+      fi
+      cmd_build all; cmd_run all ;;
+    -h|--help|help) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
+  esac
+}
+
+# one line: bash has parsed it whole before main runs, so editing this file during a run is harmless
+main "$@"; exit $?

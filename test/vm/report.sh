@@ -1,0 +1,154 @@
+#!/usr/bin/env bash
+# report.sh - writes docs/real-kernel.md (to stdout) from the lane's last results per variant,
+# $LAB/lane/results/<variant>/{results.tsv,env,model.env,...}. Called by lane.sh (run, report).
+set -euo pipefail
+LAB=${LAB:-/var/tmp/zfslab}
+RES=$LAB/lane/results
+VARIANTS=(2.1 2.3)
+SCENARIOS=(parse live persist model sample)
+
+have() { [[ -e $RES/$1/results.tsv ]]; }
+ev() { sed -n "s/^$2=//p" "$RES/$1/env" 2>/dev/null | head -1 || true; }
+file1() { head -1 "$RES/$1/$2" 2>/dev/null || true; }
+field() { [[ -e $RES/$1/results.tsv ]] || return 0; awk -F'\t' -v s="$2" -v f="$3" '$1==s{v=$f}END{print v}' "$RES/$1/results.tsv"; }
+mv_() { sed -n "s/^$2=//p" "$RES/$1/model.env" 2>/dev/null | tail -1 | tr -d '"' || true; }
+mibs() { [[ -n $1 ]] && awk -v b="$1" 'BEGIN{printf "%.0f MiB", b/1048576}' || echo "-"; }
+
+cat <<'EOF'
+# arcadvise on a real kernel
+
+This file is written by `test/vm/lane.sh` from what the lane measured; do not edit it by hand.
+The lane boots a QEMU guest with the stock Debian bookworm kernel and the real OpenZFS module
+built by DKMS from Debian's packages (2.1.11 from bookworm/contrib, 2.3.2 from bookworm-backports/contrib),
+copies in an arcadvise built from the checkout (static, linux/amd64), runs the scenarios as root at
+boot, reboots the guest once for the persist scenario, and collects the results through a 9p share.
+How to run it and what each scenario does: `test/vm/README.md`.
+
+## Variants
+
+| variant | zfs-dkms | /sys/module/zfs/version | kernel | guest | accelerator | arcadvise | run (UTC) | wall |
+|---|---|---|---|---|---|---|---|---|
+EOF
+for v in "${VARIANTS[@]}"; do
+  have "$v" || { echo "| $v | not run | | | | | | | |"; continue; }
+  acc=$(ev "$v" accel); case $acc in *tcg*) acc="TCG (software)";; *kvm*) acc="KVM";; esac
+  dirty=$(ev "$v" dirty); [[ ${dirty:-0} != 0 ]] && dirty=" + uncommitted changes" || dirty=""
+  echo "| $v | $(ev "$v" zfs_dkms) | $(file1 "$v" zfs_version) | $(file1 "$v" kernel) | $(ev "$v" mem_mib) MiB, $(ev "$v" smp) vCPU | $acc | $(file1 "$v" arcadvise_version | sed 's/^arcadvise //') ($(ev "$v" commit)$dirty) | $(ev "$v" date) | $(file1 "$v" wall_seconds) s |"
+done
+
+echo
+echo "## Scenarios"
+echo
+desc() {
+  case $1 in
+    parse)   echo "a. \`--format json\` agrees with arcstats and meminfo read just before and after it (idle, ARC filled, under pressure)";;
+    live)    echo "b. \`--live\` moves c_max to the recommendation; 16 MiB is refused without \`--force\` (exit 2), and with it written, ignored by the module and reported from c_max (exit 4); a value ≤ c_min is ignored by the module when written alone, and \`--live\` lowers zfs_arc_min first so it takes (exit 0)";;
+    persist) echo "c. \`--check\` exits 1, \`--write\`, real reboot, then c_max = recommendation and \`--check\` exits 0";;
+    model)   echo "d. a workload holding R beside a reader of more than RAM: with the recommended cap no OOM kill, direct reclaim and memory stall clearly lower";;
+    sample)  echo "e. \`--sample 60s\` over the same windows: pressure named in the default run, none or low with the cap";;
+    boot)    echo "the guest booted and finished in time";;
+  esac
+}
+printf '| scenario | what it asserts |'; for v in "${VARIANTS[@]}"; do printf ' %s |' "$v"; done; echo
+printf '|---|---|'; for v in "${VARIANTS[@]}"; do printf -- '---|'; done; echo
+for s in boot "${SCENARIOS[@]}"; do
+  if [[ $s = boot ]] && ! grep -qs '^boot	' "$RES"/*/results.tsv; then continue; fi
+  printf '| %s | %s |' "$s" "$(desc "$s")"
+  for v in "${VARIANTS[@]}"; do st=$(field "$v" "$s" 2); printf ' %s |' "${st:-not run}"; done; echo
+done
+
+echo
+echo "Measured numbers per scenario and variant (\`results.tsv\` written in the guest):"
+echo
+for s in "${SCENARIOS[@]}"; do
+  for v in "${VARIANTS[@]}"; do
+    have "$v" || continue
+    st=$(field "$v" "$s" 2); [[ -n $st ]] || continue
+    n=$(field "$v" "$s" 3); r=$(field "$v" "$s" 4)
+    echo "- **$s, $v: $st**. $n${r:+ — **failed:** $r}"
+  done
+done
+
+cat <<'EOF'
+
+## Scenario d: the model under load
+
+One boot per variant: a pool on a 12 GiB virtio disk with 5 × 1 GiB of incompressible data
+(more than the guest's 4 GiB of RAM), read once to fill the ARC; then for 60 s
+`stress-ng --vm 1 --vm-bytes R --vm-keep` (a workload that holds R) beside a loop that keeps
+reading the 5 GiB. First with the module's default cap, then with the cap `arcadvise --reserve R`
+recommends (applied with `--live`, or the same sysfs write when the binary has no `--live`),
+each window after the same warm-up read. Deltas over each window:
+
+EOF
+cols=()
+for v in "${VARIANTS[@]}"; do [[ -e $RES/$v/model.env ]] && cols+=("$v"); done
+if [[ ${#cols[@]} -eq 0 ]]; then
+  echo "(not run yet)"
+else
+  printf '| |'; for v in "${cols[@]}"; do printf ' %s default cap | %s recommended cap |' "$v" "$v"; done; echo
+  printf '|---|'; for v in "${cols[@]}"; do printf -- '---|---|'; done; echo
+  row() { # row LABEL KEY [mib]
+    printf '| %s |' "$1"
+    for v in "${cols[@]}"; do
+      for r in default capped; do
+        x=$(mv_ "$v" "${r}_$2")
+        if [[ ${3:-} = mib ]]; then x=$(mibs "$x"); fi
+        printf ' %s |' "${x:--}"
+      done
+    done; echo
+  }
+  printf '| R (--reserve) |'; for v in "${cols[@]}"; do printf ' %s | %s |' "$(ev "$v" reserve)" "$(ev "$v" reserve)"; done; echo
+  printf '| c_max (zfs_arc_max) |'; for v in "${cols[@]}"; do printf ' %s | %s |' "$(mibs "$(mv_ "$v" default_cap)")" "$(mibs "$(mv_ "$v" recommended)")"; done; echo
+  row "arcstats memory_direct_count" direct
+  row "arcstats memory_indirect_count" indirect
+  row "vmstat allocstall_* (sum)" allocstall
+  row "vmstat pgscan_direct" pgscan_direct
+  row "vmstat pgscan_kswapd" pgscan_kswapd
+  row "vmstat oom_kill" oom_kill
+  row "PSI memory some (ms)" psi_some_ms
+  row "PSI memory full (ms)" psi_full_ms
+  row "c at window start" c_start mib
+  row "lowest c (1 s samples)" c_min mib
+  row "stress-ng exit" stress_rc
+fi
+
+cat <<'EOF'
+
+**Pass thresholds** (asserted in the guest, `test/vm/guest/s-model.sh`):
+
+1. The default run must show pressure: ARC reclaim callbacks (memory_direct_count +
+   memory_indirect_count) ≥ 50, or direct reclaim ≥ 1, or PSI some ≥ 20 ms. Without it the
+   workload proved nothing, and the scenario fails rather than pass on two quiet runs.
+2. No OOM kill with the recommended cap. That is the promise of the model: the declared workload fits.
+3. Direct reclaim (arcstats memory_direct_count + vmstat allocstall_*) with the cap at most a
+   quarter of the default run's. Direct reclaim is what stalls the workload's own allocations;
+   "clearly lower" is a factor of 4, far outside run-to-run noise, while the premise check
+   measured a drop to zero. With a default-run count of 0 to 3 the cap must reach 0.
+4. ARC shrink requests from kswapd (memory_indirect_count) with the cap at most a quarter of the
+   default run's: the ARC is no longer what the kernel has to take memory back from.
+5. PSI memory some stall with the cap at most a quarter of the default run's plus 20 ms.
+   The 20 ms allow for scheduler noise: under TCG emulation a single slow page fault can
+   register a few milliseconds of stall without any reclaim.
+
+Under TCG the guest runs many times slower than on hardware, so absolute rates are lower than
+on a real host; the comparison between the two runs, on the same guest, is what the scenario asserts.
+
+## Scenario e: `--sample` verdicts
+
+EOF
+for v in "${VARIANTS[@]}"; do
+  have "$v" || continue
+  st=$(field "$v" sample 2); [[ -n $st ]] || continue
+  echo "- $v: **$st**: $(field "$v" sample 3)"
+done
+
+cat <<'EOF'
+
+## Snapshots
+
+Every run copies the guest's snapshots (arcstats, meminfo, memory PSI, vmstat, /proc/cmdline,
+/proc/mounts, /sys/module/zfs/version, the zfs_arc_* parameters and /etc/modprobe.d, laid out
+like an `arcadvise --root`) and the two 60 s windows as replays (docs/replay.md) to
+`testdata/vm/<zfs version>/`; `testdata/vm/README.md` lists them.
+EOF
