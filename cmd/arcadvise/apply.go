@@ -50,6 +50,13 @@ func configReport(cfg *modprobe.Config, snap *host.Snapshot) *report.Config {
 		if v, ok := snap.Arc.Uint(p.field); ok {
 			ps.InEffect = &v
 		}
+		// The parameter file shows what was last written, accepted or
+		// not; arcstats shows what the module took (our lab: a 16 MiB
+		// write left the file at 16777216 and c_max unchanged).
+		if ps.Running != nil && *ps.Running != 0 && ps.InEffect != nil && *ps.InEffect != *ps.Running {
+			rc.Warnings = append(rc.Warnings, fmt.Sprintf("/%s/%s is %d but arcstats %s is %d: the module ignored that value (the kernel log says \"ignoring tunable\")",
+				zfsmod.ParamDir, p.name, *ps.Running, p.field, *ps.InEffect))
+		}
 		rc.Params = append(rc.Params, ps)
 	}
 	return rc
