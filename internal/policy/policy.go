@@ -95,19 +95,6 @@ type Recommendation struct {
 	Notes           []string      `json:"notes,omitempty"`
 }
 
-// Params returns the module parameters to set, in the order they must be
-// applied (zfs_arc_min first, so that the module accepts zfs_arc_max).
-func (r *Recommendation) Params() [][2]any {
-	var out [][2]any
-	if r.ArcMin != 0 {
-		out = append(out, [2]any{zfsmod.ArcMin, r.ArcMin})
-	}
-	if r.ArcMax != 0 {
-		out = append(out, [2]any{zfsmod.ArcMax, r.ArcMax})
-	}
-	return out
-}
-
 // ModprobeLine is the options line for /etc/modprobe.d, in plain decimal
 // bytes: the module reads no suffixes, and a leading 0 would be octal
 // (kstrtoull base 0, zfs-internals.md §2.4).

@@ -99,7 +99,11 @@ func (r *Report) WriteText(w io.Writer) error {
 		p("Verdict: over-committed. The host is short by %d bytes (%s) to keep even a %s ARC.\n",
 			rec.ShortBytes, size.Format(rec.ShortBytes), size.Format(policy.MinUsefulArc))
 	default:
-		p("Recommendation (%s): zfs_arc_max = %s (%d)\n", rec.Mode, size.Format(rec.ArcMax), rec.ArcMax)
+		title := "Recommendation"
+		if rec.Mode != "recommended" {
+			title = "Your cap (--arc-max)"
+		}
+		p("%s: zfs_arc_max = %s (%d)\n", title, size.Format(rec.ArcMax), rec.ArcMax)
 	}
 	rows = [][]string{{"", "MemTotal", strconv.FormatUint(rec.MemTotal, 10), size.Format(rec.MemTotal), "/proc/meminfo MemTotal"}}
 	for _, t := range rec.Terms {
