@@ -16,6 +16,7 @@ import (
 	"github.com/arcadvise/arcadvise/internal/modprobe"
 	"github.com/arcadvise/arcadvise/internal/policy"
 	"github.com/arcadvise/arcadvise/internal/report"
+	"github.com/arcadvise/arcadvise/internal/sample"
 	"github.com/arcadvise/arcadvise/internal/size"
 	"github.com/arcadvise/arcadvise/internal/zfsmod"
 )
@@ -167,40 +168,11 @@ func advise(ctx context.Context, o *options, stdout, stderr io.Writer) (int, err
 	if err != nil {
 		return 0, loadErr(err)
 	}
-	in := policy.Input{
-		MemTotal:        snap.Mem.MemTotal,
-		MemAvailable:    snap.Mem.MemAvailable,
-		Hugepages:       snap.Mem.Hugepages,
-		HugepagesSource: snap.Mem.HugepagesSource,
-		Arc:             snap.Arc,
-		Module:          snap.Module,
-		HostBase:        o.hostBase.bytes,
-		HostBaseSet:     o.hostBase.set,
-	}
-	for _, r := range o.reserve {
-		src := "--reserve " + r.text
-		b := r.amount.Resolve(snap.Mem.MemTotal)
-		if r.amount.Percent > 0 {
-			src += fmt.Sprintf(" (%s%% of MemTotal %s)", fmtPct(r.amount.Percent), size.Format(snap.Mem.MemTotal))
-		}
-		in.Reservations = append(in.Reservations, policy.Reservation{Label: r.label, Bytes: b, Source: src})
-	}
-	if win != nil {
-		in.ObservedPeak = win.PeakNonARC
-		in.ObservedPeakSource = fmt.Sprintf("peak over the sampled window (%s) of MemTotal − MemAvailable − ARC size", win.PeakNonARCAt.UTC().Format(time.RFC3339))
-	}
 	cfg, err := modprobe.Load(latest)
 	if err != nil {
 		return 0, inputErr(err, "")
 	}
-	if s, ok := cfg.Effective(zfsmod.ArcMin); ok {
-		if v, err := modprobe.ParseValue(s.Value); err == nil {
-			in.BootArcMin = v
-		}
-	}
-	in.BootArcMinSet = true
-	in.ArcMax = o.arcMax.bytes
-	rec, err := policy.Recommend(in)
+	rec, err := policy.Recommend(policyInput(o, snap, win, cfg))
 	if err != nil {
 		if errors.Is(err, policy.ErrReserveTooLarge) {
 			return 0, inputErr(err, "--reserve declares the workload's memory; it must leave room for the kernel and the ARC")
@@ -304,6 +276,42 @@ func advise(ctx context.Context, o *options, stdout, stderr io.Writer) (int, err
 		return exitDrift, nil
 	}
 	return exitOK, nil
+}
+
+// policyInput gathers what the policy looks at: the host's memory and ARC,
+// the reservations or the admin's cap, the observed peak of a window, and
+// the zfs_arc_min that the configuration sets for next boot.
+func policyInput(o *options, snap *host.Snapshot, win *sample.Window, cfg *modprobe.Config) policy.Input {
+	in := policy.Input{
+		MemTotal:        snap.Mem.MemTotal,
+		MemAvailable:    snap.Mem.MemAvailable,
+		Hugepages:       snap.Mem.Hugepages,
+		HugepagesSource: snap.Mem.HugepagesSource,
+		Arc:             snap.Arc,
+		Module:          snap.Module,
+		HostBase:        o.hostBase.bytes,
+		HostBaseSet:     o.hostBase.set,
+	}
+	for _, r := range o.reserve {
+		src := "--reserve " + r.text
+		b := r.amount.Resolve(snap.Mem.MemTotal)
+		if r.amount.Percent > 0 {
+			src += fmt.Sprintf(" (%s%% of MemTotal %s)", fmtPct(r.amount.Percent), size.Format(snap.Mem.MemTotal))
+		}
+		in.Reservations = append(in.Reservations, policy.Reservation{Label: r.label, Bytes: b, Source: src})
+	}
+	if win != nil {
+		in.ObservedPeak = win.PeakNonARC
+		in.ObservedPeakSource = fmt.Sprintf("peak over the sampled window (%s) of MemTotal − MemAvailable − ARC size", win.PeakNonARCAt.UTC().Format(time.RFC3339))
+	}
+	if s, ok := cfg.Effective(zfsmod.ArcMin); ok {
+		if v, err := modprobe.ParseValue(s.Value); err == nil {
+			in.BootArcMin = v
+		}
+	}
+	in.BootArcMinSet = true
+	in.ArcMax = o.arcMax.bytes
+	return in
 }
 
 // writeCheck prints the result of --check: one line when all is in place,
