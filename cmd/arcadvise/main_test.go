@@ -26,9 +26,9 @@ func TestMain(m *testing.M) {
 }
 
 // TestScript runs the CLI scripts in testdata/script. Each script works in
-// its own directory, where snapshots/ and replays/ are the repository's
-// testdata/snapshots and testdata/replays (real host snapshots and recorded
-// windows from our lab) and $SHARED is
+// its own directory, where snapshots/, replays/ and vm/ are the
+// repository's testdata/snapshots, testdata/replays and testdata/vm (real
+// host snapshots and recorded windows from our lab and the real-kernel lane) and $SHARED is
 // ../shared when it exists (other projects' captures, read in place; the
 // [shared] condition guards the scripts that need it).
 func TestScript(t *testing.T) {
@@ -50,7 +50,7 @@ func TestScript(t *testing.T) {
 			env.Setenv("SHARED", shared)
 			env.Setenv("SNAPSHOTS", filepath.Join(repo, "testdata", "snapshots"))
 			env.Setenv("NO_COLOR", "1")
-			for _, d := range []string{"snapshots", "replays"} {
+			for _, d := range []string{"snapshots", "replays", "vm"} {
 				if err := os.Symlink(filepath.Join(repo, "testdata", d), filepath.Join(env.WorkDir, d)); err != nil {
 					return err
 				}
