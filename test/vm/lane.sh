@@ -269,7 +269,7 @@ run_variant() {
   { echo "variant=$v"; echo "zfs_dkms=$(cat "$vd/zfs-version")"; echo "kernel=$(cat "$vd/kernel-version")"
     echo "date=$(date -u +%FT%TZ)"; echo "accel=$(accel_args)"; echo "mem_mib=$MEM"; echo "smp=$SMP"; echo "reserve=${RESERVE:-2G}"
     echo "commit=$(cd "$REPO" && git rev-parse --short HEAD 2>/dev/null || echo none)"
-    echo "dirty=$(cd "$REPO" && git status --porcelain 2>/dev/null | grep -c . || true)"; } >"$run/share/lane/env"
+    echo "dirty=$(cd "$REPO" && git status --porcelain -- . ':!testdata/vm' ':!docs/real-kernel.md' 2>/dev/null | grep -c . || true)"; } >"$run/share/lane/env"
   qemu-img create -q -f qcow2 -F raw -b "$vd/rootfs.img" "$run/overlay.qcow2"
   truncate -s "$POOLDISK_SIZE" "$run/pool.img"
   log "booting $v ($(accel_args), ${MEM} MiB, $SMP vCPUs, timeout ${VM_TIMEOUT}s): $*"
