@@ -44,7 +44,29 @@ func Load(root string) (*Snapshot, error) {
 	if s.Module, err = zfsmod.Read(root); err != nil {
 		return nil, err
 	}
+	if w := s.memoryMismatch(); w != "" {
+		s.Warnings = append(s.Warnings, w)
+	}
 	return s, nil
+}
+
+// memoryMismatch warns when /proc/meminfo and the module disagree on the
+// host's memory by more than 1/16. Inside a container, lxcfs shows the
+// container's limit as MemTotal while arcstats shows the host's ARC
+// (riemann-tools skips the ARC in containers for this reason); after memory
+// hot-plug, 2.1+ resets c_min and c_max to defaults for the new size
+// (arc_hotplug_callback, zfs-internals.md §2.7).
+func (s *Snapshot) memoryMismatch() string {
+	all, ok := s.Arc.Uint("memory_all_bytes")
+	mem := s.Mem.MemTotal
+	if !ok || all == 0 || mem == 0 {
+		return ""
+	}
+	diff := max(all, mem) - min(all, mem)
+	if diff <= max(all, mem)/16 {
+		return ""
+	}
+	return fmt.Sprintf("MemTotal (%d) and the module's memory_all_bytes (%d) disagree: inside a container (lxcfs) MemTotal is the container's limit while arcstats shows the host's ARC; after memory hot-plug the module may hold stale limits. The advice uses MemTotal; run arcadvise on the host itself.", mem, all)
 }
 
 // CStartsAtMax reports whether the module sets c = c_max at load, as
