@@ -248,11 +248,7 @@ func TestParseErrors(t *testing.T) {
 			// Read names the file, and the line where Parse has one.
 			root := makeRoot(t, map[string][]byte{Path: []byte(tt.in)})
 			_, errRead := Read(root)
-			path := filepath.Join(root, Path)
-			want := path + ": " + tt.want
-			if rest, ok := strings.CutPrefix(tt.want, "line "); ok {
-				want = path + ":" + rest
-			}
+			want := readErr(root, Path, tt.want)
 			if errRead == nil || errRead.Error() != want {
 				t.Fatalf("Read error = %v, want %q", errRead, want)
 			}
@@ -340,4 +336,15 @@ func BenchmarkParse(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// readErr is the error a reader gives for a file under root whose parser
+// said parseErr: the path in front, joined as "path:N:" when the parser
+// named a line.
+func readErr(root, rel, parseErr string) string {
+	path := filepath.Join(root, rel)
+	if rest, ok := strings.CutPrefix(parseErr, "line "); ok {
+		return path + ":" + rest
+	}
+	return path + ": " + parseErr
 }

@@ -129,11 +129,7 @@ func TestParseVMStatErrors(t *testing.T) {
 			}
 			root := makeRoot(t, map[string][]byte{VMStatPath: []byte(tt.in)})
 			_, err = ReadVMStat(root)
-			path := filepath.Join(root, VMStatPath)
-			want := path + ": " + tt.want
-			if rest, ok := strings.CutPrefix(tt.want, "line "); ok {
-				want = path + ":" + rest
-			}
+			want := readErr(root, VMStatPath, tt.want)
 			if err == nil || err.Error() != want {
 				t.Fatalf("ReadVMStat error = %v, want %q", err, want)
 			}

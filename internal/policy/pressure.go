@@ -27,6 +27,14 @@ func (l Level) String() string { return levelNames[l] }
 // MarshalText makes a Level a JSON string.
 func (l Level) MarshalText() ([]byte, error) { return []byte(l.String()), nil }
 
+// What the ARC's reclaim counters mean, the same since boot and in a window
+// (zfs-internals.md §1.6).
+const (
+	meaningThrottle = "write transactions delayed because free memory was short"
+	meaningDirect   = "direct reclaim reached the ARC: a task stalled waiting for memory"
+	meaningIndirect = "kswapd asked the ARC to shrink (background reclaim)"
+)
+
 // Signal is one piece of evidence, with its value and where it came from.
 type Signal struct {
 	Name    string `json:"name"`
@@ -72,7 +80,7 @@ func BootPressure(st *arcstats.Stats, psi meminfo.PSI, hasPSI bool, cStartsAtMax
 
 	if n, ok := st.Uint("memory_throttle_count"); ok {
 		s := Signal{Name: "memory_throttle_count", Value: perHour(n), Source: src("memory_throttle_count"),
-			Meaning: "write transactions delayed because free memory was short"}
+			Meaning: meaningThrottle}
 		if n > 0 {
 			s.Level = High
 		}
@@ -80,7 +88,7 @@ func BootPressure(st *arcstats.Stats, psi meminfo.PSI, hasPSI bool, cStartsAtMax
 	}
 	if n, ok := st.Uint("memory_direct_count"); ok {
 		s := Signal{Name: "memory_direct_count", Value: perHour(n), Source: src("memory_direct_count"),
-			Meaning: "direct reclaim reached the ARC: a task stalled waiting for memory"}
+			Meaning: meaningDirect}
 		switch {
 		case n > 0 && uptime >= time.Minute && float64(n)/uptime.Hours() >= 60:
 			s.Level = High
@@ -91,7 +99,7 @@ func BootPressure(st *arcstats.Stats, psi meminfo.PSI, hasPSI bool, cStartsAtMax
 	}
 	if n, ok := st.Uint("memory_indirect_count"); ok {
 		s := Signal{Name: "memory_indirect_count", Value: perHour(n), Source: src("memory_indirect_count"),
-			Meaning: "kswapd asked the ARC to shrink (background reclaim)"}
+			Meaning: meaningIndirect}
 		if n > 0 {
 			s.Level = Low
 		}

@@ -24,14 +24,14 @@ func WindowPressure(w *sample.Window) Pressure {
 	arcSrc := func(f string) string { return "arcstats " + f + ", " + src }
 
 	s := Signal{Name: "memory_throttle_count", Value: count(w.Throttle), Source: arcSrc("memory_throttle_count"),
-		Meaning: "write transactions delayed because free memory was short"}
+		Meaning: meaningThrottle}
 	if w.Throttle.Delta > 0 {
 		s.Level = High
 	}
 	p.add(s)
 
 	s = Signal{Name: "memory_direct_count", Value: count(w.Direct), Source: arcSrc("memory_direct_count"),
-		Meaning: "direct reclaim reached the ARC: a task stalled waiting for memory"}
+		Meaning: meaningDirect}
 	switch {
 	case w.Direct.PerMinute >= 10:
 		s.Level = High
@@ -41,7 +41,7 @@ func WindowPressure(w *sample.Window) Pressure {
 	p.add(s)
 
 	s = Signal{Name: "memory_indirect_count", Value: count(w.Indirect), Source: arcSrc("memory_indirect_count"),
-		Meaning: "kswapd asked the ARC to shrink (background reclaim)"}
+		Meaning: meaningIndirect}
 	if w.Indirect.Delta > 0 {
 		s.Level = Low
 	}
@@ -95,30 +95,24 @@ func WindowPressure(w *sample.Window) Pressure {
 		p.add(s)
 	}
 	if w.HasVM {
-		s = Signal{Name: "oom_kill", Value: count(w.OOMKill), Source: "/proc/vmstat oom_kill, " + src,
-			Meaning: "processes killed by the kernel's OOM killer"}
-		if w.OOMKill.Delta > 0 {
-			s.Level = High
+		// Each kernel reclaim counter raises its level as soon as it moved.
+		for _, v := range []struct {
+			name, field string
+			c           sample.Counter
+			level       Level
+			meaning     string
+		}{
+			{"oom_kill", "oom_kill", w.OOMKill, High, "processes killed by the kernel's OOM killer"},
+			{"allocstall", "allocstall_*", w.AllocStall, Moderate, "allocations that entered direct reclaim"},
+			{"pgscan_direct", "pgscan_direct", w.PgscanDirect, Moderate, "pages scanned by direct reclaim"},
+			{"pgscan_kswapd", "pgscan_kswapd", w.PgscanKswapd, Low, "pages scanned by kswapd (background reclaim)"},
+		} {
+			s = Signal{Name: v.name, Value: count(v.c), Source: "/proc/vmstat " + v.field + ", " + src, Meaning: v.meaning}
+			if v.c.Delta > 0 {
+				s.Level = v.level
+			}
+			p.add(s)
 		}
-		p.add(s)
-		s = Signal{Name: "allocstall", Value: count(w.AllocStall), Source: "/proc/vmstat allocstall_*, " + src,
-			Meaning: "allocations that entered direct reclaim"}
-		if w.AllocStall.Delta > 0 {
-			s.Level = Moderate
-		}
-		p.add(s)
-		s = Signal{Name: "pgscan_direct", Value: count(w.PgscanDirect), Source: "/proc/vmstat pgscan_direct, " + src,
-			Meaning: "pages scanned by direct reclaim"}
-		if w.PgscanDirect.Delta > 0 {
-			s.Level = Moderate
-		}
-		p.add(s)
-		s = Signal{Name: "pgscan_kswapd", Value: count(w.PgscanKswapd), Source: "/proc/vmstat pgscan_kswapd, " + src,
-			Meaning: "pages scanned by kswapd (background reclaim)"}
-		if w.PgscanKswapd.Delta > 0 {
-			s.Level = Low
-		}
-		p.add(s)
 	}
 	return p
 }
