@@ -4,6 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
+
+	"github.com/arcadvise/arcadvise/internal/apply"
+	"github.com/arcadvise/arcadvise/internal/arcstats"
 )
 
 // Exit codes, documented in README.md.
@@ -36,10 +40,8 @@ func inputErr(err error, hint string) error {
 // report prints err the way age does: one line, then an optional hint, and
 // returns the exit code.
 func reportErr(stderr io.Writer, err error) int {
-	code := exitUsage
-	var hint string
-	var ee *exitError
-	if errors.As(err, &ee) {
+	code, hint := exitUsage, ""
+	if ee, ok := errors.AsType[*exitError](err); ok {
 		code, hint = ee.code, ee.hint
 	}
 	fmt.Fprintf(stderr, "arcadvise: error: %v\n", err)
@@ -47,4 +49,42 @@ func reportErr(stderr io.Writer, err error) int {
 		fmt.Fprintf(stderr, "arcadvise: hint: %s\n", hint)
 	}
 	return code
+}
+
+// readErr adds the hint for an error reading the host.
+func readErr(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, arcstats.ErrNotLoaded):
+		return inputErr(err, "is the zfs module loaded? (modprobe zfs; with --root, the snapshot needs proc/spl/kstat/zfs/arcstats)")
+	case errors.Is(err, fs.ErrPermission):
+		return inputErr(err, "run arcadvise as a user that can read /proc and /sys")
+	}
+	return inputErr(err, "")
+}
+
+// applyErr maps an error from applying the recommendation to its exit code
+// and hint.
+func applyErr(err error) error {
+	if ie, ok := errors.AsType[*apply.IgnoredValueError](err); ok {
+		return inputErr(ie, ie.Violation.Why+"; --force writes it anyway")
+	}
+	if _, ok := errors.AsType[*apply.CmdlineError](err); ok {
+		return inputErr(err, "remove zfs.zfs_arc_max from the boot loader's kernel command line (e.g. GRUB_CMDLINE_LINUX in /etc/default/grub), or --force to write the file anyway")
+	}
+	if mi, ok := errors.AsType[*apply.ModuleIgnoredError](err); ok {
+		why := "check the kernel log for \"ignoring tunable\""
+		if v := mi.Violation; v != nil {
+			why = v.Rule + " (" + v.Why + ")"
+		}
+		return &exitError{code: exitIgnored, err: err, hint: why + "; the write to /sys/module/zfs/parameters succeeds either way"}
+	}
+	if errors.Is(err, fs.ErrPermission) {
+		return inputErr(err, "writing modprobe.d and /sys/module/zfs/parameters needs root: run it with sudo")
+	}
+	if errors.Is(err, arcstats.ErrNotLoaded) {
+		return readErr(err)
+	}
+	return inputErr(err, "")
 }

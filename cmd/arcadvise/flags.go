@@ -1,27 +1,19 @@
 package main
 
 import (
-	"fmt"
 	"strings"
 
+	"github.com/arcadvise/arcadvise/internal/policy"
 	"github.com/arcadvise/arcadvise/internal/size"
 )
 
-// reservation is one --reserve value: [LABEL=]SIZE, SIZE in bytes, binary
-// K/M/G/T, or N% of MemTotal.
-type reservation struct {
-	label  string
-	amount size.Amount
-	text   string
-}
-
 // reserveFlag collects repeated --reserve flags; they are summed.
-type reserveFlag []reservation
+type reserveFlag []policy.ReserveSpec
 
 func (f *reserveFlag) String() string {
 	parts := make([]string, len(*f))
 	for i, r := range *f {
-		parts[i] = r.text
+		parts[i] = r.Text
 	}
 	return strings.Join(parts, ",")
 }
@@ -29,25 +21,11 @@ func (f *reserveFlag) String() string {
 func (f *reserveFlag) Type() string { return "[label=]size" }
 
 func (f *reserveFlag) Set(s string) error {
-	label, val, found := strings.Cut(s, "=")
-	if !found {
-		label, val = "", s
-	}
-	label = strings.TrimSpace(label)
-	if found && label == "" {
-		return fmt.Errorf("empty label in %q: want LABEL=SIZE or SIZE", s)
-	}
-	if strings.ContainsAny(label, " \t,") {
-		return fmt.Errorf("label %q may not contain spaces or commas", label)
-	}
-	a, err := size.ParseAmount(val)
+	r, err := policy.ParseReserve(s)
 	if err != nil {
 		return err
 	}
-	if a.Percent >= 100 {
-		return fmt.Errorf("reservation %q is 100%% of memory or more", s)
-	}
-	*f = append(*f, reservation{label: label, amount: a, text: s})
+	*f = append(*f, r)
 	return nil
 }
 

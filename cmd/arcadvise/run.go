@@ -5,73 +5,40 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
-	"runtime/debug"
+	"os"
+	"strings"
 	"time"
 
 	"github.com/spf13/pflag"
+	"golang.org/x/term"
 
-	"github.com/arcadvise/arcadvise/internal/arcstats"
+	"github.com/arcadvise/arcadvise/internal/apply"
+	"github.com/arcadvise/arcadvise/internal/buildinfo"
 	"github.com/arcadvise/arcadvise/internal/host"
 	"github.com/arcadvise/arcadvise/internal/modprobe"
 	"github.com/arcadvise/arcadvise/internal/policy"
 	"github.com/arcadvise/arcadvise/internal/report"
 	"github.com/arcadvise/arcadvise/internal/sample"
-	"github.com/arcadvise/arcadvise/internal/size"
-	"github.com/arcadvise/arcadvise/internal/zfsmod"
 )
 
-const usage = `Usage:
+const usageHead = `Usage:
     arcadvise [--reserve [LABEL=]SIZE]... [--root DIR] [--format text|json]
+              [--sample DURATION] [--arc-max SIZE] [--diff|--write|--live|--check]
 
 arcadvise reads the ARC's state (/proc/spl/kstat/zfs/arcstats), the memory
-picture (/proc/meminfo, /proc/pressure/memory) and the zfs module
-(/sys/module/zfs), and recommends a zfs_arc_max that leaves the memory your
-workload needs, with every term of the sum and where it came from.
+picture (/proc/meminfo, /proc/pressure/memory, /proc/vmstat) and the zfs
+module (/sys/module/zfs), and recommends a zfs_arc_max that leaves the memory
+your workload needs, with every term of the sum and where it came from.
 
 Options:
-    -r, --reserve [LABEL=]SIZE  Memory the workload needs. Repeatable; summed.
-                                SIZE is bytes, or K, M, G, T (binary, as in
-                                zfs(8) and free(1), with optional i/iB/B), or
-                                N% of MemTotal. Without it, the non-ARC memory
-                                in use now is taken, labelled "observed".
-        --host-base SIZE        Memory for the kernel and services
-                                (default 1 GiB + MemTotal/32).
-        --root DIR              Read /proc, /sys and /etc under DIR (a host
-                                snapshot, or a recorded window: docs/replay.md).
-                                Default /.
-    -s, --sample DURATION       Watch the host for DURATION (e.g. 2m) while the
-                                workload runs and advise from what happened
-                                then. Ctrl-C ends the window early.
-        --interval DURATION     Time between samples (default 1s).
-        --series                With --format json, include every sample.
-    -f, --format FORMAT         text (default) or json.
-        --arc-max SIZE          Your own cap instead of the recommendation; it
-                                goes through the same checks, --diff, --write,
-                                --live and --check.
+`
 
-Applying it:
-        --diff                  Print the change to modprobe.d as a unified diff;
-                                write nothing.
-        --write                 Apply the change atomically (the previous file is
-                                kept as NAME.arcadvise-bak), then print the next
-                                steps for this host (initramfs, reboot, check).
-        --live                  Also set the value now through
-                                /sys/module/zfs/parameters and read c_max back.
-        --check                 Exit 0 when the next-boot configuration and the
-                                running c_max match the recommendation, 1 when
-                                they drift.
-        --force                 Write or apply a value the module would ignore,
-                                or one the kernel command line overrides.
-    -V, --version               Print the version and exit.
-    -h, --help                  Print this help and exit.
-
+const usageTail = `
 Examples:
     arcadvise --reserve 20G
     arcadvise --reserve builds=12G --reserve vms=8G --format json
     arcadvise --reserve 60% --root ./snapshot
     arcadvise --reserve 20G --sample 2m
-
     arcadvise --reserve 20G --diff
     arcadvise --reserve 20G --write --live
     arcadvise --arc-max 8G --check
@@ -86,7 +53,6 @@ type options struct {
 	hostBase sizeFlag
 	root     string
 	format   string
-	version  bool
 	arcMax   sizeFlag
 	diff     bool
 	write    bool
@@ -98,263 +64,173 @@ type options struct {
 	series   bool
 }
 
-func version() string {
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
-		return bi.Main.Version
-	}
-	return "dev"
-}
-
 // run is the whole command; main only maps its result to the exit code.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	var o options
 	fset := pflag.NewFlagSet("arcadvise", pflag.ContinueOnError)
 	fset.SetOutput(io.Discard)
 	fset.Usage = func() {}
-	fset.VarP(&o.reserve, "reserve", "r", "")
-	fset.Var(&o.hostBase, "host-base", "")
-	fset.StringVar(&o.root, "root", "/", "")
-	fset.StringVarP(&o.format, "format", "f", "text", "")
-	fset.BoolVarP(&o.version, "version", "V", false, "")
-	fset.Var(&o.arcMax, "arc-max", "")
-	fset.BoolVar(&o.diff, "diff", false, "")
-	fset.BoolVar(&o.write, "write", false, "")
-	fset.BoolVar(&o.live, "live", false, "")
-	fset.BoolVar(&o.check, "check", false, "")
-	fset.BoolVar(&o.force, "force", false, "")
-	fset.DurationVarP(&o.sample, "sample", "s", 0, "")
-	fset.DurationVar(&o.interval, "interval", time.Second, "")
-	fset.BoolVar(&o.series, "series", false, "")
+	fset.SortFlags = false
+	fset.VarP(&o.reserve, "reserve", "r", "memory the workload needs; repeatable, summed. SIZE is bytes, or K, M, G, T (binary, as in zfs(8) and free(1), with optional i/iB/B), or N% of MemTotal. Without it, the non-ARC memory in use now is taken, labelled \"observed\"")
+	fset.Var(&o.hostBase, "host-base", "memory for the kernel and services (default 1 GiB + MemTotal/32)")
+	fset.StringVar(&o.root, "root", "/", "read /proc, /sys and /etc under `DIR`: a host snapshot, or a recorded window (docs/replay.md)")
+	fset.DurationVarP(&o.sample, "sample", "s", 0, "watch the host for `DURATION` (e.g. 2m) while the workload runs and advise from what happened then; Ctrl-C ends the window early")
+	fset.DurationVar(&o.interval, "interval", time.Second, "`DURATION` between samples")
+	fset.BoolVar(&o.series, "series", false, "with --format json, include every sample")
+	fset.StringVarP(&o.format, "format", "f", "text", "output `FORMAT`: text or json")
+	fset.Var(&o.arcMax, "arc-max", "your own cap instead of the recommendation; it goes through the same checks, --diff, --write, --live and --check")
+	fset.BoolVar(&o.diff, "diff", false, "print the change to modprobe.d as a unified diff; write nothing")
+	fset.BoolVar(&o.write, "write", false, "apply the change atomically (the previous file is kept as NAME.arcadvise-bak), then print the next steps for this host (initramfs, reboot, check)")
+	fset.BoolVar(&o.live, "live", false, "also set the value now through /sys/module/zfs/parameters and read c_max back")
+	fset.BoolVar(&o.check, "check", false, "exit 0 when the next-boot configuration and the running c_max match the recommendation, 1 when they drift")
+	fset.BoolVar(&o.force, "force", false, "write or apply a value the module would ignore, or one the kernel command line overrides")
+	ver := fset.BoolP("version", "V", false, "print the version and exit")
+	help := fset.BoolP("help", "h", false, "print this help and exit")
 	if err := fset.Parse(args); err != nil {
-		if errors.Is(err, pflag.ErrHelp) {
-			fmt.Fprint(stdout, usage)
-			return exitOK
-		}
 		return reportErr(stderr, usageErr("run 'arcadvise --help' for usage", "%v", err))
 	}
-	if o.version {
-		fmt.Fprintf(stdout, "arcadvise %s\n", version())
+	if *help {
+		// pflag marks every boolean "[=true|false]"; they are plain switches here.
+		fmt.Fprint(stdout, usageHead+strings.ReplaceAll(fset.FlagUsagesWrapped(80), "[=true|false]", "             ")+usageTail)
+		return exitOK
+	}
+	if *ver {
+		fmt.Fprintf(stdout, "arcadvise %s\n", buildinfo.String())
 		return exitOK
 	}
 	if fset.NArg() > 0 {
 		return reportErr(stderr, usageErr("run 'arcadvise --help' for usage", "unexpected argument %q", fset.Arg(0)))
 	}
-	if o.format != "text" && o.format != "json" {
-		return reportErr(stderr, usageErr("use --format text or --format json", "unknown format %q", o.format))
+	mode, err := o.mode()
+	if err != nil {
+		return reportErr(stderr, err)
 	}
-	if o.check && (o.diff || o.write || o.live) {
-		return reportErr(stderr, usageErr("run --check on its own, after --write or --live", "--check does not go with --diff, --write or --live"))
-	}
-	if o.arcMax.set && len(o.reserve) > 0 {
-		return reportErr(stderr, usageErr("--arc-max is your own cap; --reserve asks arcadvise to compute one", "--arc-max and --reserve do not go together"))
-	}
-	if o.sample < 0 || o.interval <= 0 {
-		return reportErr(stderr, usageErr("durations look like 90s, 2m or 1m30s", "--sample must not be negative and --interval must be positive"))
-	}
-	code, err := advise(ctx, &o, stdout, stderr)
+	code, err := advise(ctx, &o, mode, stdout, stderr)
 	if err != nil {
 		return reportErr(stderr, err)
 	}
 	return code
 }
 
-// advise reads the host, runs the policy and prints the report.
-func advise(ctx context.Context, o *options, stdout, stderr io.Writer) (int, error) {
-	win, latest, err := window(ctx, o, stderr)
+// mode checks the flags that go together and resolves what the run does.
+func (o *options) mode() (apply.Mode, error) {
+	switch {
+	case o.format != "text" && o.format != "json":
+		return 0, usageErr("use --format text or --format json", "unknown format %q", o.format)
+	case o.check && (o.diff || o.write || o.live):
+		return 0, usageErr("run --check on its own, after --write or --live", "--check does not go with --diff, --write or --live")
+	case o.arcMax.set && len(o.reserve) > 0:
+		return 0, usageErr("--arc-max is your own cap; --reserve asks arcadvise to compute one", "--arc-max and --reserve do not go together")
+	case o.sample < 0 || o.interval <= 0:
+		return 0, usageErr("durations look like 90s, 2m or 1m30s", "--sample must not be negative and --interval must be positive")
+	}
+	switch {
+	case o.write && o.live:
+		return apply.WriteLive, nil
+	case o.write:
+		return apply.Write, nil
+	case o.live:
+		return apply.Live, nil
+	case o.check:
+		return apply.Check, nil
+	case o.diff:
+		return apply.Diff, nil
+	}
+	return apply.Advise, nil
+}
+
+// advise reads the host (once, or over a window), runs the policy, carries
+// out the mode and prints the result.
+func advise(ctx context.Context, o *options, mode apply.Mode, stdout, stderr io.Writer) (int, error) {
+	snap, win, replay, err := readHost(ctx, o, stderr)
 	if err != nil {
 		return 0, err
 	}
-	snap, err := host.Load(latest)
-	if err != nil {
-		return 0, loadErr(err)
-	}
-	cfg, err := modprobe.Load(latest)
-	if err != nil {
-		return 0, inputErr(err, "")
-	}
-	rec, err := policy.Recommend(policyInput(o, snap, win, cfg))
-	if err != nil {
-		if errors.Is(err, policy.ErrReserveTooLarge) {
-			return 0, inputErr(err, "--reserve declares the workload's memory; it must leave room for the kernel and the ARC")
-		}
-		return 0, inputErr(err, "")
-	}
-	pressure := policy.BootPressure(snap.Arc, snap.PSI, snap.HasPSI, snap.CStartsAtMax())
-	var boot *policy.Pressure
-	if win != nil {
-		bootP := pressure
-		boot = &bootP
-		pressure = policy.WindowPressure(win)
-		if f := policy.CheckReservation(win, &rec); f != "" {
-			pressure.Findings = append(pressure.Findings, f)
-		}
-	}
-	rep := report.New("arcadvise "+version(), snap, rec, pressure)
-	rep.BootPressure = boot
-	if win != nil {
-		rep.Window = report.NewWindow(win)
-		rep.Root = o.root
-	}
-	rc := configReport(cfg, snap)
-	rep.Config = rc
-	ok := rec.Status == policy.StatusOK
-	var edit *modprobe.Edit
-	if ok {
-		edit, err = cfg.Plan(latest, changes(&rec))
-		switch {
-		case err == nil:
-			rc.TargetFile, rc.TargetWhy, rc.Changed, rc.Diff = edit.Path, edit.Why, edit.Changed(), edit.Diff()
-		case errors.Is(err, modprobe.ErrRefused) && !o.write:
-			rc.Warnings = append(rc.Warnings, err.Error())
-		default:
-			return 0, inputErr(err, "")
-		}
-		rc.Drift = append(rc.Drift, drift(cfg, snap, &rec)...)
-	}
-	acting := o.write || o.live
-	if acting && latest != o.root {
+	if replay && mode.Acts() {
 		return 0, usageErr("--write and --live act on a live host or a snapshot root, not on a recorded window", "%s is a recorded window", o.root)
 	}
-
-	var actionErr error
-	switch {
-	case !ok && (acting || o.diff || o.check):
-		// Over-committed: no cap to show, write, apply or check against.
-	case o.check:
-	case o.diff && !acting:
-		if err := refuseIgnored(o, &rec); err != nil {
-			return 0, err
-		}
-	case acting:
-		if actionErr = refuseIgnored(o, &rec); actionErr != nil {
-			return 0, actionErr
-		}
-		out := stdout
-		if o.format == "json" {
-			out = io.Discard
-		}
-		if o.write {
-			if actionErr = write(o, cfg, edit, rc, out); actionErr != nil {
-				return 0, actionErr
-			}
-		}
-		if o.live {
-			actionErr = live(o, snap, &rec, rc, out)
-		}
-		if o.write && rc.Wrote != "" {
-			steps, err := nextSteps(o, o.root, o.live && actionErr == nil)
-			if err != nil {
-				return 0, err
-			}
-			rc.NextSteps = steps
-		}
-	}
-
-	switch {
-	case o.format == "json":
-		err = rep.WriteJSON(stdout)
-	case !ok:
-		err = rep.WriteText(stdout)
-	case o.diff && !acting:
-		_, err = io.WriteString(stdout, rc.Diff)
-	case o.check:
-		err = writeCheck(stdout, &rec, rc)
-	case acting:
-		err = writeActed(stdout, o, rc)
-	default:
-		err = rep.WriteText(stdout)
-	}
+	cfg, err := modprobe.Load(snap.Root)
 	if err != nil {
+		return 0, inputErr(err, "")
+	}
+	in := policy.Input{Host: snap, Window: win, HostBase: o.hostBase.bytes, HostBaseSet: o.hostBase.set, ArcMax: o.arcMax.bytes,
+		BootArcMin: apply.BootArcMin(cfg), BootArcMinSet: true}
+	for _, r := range o.reserve {
+		in.Reservations = append(in.Reservations, r.Resolve(snap.Mem.MemTotal))
+	}
+	rec, err := policy.Recommend(in)
+	if errors.Is(err, policy.ErrReserveTooLarge) {
+		return 0, inputErr(err, "--reserve declares the workload's memory; it must leave room for the kernel and the ARC")
+	} else if err != nil {
+		return 0, inputErr(err, "")
+	}
+	res, actErr := apply.Run(apply.Request{Mode: mode, Force: o.force, Root: snap.Root, CheckCommand: o.checkCommand()}, snap, cfg, &rec)
+	if res == nil {
+		return 0, applyErr(actErr)
+	}
+	rin := report.Input{Tool: "arcadvise " + buildinfo.String(), Root: o.root, Host: snap, Recommendation: rec, Window: win, Config: res}
+	rin.Pressure, rin.BootPressure = policy.Verdict(snap, win, &rec)
+	if err := render(stdout, o, mode, report.New(rin)); err != nil {
 		return 0, err
 	}
 	switch {
-	case !ok:
+	case rec.Status != policy.StatusOK:
 		return exitOvercommitted, nil
-	case actionErr != nil:
-		return 0, actionErr
-	case o.check && len(rc.Drift) > 0:
+	case actErr != nil:
+		return 0, applyErr(actErr)
+	case mode == apply.Check && len(res.Drift) > 0:
 		return exitDrift, nil
 	}
 	return exitOK, nil
 }
 
-// policyInput gathers what the policy looks at: the host's memory and ARC,
-// the reservations or the admin's cap, the observed peak of a window, and
-// the zfs_arc_min that the configuration sets for next boot.
-func policyInput(o *options, snap *host.Snapshot, win *sample.Window, cfg *modprobe.Config) policy.Input {
-	in := policy.Input{
-		MemTotal:        snap.Mem.MemTotal,
-		MemAvailable:    snap.Mem.MemAvailable,
-		Hugepages:       snap.Mem.Hugepages,
-		HugepagesSource: snap.Mem.HugepagesSource,
-		Arc:             snap.Arc,
-		Module:          snap.Module,
-		HostBase:        o.hostBase.bytes,
-		HostBaseSet:     o.hostBase.set,
+// readHost reads the host, or collects a window (--sample, or a recorded
+// window as --root), with a progress line when a person is watching.
+func readHost(ctx context.Context, o *options, stderr io.Writer) (*host.Snapshot, *policy.Window, bool, error) {
+	opt := sample.Options{Interval: o.interval, Duration: o.sample, KeepSeries: o.series}
+	if f, ok := stderr.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		opt.Progress = func(p sample.Progress) { fmt.Fprintf(stderr, "\r\033[K%s", sample.FormatProgress(p)) }
+		defer fmt.Fprint(stderr, "\r\033[K")
+	}
+	snap, win, replay, err := sample.Take(ctx, o.root, opt)
+	if _, ok := errors.AsType[*sample.ReplayError](err); ok {
+		return nil, nil, false, inputErr(err, "a replay directory holds an arcadvise-replay manifest and one root per snapshot (docs/replay.md)")
+	} else if errors.Is(err, sample.ErrTooFewTicks) {
+		return nil, nil, false, inputErr(err, "use a --sample duration of at least one --interval")
+	}
+	return snap, win, replay, readErr(err)
+}
+
+// render prints the result in the form the mode and format ask for.
+func render(w io.Writer, o *options, mode apply.Mode, rep *report.Report) error {
+	switch {
+	case o.format == "json":
+		return rep.WriteJSON(w)
+	case rep.Recommendation.Status != policy.StatusOK:
+		return rep.WriteText(w)
+	case mode == apply.Diff:
+		_, err := io.WriteString(w, rep.Config.Diff)
+		return err
+	case mode == apply.Check:
+		return rep.WriteCheck(w)
+	case mode.Acts():
+		return rep.WriteActed(w, mode.Writes(), o.diff)
+	}
+	return rep.WriteText(w)
+}
+
+// checkCommand is the arcadvise command that checks the result later, with
+// the same reservation or cap.
+func (o *options) checkCommand() string {
+	cmd := "arcadvise --check"
+	if o.arcMax.set {
+		cmd += fmt.Sprintf(" --arc-max %d", o.arcMax.bytes)
 	}
 	for _, r := range o.reserve {
-		src := "--reserve " + r.text
-		b := r.amount.Resolve(snap.Mem.MemTotal)
-		if r.amount.Percent > 0 {
-			src += fmt.Sprintf(" (%s%% of MemTotal %s)", fmtPct(r.amount.Percent), size.Format(snap.Mem.MemTotal))
-		}
-		in.Reservations = append(in.Reservations, policy.Reservation{Label: r.label, Bytes: b, Source: src})
+		cmd += " --reserve " + r.Text
 	}
-	if win != nil {
-		in.ObservedPeak = win.PeakNonARC
-		in.ObservedPeakSource = fmt.Sprintf("peak over the sampled window (%s) of MemTotal − MemAvailable − ARC size", win.PeakNonARCAt.UTC().Format(time.RFC3339))
+	if o.hostBase.set {
+		cmd += fmt.Sprintf(" --host-base %d", o.hostBase.bytes)
 	}
-	if s, ok := cfg.Effective(zfsmod.ArcMin); ok {
-		if v, err := modprobe.ParseValue(s.Value); err == nil {
-			in.BootArcMin = v
-		}
-	}
-	in.BootArcMinSet = true
-	in.ArcMax = o.arcMax.bytes
-	return in
+	return cmd
 }
-
-// writeCheck prints the result of --check: one line when all is in place,
-// else each drift.
-func writeCheck(w io.Writer, rec *policy.Recommendation, rc *report.Config) error {
-	if len(rc.Drift) == 0 {
-		_, err := fmt.Fprintf(w, "ok: zfs_arc_max=%d is configured for next boot and in effect (c_max)\n", rec.ArcMax)
-		return err
-	}
-	for _, d := range rc.Drift {
-		if _, err := fmt.Fprintf(w, "drift: %s\n", d); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// writeActed prints the diff of a write and the next steps.
-func writeActed(w io.Writer, o *options, rc *report.Config) error {
-	if o.diff || rc.Wrote != "" {
-		if _, err := io.WriteString(w, rc.Diff); err != nil {
-			return err
-		}
-	}
-	for i, s := range rc.NextSteps {
-		if i == 0 {
-			fmt.Fprintln(w, "Next steps:")
-		}
-		if _, err := fmt.Fprintf(w, "  %d. %s\n", i+1, s); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func loadErr(err error) error {
-	switch {
-	case errors.Is(err, arcstats.ErrNotLoaded):
-		return inputErr(err, "is the zfs module loaded? (modprobe zfs; with --root, the snapshot needs proc/spl/kstat/zfs/arcstats)")
-	case errors.Is(err, fs.ErrPermission):
-		return inputErr(err, "run arcadvise as a user that can read /proc and /sys")
-	}
-	return inputErr(err, "")
-}
-
-func fmtPct(p float64) string { return fmt.Sprintf("%g", p) }

@@ -20,8 +20,7 @@
 // the running module does not export is reported as unknown (ok == false),
 // never as zero.
 //
-// [Stats.ParseFrom] re-parses into existing storage and allocates nothing when
-// the field set did not change, so a 1-second sampler can reuse one [Stats].
+// [Parse] reads any reader; [Read] reads the file under a root directory.
 package arcstats
 
 import (
@@ -37,7 +36,7 @@ import (
 // Path is the location of the ARC kstat, relative to a root directory.
 const Path = "proc/spl/kstat/zfs/arcstats"
 
-// ErrNotLoaded is wrapped by [Read] and [ReadInto] when the arcstats file is
+// ErrNotLoaded is wrapped by [Read] when the arcstats file is
 // absent, which means the zfs kernel module is not loaded (or /proc is not
 // the host's).
 var ErrNotLoaded = errors.New("zfs module not loaded")
@@ -89,129 +88,55 @@ type row struct {
 	name string
 	val  uint64 // raw bits; a TypeInt64 value is stored as uint64(int64)
 	typ  uint8
-	// start and end locate the name in the buffer being parsed. They are
-	// only meaningful during a parse.
-	start, end int32
 }
 
-// Stats is one snapshot of arcstats. The zero value is empty and ready for
-// [Stats.ParseFrom]. Its methods may be called concurrently, but not while
-// ParseFrom or ReadInto is refilling it.
+// Stats is one parsed arcstats file.
 type Stats struct {
 	Header Header
 
-	rows []row // in file order; cap is kept across parses
-	// index maps a name to its position in rows. It is valid for
-	// rows[:indexed]; indexed is 0 after a failed parse.
-	index   map[string]int
-	indexed int
-	buf     []byte // read buffer reused by ParseFrom and ReadInto
+	rows  []row          // in file order
+	index map[string]int // name → position in rows
 }
 
-// Parse reads a complete arcstats file from r. Header.NData is not required
-// to match the number of rows; see [Stats.CheckRows].
+// Parse parses an arcstats file. It reads at most 1 MiB: a real one is
+// under 7 KiB.
 func Parse(r io.Reader) (*Stats, error) {
-	s := new(Stats)
-	if err := s.ParseFrom(r); err != nil {
-		return nil, err
-	}
-	s.buf = nil // a one-shot parse keeps no read buffer
-	return s, nil
-}
-
-// ParseFrom reads a complete arcstats file from r into s, replacing its
-// contents. It reuses the storage of s: when the field set is the same as in
-// the previous successful parse, it allocates nothing. On error s holds no
-// rows and a zero Header until the next successful parse.
-func (s *Stats) ParseFrom(r io.Reader) error {
-	data, err := readAll(r, &s.buf)
+	data, err := io.ReadAll(io.LimitReader(r, maxSize+1))
 	if err != nil {
-		s.reset()
-		return err
+		return nil, fmt.Errorf("reading arcstats: %w", err)
 	}
-	return s.parse(data)
+	if len(data) > maxSize {
+		return nil, fmt.Errorf("input larger than %d bytes is not an arcstats file", maxSize)
+	}
+	return parse(string(data))
 }
 
-// Read parses filepath.Join(root, Path). When the file does not exist the
-// error wraps [ErrNotLoaded] (and fs.ErrNotExist). Syntax errors are
-// [*ParseError] values whose File is the joined path.
+// Read reads and parses the arcstats file under root. A missing file wraps
+// [ErrNotLoaded]; a parse error is a *[ParseError] that names the file.
 func Read(root string) (*Stats, error) {
-	s := new(Stats)
-	if err := ReadInto(root, s, nil); err != nil {
-		return nil, err
-	}
-	s.buf = nil // a one-shot read keeps no read buffer
-	return s, nil
-}
-
-// ReadInto is [Read] into existing storage, for a sampler that reads the file
-// repeatedly: it reuses s as [Stats.ParseFrom] does, and reads into *buf
-// (growing it as needed) or, when buf is nil, into a buffer kept in s. Only
-// opening the file allocates.
-func ReadInto(root string, s *Stats, buf *[]byte) error {
 	path := filepath.Join(root, Path)
 	f, err := os.Open(path)
 	if err != nil {
-		s.reset()
 		if errors.Is(err, fs.ErrNotExist) {
-			return fmt.Errorf("%s: %w: %w; is the zfs module loaded? (modprobe zfs)", path, ErrNotLoaded, fs.ErrNotExist)
+			return nil, fmt.Errorf("%s: %w: %w; is the zfs module loaded? (modprobe zfs)", path, ErrNotLoaded, fs.ErrNotExist)
 		}
-		return err
+		return nil, err
 	}
 	defer f.Close()
-	if buf == nil {
-		buf = &s.buf
-	}
-	data, err := readAll(f, buf)
+	s, err := Parse(f)
 	if err != nil {
-		s.reset()
-		return fmt.Errorf("%s: %w", path, err)
-	}
-	if err := s.parse(data); err != nil {
-		var pe *ParseError
-		if errors.As(err, &pe) {
+		if pe, ok := errors.AsType[*ParseError](err); ok {
 			pe.File = path
+			return nil, err
 		}
-		return err
+		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	return nil
-}
-
-// readAll reads r to EOF into (*buf)[:0], growing *buf only when it is too
-// small. It stops with an error after maxSize bytes.
-func readAll(r io.Reader, buf *[]byte) ([]byte, error) {
-	b := (*buf)[:0]
-	if cap(b) == 0 {
-		b = make([]byte, 0, 16<<10)
-	}
-	for {
-		if len(b) == cap(b) {
-			b = append(b, 0)[:len(b)]
-		}
-		n, err := r.Read(b[len(b):cap(b)])
-		b = b[:len(b)+n]
-		*buf = b
-		switch {
-		case len(b) > maxSize:
-			return nil, fmt.Errorf("input larger than %d bytes is not an arcstats file", maxSize)
-		case err == io.EOF:
-			return b, nil
-		case err != nil:
-			return nil, fmt.Errorf("reading arcstats: %w", err)
-		}
-	}
-}
-
-func (s *Stats) reset() {
-	s.Header = Header{}
-	s.rows = s.rows[:0]
-	clear(s.index)
-	s.indexed = 0
+	return s, nil
 }
 
 func (s *Stats) lookup(name string) (*row, bool) {
 	i, ok := s.index[name]
-	if !ok || i >= len(s.rows) {
+	if !ok {
 		return nil, false
 	}
 	return &s.rows[i], true

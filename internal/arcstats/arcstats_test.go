@@ -575,11 +575,10 @@ func TestReadNotLoaded(t *testing.T) {
 
 func TestReadErrors(t *testing.T) {
 	// A reader that fails is reported as a read error, not a parse error.
-	var s arcstats.Stats
-	err := s.ParseFrom(iotest.ErrReader(errors.New("boom")))
+	_, err := arcstats.Parse(iotest.ErrReader(errors.New("boom")))
 	var pe *arcstats.ParseError
 	if err == nil || errors.As(err, &pe) || !strings.Contains(err.Error(), "reading arcstats: boom") {
-		t.Errorf("ParseFrom(failing reader) = %v", err)
+		t.Errorf("Parse(failing reader) = %v", err)
 	}
 	// A root that is a regular file is an error, but not "not loaded".
 	root := filepath.Join(t.TempDir(), "file")
@@ -631,124 +630,6 @@ func TestReadTooLarge(t *testing.T) {
 	}
 }
 
-// TestParseFromReuse re-parses different inputs into one Stats and compares
-// each result with a fresh Parse.
-func TestParseFromReuse(t *testing.T) {
-	filled, err := os.ReadFile(filepath.Join(labFilled, arcstats.Path))
-	if err != nil {
-		t.Fatal(err)
-	}
-	pressure, err := os.ReadFile(filepath.Join(labPressure, arcstats.Path))
-	if err != nil {
-		t.Fatal(err)
-	}
-	v22 := []byte(synth(readLocalList(t)))
-	short := []byte("1 1 0x01 2 0 1 2\nname type data\nhits 4 1\nc 4 2\n")
-	renamed := []byte("1 1 0x01 2 0 1 2\nname type data\nhits 4 1\nsize 4 2\n")
-	bad := []byte("1 1 0x01 2 0 1 2\nname type data\nhits 4 1\nhits 4 2\n")
-	prefix := filled[:bytes.Index(filled, []byte("\nc_min "))+1] // rows up to c
-	seq := [][]byte{filled, pressure, filled, v22, short, renamed, bad, renamed, filled, bad, filled, short, filled, prefix, filled, prefix}
-
-	var s arcstats.Stats
-	for i, in := range seq {
-		err := s.ParseFrom(bytes.NewReader(in))
-		want, wantErr := arcstats.Parse(bytes.NewReader(in))
-		if (err == nil) != (wantErr == nil) {
-			t.Fatalf("step %d: ParseFrom err %v, Parse err %v", i, err, wantErr)
-		}
-		if err != nil {
-			if s.Len() != 0 || s.Header != (arcstats.Header{}) || s.Has("hits") {
-				t.Errorf("step %d: after error Len = %d, Header = %+v", i, s.Len(), s.Header)
-			}
-			continue
-		}
-		if s.Header != want.Header {
-			t.Errorf("step %d: Header = %+v, want %+v", i, s.Header, want.Header)
-		}
-		if diff := cmp.Diff(want.Names(), s.Names()); diff != "" {
-			t.Fatalf("step %d: Names (-fresh +reused):\n%s", i, diff)
-		}
-		for _, n := range want.Names() {
-			a, aok := s.Int(n)
-			b, bok := want.Int(n)
-			if a != b || aok != bok {
-				t.Errorf("step %d: %s = %d,%v, fresh %d,%v", i, n, a, aok, b, bok)
-			}
-		}
-		if s.Has("no_such_field") {
-			t.Errorf("step %d: Has(no_such_field)", i)
-		}
-		if s.Has("c") != want.Has("c") || s.Has("size") != want.Has("size") {
-			t.Errorf("step %d: stale index", i)
-		}
-	}
-}
-
-// readLocalList returns a 2.2-era field list without needing ../shared.
-func readLocalList(t *testing.T) []string {
-	t.Helper()
-	s, err := arcstats.Read(labFilled)
-	if err != nil {
-		t.Fatal(err)
-	}
-	names := s.Names()
-	names = slices.DeleteFunc(names, func(n string) bool { return n == "p" || n == "arc_meta_limit" })
-	return append(names, "iohits", "demand_iohit_predictive_prefetch", "uncached_hits")
-}
-
-// TestParseFromAllocs is the sampler's contract: re-parsing a file whose
-// field set did not change allocates nothing.
-func TestParseFromAllocs(t *testing.T) {
-	filled, err := os.ReadFile(filepath.Join(labFilled, arcstats.Path))
-	if err != nil {
-		t.Fatal(err)
-	}
-	pressure, err := os.ReadFile(filepath.Join(labPressure, arcstats.Path))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var s arcstats.Stats
-	rd := bytes.NewReader(filled)
-	if err := s.ParseFrom(rd); err != nil {
-		t.Fatal(err)
-	}
-	i := 0
-	allocs := testing.AllocsPerRun(200, func() {
-		in := filled
-		if i%2 == 1 {
-			in = pressure
-		}
-		i++
-		rd.Reset(in)
-		if err := s.ParseFrom(rd); err != nil {
-			t.Fatal(err)
-		}
-		if _, ok := s.Uint("c"); !ok {
-			t.Fatal("c missing")
-		}
-		if s.Generation() != "2.1" {
-			t.Fatal("generation changed")
-		}
-	})
-	if allocs != 0 {
-		t.Errorf("ParseFrom allocates %.1f times per call in steady state, want 0", allocs)
-	}
-
-	var buf []byte
-	if err := arcstats.ReadInto(labFilled, &s, &buf); err != nil {
-		t.Fatal(err)
-	}
-	readAllocs := testing.AllocsPerRun(50, func() {
-		if err := arcstats.ReadInto(labPressure, &s, &buf); err != nil {
-			t.Fatal(err)
-		}
-	})
-	t.Logf("ReadInto: %.1f allocs per call (path join and os.Open)", readAllocs)
-	if v, _ := s.Uint("arc_no_grow"); v != 1 {
-		t.Errorf("ReadInto into reused Stats: arc_no_grow = %d, want 1", v)
-	}
-}
-
 func BenchmarkParse(b *testing.B) {
 	data, err := os.ReadFile(filepath.Join(labFilled, arcstats.Path))
 	if err != nil {
@@ -758,37 +639,6 @@ func BenchmarkParse(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		if _, err := arcstats.Parse(bytes.NewReader(data)); err != nil {
-			b.Fatal(err)
-		}
-	}
-}
-
-func BenchmarkParseFrom(b *testing.B) {
-	data, err := os.ReadFile(filepath.Join(labFilled, arcstats.Path))
-	if err != nil {
-		b.Fatal(err)
-	}
-	var s arcstats.Stats
-	rd := bytes.NewReader(data)
-	if err := s.ParseFrom(rd); err != nil {
-		b.Fatal(err)
-	}
-	b.SetBytes(int64(len(data)))
-	b.ReportAllocs()
-	for b.Loop() {
-		rd.Reset(data)
-		if err := s.ParseFrom(rd); err != nil {
-			b.Fatal(err)
-		}
-	}
-}
-
-func BenchmarkReadInto(b *testing.B) {
-	var s arcstats.Stats
-	var buf []byte
-	b.ReportAllocs()
-	for b.Loop() {
-		if err := arcstats.ReadInto(labFilled, &s, &buf); err != nil {
 			b.Fatal(err)
 		}
 	}

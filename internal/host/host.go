@@ -1,10 +1,18 @@
-// Package host reads everything arcadvise looks at from one root directory:
-// arcstats, /proc/meminfo, memory PSI and /sys/module/zfs. The root is "/"
-// on a live host, or a snapshot directory holding the same paths.
+// Package host takes one reading of everything arcadvise looks at under a
+// root directory: arcstats, /proc/meminfo, memory PSI, /proc/vmstat and
+// /sys/module/zfs. The root is "/" on a live host, or a snapshot directory
+// holding the same paths. A --sample tick is the same reading taken again.
+//
+// Each file has one reader, in the package that owns its format:
+// arcstats.Read, meminfo.Read and meminfo.ReadPSI (through procfs),
+// meminfo.ReadVMStat and zfsmod.Read. Nothing else opens these files.
 package host
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
+	"time"
 
 	"github.com/arcadvise/arcadvise/internal/arcstats"
 	"github.com/arcadvise/arcadvise/internal/meminfo"
@@ -13,21 +21,25 @@ import (
 
 // Snapshot is one reading of the host.
 type Snapshot struct {
-	Root   string
+	Root   string    // the directory it was read from
+	At     time.Time // when it was taken (a replay's recorded time)
 	Arc    *arcstats.Stats
 	Mem    meminfo.Info
 	PSI    meminfo.PSI
-	HasPSI bool
+	HasPSI bool // the kernel has PSI (4.20+, not booted with psi=0)
+	VM     meminfo.VMStat
+	HasVM  bool // proc/vmstat exists (absent from older snapshots)
 	Module zfsmod.State
 	// Warnings are oddities that do not stop the advice, such as an
 	// arcstats header whose row count disagrees with the rows.
 	Warnings []string
 }
 
-// Load reads a snapshot of the host under root. arcstats comes first: if
-// the zfs module is not loaded nothing else matters.
-func Load(root string) (*Snapshot, error) {
-	s := &Snapshot{Root: root}
+// Read takes a snapshot of the host under root, stamped with the current
+// time. arcstats comes first: if the zfs module is not loaded nothing else
+// matters.
+func Read(root string) (*Snapshot, error) {
+	s := &Snapshot{Root: root, At: time.Now()}
 	var err error
 	if s.Arc, err = arcstats.Read(root); err != nil {
 		return nil, err
@@ -39,6 +51,14 @@ func Load(root string) (*Snapshot, error) {
 		return nil, err
 	}
 	if s.PSI, s.HasPSI, err = meminfo.ReadPSI(root); err != nil {
+		return nil, err
+	}
+	// proc/vmstat is optional: snapshots from before the lane recorded it
+	// do not have it.
+	switch s.VM, err = meminfo.ReadVMStat(root); {
+	case err == nil:
+		s.HasVM = true
+	case !errors.Is(err, fs.ErrNotExist):
 		return nil, err
 	}
 	if s.Module, err = zfsmod.Read(root); err != nil {
@@ -67,6 +87,12 @@ func (s *Snapshot) memoryMismatch() string {
 		return ""
 	}
 	return fmt.Sprintf("MemTotal (%d) and the module's memory_all_bytes (%d) disagree: inside a container (lxcfs) MemTotal is the container's limit while arcstats shows the host's ARC; after memory hot-plug the module may hold stale limits. The advice uses MemTotal; run arcadvise on the host itself.", mem, all)
+}
+
+// ArcSize is the ARC's size from arcstats (0 when the row is missing).
+func (s *Snapshot) ArcSize() uint64 {
+	v, _ := s.Arc.Uint("size")
+	return v
 }
 
 // CStartsAtMax reports whether the module sets c = c_max at load, as

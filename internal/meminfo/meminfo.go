@@ -3,15 +3,11 @@
 package meminfo
 
 import (
-	"bufio"
-	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"math"
 	"math/bits"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -181,9 +177,9 @@ func estimateAvailable(info Info) uint64 {
 	return v
 }
 
-// Read reads <root>/proc/meminfo with procfs. Errors name the file; for a
-// malformed file they also give the line, which procfs does not report:
-// after a procfs error the file is read again to find the first bad line.
+// Read reads <root>/proc/meminfo through procfs, the one parser of this
+// file. Errors name the file; procfs names the malformed line by its text
+// where it can (a bad unit, a wrong number of fields), not by its number.
 func Read(root string) (Info, error) {
 	path := filepath.Join(root, Path)
 	fsys, err := procfs.NewFS(filepath.Join(root, "proc"))
@@ -191,144 +187,38 @@ func Read(root string) (Info, error) {
 		return Info{}, fileError(path, err)
 	}
 	m, err := fsys.Meminfo()
-	if err == nil {
-		var info Info
-		if info, err = FromProcfs(m); err == nil {
-			return info, nil
+	if err != nil {
+		if errors.Is(err, procfs.ErrFileParse) {
+			return Info{}, parseError(path, err)
 		}
-	} else if !errors.Is(err, procfs.ErrFileParse) {
 		return Info{}, fileError(path, err)
 	}
-	if b, rerr := os.ReadFile(path); rerr == nil {
-		var le *LineError
-		if _, perr := Parse(bytes.NewReader(b)); errors.As(perr, &le) {
-			le.Path = path
-			le.Err = err
-			return Info{}, le
-		}
-	}
-	return Info{}, fmt.Errorf("%s: %w", path, err)
-}
-
-// Parse reads a /proc/meminfo file. It is a small equivalent of procfs's
-// private meminfo parser, with the same rules: every line is "Key: value" or
-// "Key: value kB" split on white space, the value is an unsigned integer as
-// strconv.ParseUint reads it with base 0 (so "0x10" and "010" are accepted
-// as procfs accepts them), a kB value is multiplied by 1024, unknown keys
-// are ignored and a repeated key takes the last value. The result then goes
-// through FromProcfs, so Parse and Read agree on every file a kernel can
-// produce; the tests and FuzzParse check this against procfs itself.
-//
-// Parse is stricter than procfs in two ways that no kernel output reaches:
-// a line longer than 64 KiB is an error (procfs silently stops reading
-// there), and the whole stream is read (procfs reads at most 1 MiB).
-//
-// A malformed line gives a *LineError with the 1-based line number; so does
-// a used value whose kB count overflows 64-bit bytes.
-func Parse(r io.Reader) (Info, error) {
-	type seen struct {
-		line   int
-		text   string
-		raw, b uint64
-	}
-	last := make(map[string]seen, len(usedKeys))
-	sc := bufio.NewScanner(r)
-	n := 0
-	for sc.Scan() {
-		n++
-		line := sc.Text()
-		key, raw, b, err := parseMeminfoLine(line)
-		if err != nil {
-			err.Line = n
-			return Info{}, err
-		}
-		if _, ok := usedKeys[key]; ok {
-			last[key] = seen{n, line, raw, b}
-		}
-	}
-	if err := sc.Err(); err != nil {
-		if errors.Is(err, bufio.ErrTooLong) {
-			return Info{}, &LineError{Line: n + 1, Reason: "longer than 64 KiB", Err: err}
-		}
-		return Info{}, fmt.Errorf("reading meminfo: %w", err)
-	}
-
-	// Report the first line, in file order, whose kB value overflows.
-	var bad *LineError
-	for key, v := range last {
-		if key != "HugePages_Total:" && v.raw > math.MaxUint64/1024 && v.b != v.raw && (bad == nil || v.line < bad.Line) {
-			bad = &LineError{Line: v.line, Text: v.text,
-				Reason: fmt.Sprintf("%d kB overflows 64-bit bytes", v.raw)}
-		}
-	}
-	if bad != nil {
-		return Info{}, bad
-	}
-
-	var m procfs.Meminfo
-	for key, v := range last {
-		raw, b := v.raw, v.b
-		switch key {
-		case "MemTotal:":
-			m.MemTotal, m.MemTotalBytes = &raw, &b
-		case "MemFree:":
-			m.MemFree, m.MemFreeBytes = &raw, &b
-		case "MemAvailable:":
-			m.MemAvailable, m.MemAvailableBytes = &raw, &b
-		case "Active(file):":
-			m.ActiveFile, m.ActiveFileBytes = &raw, &b
-		case "Inactive(file):":
-			m.InactiveFile, m.InactiveFileBytes = &raw, &b
-		case "SReclaimable:":
-			m.SReclaimable, m.SReclaimableBytes = &raw, &b
-		case "SUnreclaim:":
-			m.SUnreclaim, m.SUnreclaimBytes = &raw, &b
-		case "Shmem:":
-			m.Shmem, m.ShmemBytes = &raw, &b
-		case "SwapTotal:":
-			m.SwapTotal, m.SwapTotalBytes = &raw, &b
-		case "SwapFree:":
-			m.SwapFree, m.SwapFreeBytes = &raw, &b
-		case "Hugetlb:":
-			m.Hugetlb, m.HugetlbBytes = &raw, &b
-		case "Hugepagesize:":
-			m.Hugepagesize, m.HugepagesizeBytes = &raw, &b
-		case "HugePages_Total:":
-			// A page count: procfs keeps only the number as printed.
-			m.HugePagesTotal = &raw
-		}
-	}
-	return FromProcfs(m)
-}
-
-// usedKeys are the lines FromProcfs uses.
-var usedKeys = map[string]struct{}{
-	"MemTotal:": {}, "MemFree:": {}, "MemAvailable:": {}, "Active(file):": {},
-	"Inactive(file):": {}, "SReclaimable:": {}, "SUnreclaim:": {}, "Shmem:": {},
-	"SwapTotal:": {}, "SwapFree:": {}, "Hugetlb:": {}, "Hugepagesize:": {},
-	"HugePages_Total:": {},
-}
-
-// parseMeminfoLine applies procfs's rules to one line. b wraps around like
-// procfs's 1024*val for a huge kB value; callers check for that.
-func parseMeminfoLine(line string) (key string, raw, b uint64, _ *LineError) {
-	fields := strings.Fields(line)
-	if len(fields) < 2 || len(fields) > 3 {
-		return "", 0, 0, &LineError{Text: line,
-			Reason: fmt.Sprintf(`want "Key: value" or "Key: value kB", got %d fields`, len(fields))}
-	}
-	raw, err := strconv.ParseUint(fields[1], 0, 64)
+	info, err := FromProcfs(m)
 	if err != nil {
-		return "", 0, 0, &LineError{Text: line,
-			Reason: fmt.Sprintf("value %q is not an unsigned 64-bit integer", fields[1]), Err: err}
+		return Info{}, fmt.Errorf("%s: %w", path, err)
 	}
-	b = raw
-	if len(fields) == 3 {
-		if fields[2] != "kB" {
-			return "", 0, 0, &LineError{Text: line,
-				Reason: fmt.Sprintf("unit %q is not kB", fields[2])}
-		}
-		b = 1024 * raw
-	}
-	return fields[0], raw, b, nil
+	return info, nil
 }
+
+// parseError names path in a procfs parse error, without procfs's
+// repeated "error parsing file: " prefixes; errors.Is still finds
+// procfs.ErrFileParse.
+func parseError(path string, err error) error {
+	msg := err.Error()
+	for {
+		rest, ok := strings.CutPrefix(msg, procfs.ErrFileParse.Error()+": ")
+		if !ok {
+			break
+		}
+		msg = rest
+	}
+	return &procfsError{msg: path + ": malformed: " + msg, err: err}
+}
+
+type procfsError struct {
+	msg string
+	err error
+}
+
+func (e *procfsError) Error() string { return e.msg }
+func (e *procfsError) Unwrap() error { return e.err }

@@ -1,7 +1,6 @@
 package meminfo
 
 import (
-	"bytes"
 	"errors"
 	"os"
 	"path/filepath"
@@ -44,13 +43,13 @@ func readFile(t testing.TB, path string) []byte {
 	return b
 }
 
-// TestFixtures parses every meminfo capture in shared/fixtures, checks the
-// values and checks that Parse and Read (through procfs) agree.
+// TestFixtures reads every meminfo capture in shared/fixtures through Read
+// (procfs) and checks the values.
 func TestFixtures(t *testing.T) {
 	tests := []struct {
 		file    string
 		want    Info
-		wantErr string
+		wantErr string // after "<path>: "
 	}{
 		{file: "gopsutil-anonhugepages.txt", want: Info{
 			// A three-line fragment without a final newline: it has
@@ -64,9 +63,10 @@ func TestFixtures(t *testing.T) {
 			Hugepages: 0, HugepagesSource: HugepagesFromPages,
 		}},
 		{
-			// Linux 2.4 header "total: used: free: ..." has six fields.
+			// Linux 2.4 header "total: used: free: ..." has six fields;
+			// procfs quotes the line but gives no line number.
 			file:    "gopsutil-issue1002.txt",
-			wantErr: `line 1: malformed line "        total:    used:    free:  shared: buffers:  cached:": want "Key: value" or "Key: value kB", got 6 fields`,
+			wantErr: `malformed: Malformed line "        total:    used:    free:  shared: buffers:  cached:"`,
 		},
 		{file: "hotsos-kubernetes-4GiB.txt", want: Info{
 			MemTotal: 4026036 * kB, MemFree: 129248 * kB, MemAvailable: 2775844 * kB, HasMemAvailable: true,
@@ -117,34 +117,23 @@ func TestFixtures(t *testing.T) {
 
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {
-			data := readFile(t, filepath.Join(dir, tt.file))
-			got, err := Parse(bytes.NewReader(data))
-			root := makeRoot(t, map[string][]byte{Path: data})
-			gotRead, errRead := Read(root)
+			root := makeRoot(t, map[string][]byte{Path: readFile(t, filepath.Join(dir, tt.file))})
+			got, err := Read(root)
 			if tt.wantErr != "" {
-				if err == nil || err.Error() != tt.wantErr {
-					t.Fatalf("Parse error = %v, want %q", err, tt.wantErr)
+				want := filepath.Join(root, Path) + ": " + tt.wantErr
+				if err == nil || err.Error() != want {
+					t.Fatalf("Read error = %v, want %q", err, want)
 				}
-				wantReadErr := filepath.Join(root, Path) + ":" + strings.TrimPrefix(tt.wantErr, "line ")
-				if errRead == nil || errRead.Error() != wantReadErr {
-					t.Fatalf("Read error = %v, want %q", errRead, wantReadErr)
-				}
-				if !errors.Is(errRead, procfs.ErrFileParse) {
-					t.Errorf("Read error does not wrap procfs.ErrFileParse: %v", errRead)
+				if !errors.Is(err, procfs.ErrFileParse) {
+					t.Errorf("Read error does not wrap procfs.ErrFileParse: %v", err)
 				}
 				return
 			}
 			if err != nil {
-				t.Fatalf("Parse: %v", err)
+				t.Fatalf("Read: %v", err)
 			}
 			if diff := cmp.Diff(tt.want, got); diff != "" {
-				t.Errorf("Parse (-want +got):\n%s", diff)
-			}
-			if errRead != nil {
-				t.Fatalf("Read: %v", errRead)
-			}
-			if diff := cmp.Diff(got, gotRead); diff != "" {
-				t.Errorf("Parse and Read disagree (-Parse +Read):\n%s", diff)
+				t.Errorf("Read (-want +got):\n%s", diff)
 			}
 		})
 	}
@@ -177,13 +166,6 @@ func TestLab(t *testing.T) {
 			if diff := cmp.Diff(tt.want, got); diff != "" {
 				t.Errorf("Read (-want +got):\n%s", diff)
 			}
-			parsed, err := Parse(bytes.NewReader(data))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if diff := cmp.Diff(got, parsed); diff != "" {
-				t.Errorf("Read and Parse disagree (-Read +Parse):\n%s", diff)
-			}
 		})
 	}
 }
@@ -207,84 +189,90 @@ func TestHugepages(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := Parse(strings.NewReader(tt.in))
+			got, err := Read(makeRoot(t, map[string][]byte{Path: []byte(tt.in)}))
 			if err != nil {
 				t.Fatal(err)
 			}
 			if got.Hugepages != tt.want || got.HugepagesSource != tt.wantSource {
 				t.Errorf("Hugepages = %d from %q, want %d from %q", got.Hugepages, got.HugepagesSource, tt.want, tt.wantSource)
 			}
-			read, err := Read(makeRoot(t, map[string][]byte{Path: []byte(tt.in)}))
-			if err != nil || read != got {
-				t.Errorf("Read = %+v, %v; Parse = %+v", read, err, got)
-			}
 		})
 	}
 }
 
-func TestParseErrors(t *testing.T) {
+func TestReadErrors(t *testing.T) {
 	tests := []struct {
-		name, in, want string
+		name, in string
+		want     string // after "<path>: "
+		// procfs rejected the file: the error wraps procfs.ErrFileParse.
+		// The other errors come from FromProcfs.
+		procfsErr bool
 	}{
-		{"empty", "", "no MemTotal line: not a Linux /proc/meminfo"},
-		{"no MemTotal", "MemFree: 1 kB\n", "no MemTotal line: not a Linux /proc/meminfo"},
-		{"zero MemTotal", "MemTotal: 0 kB\n", "MemTotal is 0"},
-		{"one field", "MemTotal: 1 kB\nMemFree:\n", `line 2: malformed line "MemFree:": want "Key: value" or "Key: value kB", got 1 fields`},
-		{"blank line", "MemTotal: 1 kB\n\nMemFree: 1 kB\n", `line 2: malformed line "": want "Key: value" or "Key: value kB", got 0 fields`},
-		{"four fields", "MemTotal: 1 kB x\n", `line 1: malformed line "MemTotal: 1 kB x": want "Key: value" or "Key: value kB", got 4 fields`},
-		{"bad unit", "MemTotal: 1 MB\n", `line 1: malformed line "MemTotal: 1 MB": unit "MB" is not kB`},
-		{"negative", "MemTotal: 10 kB\nFoo: -1 kB\n", `line 2: malformed line "Foo: -1 kB": value "-1" is not an unsigned 64-bit integer`},
-		{"too big", "MemTotal: 18446744073709551616\n", `line 1: malformed line "MemTotal: 18446744073709551616": value "18446744073709551616" is not an unsigned 64-bit integer`},
-		{"kB overflow", "Zswap: 1 kB\nMemTotal: 18014398509481984 kB\n", `line 2: malformed line "MemTotal: 18014398509481984 kB": 18014398509481984 kB overflows 64-bit bytes`},
-		{"hugepage overflow", "MemTotal: 1 kB\nHugePages_Total: 18014398509481984\nHugepagesize: 2048 kB\n",
-			"HugePages_Total × Hugepagesize (18014398509481984 × 2097152 bytes) overflows 64 bits"},
+		{name: "empty", in: "", want: "no MemTotal line: not a Linux /proc/meminfo"},
+		{name: "no MemTotal", in: "MemFree: 1 kB\n", want: "no MemTotal line: not a Linux /proc/meminfo"},
+		{name: "zero MemTotal", in: "MemTotal: 0 kB\n", want: "MemTotal is 0"},
+		// procfs quotes the line for a wrong number of fields, without
+		// its number.
+		{name: "one field", in: "MemTotal: 1 kB\nMemFree:\n", want: `malformed: Malformed line "MemFree:"`, procfsErr: true},
+		{name: "blank line", in: "MemTotal: 1 kB\n\nMemFree: 1 kB\n", want: `malformed: Malformed line ""`, procfsErr: true},
+		{name: "four fields", in: "MemTotal: 1 kB x\n", want: `malformed: Malformed line "MemTotal: 1 kB x"`, procfsErr: true},
+		// For a bad unit procfs gives the unit only.
+		{name: "bad unit", in: "MemTotal: 1 MB\n", want: `malformed: Unsupported unit in optional 3rd field "MB"`, procfsErr: true},
+		// For a bad number procfs gives strconv's error only.
+		{name: "negative", in: "MemTotal: 10 kB\nFoo: -1 kB\n", want: `malformed: strconv.ParseUint: parsing "-1": invalid syntax`, procfsErr: true},
+		{name: "too big", in: "MemTotal: 18446744073709551616\n", want: `malformed: strconv.ParseUint: parsing "18446744073709551616": value out of range`, procfsErr: true},
+		// procfs wraps the kB value around; FromProcfs catches it by name.
+		{name: "kB overflow", in: "Zswap: 1 kB\nMemTotal: 18014398509481984 kB\n", want: "MemTotal: 18014398509481984 kB overflows 64-bit bytes"},
+		{name: "hugepage overflow", in: "MemTotal: 1 kB\nHugePages_Total: 18014398509481984\nHugepagesize: 2048 kB\n",
+			want: "HugePages_Total × Hugepagesize (18014398509481984 × 2097152 bytes) overflows 64 bits"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := Parse(strings.NewReader(tt.in))
-			if err == nil || err.Error() != tt.want {
-				t.Fatalf("Parse error = %v, want %q", err, tt.want)
-			}
-			// Read names the file, and the line where Parse has one.
 			root := makeRoot(t, map[string][]byte{Path: []byte(tt.in)})
-			_, errRead := Read(root)
-			want := readErr(root, Path, tt.want)
-			if errRead == nil || errRead.Error() != want {
-				t.Fatalf("Read error = %v, want %q", errRead, want)
+			got, err := Read(root)
+			want := filepath.Join(root, Path) + ": " + tt.want
+			if err == nil || err.Error() != want {
+				t.Fatalf("Read error = %v, want %q", err, want)
+			}
+			if got != (Info{}) {
+				t.Errorf("Read returned %+v with its error, want zero", got)
+			}
+			if errors.Is(err, procfs.ErrFileParse) != tt.procfsErr {
+				t.Errorf("errors.Is(%v, procfs.ErrFileParse) = %v, want %v", err, !tt.procfsErr, tt.procfsErr)
 			}
 		})
 	}
 }
 
-// TestParseLikeProcfs checks rules that come from procfs: base-0 integers,
+// TestReadLikeProcfs checks rules that come from procfs: base-0 integers,
 // values without a unit taken as bytes, unknown keys ignored, the last of
 // repeated keys winning, and a repeated huge value that a later line fixes.
-func TestParseLikeProcfs(t *testing.T) {
+func TestReadLikeProcfs(t *testing.T) {
 	in := "MemTotal: 0x10 kB\nMemFree: 010 kB\nMemAvailable: 4096\nWhatever: 7\nShmem: 1 kB\nShmem: 2 kB\n" +
 		"SwapFree: 18014398509481984 kB\nSwapFree: 3 kB\n"
 	want := Info{MemTotal: 16 * kB, MemFree: 8 * kB, MemAvailable: 4096, HasMemAvailable: true, Shmem: 2 * kB, SwapFree: 3 * kB}
-	got, err := Parse(strings.NewReader(in))
+	got, err := Read(makeRoot(t, map[string][]byte{Path: []byte(in)}))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
-		t.Errorf("Parse (-want +got):\n%s", diff)
-	}
-	read, err := Read(makeRoot(t, map[string][]byte{Path: []byte(in)}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if diff := cmp.Diff(want, read); diff != "" {
 		t.Errorf("Read (-want +got):\n%s", diff)
 	}
 }
 
-func TestParseLongLine(t *testing.T) {
-	in := "MemTotal: 1 kB\nX: " + strings.Repeat("1", 70000) + "\n"
-	_, err := Parse(strings.NewReader(in))
-	var le *LineError
-	if !errors.As(err, &le) || le.Line != 2 || !strings.Contains(err.Error(), "longer than 64 KiB") {
-		t.Fatalf("Parse error = %v, want line 2 too long", err)
+// TestReadLongLine pins what procfs does with a line of 64 KiB or more,
+// which Parse used to reject: procfs accepts the file, stops reading at
+// that line without an error, and ignores the lines after it.
+func TestReadLongLine(t *testing.T) {
+	in := "MemTotal: 1 kB\nX: " + strings.Repeat("1", 70000) + "\nMemFree: 5 kB\n"
+	got, err := Read(makeRoot(t, map[string][]byte{Path: []byte(in)}))
+	if err != nil {
+		t.Fatalf("Read: %v", err)
+	}
+	// MemFree, after the long line, is not seen.
+	want := Info{MemTotal: 1 * kB, MemAvailableEstimated: true}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("Read (-want +got):\n%s", diff)
 	}
 }
 
@@ -303,8 +291,8 @@ func TestReadMissing(t *testing.T) {
 }
 
 func TestFromProcfs(t *testing.T) {
-	if _, err := FromProcfs(procfs.Meminfo{}); err == nil {
-		t.Fatal("FromProcfs(empty) succeeded, want an error")
+	if _, err := FromProcfs(procfs.Meminfo{}); err == nil || err.Error() != "no MemTotal line: not a Linux /proc/meminfo" {
+		t.Fatalf("FromProcfs(empty) error = %v, want no MemTotal line", err)
 	}
 	total, totalBytes := uint64(1000), uint64(1000*kB)
 	got, err := FromProcfs(procfs.Meminfo{MemTotal: &total, MemTotalBytes: &totalBytes})
@@ -326,25 +314,4 @@ func BenchmarkRead(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-}
-
-func BenchmarkParse(b *testing.B) {
-	data := readFile(b, filepath.Join("testdata", "lab-2.1.11", "22-pressure-45s", "meminfo"))
-	b.ReportAllocs()
-	for b.Loop() {
-		if _, err := Parse(bytes.NewReader(data)); err != nil {
-			b.Fatal(err)
-		}
-	}
-}
-
-// readErr is the error a reader gives for a file under root whose parser
-// said parseErr: the path in front, joined as "path:N:" when the parser
-// named a line.
-func readErr(root, rel, parseErr string) string {
-	path := filepath.Join(root, rel)
-	if rest, ok := strings.CutPrefix(parseErr, "line "); ok {
-		return path + ":" + rest
-	}
-	return path + ": " + parseErr
 }

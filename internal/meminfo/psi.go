@@ -1,15 +1,10 @@
 package meminfo
 
 import (
-	"bufio"
-	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
-	"os"
 	"path/filepath"
-	"strings"
 	"syscall"
 
 	"github.com/prometheus/procfs"
@@ -30,14 +25,11 @@ type PSI struct {
 	HasFull                          bool   // the file has a "full" line
 }
 
-// psiLineFormat is procfs's format for a PSI line after "some " or "full ".
-const psiLineFormat = "avg10=%f avg60=%f avg300=%f total=%d"
-
 // ReadPSI reads <root>/proc/pressure/memory with procfs. It returns
 // ok=false and no error when the kernel has no PSI: the file is absent
 // (kernel before 4.20 or built without CONFIG_PSI) or reading it fails with
 // EOPNOTSUPP (PSI disabled with psi=0). A malformed file is an error that
-// names the file and the line.
+// names the file; procfs, its one parser, does not say which line.
 func ReadPSI(root string) (PSI, bool, error) {
 	path := filepath.Join(root, PSIPath)
 	fsys, err := procfs.NewFS(filepath.Join(root, "proc"))
@@ -52,16 +44,8 @@ func ReadPSI(root string) (PSI, bool, error) {
 		if errors.Is(err, procfs.ErrFileRead) {
 			return PSI{}, false, fileError(path, err)
 		}
-		// procfs returns fmt.Sscanf's error, without a line: find it.
-		if b, rerr := os.ReadFile(path); rerr == nil {
-			var le *LineError
-			if _, perr := ParsePSI(bytes.NewReader(b)); errors.As(perr, &le) {
-				le.Path = path
-				le.Err = err
-				return PSI{}, false, le
-			}
-		}
-		return PSI{}, false, fmt.Errorf("%s: %w", path, err)
+		// procfs returns fmt.Sscanf's error, without a line.
+		return PSI{}, false, fmt.Errorf("%s: malformed: %w", path, err)
 	}
 	p, err := fromPSIStats(st)
 	if err != nil {
@@ -89,41 +73,4 @@ func fromPSIStats(st procfs.PSIStats) (PSI, error) {
 		p.FullTotal = st.Full.Total
 	}
 	return p, nil
-}
-
-// ParsePSI reads a PSI file such as /proc/pressure/memory. Like procfs's
-// private parser it scans "some" and "full" lines with the format
-// "avg10=%f avg60=%f avg300=%f total=%d" and skips lines with any other
-// first word; it also requires a "some" line. A malformed line gives a
-// *LineError. Like Parse, it rejects a line longer than 64 KiB, where procfs
-// stops reading silently.
-func ParsePSI(r io.Reader) (PSI, error) {
-	var st procfs.PSIStats
-	sc := bufio.NewScanner(r)
-	n := 0
-	for sc.Scan() {
-		n++
-		l := sc.Text()
-		prefix, _, _ := strings.Cut(l, " ")
-		if prefix != "some" && prefix != "full" {
-			continue
-		}
-		var v procfs.PSILine
-		if _, err := fmt.Sscanf(l, prefix+" "+psiLineFormat, &v.Avg10, &v.Avg60, &v.Avg300, &v.Total); err != nil {
-			return PSI{}, &LineError{Line: n, Text: l,
-				Reason: fmt.Sprintf(`want "%s avg10=<pct> avg60=<pct> avg300=<pct> total=<µs>": %v`, prefix, err), Err: err}
-		}
-		if prefix == "some" {
-			st.Some = &v
-		} else {
-			st.Full = &v
-		}
-	}
-	if err := sc.Err(); err != nil {
-		if errors.Is(err, bufio.ErrTooLong) {
-			return PSI{}, &LineError{Line: n + 1, Reason: "longer than 64 KiB", Err: err}
-		}
-		return PSI{}, fmt.Errorf("reading pressure file: %w", err)
-	}
-	return fromPSIStats(st)
 }

@@ -1,13 +1,11 @@
 package meminfo
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
-	"strings"
 	"syscall"
 	"testing"
 
@@ -37,13 +35,6 @@ func TestReadPSILab(t *testing.T) {
 			if diff := cmp.Diff(tt.want, got); diff != "" {
 				t.Errorf("ReadPSI (-want +got):\n%s", diff)
 			}
-			parsed, err := ParsePSI(bytes.NewReader(data))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if diff := cmp.Diff(got, parsed); diff != "" {
-				t.Errorf("ReadPSI and ParsePSI disagree (-Read +Parse):\n%s", diff)
-			}
 		})
 	}
 }
@@ -56,42 +47,64 @@ func TestReadPSIAbsent(t *testing.T) {
 	}
 }
 
-func TestReadPSIErrors(t *testing.T) {
+func TestReadPSI(t *testing.T) {
 	tests := []struct {
-		name, in, want string
+		name, in string
+		want     PSI
 	}{
-		{"bad some", "some avg10=x avg60=0.00 avg300=0.00 total=0\nfull avg10=0.00 avg60=0.00 avg300=0.00 total=0\n",
-			`:1: malformed line "some avg10=x avg60=0.00 avg300=0.00 total=0": want "some avg10=<pct> avg60=<pct> avg300=<pct> total=<µs>": strconv.ParseFloat: parsing "": invalid syntax`},
-		{"bad full", "some avg10=0.00 avg60=0.00 avg300=0.00 total=0\nfull avg10=0.00 avg60=0.00 total=0\n",
-			`:2: malformed line "full avg10=0.00 avg60=0.00 total=0": want "full avg10=<pct> avg60=<pct> avg300=<pct> total=<µs>": input does not match format`},
-		{"empty", "", `: no "some" line: want "some avg10=… avg60=… avg300=… total=…"`},
+		{
+			// cpu pressure on kernels before 5.13 has no "full" line;
+			// procfs skips lines with an unknown first word.
+			name: "some only, unknown line",
+			in:   "some avg10=1.50 avg60=2.00 avg300=3.25 total=12345\nnew avg10=1\n",
+			want: PSI{SomeAvg10: 1.5, SomeAvg60: 2, SomeAvg300: 3.25, SomeTotal: 12345},
+		},
+		{
+			name: "repeated lines: the last counts, no final newline",
+			in: "full avg10=9.00 avg60=9.00 avg300=9.00 total=9\nsome avg10=0.10 avg60=0.20 avg300=0.30 total=4\n" +
+				"full avg10=0.01 avg60=0.02 avg300=0.03 total=2",
+			want: PSI{SomeAvg10: 0.1, SomeAvg60: 0.2, SomeAvg300: 0.3, SomeTotal: 4,
+				FullAvg10: 0.01, FullAvg60: 0.02, FullAvg300: 0.03, FullTotal: 2, HasFull: true},
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			root := makeRoot(t, map[string][]byte{PSIPath: []byte(tt.in)})
-			_, ok, err := ReadPSI(root)
-			want := filepath.Join(root, PSIPath) + tt.want
-			if err == nil || ok || err.Error() != want {
-				t.Fatalf("ReadPSI = %v, %v; want error %q", ok, err, want)
+			got, ok, err := ReadPSI(makeRoot(t, map[string][]byte{PSIPath: []byte(tt.in)}))
+			if err != nil || !ok {
+				t.Fatalf("ReadPSI = %v, %v", ok, err)
 			}
-			_, perr := ParsePSI(strings.NewReader(tt.in))
-			if perr == nil {
-				t.Fatal("ParsePSI succeeded, want an error")
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("ReadPSI (-want +got):\n%s", diff)
 			}
 		})
 	}
 }
 
-func TestParsePSI(t *testing.T) {
-	// cpu pressure on kernels before 5.13 has no "full" line; unknown
-	// lines are skipped, as procfs does.
-	got, err := ParsePSI(strings.NewReader("some avg10=1.50 avg60=2.00 avg300=3.25 total=12345\nnew avg10=1\n"))
-	if err != nil {
-		t.Fatal(err)
+func TestReadPSIErrors(t *testing.T) {
+	tests := []struct {
+		name, in string
+		want     string // after "<path>: "
+	}{
+		// procfs returns fmt.Sscanf's error: no line number, no line text.
+		{"bad some", "some avg10=x avg60=0.00 avg300=0.00 total=0\nfull avg10=0.00 avg60=0.00 avg300=0.00 total=0\n",
+			`malformed: strconv.ParseFloat: parsing "": invalid syntax`},
+		{"bad full", "some avg10=0.00 avg60=0.00 avg300=0.00 total=0\nfull avg10=0.00 avg60=0.00 total=0\n",
+			"malformed: input does not match format"},
+		{"empty", "", `no "some" line: want "some avg10=… avg60=… avg300=… total=…"`},
+		{"full only", "full avg10=0.00 avg60=0.00 avg300=0.00 total=0\n", `no "some" line: want "some avg10=… avg60=… avg300=… total=…"`},
 	}
-	want := PSI{SomeAvg10: 1.5, SomeAvg60: 2, SomeAvg300: 3.25, SomeTotal: 12345}
-	if got != want {
-		t.Fatalf("ParsePSI = %+v, want %+v", got, want)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			root := makeRoot(t, map[string][]byte{PSIPath: []byte(tt.in)})
+			got, ok, err := ReadPSI(root)
+			want := filepath.Join(root, PSIPath) + ": " + tt.want
+			if err == nil || ok || err.Error() != want {
+				t.Fatalf("ReadPSI = %v, %v; want error %q", ok, err, want)
+			}
+			if got != (PSI{}) {
+				t.Errorf("ReadPSI returned %+v with its error, want zero", got)
+			}
+		})
 	}
 }
 
@@ -102,8 +115,9 @@ func TestReadPSIDirectoryError(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, ok, err := ReadPSI(root)
-	if err == nil || ok || !strings.HasPrefix(err.Error(), filepath.Join(root, PSIPath)+": ") {
-		t.Fatalf("ReadPSI = %v, %v; want an error naming the file", ok, err)
+	want := filepath.Join(root, PSIPath) + ": is a directory"
+	if err == nil || ok || err.Error() != want || !errors.Is(err, syscall.EISDIR) {
+		t.Fatalf("ReadPSI = %v, %v; want error %q wrapping EISDIR", ok, err, want)
 	}
 	if errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("ReadPSI error %v should not be ErrNotExist", err)

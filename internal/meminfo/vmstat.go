@@ -1,13 +1,16 @@
 package meminfo
 
 import (
+	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
-	"github.com/arcadvise/arcadvise/internal/decimal"
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
+	"unicode/utf8"
 )
 
 // VMStatPath is the location of the vmstat file below the root directory.
@@ -86,51 +89,44 @@ var vmstatNames = func() map[string]vmstatSlot {
 	return m
 }()
 
+// maxVMStat bounds how much of /proc/vmstat is read: a real one is under
+// 8 KiB.
+const maxVMStat = 1 << 20
+
 // ParseVMStat reads a /proc/vmstat file: one "name value" pair per line,
 // value an unsigned decimal integer. Blank lines are skipped; any other line
 // that is not two such fields gives a *LineError with its line number.
 func ParseVMStat(r io.Reader) (VMStat, error) {
-	b, err := io.ReadAll(r)
-	if err != nil {
-		return VMStat{}, fmt.Errorf("reading vmstat: %w", err)
-	}
-	var v VMStat
-	if err := ParseVMStatBytes(b, &v); err != nil {
-		return VMStat{}, err
-	}
-	return v, nil
-}
-
-// ParseVMStatBytes is ParseVMStat for a file already in memory. It
-// overwrites all of *v and does not allocate unless it fails, so a sampler
-// can call it in a loop with one buffer and one VMStat. On error *v is zero.
-func ParseVMStatBytes(b []byte, v *VMStat) error {
-	*v = VMStat{}
 	// Per family: the zone counters and the zone-less one, and which were seen.
 	var vals [numFamilies][len(zones) + 1]uint64
 	var seen [numFamilies][len(zones) + 1]bool
 	var oom, refaultFile, refaultOld uint64
 	var hasOOM, hasRefaultFile, hasRefaultOld bool
 
-	for n := 1; len(b) > 0; n++ {
-		var line []byte
-		if i := bytes.IndexByte(b, '\n'); i >= 0 {
-			line, b = b[:i], b[i+1:]
-		} else {
-			line, b = b, nil
+	data, err := io.ReadAll(io.LimitReader(r, maxVMStat+1))
+	if err != nil {
+		return VMStat{}, fmt.Errorf("reading vmstat: %w", err)
+	}
+	if len(data) > maxVMStat {
+		return VMStat{}, fmt.Errorf("larger than %d bytes: not a vmstat file", maxVMStat)
+	}
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	n := 0
+	for sc.Scan() {
+		n++
+		line := sc.Text()
+		f := strings.Fields(line)
+		if len(f) == 0 {
+			continue
 		}
-		name, value, ok := splitVMStatLine(line)
-		if !ok {
-			if isBlank(line) {
-				continue
-			}
-			return vmstatLineError(n, line, `want "name value"`)
+		if len(f) != 2 {
+			return VMStat{}, vmstatLineError(n, line, `want "name value"`)
 		}
-		val, ok := decimal.ParseUint(value)
-		if !ok {
-			return vmstatLineError(n, line, "value is not an unsigned decimal 64-bit integer")
+		val, err := strconv.ParseUint(f[1], 10, 64)
+		if err != nil {
+			return VMStat{}, vmstatLineError(n, line, "value is not an unsigned decimal 64-bit integer")
 		}
-		s, ok := vmstatNames[string(name)]
+		s, ok := vmstatNames[f[0]]
 		if !ok {
 			continue
 		}
@@ -144,6 +140,12 @@ func ParseVMStatBytes(b []byte, v *VMStat) error {
 		case s.slot == slotRefaultOld:
 			refaultOld, hasRefaultOld = val, true
 		}
+	}
+	if err := sc.Err(); err != nil {
+		if errors.Is(err, bufio.ErrTooLong) {
+			return VMStat{}, &LineError{Line: n + 1, Text: "…", Reason: "longer than 64 KiB", Err: err}
+		}
+		return VMStat{}, fmt.Errorf("reading vmstat: %w", err)
 	}
 
 	var sums [numFamilies]uint64
@@ -159,12 +161,12 @@ func ParseVMStatBytes(b []byte, v *VMStat) error {
 			}
 			has[f] = true
 			if sums[f] > ^uint64(0)-vals[f][z] {
-				return fmt.Errorf("%s_* counters add up to more than 64 bits", familyNames[f])
+				return VMStat{}, fmt.Errorf("%s_* counters add up to more than 64 bits", familyNames[f])
 			}
 			sums[f] += vals[f][z]
 		}
 	}
-	*v = VMStat{
+	v := VMStat{
 		AllocStall: sums[famAllocStall], HasAllocStall: has[famAllocStall],
 		PgscanDirect: sums[famPgscanDirect], HasPgscanDirect: has[famPgscanDirect],
 		PgscanKswapd: sums[famPgscanKswapd], HasPgscanKswapd: has[famPgscanKswapd],
@@ -178,61 +180,32 @@ func ParseVMStatBytes(b []byte, v *VMStat) error {
 	case hasRefaultOld:
 		v.WorkingsetRefaultFile, v.HasWorkingsetRefaultFile = refaultOld, true
 	}
-	return nil
+	return v, nil
 }
 
-func vmstatLineError(n int, line []byte, reason string) error {
-	return &LineError{Line: n, Text: string(line), Reason: reason}
-}
-
-func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\r' }
-
-func isBlank(line []byte) bool {
-	for _, c := range line {
-		if !isSpace(c) {
-			return false
+func vmstatLineError(n int, line, reason string) error {
+	const max = 80
+	if len(line) > max {
+		cut := max
+		for cut > 0 && !utf8.RuneStart(line[cut]) {
+			cut--
 		}
+		line = line[:cut] + "…"
 	}
-	return true
-}
-
-// splitVMStatLine splits a line into exactly two fields separated by spaces
-// or tabs (a trailing \r is white space too).
-func splitVMStatLine(line []byte) (name, value []byte, ok bool) {
-	var fields [2][]byte
-	n := 0
-	for i := 0; i < len(line); {
-		if isSpace(line[i]) {
-			i++
-			continue
-		}
-		j := i
-		for j < len(line) && !isSpace(line[j]) {
-			j++
-		}
-		if n == len(fields) {
-			return nil, nil, false
-		}
-		fields[n] = line[i:j]
-		n++
-		i = j
-	}
-	if n != 2 {
-		return nil, nil, false
-	}
-	return fields[0], fields[1], true
+	return &LineError{Line: n, Text: line, Reason: reason}
 }
 
 // ReadVMStat reads <root>/proc/vmstat. Errors name the file, and the line
 // for a malformed one.
 func ReadVMStat(root string) (VMStat, error) {
 	path := filepath.Join(root, VMStatPath)
-	b, err := os.ReadFile(path)
+	f, err := os.Open(path)
 	if err != nil {
 		return VMStat{}, fileError(path, err)
 	}
-	var v VMStat
-	if err := ParseVMStatBytes(b, &v); err != nil {
+	defer f.Close()
+	v, err := ParseVMStat(f)
+	if err != nil {
 		var le *LineError
 		if errors.As(err, &le) {
 			le.Path = path

@@ -19,8 +19,9 @@ import (
 	"errors"
 	"fmt"
 	"math/bits"
+	"time"
 
-	"github.com/arcadvise/arcadvise/internal/arcstats"
+	"github.com/arcadvise/arcadvise/internal/host"
 	"github.com/arcadvise/arcadvise/internal/size"
 	"github.com/arcadvise/arcadvise/internal/zfsmod"
 )
@@ -32,22 +33,18 @@ type Reservation struct {
 	Source string `json:"source"`
 }
 
-// Input is everything the policy looks at. The caller reads it from the
-// host or a snapshot.
+// Input is everything the policy looks at. The caller reads the host (or a
+// snapshot of it) and the configuration.
 type Input struct {
-	MemTotal        uint64 // /proc/meminfo MemTotal
-	MemAvailable    uint64 // /proc/meminfo MemAvailable (the ARC is not in it)
-	Hugepages       uint64 // bytes held by hugetlb pages
-	HugepagesSource string
-	Arc             *arcstats.Stats
-	Module          zfsmod.State
+	// Host is the reading the advice is for: the latest of a window.
+	Host *host.Snapshot
 	// Reservations declared by the user; when empty, the observed non-ARC
 	// memory in use stands in for them and is labelled as such.
 	Reservations []Reservation
-	// ObservedPeak, when set, is the peak of non-ARC memory in use over a
-	// sampled window; it replaces the instant observation.
-	ObservedPeak       uint64
-	ObservedPeakSource string
+	// Window, when set, is the sampled window that ended with Host: the
+	// observed reservation is its peak of non-ARC memory instead of the
+	// instant value.
+	Window *Window
 	// HostBase overrides the default host base when HostBaseSet.
 	HostBase    uint64
 	HostBaseSet bool
@@ -67,15 +64,25 @@ type Term struct {
 }
 
 // Status of a recommendation.
+type Status string
+
 const (
-	StatusOK            = "ok"
-	StatusOvercommitted = "overcommitted"
+	StatusOK            Status = "ok"
+	StatusOvercommitted Status = "overcommitted"
+)
+
+// Mode says whose cap a recommendation carries.
+type Mode string
+
+const (
+	ModeRecommended Mode = "recommended"       // arcadvise computed the cap
+	ModeAdmin       Mode = "admin (--arc-max)" // the admin's own cap, checked
 )
 
 // Recommendation is the policy's answer.
 type Recommendation struct {
-	Status          string        `json:"status"`
-	Mode            string        `json:"mode"` // "recommended" or "admin (--arc-max)"
+	Status          Status        `json:"status"`
+	Mode            Mode          `json:"mode"`
 	ArcMax          uint64        `json:"zfs_arc_max_bytes"`
 	ArcMin          uint64        `json:"zfs_arc_min_bytes,omitempty"` // non-zero when zfs_arc_min must move
 	ArcMinReason    string        `json:"zfs_arc_min_reason,omitempty"`
@@ -83,6 +90,7 @@ type Recommendation struct {
 	ReserveObserved bool          `json:"reserve_observed"`
 	Reservations    []Reservation `json:"reservations"`
 	Terms           []Term        `json:"terms"`
+	HostBase        uint64        `json:"host_base_bytes"`
 	MemTotal        uint64        `json:"mem_total_bytes"`
 	AllMem          uint64        `json:"allmem_bytes"`
 	AllMemSource    string        `json:"allmem_source"`
@@ -138,31 +146,32 @@ func Granularity(budget uint64) uint64 {
 // Recommend computes the cap.
 func Recommend(in Input) (Recommendation, error) {
 	var r Recommendation
-	if in.MemTotal == 0 {
-		return r, ErrNoMemTotal
-	}
-	if in.Arc == nil {
+	h := in.Host
+	if h == nil || h.Arc == nil {
 		return r, fmt.Errorf("%w: no arcstats", ErrArcMissing)
 	}
-	v := in.Module.Version
-	r.MemTotal = in.MemTotal
-	r.Mode = "recommended"
+	mem := h.Mem
+	if mem.MemTotal == 0 {
+		return r, ErrNoMemTotal
+	}
+	v := h.Module.Version
+	r.MemTotal = mem.MemTotal
+	r.Mode = ModeRecommended
 	if in.ArcMax != 0 {
-		r.Mode = "admin (--arc-max)"
+		r.Mode = ModeAdmin
 	}
 
-	allmem, ok := in.Arc.Uint("memory_all_bytes")
+	allmem, ok := h.Arc.Uint("memory_all_bytes")
 	allmemSrc := "arcstats memory_all_bytes"
 	if !ok || allmem == 0 {
-		allmem, allmemSrc = in.MemTotal, "/proc/meminfo MemTotal (this version has no memory_all_bytes)"
+		allmem, allmemSrc = mem.MemTotal, "/proc/meminfo MemTotal (this version has no memory_all_bytes)"
 	}
 	r.AllMem, r.AllMemSource = allmem, allmemSrc
 	r.DefaultCMax = DefaultCMax(v, allmem)
-	arcSize, ok := in.Arc.Uint("size")
-	if !ok {
+	if !h.Arc.Has("size") {
 		return r, fmt.Errorf("%w: size", ErrArcMissing)
 	}
-	runtimeCMin, ok := in.Arc.Uint("c_min")
+	runtimeCMin, ok := h.Arc.Uint("c_min")
 	if !ok {
 		return r, fmt.Errorf("%w: c_min", ErrArcMissing)
 	}
@@ -176,30 +185,33 @@ func Recommend(in Input) (Recommendation, error) {
 	} else {
 		r.ReserveObserved = true
 		src := "observed, not declared: MemTotal − MemAvailable − ARC size − hugepages (/proc/meminfo, arcstats size)"
-		obs := NonARCUsed(in.MemTotal, in.MemAvailable, arcSize, in.Hugepages)
-		if in.ObservedPeakSource != "" {
-			obs, src = in.ObservedPeak, "observed, not declared: "+in.ObservedPeakSource
+		obs := NonARCUsed(h)
+		if w := in.Window; w != nil {
+			obs = w.PeakNonARC
+			src = fmt.Sprintf("observed, not declared: peak over the sampled window (%s) of MemTotal − MemAvailable − ARC size − hugepages",
+				w.PeakNonARCAt.UTC().Format(time.RFC3339))
 		}
 		r.Reserve = obs
 		r.Reservations = []Reservation{{Label: "observed", Bytes: obs, Source: src}}
 		r.Notes = append(r.Notes, "no --reserve given: the reservation is the non-ARC memory observed in use, not declared; it already includes today's kernel and services, so the host base below is headroom on top. Declare the workload with --reserve for a deliberate answer.")
 	}
-	if r.Reserve >= in.MemTotal {
-		return r, fmt.Errorf("%w: %s reserved of %s", ErrReserveTooLarge, size.Format(r.Reserve), size.Format(in.MemTotal))
+	if r.Reserve >= mem.MemTotal {
+		return r, fmt.Errorf("%w: %s reserved of %s", ErrReserveTooLarge, size.Format(r.Reserve), size.Format(mem.MemTotal))
 	}
 
-	base, baseSrc := DefaultHostBase(in.MemTotal), "1 GiB + MemTotal/32: kernel and system services (--host-base to override)"
+	base, baseSrc := DefaultHostBase(mem.MemTotal), "1 GiB + MemTotal/32: kernel and system services (--host-base to override)"
 	if in.HostBaseSet {
 		base, baseSrc = in.HostBase, "--host-base"
 	}
-	sysFree, ok := in.Arc.Uint("arc_sys_free")
+	r.HostBase = base
+	sysFree, ok := h.Arc.Uint("arc_sys_free")
 	sysFreeSrc := "arcstats arc_sys_free: free memory the module keeps, it reclaims below it"
 	if !ok {
 		sysFree = DefaultSysFree(v, allmem)
 		sysFreeSrc = "MAX(allmem/64, 512 KiB), the module's default (this version has no arc_sys_free row)"
 	}
 
-	r.Terms = append(r.Terms, Term{"hugepages", int64(in.Hugepages), "/proc/meminfo " + orDash(in.HugepagesSource)})
+	r.Terms = append(r.Terms, Term{"hugepages", int64(mem.Hugepages), "/proc/meminfo " + orDash(mem.HugepagesSource)})
 	for _, res := range r.Reservations {
 		name := "reservation"
 		if res.Label != "" {
@@ -210,7 +222,7 @@ func Recommend(in Input) (Recommendation, error) {
 	r.Terms = append(r.Terms,
 		Term{"host base", int64(base), baseSrc},
 		Term{"arc_sys_free", int64(sysFree), sysFreeSrc})
-	r.Budget = int64(in.MemTotal) - int64(in.Hugepages) - int64(r.Reserve) - int64(base) - int64(sysFree)
+	r.Budget = int64(mem.MemTotal) - int64(mem.Hugepages) - int64(r.Reserve) - int64(base) - int64(sysFree)
 
 	// The c_min the cap will meet: at next boot the configured zfs_arc_min
 	// or the default, at runtime the live c_min.
@@ -219,8 +231,8 @@ func Recommend(in Input) (Recommendation, error) {
 	switch {
 	case in.BootArcMinSet && in.BootArcMin != 0:
 		bootCMin, bootSrc = in.BootArcMin, "configured zfs_arc_min"
-	case !in.BootArcMinSet && in.Module.Param(zfsmod.ArcMin).Value != 0:
-		bootCMin, bootSrc = in.Module.Param(zfsmod.ArcMin).Value, "zfs_arc_min module parameter"
+	case !in.BootArcMinSet && h.Module.Param(zfsmod.ArcMin).Value != 0:
+		bootCMin, bootSrc = h.Module.Param(zfsmod.ArcMin).Value, "zfs_arc_min module parameter"
 	}
 	r.CMinMet = max(bootCMin, runtimeCMin)
 
@@ -248,7 +260,7 @@ func Recommend(in Input) (Recommendation, error) {
 			r.Notes = append(r.Notes, fmt.Sprintf("the cap exceeds the budget by %s: under load the workload and the ARC will compete for that memory.", size.FormatSigned(int64(r.ArcMax)-r.Budget)))
 		}
 	}
-	r.Terms = append(r.Terms, Term{"zfs_arc_max", int64(r.ArcMax), r.Mode})
+	r.Terms = append(r.Terms, Term{"zfs_arc_max", int64(r.ArcMax), string(r.Mode)})
 	r.Status = StatusOK
 
 	if r.ArcMax <= r.CMinMet && r.ArcMax >= MinArcMax {
@@ -273,8 +285,11 @@ func orDash(s string) string {
 // NonARCUsed is MemTotal − MemAvailable − ARC size − hugepages, clamped at
 // zero: the memory the workload, the kernel and services hold. The ARC is
 // never counted in MemAvailable (openzfs/zfs#10255, zfs-internals.md §4.1),
-// and hugepages are not available either.
-func NonARCUsed(memTotal, memAvailable, arcSize, hugepages uint64) uint64 {
-	used := int64(memTotal) - int64(memAvailable) - int64(arcSize) - int64(hugepages)
+// and hugepages are not available either. On kernels without a MemAvailable
+// line (before 3.14) meminfo estimates it. This is the one definition: the
+// instant advice, the sampled window's peak and the report all use it.
+func NonARCUsed(s *host.Snapshot) uint64 {
+	m := &s.Mem
+	used := int64(m.MemTotal) - int64(m.MemAvailable) - int64(s.ArcSize()) - int64(m.Hugepages)
 	return uint64(max(used, 0))
 }

@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"github.com/arcadvise/arcadvise/internal/arcstats"
+	"github.com/arcadvise/arcadvise/internal/host"
+	"github.com/arcadvise/arcadvise/internal/meminfo"
 	"github.com/arcadvise/arcadvise/internal/size"
 	"github.com/arcadvise/arcadvise/internal/zfsmod"
 )
@@ -72,9 +74,10 @@ func TestRecommendSeed(t *testing.T) {
 	for _, v := range []zfsmod.Version{zfsmod.V(0, 6, 5, 3), zfsmod.V(0, 7, 13), zfsmod.V(2, 1, 11), zfsmod.V(2, 3, 2)} {
 		t.Run(v.String(), func(t *testing.T) {
 			in := Input{
-				MemTotal: memTotal, MemAvailable: 8 * size.GiB,
-				Arc:          hostArc(t, memTotal, v),
-				Module:       zfsmod.State{Version: v},
+				Host: &host.Snapshot{
+					Mem: meminfo.Info{MemTotal: memTotal, MemAvailable: 8 * size.GiB},
+					Arc: hostArc(t, memTotal, v), Module: zfsmod.State{Version: v},
+				},
 				Reservations: []Reservation{{Bytes: 20 * size.GiB, Source: "--reserve 20G"}},
 			}
 			r, err := Recommend(in)
@@ -215,8 +218,10 @@ func TestRecommendCases(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			in := Input{
-				MemTotal: tt.memTotal, MemAvailable: tt.avail, Hugepages: tt.huge, HugepagesSource: "Hugetlb",
-				Arc: hostArc(t, tt.memTotal, v21), Module: zfsmod.State{Version: v21},
+				Host: &host.Snapshot{
+					Mem: meminfo.Info{MemTotal: tt.memTotal, MemAvailable: tt.avail, Hugepages: tt.huge, HugepagesSource: "Hugetlb"},
+					Arc: hostArc(t, tt.memTotal, v21), Module: zfsmod.State{Version: v21},
+				},
 				ArcMax: tt.arcMax, BootArcMin: tt.bootMin, BootArcMinSet: tt.bootMin != 0,
 			}
 			for _, b := range tt.reserve {

@@ -78,8 +78,8 @@ func DefaultSysFree(v zfsmod.Version, allmem uint64) uint64 {
 // Violation is a module rule a value breaks: the module would silently
 // ignore it.
 type Violation struct {
-	Rule string // what the module requires
-	Why  string // the source of the rule
+	Rule string `json:"rule"` // what the module requires
+	Why  string `json:"why"`  // the source of the rule
 }
 
 // CheckArcMax lists the rules of arc_tuning_update() and arc_init() that a

@@ -4,142 +4,302 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/arcadvise/arcadvise/internal/sample"
-	"github.com/arcadvise/arcadvise/internal/size"
+	"github.com/arcadvise/arcadvise/internal/host"
 )
 
-// WindowPressure grades pressure from what happened during a sampled
-// window, not since boot: the deltas of the ARC's reclaim counters, how far
-// and how often the target c was pulled down, how long arc_no_grow was set,
-// the lowest memory_available_bytes, PSI stall time from the kernel's total
-// stall microseconds, and the kernel's own reclaim counters in /proc/vmstat.
-// The counters' meanings are those of BootPressure.
-func WindowPressure(w *sample.Window) Pressure {
-	p := Pressure{Basis: "sampled window"}
-	span := w.Len()
-	src := fmt.Sprintf("window of %s", roundDur(span))
-	count := func(c sample.Counter) string {
-		return fmt.Sprintf("+%d (%.1f/min)", c.Delta, c.PerMinute)
-	}
-	arcSrc := func(f string) string { return "arcstats " + f + ", " + src }
+// Counter follows one monotonic kernel counter over a window.
+type Counter struct {
+	First uint64 // value at the first tick that had the counter
+	Last  uint64 // value at the last tick that had the counter
+	// Delta is the increase over the window: the sum of the tick-to-tick
+	// increases. A fall is a reset (see the package doc): it adds nothing
+	// and the lower value becomes the new baseline.
+	Delta uint64
+	// PerMinute is Delta divided by the window length in minutes; 0 for a
+	// window of zero length.
+	PerMinute float64
+	Resets    int // ticks at which the value fell
 
-	s := Signal{Name: "memory_throttle_count", Value: count(w.Throttle), Source: arcSrc("memory_throttle_count"),
-		Meaning: meaningThrottle}
-	if w.Throttle.Delta > 0 {
-		s.Level = High
-	}
-	p.add(s)
+	n int // ticks that had the counter
+}
 
-	s = Signal{Name: "memory_direct_count", Value: count(w.Direct), Source: arcSrc("memory_direct_count"),
-		Meaning: meaningDirect}
+// add folds the next value of the counter in.
+func (c *Counter) add(v uint64) {
 	switch {
-	case w.Direct.PerMinute >= 10:
-		s.Level = High
-	case w.Direct.Delta > 0:
-		s.Level = Moderate
+	case c.n == 0:
+		c.First = v
+	case v >= c.Last:
+		c.Delta += v - c.Last
+	default:
+		c.Resets++
 	}
-	p.add(s)
+	c.Last = v
+	c.n++
+}
 
-	s = Signal{Name: "memory_indirect_count", Value: count(w.Indirect), Source: arcSrc("memory_indirect_count"),
-		Meaning: meaningIndirect}
-	if w.Indirect.Delta > 0 {
-		s.Level = Low
+func (c *Counter) rate(span time.Duration) {
+	c.PerMinute = perMinute(c.Delta, span)
+}
+
+func perMinute(d uint64, span time.Duration) float64 {
+	if span <= 0 {
+		return 0
 	}
-	p.add(s)
+	return float64(d) / span.Minutes()
+}
 
-	s = Signal{Name: "c pulled down", Source: arcSrc("c"),
-		Value: fmt.Sprintf("%s, by %s in all (largest %s); lowest c %s of c_max %s, c_min %s",
-			times(w.CDrops), size.Format(w.CDropBytes), size.Format(w.CMaxDrop), size.Format(w.CMin), size.Format(w.ArcCMax), size.Format(w.ArcCMin)),
-		Meaning: "reclaim lowered the ARC's target"}
-	switch {
-	case w.CPulledDown && w.ArcCMin > 0 && w.CMin <= w.ArcCMin+w.ArcCMin/10 && w.ArcCMax > 2*w.ArcCMin:
-		s.Level, s.Meaning = High, "reclaim drove the ARC's target down to its floor c_min"
-	case w.CPulledDown:
-		s.Level = Moderate
-	}
-	p.add(s)
+// Window summarises a series of host snapshots: a pure fold, with no I/O.
+// The sampler (internal/sample) paces the readings and feeds them to Add;
+// the verdict on the window is WindowPressure's. The zero Window is empty and
+// ready for Add. It keeps a fixed amount of state whatever the number of
+// snapshots, unless it keeps its series (KeepSeries).
+//
+// # Counter resets
+//
+// Every counter the window tracks only grows while the kernel and the ZFS
+// module stay up. When a reading is lower than the one before (the zfs
+// module was reloaded, or a counter wrapped), the window does not subtract:
+// the lower reading becomes the new baseline, that step adds nothing to the
+// delta, and Counter.Resets counts it. The same rule applies to the PSI
+// stall totals. Events between the last reading before a reset and the
+// reset itself are therefore not counted.
+type Window struct {
+	Start, End time.Time // times of the first and last snapshot
+	// Interval is the sampling interval: the one the sampler waited
+	// between live readings, or for a replay the mean spacing of the
+	// snapshots.
+	Interval time.Duration
+	Ticks    int // snapshots folded in
 
-	s = Signal{Name: "arc_no_grow", Value: fmt.Sprintf("set for %s of %s", roundDur(w.NoGrowTime), roundDur(span)),
-		Source: arcSrc("arc_no_grow"), Meaning: "time the ARC was not allowed to grow: free memory below its margin"}
-	switch {
-	case span > 0 && w.NoGrowTime*2 >= span:
-		s.Level = Moderate
-	case w.NoGrowTime > 0:
-		s.Level = Low
-	}
-	p.add(s)
+	// arcstats memory_throttle_count, memory_direct_count,
+	// memory_indirect_count.
+	Throttle, Direct, Indirect Counter
 
-	if w.HasMemAvail {
-		s = Signal{Name: "memory_available_bytes", Value: "lowest " + size.FormatSigned(w.MinMemAvailable), Source: arcSrc("memory_available_bytes"),
-			Meaning: "free memory above arc_sys_free as the ARC sees it; negative means the ARC was being reclaimed"}
-		if w.MinMemAvailable < 0 {
-			s.Level = High
+	// NoGrowTime estimates how long arc_no_grow was set: each interval
+	// between two snapshots counts in full when the flag was set at both
+	// ends, half when it was set at one end only.
+	NoGrowTime  time.Duration
+	NoGrowTicks int // snapshots at which arc_no_grow was set
+
+	// The ARC target c: its first, last, lowest and highest value.
+	CFirst, CLast, CLowest, CHighest uint64
+	CDrops                           int    // snapshots at which c was lower than at the one before
+	CDropBytes                       uint64 // sum of those falls
+	CMaxDrop                         uint64 // largest single fall
+	CPulledDown                      bool   // c fell at least once
+	// arcstats c_min and c_max at the last snapshot.
+	CMin, CMax uint64
+
+	// Lowest memory_available_bytes (OpenZFS 0.7.3+; HasMemAvail says
+	// whether any snapshot had it) and when it was seen.
+	MinMemAvailable   int64
+	MinMemAvailableAt time.Time
+	HasMemAvail       bool
+
+	// PSI memory stall time over the window, from the kernel's cumulative
+	// "total=" microseconds (not from the avg10/60/300 averages), and as a
+	// percentage of the window length. HasPSI: at least two snapshots had
+	// PSI. HasPSIFull: at least two had the "full" line.
+	PSISomeStall, PSIFullStall time.Duration
+	PSISomePct, PSIFullPct     float64
+	HasPSI, HasPSIFull         bool
+	PSISomeResets              int
+	PSIFullResets              int
+
+	// /proc/vmstat: allocstall (the sum of the allocstall_* zones),
+	// pgscan_direct, pgscan_kswapd, oom_kill. HasVM: at least two
+	// snapshots had /proc/vmstat. A counter the kernel does not have
+	// (oom_kill before 4.13) stays zero.
+	AllocStall, PgscanDirect, PgscanKswapd, OOMKill Counter
+	HasVM                                           bool
+
+	// PeakNonARC is the largest NonARCUsed over the snapshots: memory in
+	// use that is neither the ARC nor hugepages.
+	PeakNonARC   uint64
+	PeakNonARCAt time.Time
+
+	// Lowest and highest ARC size.
+	ArcSizeMin, ArcSizeMax uint64
+
+	// Series holds every snapshot's point, in order, when KeepSeries was
+	// called before the first Add.
+	Series []Point
+
+	keepSeries       bool
+	vmTicks          int
+	prevNoGrow       bool
+	prevAt           time.Time
+	psiSome, psiFull Counter
+}
+
+// Point is one snapshot of a window's series, in the JSON document.
+type Point struct {
+	T               time.Time `json:"t"`
+	Size            uint64    `json:"size_bytes"`
+	C               uint64    `json:"c_bytes"`
+	CMax            uint64    `json:"c_max_bytes"`
+	NoGrow          bool      `json:"arc_no_grow"`
+	Direct          uint64    `json:"memory_direct_count"`
+	Indirect        uint64    `json:"memory_indirect_count"`
+	Throttle        uint64    `json:"memory_throttle_count"`
+	MemAvailable    uint64    `json:"mem_available_bytes"`
+	ArcMemAvailable *int64    `json:"memory_available_bytes"`
+	PSISomeTotalUS  *uint64   `json:"psi_some_total_us"`
+	PSIFullTotalUS  *uint64   `json:"psi_full_total_us"`
+	AllocStall      *uint64   `json:"allocstall"`
+	OOMKill         *uint64   `json:"oom_kill"`
+}
+
+// KeepSeries makes Add keep every snapshot's Point in Series, capacity n
+// to start with.
+func (w *Window) KeepSeries(n int) {
+	w.keepSeries = true
+	w.Series = make([]Point, 0, n)
+}
+
+// arcFields are the arcstats rows a window needs from every snapshot.
+var arcFields = [...]string{"size", "c", "c_min", "c_max", "memory_throttle_count", "memory_direct_count", "memory_indirect_count"}
+
+// Add folds one snapshot into the window. Snapshots must come in time
+// order. It fails, and leaves the window as it was, when arcstats lacks a
+// row the window needs.
+func (w *Window) Add(s *host.Snapshot) error {
+	var v [len(arcFields)]uint64
+	for i, f := range arcFields {
+		var ok bool
+		if v[i], ok = s.Arc.Uint(f); !ok {
+			return fmt.Errorf("arcstats has no %s row", f)
 		}
-		p.add(s)
 	}
-	if w.HasPSI {
-		s = Signal{Name: "memory PSI stall", Source: "/proc/pressure/memory total, " + src,
-			Value:   fmt.Sprintf("some %s (%.2f%%)", roundDur(w.PSISomeStall), w.PSISomePct),
-			Meaning: "time tasks stalled on memory, from the kernel's total stall microseconds"}
-		if w.HasPSIFull {
-			s.Value += fmt.Sprintf(", full %s (%.2f%%)", roundDur(w.PSIFullStall), w.PSIFullPct)
-		}
+	size, c, cMin, cMax, throttle, direct, indirect := v[0], v[1], v[2], v[3], v[4], v[5], v[6]
+	noGrowV, _ := s.Arc.Uint("arc_no_grow")
+	noGrow := noGrowV != 0
+	memAvail, hasMemAvail := s.Arc.Int("memory_available_bytes")
+
+	if w.Ticks == 0 {
+		w.Start = s.At
+		w.CFirst, w.CLowest, w.CHighest = c, c, c
+		w.ArcSizeMin, w.ArcSizeMax = size, size
+	} else {
+		dt := s.At.Sub(w.prevAt)
 		switch {
-		case w.PSIFullPct >= 1 || w.PSISomePct >= 10:
-			s.Level = High
-		case w.PSISomePct >= 1:
-			s.Level = Moderate
-		case w.PSISomeStall > 0:
-			s.Level = Low
+		case w.prevNoGrow && noGrow:
+			w.NoGrowTime += dt
+		case w.prevNoGrow || noGrow:
+			w.NoGrowTime += dt / 2
 		}
-		p.add(s)
+		if c < w.CLast {
+			fall := w.CLast - c
+			w.CDrops++
+			w.CDropBytes += fall
+			w.CMaxDrop = max(w.CMaxDrop, fall)
+			w.CPulledDown = true
+		}
+		w.CLowest = min(w.CLowest, c)
+		w.CHighest = max(w.CHighest, c)
+		w.ArcSizeMin = min(w.ArcSizeMin, size)
+		w.ArcSizeMax = max(w.ArcSizeMax, size)
 	}
-	if w.HasVM {
-		// Each kernel reclaim counter raises its level as soon as it moved.
-		for _, v := range []struct {
-			name, field string
-			c           sample.Counter
-			level       Level
-			meaning     string
-		}{
-			{"oom_kill", "oom_kill", w.OOMKill, High, "processes killed by the kernel's OOM killer"},
-			{"allocstall", "allocstall_*", w.AllocStall, Moderate, "allocations that entered direct reclaim"},
-			{"pgscan_direct", "pgscan_direct", w.PgscanDirect, Moderate, "pages scanned by direct reclaim"},
-			{"pgscan_kswapd", "pgscan_kswapd", w.PgscanKswapd, Low, "pages scanned by kswapd (background reclaim)"},
-		} {
-			s = Signal{Name: v.name, Value: count(v.c), Source: "/proc/vmstat " + v.field + ", " + src, Meaning: v.meaning}
-			if v.c.Delta > 0 {
-				s.Level = v.level
-			}
-			p.add(s)
+	w.Ticks++
+	w.End = s.At
+	w.prevAt = s.At
+	w.prevNoGrow = noGrow
+	w.CLast = c
+	w.CMin, w.CMax = cMin, cMax
+	if noGrow {
+		w.NoGrowTicks++
+	}
+
+	w.Throttle.add(throttle)
+	w.Direct.add(direct)
+	w.Indirect.add(indirect)
+
+	if hasMemAvail && (!w.HasMemAvail || memAvail < w.MinMemAvailable) {
+		w.MinMemAvailable, w.MinMemAvailableAt = memAvail, s.At
+		w.HasMemAvail = true
+	}
+
+	if s.HasPSI {
+		w.psiSome.add(s.PSI.SomeTotal)
+		if s.PSI.HasFull {
+			w.psiFull.add(s.PSI.FullTotal)
 		}
 	}
-	return p
+	w.HasPSI = w.psiSome.n >= 2
+	w.HasPSIFull = w.psiFull.n >= 2
+	w.PSISomeStall = time.Duration(w.psiSome.Delta) * time.Microsecond
+	w.PSIFullStall = time.Duration(w.psiFull.Delta) * time.Microsecond
+	w.PSISomeResets, w.PSIFullResets = w.psiSome.Resets, w.psiFull.Resets
+
+	if s.HasVM {
+		vm := &s.VM
+		w.vmTicks++
+		if vm.HasAllocStall {
+			w.AllocStall.add(vm.AllocStall)
+		}
+		if vm.HasPgscanDirect {
+			w.PgscanDirect.add(vm.PgscanDirect)
+		}
+		if vm.HasPgscanKswapd {
+			w.PgscanKswapd.add(vm.PgscanKswapd)
+		}
+		if vm.HasOOMKill {
+			w.OOMKill.add(vm.OOMKill)
+		}
+	}
+	w.HasVM = w.vmTicks >= 2
+
+	if used := NonARCUsed(s); w.PeakNonARCAt.IsZero() || used > w.PeakNonARC {
+		w.PeakNonARC, w.PeakNonARCAt = used, s.At
+	}
+
+	if w.keepSeries {
+		w.Series = append(w.Series, pointOf(s, size, c, cMax, noGrow, direct, indirect, throttle))
+	}
+	w.rates()
+	return nil
 }
 
-// CheckReservation compares the peak of non-ARC memory seen in a window
-// with what the budget set aside for it (the reservation plus the host
-// base, since the observation includes the kernel and services). It returns
-// a sentence when the reservation is too small, and by how much.
-func CheckReservation(w *sample.Window, r *Recommendation) string {
-	var base int64
-	for _, t := range r.Terms {
-		if t.Name == "host base" {
-			base = t.Bytes
+func pointOf(s *host.Snapshot, size, c, cMax uint64, noGrow bool, direct, indirect, throttle uint64) Point {
+	pt := Point{T: s.At.UTC(), Size: size, C: c, CMax: cMax, NoGrow: noGrow,
+		Direct: direct, Indirect: indirect, Throttle: throttle, MemAvailable: s.Mem.MemAvailable}
+	if v, ok := s.Arc.Int("memory_available_bytes"); ok {
+		pt.ArcMemAvailable = &v
+	}
+	if s.HasPSI {
+		some := s.PSI.SomeTotal
+		pt.PSISomeTotalUS = &some
+		if s.PSI.HasFull {
+			full := s.PSI.FullTotal
+			pt.PSIFullTotalUS = &full
 		}
 	}
-	allowed := r.Reserve + uint64(base)
-	if r.ReserveObserved || w.PeakNonARC <= allowed {
-		return ""
+	if s.HasVM {
+		a, o := s.VM.AllocStall, s.VM.OOMKill
+		pt.AllocStall, pt.OOMKill = &a, &o
 	}
-	short := w.PeakNonARC - allowed
-	return fmt.Sprintf("the declared reservation is too small by %s (%d bytes): non-ARC memory peaked at %s at %s, above the reservation %s plus the host base %s",
-		size.Format(short), short, size.Format(w.PeakNonARC), w.PeakNonARCAt.UTC().Format(time.RFC3339), size.Format(r.Reserve), size.Format(uint64(base)))
+	return pt
 }
 
-func times(n int) string {
-	if n == 1 {
-		return "once"
+// Len is the length of the window: End − Start.
+func (w *Window) Len() time.Duration { return w.End.Sub(w.Start) }
+
+// rates refreshes every per-minute rate and percentage from the current
+// window length.
+func (w *Window) rates() {
+	span := w.Len()
+	for _, c := range [...]*Counter{
+		&w.Throttle, &w.Direct, &w.Indirect,
+		&w.AllocStall, &w.PgscanDirect, &w.PgscanKswapd, &w.OOMKill,
+	} {
+		c.rate(span)
 	}
-	return fmt.Sprintf("%d times", n)
+	w.PSISomePct, w.PSIFullPct = 0, 0
+	if span > 0 {
+		w.PSISomePct = 100 * float64(w.PSISomeStall) / float64(span)
+		w.PSIFullPct = 100 * float64(w.PSIFullStall) / float64(span)
+	}
+	if w.Ticks >= 2 {
+		w.Interval = span / time.Duration(w.Ticks-1)
+	}
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"io"
 
+	"github.com/arcadvise/arcadvise/internal/apply"
 	"github.com/arcadvise/arcadvise/internal/host"
 	"github.com/arcadvise/arcadvise/internal/policy"
 	"github.com/arcadvise/arcadvise/internal/zfsmod"
@@ -28,11 +29,22 @@ type Report struct {
 	BootPressure   *policy.Pressure `json:"boot_pressure,omitempty"`
 	Window         *Window          `json:"window,omitempty"`
 	Recommendation Recommendation   `json:"recommendation"`
-	Config         *Config          `json:"config,omitempty"`
+	Config         *apply.Result    `json:"config,omitempty"`
 	Warnings       []string         `json:"warnings"`
+}
 
-	// text-only extras, set by the caller
-	NextSteps []string `json:"-"`
+// Input is what a report is made of.
+type Input struct {
+	Tool           string // "arcadvise VERSION"
+	Root           string // --root as given
+	Host           *host.Snapshot
+	Recommendation policy.Recommendation
+	// Pressure is the main verdict: from the window when there is one,
+	// else from the counters since boot (then BootPressure is nil).
+	Pressure     policy.Pressure
+	BootPressure *policy.Pressure
+	Window       *policy.Window
+	Config       *apply.Result
 }
 
 // Host is the memory picture, in bytes.
@@ -84,18 +96,23 @@ type Recommendation struct {
 }
 
 // New assembles the report.
-func New(tool string, snap *host.Snapshot, rec policy.Recommendation, p policy.Pressure) *Report {
-	r := &Report{SchemaVersion: SchemaVersion, Tool: tool, Root: snap.Root, Pressure: p, Warnings: snap.Warnings}
+func New(in Input) *Report {
+	snap, rec := in.Host, in.Recommendation
+	r := &Report{SchemaVersion: SchemaVersion, Tool: in.Tool, Root: in.Root, Pressure: in.Pressure,
+		BootPressure: in.BootPressure, Config: in.Config, Warnings: snap.Warnings}
 	if r.Warnings == nil {
 		r.Warnings = []string{}
 	}
+	if in.Window != nil {
+		r.Window = newWindow(in.Window)
+	}
 	m := snap.Mem
-	arcSize, _ := snap.Arc.Uint("size")
+	arcSize := snap.ArcSize()
 	r.Host = Host{
 		MemTotal: m.MemTotal, MemFree: m.MemFree, MemAvailable: m.MemAvailable,
 		InactiveFile: m.InactiveFile, SUnreclaim: m.SUnreclaim,
 		Hugepages: m.Hugepages, HugepagesSource: m.HugepagesSource,
-		NonARCUsed: policy.NonARCUsed(m.MemTotal, m.MemAvailable, arcSize, m.Hugepages),
+		NonARCUsed: policy.NonARCUsed(snap),
 		HasPSI:     snap.HasPSI,
 	}
 	v := snap.Module.Version

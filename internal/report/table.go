@@ -15,6 +15,9 @@ import (
 // tablewriter pads cells with are trimmed so the output is stable for
 // golden files and copy-paste.
 func table(w io.Writer, header []string, rows [][]string, right ...bool) error {
+	if len(rows) == 0 {
+		return nil
+	}
 	align := make([]tw.Align, len(rows[0]))
 	for i := range align {
 		align[i] = tw.AlignLeft

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/arcadvise/arcadvise/internal/policy"
@@ -89,7 +88,7 @@ func (r *Report) WriteText(w io.Writer) error {
 
 	rec := r.Recommendation
 	if r.Config != nil {
-		if err := r.Config.writeText(bw); err != nil {
+		if err := configText(bw, r.Config); err != nil {
 			return err
 		}
 	}
@@ -100,7 +99,7 @@ func (r *Report) WriteText(w io.Writer) error {
 			rec.ShortBytes, size.Format(rec.ShortBytes), size.Format(policy.MinUsefulArc))
 	default:
 		title := "Recommendation"
-		if rec.Mode != "recommended" {
+		if rec.Mode == policy.ModeAdmin {
 			title = "Your cap (--arc-max)"
 		}
 		p("%s: zfs_arc_max = %s (%d)\n", title, size.Format(rec.ArcMax), rec.ArcMax)
@@ -139,12 +138,6 @@ func (r *Report) WriteText(w io.Writer) error {
 		default:
 			p("\nPut this line in %s (--diff shows the change, --write applies it):\n  %s\n", target, rec.ModprobeLine)
 		}
-	}
-	for i, s := range r.NextSteps {
-		if i == 0 {
-			p("\nNext steps:\n")
-		}
-		p("  %d. %s\n", i+1, strings.TrimSpace(s))
 	}
 	return bw.Flush()
 }

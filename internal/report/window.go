@@ -3,7 +3,7 @@ package report
 import (
 	"time"
 
-	"github.com/arcadvise/arcadvise/internal/sample"
+	"github.com/arcadvise/arcadvise/internal/policy"
 )
 
 // Window is the sampled window in the JSON document: when, how often, each
@@ -23,7 +23,7 @@ type Window struct {
 	PSI             *WindowPSI         `json:"psi"`
 	PeakNonARC      uint64             `json:"peak_non_arc_bytes"`
 	PeakNonARCAt    time.Time          `json:"peak_non_arc_at"`
-	Series          []Point            `json:"series,omitempty"`
+	Series          []policy.Point     `json:"series,omitempty"`
 }
 
 // Counter is one counter over the window.
@@ -58,30 +58,12 @@ type WindowPSI struct {
 	FullPercent      *float64 `json:"full_percent"`
 }
 
-// Point is one tick of the series.
-type Point struct {
-	T               time.Time `json:"t"`
-	Size            uint64    `json:"size_bytes"`
-	C               uint64    `json:"c_bytes"`
-	CMax            uint64    `json:"c_max_bytes"`
-	NoGrow          bool      `json:"arc_no_grow"`
-	Direct          uint64    `json:"memory_direct_count"`
-	Indirect        uint64    `json:"memory_indirect_count"`
-	Throttle        uint64    `json:"memory_throttle_count"`
-	MemAvailable    uint64    `json:"mem_available_bytes"`
-	ArcMemAvailable *int64    `json:"memory_available_bytes"`
-	PSISomeTotalUS  *uint64   `json:"psi_some_total_us"`
-	PSIFullTotalUS  *uint64   `json:"psi_full_total_us"`
-	AllocStall      *uint64   `json:"allocstall"`
-	OOMKill         *uint64   `json:"oom_kill"`
-}
-
-func counter(c sample.Counter) Counter {
+func counter(c policy.Counter) Counter {
 	return Counter{First: c.First, Last: c.Last, Delta: c.Delta, PerMinute: c.PerMinute, Resets: c.Resets}
 }
 
-// NewWindow converts a sampled window for the JSON document.
-func NewWindow(w *sample.Window) *Window {
+// newWindow converts a sampled window for the JSON document.
+func newWindow(w *policy.Window) *Window {
 	out := &Window{
 		Start: w.Start.UTC(), End: w.End.UTC(), Seconds: w.Len().Seconds(),
 		IntervalSeconds: w.Interval.Seconds(), Ticks: w.Ticks,
@@ -91,8 +73,8 @@ func NewWindow(w *sample.Window) *Window {
 			"memory_indirect_count": counter(w.Indirect),
 		},
 		NoGrowSeconds: w.NoGrowTime.Seconds(),
-		C: WindowC{First: w.CFirst, Last: w.CLast, Lowest: w.CMin, Highest: w.CMax, Drops: w.CDrops,
-			DropBytes: w.CDropBytes, MaxDropBytes: w.CMaxDrop, PulledDown: w.CPulledDown, CMin: w.ArcCMin, CMax: w.ArcCMax},
+		C: WindowC{First: w.CFirst, Last: w.CLast, Lowest: w.CLowest, Highest: w.CHighest, Drops: w.CDrops,
+			DropBytes: w.CDropBytes, MaxDropBytes: w.CMaxDrop, PulledDown: w.CPulledDown, CMin: w.CMin, CMax: w.CMax},
 		ArcSizeMin: w.ArcSizeMin, ArcSizeMax: w.ArcSizeMax,
 		PeakNonARC: w.PeakNonARC, PeakNonARCAt: w.PeakNonARCAt.UTC(),
 	}
@@ -113,27 +95,6 @@ func NewWindow(w *sample.Window) *Window {
 		out.Counters["pgscan_kswapd"] = counter(w.PgscanKswapd)
 		out.Counters["oom_kill"] = counter(w.OOMKill)
 	}
-	for i := range w.Series {
-		t := &w.Series[i]
-		pt := Point{T: t.At.UTC(), Size: t.Arc.Size, C: t.Arc.C, CMax: t.Arc.CMax, NoGrow: t.Arc.NoGrow,
-			Direct: t.Arc.Direct, Indirect: t.Arc.Indirect, Throttle: t.Arc.Throttle, MemAvailable: t.Mem.MemAvailable}
-		if t.Arc.HasMemAvail {
-			v := t.Arc.MemAvail
-			pt.ArcMemAvailable = &v
-		}
-		if t.HasPSI {
-			some := t.PSI.SomeTotal
-			pt.PSISomeTotalUS = &some
-			if t.PSI.HasFull {
-				full := t.PSI.FullTotal
-				pt.PSIFullTotalUS = &full
-			}
-		}
-		if t.HasVM {
-			a, o := t.VM.AllocStall, t.VM.OOMKill
-			pt.AllocStall, pt.OOMKill = &a, &o
-		}
-		out.Series = append(out.Series, pt)
-	}
+	out.Series = w.Series
 	return out
 }

@@ -4,11 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/arcadvise/arcadvise/internal/size"
 	"io"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/arcadvise/arcadvise/internal/host"
+	"github.com/arcadvise/arcadvise/internal/policy"
+	"github.com/arcadvise/arcadvise/internal/size"
 )
 
 // ErrTooFewTicks is returned, wrapped, by Collect when the window ended with
@@ -24,7 +27,7 @@ type Options struct {
 	// Duration is the length of the window. The tick that reaches it is the
 	// last one. 0 means until ctx is done or the source ends.
 	Duration time.Duration
-	// KeepSeries keeps every tick in Window.Series.
+	// KeepSeries keeps every tick's point in Window.Series.
 	KeepSeries bool
 	// Progress, when set, is called after each tick.
 	Progress func(p Progress)
@@ -41,7 +44,9 @@ type Progress struct {
 	Direct, Indirect, Throttle uint64
 }
 
-// Collect reads ticks from src and folds them into a window. It stops after
+// Collect reads snapshots from src and folds them into a window. It also
+// returns the last snapshot: the host's state at the window's end, which
+// the advice describes. It stops after
 // the tick that reaches opt.Duration, when src returns io.EOF, or when ctx is
 // done. Stopping on ctx (Ctrl-C) is not an error: when it happens while
 // Collect waits for the next live tick, Collect takes one last tick at that
@@ -50,25 +55,24 @@ type Progress struct {
 // ErrTooFewTicks. Any other error from src ends the window: Collect returns
 // what it has collected so far along with the error.
 //
-// Collect waits opt.Interval between ticks except for a *Replay, whose
-// ticks are read back to back.
-func Collect(ctx context.Context, src Source, opt Options) (Window, error) {
-	var w Window
+// Collect waits opt.Interval between ticks except for a recorded source
+// (a replay), whose snapshots are read back to back.
+func Collect(ctx context.Context, src Source, opt Options) (*policy.Window, *host.Snapshot, error) {
+	w := &policy.Window{}
 	if opt.Interval < 0 || opt.Duration < 0 {
-		return w, fmt.Errorf("sampling interval %s and duration %s must not be negative", opt.Interval, opt.Duration)
+		return nil, nil, fmt.Errorf("sampling interval %s and duration %s must not be negative", opt.Interval, opt.Duration)
 	}
-	_, recorded := src.(*Replay)
-	paced := !recorded && opt.Interval > 0
+	paced := !src.Recorded() && opt.Interval > 0
 	if opt.KeepSeries {
 		n := 64
 		if paced && opt.Duration > 0 {
 			n = int(min(opt.Duration/opt.Interval+1, 1<<16))
 		}
-		w.Series = make([]Tick, 0, n)
+		w.KeepSeries(n)
 	}
 
 	var (
-		t      Tick
+		last   *host.Snapshot
 		timer  *time.Timer
 		begin  = time.Now()
 		due    time.Duration // offset from begin at which the current tick was due
@@ -81,7 +85,11 @@ func Collect(ctx context.Context, src Source, opt Options) (Window, error) {
 	}
 loop:
 	for {
-		if err := src.Next(ctx, &t); err != nil {
+		s, err := src.Next(ctx)
+		if err == nil {
+			err = w.Add(s)
+		}
+		if err != nil {
 			switch {
 			case errors.Is(err, io.EOF):
 			case ctx.Err() != nil && errors.Is(err, ctx.Err()):
@@ -90,12 +98,12 @@ loop:
 			}
 			break loop
 		}
-		w.Add(&t)
+		last = s
 		if opt.Progress != nil {
-			opt.Progress(progressOf(&w, &t, opt.Duration))
+			opt.Progress(progressOf(w, s, opt.Duration))
 		}
 		if !paced {
-			if ctx.Err() != nil || opt.Duration > 0 && t.At.Sub(w.Start) >= opt.Duration {
+			if ctx.Err() != nil || opt.Duration > 0 && s.At.Sub(w.Start) >= opt.Duration {
 				break loop
 			}
 			continue
@@ -117,10 +125,10 @@ loop:
 		case <-timer.C:
 		case <-ctx.Done():
 			// Ctrl-C: end the window now, with one last reading.
-			if err := src.Next(context.WithoutCancel(ctx), &t); err == nil {
-				w.Add(&t)
+			if s, err := src.Next(context.WithoutCancel(ctx)); err == nil && w.Add(s) == nil {
+				last = s
 				if opt.Progress != nil {
-					opt.Progress(progressOf(&w, &t, opt.Duration))
+					opt.Progress(progressOf(w, s, opt.Duration))
 				}
 			}
 			break loop
@@ -130,21 +138,22 @@ loop:
 		w.Interval = opt.Interval
 	}
 	if srcErr != nil {
-		return w, srcErr
+		return w, last, srcErr
 	}
 	if w.Ticks < 2 {
-		return w, fmt.Errorf("%w, got %d (hint: sample for at least one interval)", ErrTooFewTicks, w.Ticks)
+		return w, last, fmt.Errorf("%w, got %d", ErrTooFewTicks, w.Ticks)
 	}
-	return w, nil
+	return w, last, nil
 }
 
-func progressOf(w *Window, t *Tick, total time.Duration) Progress {
+func progressOf(w *policy.Window, s *host.Snapshot, total time.Duration) Progress {
+	c, _ := s.Arc.Uint("c")
 	p := Progress{
 		Elapsed:  w.Len(),
 		Total:    total,
 		Ticks:    w.Ticks,
-		Size:     t.Arc.Size,
-		C:        t.Arc.C,
+		Size:     s.ArcSize(),
+		C:        c,
 		Direct:   w.Direct.Delta,
 		Indirect: w.Indirect.Delta,
 		Throttle: w.Throttle.Delta,
@@ -182,4 +191,35 @@ func FormatProgress(p Progress) string {
 	b.WriteString(" throttle +")
 	b.WriteString(strconv.FormatUint(p.Throttle, 10))
 	return b.String()
+}
+
+// ReplayError is a malformed replay directory: a bad manifest, or a
+// snapshot directory it lists that is missing.
+type ReplayError struct{ Err error }
+
+func (e *ReplayError) Error() string { return e.Err.Error() }
+func (e *ReplayError) Unwrap() error { return e.Err }
+
+// Take reads the host under root: once, or over a window when opt.Duration
+// is set or root is a recorded window (a replay, played whole or up to
+// opt.Duration). It returns the latest reading, the window (nil for a
+// single reading) and whether root is a replay.
+func Take(ctx context.Context, root string, opt Options) (last *host.Snapshot, w *policy.Window, replay bool, err error) {
+	rp, replay, err := OpenReplay(root)
+	if err != nil {
+		return nil, nil, true, &ReplayError{err}
+	}
+	if !replay && opt.Duration == 0 {
+		last, err = host.Read(root)
+		return last, nil, false, err
+	}
+	var src Source = NewLive(root)
+	if replay {
+		src = rp
+	}
+	w, last, err = Collect(ctx, src, opt)
+	if err != nil {
+		return nil, nil, replay, err
+	}
+	return last, w, replay, nil
 }

@@ -9,12 +9,25 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/arcadvise/arcadvise/internal/arcstats"
+	"github.com/arcadvise/arcadvise/internal/host"
+	"github.com/arcadvise/arcadvise/internal/meminfo"
+	"github.com/arcadvise/arcadvise/internal/policy"
+	"github.com/arcadvise/arcadvise/internal/zfsmod"
+)
+
+// Paths of the files a reading takes, relative to the root.
+const (
+	arcPath    = arcstats.Path
+	memPath    = meminfo.Path
+	psiPath    = meminfo.PSIPath
+	vmPath     = meminfo.VMStatPath
+	verPath    = zfsmod.VersionPath
+	arcMaxPath = zfsmod.ParamDir + "/" + zfsmod.ArcMax
 )
 
 // writeAtomic replaces root/rel the way the kernel's files look to a reader:
@@ -38,10 +51,10 @@ func writeAtomic(t testing.TB, root, rel string, content []byte) {
 	}
 }
 
-// stepper renders the four files at writer step k from real templates (the
+// stepper renders the files at writer step k from real templates (the
 // 22-pressure-45s capture), replacing the values the window tracks by simple
-// functions of k, so that a test can tell from a tick which step each file
-// was at.
+// functions of k, so that a test can tell from a snapshot which step each
+// file was at.
 type stepper struct {
 	arc, mem, vm string
 }
@@ -55,6 +68,11 @@ const (
 	stepPSISome = 50_000  // µs of "some" stall per step
 	stepPSIFull = 20_000
 	memTotalKB  = 4007108
+	hugetlbKB   = 65536      // Hugetlb: 64 MiB of hugepages, not in the non-ARC peak
+	arcCMin     = 128227456  // c_min of the template
+	arcCMax     = 2051639296 // c_max of the template
+	modVersion  = "2.1.11-1+deb12u1"
+	modArcMax   = 805306368
 )
 
 func stepC(k int) uint64           { return stepC0 - uint64(k)*stepCFall }
@@ -64,9 +82,9 @@ func stepMemAvailKB(k int) uint64  { return stepMemAv0 - uint64(k)*1024 }
 
 func newStepper(t testing.TB) *stepper {
 	return &stepper{
-		arc: readTestdata(t, "pressure/22-pressure-45s/"+ArcstatsPath),
-		mem: readTestdata(t, "pressure/22-pressure-45s/"+MeminfoPath),
-		vm:  readTestdata(t, "pressure/22-pressure-45s/"+VMStatPath),
+		arc: readTestdata(t, "pressure/22-pressure-45s/"+arcPath),
+		mem: readTestdata(t, "pressure/22-pressure-45s/"+memPath),
+		vm:  readTestdata(t, "pressure/22-pressure-45s/"+vmPath),
 	}
 }
 
@@ -78,6 +96,8 @@ func setLine(t testing.TB, text, re, repl string) string {
 	return rx.ReplaceAllString(text, repl)
 }
 
+// files renders every file of a root at step k. The module files
+// (sys/module/zfs) do not depend on k.
 func (s *stepper) files(t testing.TB, k int) map[string][]byte {
 	arc := s.arc
 	for _, f := range []struct {
@@ -95,6 +115,7 @@ func (s *stepper) files(t testing.TB, k int) map[string][]byte {
 		arc = setLine(t, arc, `^(`+f.name+` +[34] +)-?\d+$`, fmt.Sprintf("${1}%d", f.v))
 	}
 	mem := setLine(t, s.mem, `^MemAvailable: +\d+ kB$`, fmt.Sprintf("MemAvailable:   %8d kB", stepMemAvailKB(k)))
+	mem = setLine(t, mem, `^Hugetlb: +\d+ kB$`, fmt.Sprintf("Hugetlb:        %8d kB", hugetlbKB))
 	vm := s.vm
 	for _, f := range []struct {
 		name string
@@ -109,10 +130,16 @@ func (s *stepper) files(t testing.TB, k int) map[string][]byte {
 	}
 	psi := fmt.Sprintf("some avg10=1.00 avg60=0.50 avg300=0.10 total=%d\nfull avg10=0.50 avg60=0.20 avg300=0.05 total=%d\n",
 		stepPSISome*k, stepPSIFull*k)
-	return map[string][]byte{ArcstatsPath: []byte(arc), MeminfoPath: []byte(mem), PSIPath: []byte(psi), VMStatPath: []byte(vm)}
+	return map[string][]byte{
+		arcPath: []byte(arc), memPath: []byte(mem), psiPath: []byte(psi), vmPath: []byte(vm),
+		verPath: []byte(modVersion + "\n"), arcMaxPath: fmt.Appendf(nil, "%d\n", modArcMax),
+	}
 }
 
-// liveRoot makes a root holding the four files at step k.
+// stepFiles are the files the writer of TestLiveCollectRewritten rewrites.
+var stepFiles = []string{arcPath, memPath, psiPath, vmPath}
+
+// liveRoot makes a root holding the files at step k.
 func liveRoot(t testing.TB, s *stepper, k int) string {
 	root := t.TempDir()
 	for rel, b := range s.files(t, k) {
@@ -124,14 +151,70 @@ func liveRoot(t testing.TB, s *stepper, k int) string {
 	return root
 }
 
+// recorder is a Source that keeps every snapshot src gave.
+type recorder struct {
+	src   Source
+	snaps []*host.Snapshot
+}
+
+func (r *recorder) Recorded() bool { return r.src.Recorded() }
+
+func (r *recorder) Next(ctx context.Context) (*host.Snapshot, error) {
+	s, err := r.src.Next(ctx)
+	if err == nil {
+		r.snaps = append(r.snaps, s)
+	}
+	return s, err
+}
+
+// checkSeries checks that w.Series is the points of snaps, in order.
+func checkSeries(t *testing.T, w *policy.Window, snaps []*host.Snapshot) {
+	t.Helper()
+	if len(w.Series) != len(snaps) {
+		t.Fatalf("%d points in the series for %d snapshots", len(w.Series), len(snaps))
+	}
+	u := func(s *host.Snapshot, name string) uint64 {
+		v, ok := s.Arc.Uint(name)
+		if !ok {
+			t.Fatalf("snapshot %s: no %s row", s.Root, name)
+		}
+		return v
+	}
+	for i, p := range w.Series {
+		s := snaps[i]
+		want := policy.Point{
+			T: s.At.UTC(), Size: u(s, "size"), C: u(s, "c"), CMax: u(s, "c_max"), NoGrow: u(s, "arc_no_grow") == 1,
+			Direct: u(s, "memory_direct_count"), Indirect: u(s, "memory_indirect_count"),
+			Throttle: u(s, "memory_throttle_count"), MemAvailable: s.Mem.MemAvailable,
+		}
+		got := p
+		got.ArcMemAvailable, got.PSISomeTotalUS, got.PSIFullTotalUS, got.AllocStall, got.OOMKill = nil, nil, nil, nil, nil
+		if got != want {
+			t.Errorf("point %d = %+v, want %+v", i, got, want)
+		}
+		if v, ok := s.Arc.Int("memory_available_bytes"); ok != (p.ArcMemAvailable != nil) || ok && *p.ArcMemAvailable != v {
+			t.Errorf("point %d: memory_available_bytes %v, want %d (%v)", i, p.ArcMemAvailable, v, ok)
+		}
+		eq := func(name string, p *uint64, has bool, v uint64) {
+			if has != (p != nil) || has && *p != v {
+				t.Errorf("point %d: %s %v, want %d (%v)", i, name, p, v, has)
+			}
+		}
+		eq("psi_some_total_us", p.PSISomeTotalUS, s.HasPSI, s.PSI.SomeTotal)
+		eq("psi_full_total_us", p.PSIFullTotalUS, s.HasPSI && s.PSI.HasFull, s.PSI.FullTotal)
+		eq("allocstall", p.AllocStall, s.HasVM, s.VM.AllocStall)
+		eq("oom_kill", p.OOMKill, s.HasVM, s.VM.OOMKill)
+	}
+}
+
 type written struct {
 	at time.Time // when step k was fully written
 	k  int
 }
 
 // TestLiveCollectRewritten runs a real 3 s window, 250 ms interval, on a root
-// whose files a writer rewrites every 200 ms, and checks the window against
-// what the writer wrote.
+// whose files a writer rewrites every 200 ms, and checks the window, the
+// series and the last snapshot against what the writer wrote.
 func TestLiveCollectRewritten(t *testing.T) {
 	s := newStepper(t)
 	root := liveRoot(t, s, 0)
@@ -155,7 +238,7 @@ func TestLiveCollectRewritten(t *testing.T) {
 				return
 			case <-tick.C:
 			}
-			for _, rel := range []string{ArcstatsPath, MeminfoPath, PSIPath, VMStatPath} {
+			for _, rel := range stepFiles {
 				writeAtomic(t, root, rel, pre[k][rel])
 			}
 			mu.Lock()
@@ -163,58 +246,92 @@ func TestLiveCollectRewritten(t *testing.T) {
 			mu.Unlock()
 		}
 	})
-	var calls int
-	w, err := Collect(ctx, NewLive(root), Options{
+	var progress []Progress
+	rec := &recorder{src: NewLive(root)}
+	begin := time.Now()
+	w, last, err := Collect(ctx, rec, Options{
 		Interval: 250 * time.Millisecond, Duration: 3 * time.Second, KeepSeries: true,
-		Progress: func(Progress) { calls++ },
+		Progress: func(p Progress) { progress = append(progress, p) },
 	})
+	end := time.Now()
 	stop()
 	wg.Wait()
 	if err != nil {
 		t.Fatal(err)
 	}
 
-	if w.Ticks < 8 || w.Ticks > 13 || len(w.Series) != w.Ticks || calls != w.Ticks {
-		t.Fatalf("%d ticks, %d in series, %d progress calls; want 8 to 13 (3 s / 250 ms + 1)", w.Ticks, len(w.Series), calls)
+	if w.Ticks < 8 || w.Ticks > 13 || len(w.Series) != w.Ticks || len(progress) != w.Ticks || len(rec.snaps) != w.Ticks {
+		t.Fatalf("%d ticks, %d in series, %d progress calls, %d snapshots read; want 8 to 13 (3 s / 250 ms + 1)",
+			w.Ticks, len(w.Series), len(progress), len(rec.snaps))
 	}
 	if w.Len() < 2900*time.Millisecond || w.Len() > 3600*time.Millisecond || w.Interval != 250*time.Millisecond {
 		t.Errorf("window of %s, interval %s; want about 3 s, 250 ms", w.Len(), w.Interval)
 	}
+	n := len(rec.snaps)
+	if last != rec.snaps[n-1] {
+		t.Errorf("Collect returned %p as the last snapshot, want the last one read, %p", last, rec.snaps[n-1])
+	}
+	// A live snapshot is stamped with the time it was taken.
+	if !w.Start.Equal(rec.snaps[0].At) || !w.End.Equal(last.At) || w.Start.Before(begin) || w.End.After(end) {
+		t.Errorf("window %s to %s, snapshots at %s to %s, Collect ran %s to %s",
+			w.Start, w.End, rec.snaps[0].At, last.At, begin, end)
+	}
+	checkSeries(t, w, rec.snaps)
 
-	// The step each file was at, tick by tick. Within a tick the four files
-	// are read one after the other, so they may be one step apart.
-	n := len(w.Series)
+	// The step each file was at, snapshot by snapshot. Within a reading the
+	// files are read one after the other, so they may be one step apart.
 	kArc, kMem, kPSI, kVM := make([]int, n), make([]int, n), make([]int, n), make([]int, n)
 	var peak uint64
-	for i, tk := range w.Series {
-		a := tk.Arc
-		k := int(a.Direct)
+	for i, sn := range rec.snaps {
+		u := func(name string) uint64 {
+			v, ok := sn.Arc.Uint(name)
+			if !ok {
+				t.Fatalf("snapshot %d: no %s row", i, name)
+			}
+			return v
+		}
+		k := int(u("memory_direct_count"))
 		kArc[i] = k
-		if a.Indirect != uint64(10*k) || a.C != stepC(k) || a.Size != stepSize(k) || a.Throttle != uint64(k/4) ||
-			a.NoGrow != (k%2 == 1) || a.MemAvail != stepMemAvailable(k) || !a.HasMemAvail || a.CMin != 128227456 {
-			t.Errorf("tick %d: arcstats %+v is not step %d", i, a, k)
+		memAvail, hasMemAvail := sn.Arc.Int("memory_available_bytes")
+		if u("memory_indirect_count") != uint64(10*k) || u("c") != stepC(k) || u("size") != stepSize(k) ||
+			u("memory_throttle_count") != uint64(k/4) || u("arc_no_grow") != uint64(k%2) ||
+			memAvail != stepMemAvailable(k) || !hasMemAvail || u("c_min") != arcCMin || u("c_max") != arcCMax {
+			t.Errorf("snapshot %d: arcstats is not step %d", i, k)
 		}
-		kMem[i] = int(stepMemAv0-tk.Mem.MemAvailable/1024) / 1024
-		if tk.Mem.MemAvailable != stepMemAvailKB(kMem[i])*1024 || tk.Mem.MemTotal != memTotalKB*1024 {
-			t.Errorf("tick %d: meminfo MemAvailable %d MemTotal %d", i, tk.Mem.MemAvailable, tk.Mem.MemTotal)
+		if i > 0 && sn.At.Before(rec.snaps[i-1].At) {
+			t.Errorf("snapshot %d at %s, before snapshot %d at %s", i, sn.At, i-1, rec.snaps[i-1].At)
 		}
-		kPSI[i] = int(tk.PSI.SomeTotal / stepPSISome)
-		if !tk.HasPSI || tk.PSI.SomeTotal != uint64(stepPSISome*kPSI[i]) || tk.PSI.FullTotal != uint64(stepPSIFull*kPSI[i]) {
-			t.Errorf("tick %d: PSI %+v (has %v)", i, tk.PSI, tk.HasPSI)
+		if sn.Root != root || len(sn.Warnings) != 0 {
+			t.Errorf("snapshot %d: root %s, warnings %q", i, sn.Root, sn.Warnings)
 		}
-		kVM[i] = int(tk.VM.AllocStall / 3)
-		if !tk.HasVM || tk.VM.AllocStall != uint64(3*kVM[i]) || tk.VM.PgscanDirect != uint64(100*kVM[i]) ||
-			tk.VM.PgscanKswapd != uint64(1000*kVM[i]) || tk.VM.OOMKill != 0 {
-			t.Errorf("tick %d: vmstat %+v (has %v)", i, tk.VM, tk.HasVM)
+		kMem[i] = int(stepMemAv0-sn.Mem.MemAvailable/1024) / 1024
+		if sn.Mem.MemAvailable != stepMemAvailKB(kMem[i])*1024 || sn.Mem.MemTotal != memTotalKB*1024 ||
+			sn.Mem.Hugepages != hugetlbKB*1024 || sn.Mem.HugepagesSource != meminfo.HugepagesFromHugetlb {
+			t.Errorf("snapshot %d: meminfo MemAvailable %d MemTotal %d Hugepages %d (%s)",
+				i, sn.Mem.MemAvailable, sn.Mem.MemTotal, sn.Mem.Hugepages, sn.Mem.HugepagesSource)
 		}
-		used := memTotalKB*1024 - tk.Mem.MemAvailable - a.Size
+		kPSI[i] = int(sn.PSI.SomeTotal / stepPSISome)
+		if !sn.HasPSI || !sn.PSI.HasFull || sn.PSI.SomeTotal != uint64(stepPSISome*kPSI[i]) || sn.PSI.FullTotal != uint64(stepPSIFull*kPSI[i]) {
+			t.Errorf("snapshot %d: PSI %+v (has %v)", i, sn.PSI, sn.HasPSI)
+		}
+		kVM[i] = int(sn.VM.AllocStall / 3)
+		if !sn.HasVM || sn.VM.AllocStall != uint64(3*kVM[i]) || sn.VM.PgscanDirect != uint64(100*kVM[i]) ||
+			sn.VM.PgscanKswapd != uint64(1000*kVM[i]) || sn.VM.OOMKill != 0 || !sn.VM.HasOOMKill {
+			t.Errorf("snapshot %d: vmstat %+v (has %v)", i, sn.VM, sn.HasVM)
+		}
+		if v := sn.Module.Version; v.Raw != modVersion || v.Compare(zfsmod.V(2, 1, 11)) != 0 ||
+			sn.Module.Param(zfsmod.ArcMax) != (zfsmod.Param{Value: modArcMax, Present: true}) || sn.Module.Param(zfsmod.ArcMin).Present {
+			t.Errorf("snapshot %d: module %+v", i, sn.Module)
+		}
+		// Non-ARC memory leaves out the hugepages as well as the ARC.
+		used := memTotalKB*1024 - sn.Mem.MemAvailable - stepSize(k) - hugetlbKB*1024
 		peak = max(peak, used)
 		if i > 0 && (kArc[i] < kArc[i-1] || kMem[i] < kMem[i-1] || kPSI[i] < kPSI[i-1] || kVM[i] < kVM[i-1]) {
-			t.Errorf("tick %d: a file went back a step", i)
+			t.Errorf("snapshot %d: a file went back a step", i)
 		}
 	}
-	first, last := 0, n-1
-	dArc := kArc[last] - kArc[first]
+	first, lst := 0, n-1
+	dArc := kArc[lst] - kArc[first]
 	drops := 0
 	for i := 1; i < n; i++ {
 		if kArc[i] > kArc[i-1] {
@@ -243,19 +360,25 @@ func TestLiveCollectRewritten(t *testing.T) {
 	}{
 		{"Direct.Delta", w.Direct.Delta, uint64(dArc)},
 		{"Direct.First", w.Direct.First, uint64(kArc[first])},
-		{"Direct.Last", w.Direct.Last, uint64(kArc[last])},
+		{"Direct.Last", w.Direct.Last, uint64(kArc[lst])},
+		{"Direct.Resets", uint64(w.Direct.Resets), 0},
 		{"Indirect.Delta", w.Indirect.Delta, uint64(10 * dArc)},
-		{"Throttle.Delta", w.Throttle.Delta, uint64(kArc[last]/4 - kArc[first]/4)},
+		{"Throttle.Delta", w.Throttle.Delta, uint64(kArc[lst]/4 - kArc[first]/4)},
 		{"CDrops", uint64(w.CDrops), uint64(drops)},
 		{"CDropBytes", w.CDropBytes, uint64(dArc) * stepCFall},
 		{"CFirst", w.CFirst, stepC(kArc[first])},
-		{"CMin", w.CMin, stepC(kArc[last])},
-		{"ArcSizeMin", w.ArcSizeMin, stepSize(kArc[last])},
-		{"PSISomeStall µs", uint64(w.PSISomeStall / time.Microsecond), uint64(stepPSISome * (kPSI[last] - kPSI[first]))},
-		{"PSIFullStall µs", uint64(w.PSIFullStall / time.Microsecond), uint64(stepPSIFull * (kPSI[last] - kPSI[first]))},
-		{"AllocStall.Delta", w.AllocStall.Delta, uint64(3 * (kVM[last] - kVM[first]))},
-		{"PgscanDirect.Delta", w.PgscanDirect.Delta, uint64(100 * (kVM[last] - kVM[first]))},
-		{"PgscanKswapd.Delta", w.PgscanKswapd.Delta, uint64(1000 * (kVM[last] - kVM[first]))},
+		{"CLast", w.CLast, stepC(kArc[lst])},
+		{"CLowest", w.CLowest, stepC(kArc[lst])},
+		{"CHighest", w.CHighest, stepC(kArc[first])},
+		{"CMin", w.CMin, arcCMin},
+		{"CMax", w.CMax, arcCMax},
+		{"ArcSizeMin", w.ArcSizeMin, stepSize(kArc[lst])},
+		{"ArcSizeMax", w.ArcSizeMax, stepSize(kArc[first])},
+		{"PSISomeStall µs", uint64(w.PSISomeStall / time.Microsecond), uint64(stepPSISome * (kPSI[lst] - kPSI[first]))},
+		{"PSIFullStall µs", uint64(w.PSIFullStall / time.Microsecond), uint64(stepPSIFull * (kPSI[lst] - kPSI[first]))},
+		{"AllocStall.Delta", w.AllocStall.Delta, uint64(3 * (kVM[lst] - kVM[first]))},
+		{"PgscanDirect.Delta", w.PgscanDirect.Delta, uint64(100 * (kVM[lst] - kVM[first]))},
+		{"PgscanKswapd.Delta", w.PgscanKswapd.Delta, uint64(1000 * (kVM[lst] - kVM[first]))},
 		{"OOMKill.Delta", w.OOMKill.Delta, 0},
 		{"PeakNonARC", w.PeakNonARC, peak},
 	}
@@ -264,94 +387,136 @@ func TestLiveCollectRewritten(t *testing.T) {
 			t.Errorf("%s = %d, want %d", c.name, c.got, c.want)
 		}
 	}
-	if w.MinMemAvailable != stepMemAvailable(kArc[last]) || !w.HasPSI || !w.HasPSIFull || !w.HasVM || !w.CPulledDown {
-		t.Errorf("min memory_available_bytes %d (want %d), has psi %v full %v vm %v, pulled down %v",
-			w.MinMemAvailable, stepMemAvailable(kArc[last]), w.HasPSI, w.HasPSIFull, w.HasVM, w.CPulledDown)
+	if w.MinMemAvailable != stepMemAvailable(kArc[lst]) || !w.HasMemAvail || !w.HasPSI || !w.HasPSIFull || !w.HasVM || !w.CPulledDown {
+		t.Errorf("min memory_available_bytes %d (want %d, has %v), has psi %v full %v vm %v, pulled down %v",
+			w.MinMemAvailable, stepMemAvailable(kArc[lst]), w.HasMemAvail, w.HasPSI, w.HasPSIFull, w.HasVM, w.CPulledDown)
 	}
 	if got, want := w.Direct.PerMinute, float64(dArc)/w.Len().Minutes(); !approx(got, want) {
 		t.Errorf("Direct.PerMinute = %g, want %g", got, want)
 	}
-	t.Logf("%d ticks over %s; arcstats steps %d→%d, writer wrote %d steps in the window", w.Ticks, w.Len(), kArc[first], kArc[last], steps)
+	// Progress reports each tick as it is folded in.
+	for i, p := range progress {
+		c, _ := rec.snaps[i].Arc.Uint("c")
+		if p.Ticks != i+1 || p.Total != 3*time.Second || p.Elapsed != rec.snaps[i].At.Sub(w.Start) ||
+			p.Left != max(p.Total-p.Elapsed, 0) || p.Size != rec.snaps[i].ArcSize() || p.C != c {
+			t.Errorf("progress %d = %+v", i, p)
+		}
+	}
+	if p := progress[n-1]; p.Direct != w.Direct.Delta || p.Indirect != w.Indirect.Delta || p.Throttle != w.Throttle.Delta {
+		t.Errorf("last progress %+v does not match the window's deltas", p)
+	}
+	t.Logf("%d ticks over %s; arcstats steps %d→%d, writer wrote %d steps in the window", w.Ticks, w.Len(), kArc[first], kArc[lst], steps)
 }
 
 func TestLiveOptionalAndMissingFiles(t *testing.T) {
 	s := newStepper(t)
-	t.Run("no PSI, no vmstat", func(t *testing.T) {
+	t.Run("no PSI, no vmstat, no module directory", func(t *testing.T) {
 		root := liveRoot(t, s, 3)
-		os.Remove(filepath.Join(root, PSIPath))
-		os.Remove(filepath.Join(root, VMStatPath))
-		var tk Tick
-		if err := NewLive(root).Next(t.Context(), &tk); err != nil {
+		for _, rel := range []string{psiPath, vmPath, "sys"} {
+			if err := os.RemoveAll(filepath.Join(root, rel)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		sn, err := NewLive(root).Next(t.Context())
+		if err != nil {
 			t.Fatal(err)
 		}
-		if tk.HasPSI || tk.HasVM || tk.Arc.Direct != 3 || tk.Mem.MemTotal == 0 {
-			t.Errorf("tick %+v", tk)
+		if d, _ := sn.Arc.Uint("memory_direct_count"); sn.HasPSI || sn.HasVM || d != 3 || sn.Mem.MemTotal != memTotalKB*1024 ||
+			sn.Module.Version.Known() || sn.Module.Param(zfsmod.ArcMax).Present {
+			t.Errorf("snapshot %+v", sn)
 		}
 	})
 	t.Run("PSI and vmstat vanish", func(t *testing.T) {
 		root := liveRoot(t, s, 3)
 		l := NewLive(root)
-		var tk Tick
-		if err := l.Next(t.Context(), &tk); err != nil || !tk.HasPSI || !tk.HasVM {
-			t.Fatalf("first tick: %v, psi %v vm %v", err, tk.HasPSI, tk.HasVM)
+		sn, err := l.Next(t.Context())
+		if err != nil || !sn.HasPSI || !sn.HasVM {
+			t.Fatalf("first snapshot: %v, %+v", err, sn)
 		}
-		os.Remove(filepath.Join(root, PSIPath))
-		os.Remove(filepath.Join(root, VMStatPath))
-		if err := l.Next(t.Context(), &tk); err != nil || tk.HasPSI || tk.HasVM {
-			t.Fatalf("second tick: %v, psi %v vm %v", err, tk.HasPSI, tk.HasVM)
+		os.Remove(filepath.Join(root, psiPath))
+		os.Remove(filepath.Join(root, vmPath))
+		if sn, err = l.Next(t.Context()); err != nil || sn.HasPSI || sn.HasVM || sn.PSI != (meminfo.PSI{}) || sn.VM != (meminfo.VMStat{}) {
+			t.Fatalf("second snapshot: %v, %+v", err, sn)
 		}
 	})
 	t.Run("no zfs module", func(t *testing.T) {
 		root := liveRoot(t, s, 0)
-		os.Remove(filepath.Join(root, ArcstatsPath))
-		var tk Tick
-		err := NewLive(root).Next(t.Context(), &tk)
-		if !errors.Is(err, arcstats.ErrNotLoaded) || !strings.Contains(err.Error(), filepath.Join(root, ArcstatsPath)+": zfs module not loaded") {
-			t.Fatalf("error %v, want ErrNotLoaded naming the file", err)
+		os.Remove(filepath.Join(root, arcPath))
+		sn, err := NewLive(root).Next(t.Context())
+		want := filepath.Join(root, arcPath) + ": zfs module not loaded: file does not exist; is the zfs module loaded? (modprobe zfs)"
+		if sn != nil || !errors.Is(err, arcstats.ErrNotLoaded) || err.Error() != want {
+			t.Fatalf("snapshot %v, error %v; want ErrNotLoaded: %s", sn, err, want)
 		}
 	})
 	t.Run("a file turns bad, then good", func(t *testing.T) {
 		root := liveRoot(t, s, 1)
 		l := NewLive(root)
-		var tk Tick
-		if err := l.Next(t.Context(), &tk); err != nil {
+		if _, err := l.Next(t.Context()); err != nil {
 			t.Fatal(err)
 		}
-		good, _ := os.ReadFile(filepath.Join(root, MeminfoPath))
-		writeAtomic(t, root, MeminfoPath, []byte("MemTotal: many kB\n"))
-		if err := l.Next(t.Context(), &tk); err == nil || !strings.Contains(err.Error(), filepath.Join(root, MeminfoPath)+":1: malformed line") {
-			t.Fatalf("error %v, want a line error naming proc/meminfo", err)
+		good, _ := os.ReadFile(filepath.Join(root, memPath))
+		writeAtomic(t, root, memPath, []byte("MemTotal: many kB\n"))
+		want := filepath.Join(root, memPath) + `: malformed: strconv.ParseUint: parsing "many": invalid syntax`
+		// The same bad file read again fails again.
+		for range 2 {
+			if sn, err := l.Next(t.Context()); sn != nil || err == nil || err.Error() != want {
+				t.Fatalf("snapshot %v, error %v; want %s", sn, err, want)
+			}
 		}
-		// The same bad bytes again must fail again, not pass as unchanged.
-		if err := l.Next(t.Context(), &tk); err == nil {
-			t.Fatal("bad meminfo read twice: no error the second time")
+		writeAtomic(t, root, memPath, good)
+		if sn, err := l.Next(t.Context()); err != nil || sn.Mem.MemTotal != memTotalKB*1024 {
+			t.Fatalf("after repair: %v, %+v", err, sn)
 		}
-		writeAtomic(t, root, MeminfoPath, good)
-		if err := l.Next(t.Context(), &tk); err != nil || tk.Mem.MemTotal != memTotalKB*1024 {
-			t.Fatalf("after repair: %v, MemTotal %d", err, tk.Mem.MemTotal)
+	})
+	t.Run("cancelled", func(t *testing.T) {
+		ctx, cancel := context.WithCancel(t.Context())
+		cancel()
+		if sn, err := NewLive(liveRoot(t, s, 0)).Next(ctx); sn != nil || err != context.Canceled {
+			t.Fatalf("Next with a cancelled context = %v, %v; want context.Canceled", sn, err)
 		}
 	})
 }
 
-// failAfter is a Source that fails after n ticks of src.
+// failAfter is a Source that fails with err after n snapshots of src.
 type failAfter struct {
 	src Source
 	n   int
 	err error
 }
 
-func (f *failAfter) Next(ctx context.Context, t *Tick) error {
+func (f *failAfter) Recorded() bool { return f.src.Recorded() }
+
+func (f *failAfter) Next(ctx context.Context) (*host.Snapshot, error) {
 	if f.n == 0 {
-		return f.err
+		return nil, f.err
 	}
 	f.n--
-	return f.src.Next(ctx, t)
+	return f.src.Next(ctx)
 }
+
+// sourceFunc adapts a function to Source.
+type sourceFunc func() (*host.Snapshot, error)
+
+func (f sourceFunc) Next(context.Context) (*host.Snapshot, error) { return f() }
+func (f sourceFunc) Recorded() bool                               { return false }
 
 func TestCollectEnds(t *testing.T) {
 	s := newStepper(t)
 	root := liveRoot(t, s, 2)
+	// A root whose arcstats lacks the c row: host.Read takes it, the
+	// window cannot.
+	noC := t.TempDir()
+	for rel, b := range s.files(t, 2) {
+		if rel == arcPath {
+			b = regexp.MustCompile(`(?m)^c +4 +\d+\n`).ReplaceAll(b, nil)
+		}
+		if err := os.MkdirAll(filepath.Join(noC, filepath.Dir(rel)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		writeAtomic(t, noC, rel, b)
+	}
 	boom := errors.New("boom")
+	live := func() Source { return NewLive(root) }
 	tests := []struct {
 		name      string
 		src       func() Source
@@ -359,16 +524,31 @@ func TestCollectEnds(t *testing.T) {
 		cancel    time.Duration // cancel the context after this long; < 0: before Collect
 		wantTicks [2]int        // inclusive range
 		wantErr   error
-		errText   string
+		errText   string // the whole message
 	}{
-		{"duration", func() Source { return NewLive(root) }, Options{Interval: 50 * time.Millisecond, Duration: 200 * time.Millisecond}, 0, [2]int{3, 5}, nil, ""},
-		{"duration not a multiple of the interval", func() Source { return NewLive(root) }, Options{Interval: 80 * time.Millisecond, Duration: 200 * time.Millisecond}, 0, [2]int{3, 4}, nil, ""},
-		{"ctrl-c ends an open window", func() Source { return NewLive(root) }, Options{Interval: 100 * time.Millisecond}, 350 * time.Millisecond, [2]int{3, 5}, nil, ""},
-		{"ctrl-c before the second tick still gives a window", func() Source { return NewLive(root) }, Options{Interval: time.Hour, Duration: 2 * time.Hour}, 100 * time.Millisecond, [2]int{2, 2}, nil, ""},
-		{"cancelled before the start", func() Source { return NewLive(root) }, Options{Interval: time.Second}, -1, [2]int{0, 0}, ErrTooFewTicks, "need at least 2 samples to measure a window, got 0"},
-		{"one snapshot", func() Source { return &failAfter{NewLive(root), 1, io.EOF} }, Options{}, 0, [2]int{1, 1}, ErrTooFewTicks, "got 1 (hint: sample for at least one interval)"},
+		{"duration", live, Options{Interval: 50 * time.Millisecond, Duration: 200 * time.Millisecond}, 0, [2]int{3, 5}, nil, ""},
+		{"duration not a multiple of the interval", live, Options{Interval: 80 * time.Millisecond, Duration: 200 * time.Millisecond}, 0, [2]int{3, 4}, nil, ""},
+		{"ctrl-c ends an open window", live, Options{Interval: 100 * time.Millisecond}, 350 * time.Millisecond, [2]int{3, 5}, nil, ""},
+		{"ctrl-c before the second tick still gives a window", live, Options{Interval: time.Hour, Duration: 2 * time.Hour}, 100 * time.Millisecond, [2]int{2, 2}, nil, ""},
+		{"cancelled before the start, no interval", live, Options{}, -1, [2]int{0, 0}, ErrTooFewTicks, "need at least 2 samples to measure a window, got 0"},
+		{"cancelled before the start", live, Options{Interval: time.Second}, -1, [2]int{0, 0}, ErrTooFewTicks, "need at least 2 samples to measure a window, got 0"},
+		{"one snapshot", func() Source { return &failAfter{NewLive(root), 1, io.EOF} }, Options{}, 0, [2]int{1, 1}, ErrTooFewTicks, "need at least 2 samples to measure a window, got 1"},
+		{"no snapshot", func() Source { return &failAfter{NewLive(root), 0, io.EOF} }, Options{Interval: time.Second}, 0, [2]int{0, 0}, ErrTooFewTicks, "need at least 2 samples to measure a window, got 0"},
 		{"source error", func() Source { return &failAfter{NewLive(root), 3, boom} }, Options{}, 0, [2]int{3, 3}, boom, "sample 4: boom"},
-		{"negative interval", func() Source { return NewLive(root) }, Options{Interval: -time.Second}, 0, [2]int{0, 0}, nil, "sampling interval -1s and duration 0s must not be negative"},
+		{"source error on the first tick", func() Source { return &failAfter{NewLive(root), 0, boom} }, Options{}, 0, [2]int{0, 0}, boom, "sample 1: boom"},
+		{"wrapped EOF ends the window", func() Source { return &failAfter{NewLive(root), 2, fmt.Errorf("end: %w", io.EOF)} }, Options{}, 0, [2]int{2, 2}, nil, ""},
+		{"snapshot the window cannot use", func() Source {
+			n := 0
+			return sourceFunc(func() (*host.Snapshot, error) {
+				n++
+				if n == 3 {
+					return host.Read(noC)
+				}
+				return host.Read(root)
+			})
+		}, Options{}, 0, [2]int{2, 2}, nil, "sample 3: arcstats has no c row"},
+		{"negative interval", live, Options{Interval: -time.Second}, 0, [2]int{-1, -1}, nil, "sampling interval -1s and duration 0s must not be negative"},
+		{"negative duration", live, Options{Duration: -time.Minute}, 0, [2]int{-1, -1}, nil, "sampling interval 0s and duration -1m0s must not be negative"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -380,40 +560,50 @@ func TestCollectEnds(t *testing.T) {
 			case tt.cancel > 0:
 				time.AfterFunc(tt.cancel, cancel)
 			}
+			rec := &recorder{src: tt.src()}
 			start := time.Now()
-			w, err := Collect(ctx, tt.src(), tt.opt)
+			w, last, err := Collect(ctx, rec, tt.opt)
 			took := time.Since(start)
 			if tt.errText == "" && err != nil {
 				t.Fatal(err)
 			}
-			if tt.errText != "" && (err == nil || !strings.Contains(err.Error(), tt.errText)) {
-				t.Fatalf("error %v, want one containing %q", err, tt.errText)
+			if tt.errText != "" && (err == nil || err.Error() != tt.errText) {
+				t.Fatalf("error %v, want %q", err, tt.errText)
 			}
 			if tt.wantErr != nil && !errors.Is(err, tt.wantErr) {
 				t.Errorf("error %v is not %v", err, tt.wantErr)
 			}
+			if tt.wantTicks[0] < 0 {
+				// Options rejected: nothing is read.
+				if w != nil || last != nil || len(rec.snaps) != 0 {
+					t.Errorf("window %v, last %v, %d snapshots read; want nil, nil, 0", w, last, len(rec.snaps))
+				}
+				return
+			}
 			if w.Ticks < tt.wantTicks[0] || w.Ticks > tt.wantTicks[1] {
 				t.Errorf("%d ticks, want %d to %d", w.Ticks, tt.wantTicks[0], tt.wantTicks[1])
+			}
+			// The last snapshot is the last one folded in.
+			switch {
+			case w.Ticks == 0 && last != nil:
+				t.Errorf("no tick, but last snapshot %+v", last)
+			case w.Ticks > 0 && (last == nil || last != rec.snaps[w.Ticks-1] || !last.At.Equal(w.End)):
+				t.Errorf("last snapshot %p, want the %dth read, %p, at the window's end %s", last, w.Ticks, rec.snaps[w.Ticks-1], w.End)
+			}
+			if paced := tt.opt.Interval > 0; paced && w.Interval != tt.opt.Interval {
+				t.Errorf("window interval %s, want the sampling interval %s", w.Interval, tt.opt.Interval)
 			}
 			if tt.cancel > 0 && (took < tt.cancel || took > tt.cancel+time.Second || w.Len() < tt.cancel-50*time.Millisecond) {
 				t.Errorf("cancelled after %s: Collect took %s, window %s", tt.cancel, took, w.Len())
 			}
+			// The tick due at the duration ends the window. A live
+			// snapshot is stamped when its reading starts, a little after
+			// the timer that paces it started: allow some slack.
+			if tt.opt.Duration > 0 && tt.cancel == 0 && (w.Len() < tt.opt.Duration-20*time.Millisecond || w.Len() > tt.opt.Duration+200*time.Millisecond) {
+				t.Errorf("window of %s for a duration of %s", w.Len(), tt.opt.Duration)
+			}
 		})
 	}
-}
-
-// limited is a Source that ends after n ticks.
-type limited struct {
-	src Source
-	n   int
-}
-
-func (l *limited) Next(ctx context.Context, t *Tick) error {
-	if l.n == 0 {
-		return io.EOF
-	}
-	l.n--
-	return l.src.Next(ctx, t)
 }
 
 func heapAfterGC() uint64 {
@@ -423,125 +613,46 @@ func heapAfterGC() uint64 {
 	return m.HeapAlloc
 }
 
-// TestTenThousandTicks: memory does not grow over 10,000 ticks of a live
-// source, and each tick allocates the same small amount, whether the files
-// change (parsed every tick) or not (parsing skipped).
+// TestTenThousandTicks: without KeepSeries, memory does not grow over
+// 10,000 ticks of a live source: the window keeps a fixed amount of state
+// and Collect holds on to the last snapshot only.
 func TestTenThousandTicks(t *testing.T) {
+	if testing.Short() {
+		t.Skip("10,000 readings")
+	}
 	s := newStepper(t)
 	root := liveRoot(t, s, 7)
-	for _, tt := range []struct {
-		name      string
-		changed   bool
-		maxAllocs float64
-	}{
-		{"files unchanged", false, 16},
-		{"files changed", true, 400},
-	} {
-		t.Run(tt.name, func(t *testing.T) {
-			live := NewLive(root)
-			next := func(tk *Tick) error {
-				if tt.changed {
-					// As if every file changed: the bytes of the
-					// previous read are forgotten, so all four are parsed.
-					live.r.arc.forget()
-					live.r.mem.forget()
-					live.r.psi.forget()
-					live.r.vm.forget()
-				}
-				return live.Next(t.Context(), tk)
-			}
-			src := sourceFunc(next)
-
-			var heap1000, heap10000 uint64
-			w, err := Collect(t.Context(), &limited{src, 10_000}, Options{Progress: func(p Progress) {
-				switch p.Ticks {
-				case 1000:
-					heap1000 = heapAfterGC()
-				case 10_000:
-					heap10000 = heapAfterGC()
-				}
-			}})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if w.Ticks != 10_000 || w.Series != nil || w.Direct.Last != 7 {
-				t.Fatalf("ticks %d, series %d, direct %d", w.Ticks, len(w.Series), w.Direct.Last)
-			}
-			if heap10000 > heap1000+32<<10 {
-				t.Errorf("heap grew from %d bytes after 1,000 ticks to %d after 10,000", heap1000, heap10000)
-			}
-
-			var tk Tick
-			per := func() float64 {
-				return testing.AllocsPerRun(200, func() {
-					if err := next(&tk); err != nil {
-						t.Fatal(err)
-					}
-					w.Add(&tk)
-				})
-			}
-			early := per()
-			for range 10_000 {
-				if err := next(&tk); err != nil {
-					t.Fatal(err)
-				}
-				w.Add(&tk)
-			}
-			late := per()
-			// AllocsPerRun truncates the average, and the race detector
-			// adds the odd allocation: allow a difference of one.
-			if late > early+1 || late > tt.maxAllocs {
-				t.Errorf("allocs per tick: %g, then %g after 10,000 more ticks; want constant, at most %g", early, late, tt.maxAllocs)
-			}
-			t.Logf("heap after GC: %d bytes at tick 1,000, %d at tick 10,000; %g allocs per tick", heap1000, heap10000, late)
-		})
-	}
-}
-
-type sourceFunc func(t *Tick) error
-
-func (f sourceFunc) Next(_ context.Context, t *Tick) error { return f(t) }
-
-func BenchmarkTick(b *testing.B) {
-	s := newStepper(b)
-	root := liveRoot(b, s, 7)
-	for _, changed := range []bool{false, true} {
-		name := "unchanged"
-		if changed {
-			name = "changed"
+	var heap1000, heap10000 uint64
+	w, last, err := Collect(t.Context(), &failAfter{NewLive(root), 10_000, io.EOF}, Options{Progress: func(p Progress) {
+		switch p.Ticks {
+		case 1000:
+			heap1000 = heapAfterGC()
+		case 10_000:
+			heap10000 = heapAfterGC()
 		}
-		b.Run(name, func(b *testing.B) {
-			live := NewLive(root)
-			var (
-				tk Tick
-				w  Window
-			)
-			ctx := b.Context()
-			b.ReportAllocs()
-			for b.Loop() {
-				if changed {
-					live.r.arc.forget()
-					live.r.mem.forget()
-					live.r.psi.forget()
-					live.r.vm.forget()
-				}
-				if err := live.Next(ctx, &tk); err != nil {
-					b.Fatal(err)
-				}
-				w.Add(&tk)
-			}
-		})
+	}})
+	if err != nil {
+		t.Fatal(err)
 	}
+	if w.Ticks != 10_000 || w.Series != nil || w.Direct.Last != 7 || w.Direct.Delta != 0 || last == nil {
+		t.Fatalf("ticks %d, series %d, direct %d (+%d), last %v", w.Ticks, len(w.Series), w.Direct.Last, w.Direct.Delta, last)
+	}
+	if heap10000 > heap1000+32<<10 {
+		t.Errorf("heap grew from %d bytes after 1,000 ticks to %d after 10,000", heap1000, heap10000)
+	}
+	t.Logf("heap after GC: %d bytes at tick 1,000, %d at tick 10,000", heap1000, heap10000)
 }
 
-func BenchmarkWindowAdd(b *testing.B) {
-	ticks := timelineTicks(b)
-	var w Window
+// BenchmarkLiveTick is one --sample tick: a host.Read of a root holding
+// every file.
+func BenchmarkLiveTick(b *testing.B) {
+	live := NewLive(liveRoot(b, newStepper(b), 7))
+	ctx := b.Context()
 	b.ReportAllocs()
-	i := 0
 	for b.Loop() {
-		w.Add(&ticks[i%len(ticks)])
-		i++
+		if _, err := live.Next(ctx); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
 

@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/arcadvise/arcadvise/internal/host"
 )
 
 // ManifestName is the file that marks a directory as a replay. Its format is
@@ -20,8 +22,9 @@ const ManifestName = "arcadvise-replay"
 // manifestHeader is the first line of a manifest: the format and its version.
 const manifestHeader = "arcadvise replay 1"
 
-// Snapshot is one entry of a replay manifest.
-type Snapshot struct {
+// Entry is one line of a replay manifest: a snapshot directory and its
+// time.
+type Entry struct {
 	At  time.Time // when the snapshot was taken
 	Dir string    // directory relative to the replay root, slash-separated
 }
@@ -43,15 +46,15 @@ type Snapshot struct {
 // without leading and trailing white space: a relative path that stays inside
 // the replay, and does not start or end with white space once cleaned.
 // Snapshot times must increase strictly. At least one snapshot is required.
-func ParseManifest(r io.Reader) ([]Snapshot, error) {
+func ParseManifest(r io.Reader) ([]Entry, error) {
 	return parseManifest(r, ManifestName)
 }
 
 // parseManifest is ParseManifest with name, the file's path, in messages.
-func parseManifest(r io.Reader, name string) ([]Snapshot, error) {
+func parseManifest(r io.Reader, name string) ([]Entry, error) {
 	sc := bufio.NewScanner(r)
 	var (
-		snaps    []Snapshot
+		snaps    []Entry
 		start    = time.Unix(0, 0).UTC()
 		hasStart bool
 		n        int
@@ -111,7 +114,7 @@ func parseManifest(r io.Reader, name string) ([]Snapshot, error) {
 			return nil, errf("%s: time %s is not after the previous snapshot's %s",
 				dir, at.Format(time.RFC3339Nano), snaps[len(snaps)-1].At.Format(time.RFC3339Nano))
 		}
-		snaps = append(snaps, Snapshot{At: at, Dir: dir})
+		snaps = append(snaps, Entry{At: at, Dir: dir})
 	}
 	if err := sc.Err(); err != nil {
 		return nil, fmt.Errorf("%s:%d: %w", name, n+1, err)
@@ -133,15 +136,15 @@ func truncate(s string, n int) string {
 }
 
 // Replay is a Source that plays back a directory of timed snapshots. Each
-// snapshot directory is laid out like a root for Live
+// snapshot directory is a root that host.Read reads
 // (proc/spl/kstat/zfs/arcstats, proc/meminfo, and optionally
-// proc/pressure/memory and proc/vmstat). Next does not wait: a tick's At is
-// the snapshot's recorded time. Replay is not safe for concurrent use.
+// proc/pressure/memory, proc/vmstat and sys/module/zfs). Next does not wait:
+// a snapshot's At is its recorded time. Replay is not safe for concurrent
+// use.
 type Replay struct {
-	root  string
-	snaps []Snapshot
-	next  int
-	r     *reader
+	root    string
+	entries []Entry
+	next    int
 }
 
 // OpenReplay opens root as a replay. ok is false, with a nil error, when root
@@ -171,27 +174,38 @@ func OpenReplay(root string) (rp *Replay, ok bool, err error) {
 			return nil, true, fmt.Errorf("%s: snapshot %s is not a directory", name, s.Dir)
 		}
 	}
-	return &Replay{root: root, snaps: snaps, r: newReader()}, true, nil
+	return &Replay{root: root, entries: snaps}, true, nil
 }
 
-// Snapshots returns the manifest's entries, in order.
-func (rp *Replay) Snapshots() []Snapshot { return rp.snaps }
+// Entries returns the manifest's entries, in order.
+func (rp *Replay) Entries() []Entry { return rp.entries }
 
-// Next fills t from the next snapshot, or returns io.EOF after the last one.
-func (rp *Replay) Next(ctx context.Context, t *Tick) error {
+// Recorded is true: a replay's snapshots carry their recorded times.
+func (rp *Replay) Recorded() bool { return true }
+
+// Next reads the next snapshot, or returns io.EOF after the last one.
+func (rp *Replay) Next(ctx context.Context) (*host.Snapshot, error) {
 	if err := ctx.Err(); err != nil {
-		return err
+		return nil, err
 	}
-	if rp.next >= len(rp.snaps) {
-		return io.EOF
+	if rp.next >= len(rp.entries) {
+		return nil, io.EOF
 	}
-	s := rp.snaps[rp.next]
+	e := rp.entries[rp.next]
 	rp.next++
-	dir := filepath.Join(rp.root, filepath.FromSlash(s.Dir))
-	p := pathsUnder(dir)
-	t.At = s.At
-	if err := rp.r.read(&p, t); err != nil {
-		return fmt.Errorf("replay snapshot %s: %w", s.Dir, err)
+	s, err := host.Read(filepath.Join(rp.root, filepath.FromSlash(e.Dir)))
+	if err != nil {
+		return nil, fmt.Errorf("replay snapshot %s: %w", e.Dir, err)
 	}
-	return nil
+	s.At = e.At
+	return s, nil
+}
+
+// fileError names path in a file-access error without repeating the path
+// that os errors already carry.
+func fileError(path string, err error) error {
+	if pe, ok := errors.AsType[*fs.PathError](err); ok {
+		return fmt.Errorf("%s: %w", path, pe.Err)
+	}
+	return fmt.Errorf("%s: %w", path, err)
 }

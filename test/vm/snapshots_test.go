@@ -49,9 +49,9 @@ func mustUint(t *testing.T, s *arcstats.Stats, name string) uint64 {
 
 func load(t *testing.T, root string) *host.Snapshot {
 	t.Helper()
-	s, err := host.Load(root)
+	s, err := host.Read(root)
 	if err != nil {
-		t.Fatalf("host.Load(%s): %v", root, err)
+		t.Fatalf("host.Read(%s): %v", root, err)
 	}
 	return s
 }

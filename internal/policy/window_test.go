@@ -1,4 +1,4 @@
-package sample
+package policy
 
 import (
 	"bufio"
@@ -9,14 +9,76 @@ import (
 	"testing"
 	"time"
 
+	"github.com/arcadvise/arcadvise/internal/host"
 	"github.com/arcadvise/arcadvise/internal/meminfo"
 )
+
+// arcVals are the arcstats rows a window reads.
+type arcVals struct {
+	Size, C, CMin, CMax        uint64
+	NoGrow                     bool
+	Throttle, Direct, Indirect uint64
+	MemAvail                   int64
+	HasMemAvail                bool
+}
+
+// tick is one host reading built for a window test: arcstats rows through
+// the real parser, the rest as given.
+type tick struct {
+	At     time.Time
+	Arc    arcVals
+	Mem    meminfo.Info
+	PSI    meminfo.PSI
+	HasPSI bool
+	VM     meminfo.VMStat
+	HasVM  bool
+}
+
+func (tk *tick) snapshot(t testing.TB) *host.Snapshot {
+	t.Helper()
+	a := tk.Arc
+	noGrow := int64(0)
+	if a.NoGrow {
+		noGrow = 1
+	}
+	rows := map[string]int64{
+		"size": int64(a.Size), "c": int64(a.C), "c_min": int64(a.CMin), "c_max": int64(a.CMax),
+		"arc_no_grow": noGrow, "memory_throttle_count": int64(a.Throttle),
+		"memory_direct_count": int64(a.Direct), "memory_indirect_count": int64(a.Indirect),
+	}
+	if a.HasMemAvail {
+		rows["memory_available_bytes"] = a.MemAvail
+	}
+	return &host.Snapshot{At: tk.At, Arc: kstat(t, rows), Mem: tk.Mem, PSI: tk.PSI, HasPSI: tk.HasPSI, VM: tk.VM, HasVM: tk.HasVM}
+}
+
+func fold(t testing.TB, ticks []tick) *Window {
+	t.Helper()
+	var w Window
+	for i := range ticks {
+		if err := w.Add(ticks[i].snapshot(t)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return &w
+}
+
+func mustTime(t testing.TB, s string) time.Time {
+	t.Helper()
+	v, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+func approx(a, b float64) bool { return math.Abs(a-b) <= 1e-9*math.Max(1, math.Abs(b)) }
 
 // timelineTicks turns testdata/20-pressure-timeline.tsv (sampled about once
 // a second during the stress-ng run on OpenZFS 2.1.11) into ticks. The file
 // has no PSI totals and no vmstat, so those stay absent. MemTotal is the
 // guest's (4007108 kB, from its meminfo).
-func timelineTicks(t testing.TB) []Tick {
+func timelineTicks(t testing.TB) []tick {
 	t.Helper()
 	f, err := os.Open("testdata/20-pressure-timeline.tsv")
 	if err != nil {
@@ -24,7 +86,7 @@ func timelineTicks(t testing.TB) []Tick {
 	}
 	defer f.Close()
 	base := mustTime(t, "2026-11-25T20:18:30Z")
-	var ticks []Tick
+	var ticks []tick
 	sc := bufio.NewScanner(f)
 	for n := 1; sc.Scan(); n++ {
 		if n == 1 {
@@ -45,9 +107,9 @@ func timelineTicks(t testing.TB) []Tick {
 		if err != nil {
 			t.Fatal(err)
 		}
-		ticks = append(ticks, Tick{
+		ticks = append(ticks, tick{
 			At: base.Add(time.Duration(math.Round(secs*1000)) * time.Millisecond),
-			Arc: Arc{C: num(1), Size: num(2), CMax: num(3), NoGrow: num(4) == 1,
+			Arc: arcVals{C: num(1), Size: num(2), CMax: num(3), NoGrow: num(4) == 1,
 				Throttle: num(5), Direct: num(6), Indirect: num(7)},
 			Mem: meminfo.Info{MemTotal: 4007108 * 1024, MemAvailable: num(8) * 1024,
 				HasMemAvailable: true, MemFree: num(9) * 1024},
@@ -59,11 +121,7 @@ func timelineTicks(t testing.TB) []Tick {
 // TestWindowTimeline folds the real once-a-second pressure timeline into a
 // window. The expected values were computed from the TSV with awk.
 func TestWindowTimeline(t *testing.T) {
-	ticks := timelineTicks(t)
-	var w Window
-	for i := range ticks {
-		w.Add(&ticks[i])
-	}
+	w := fold(t, timelineTicks(t))
 	span := 79100 * time.Millisecond // 0.1 s → 79.2 s
 	ints := []struct {
 		name      string
@@ -77,7 +135,8 @@ func TestWindowTimeline(t *testing.T) {
 		{"CDropBytes", w.CDropBytes, 2051639296 - 141376349},
 		{"CMaxDrop", w.CMaxDrop, 1843482196 - 1550979616}, // 28.6 s → 30.9 s
 		{"CFirst", w.CFirst, 2051639296},
-		{"CMin", w.CMin, 141376349},
+		{"CLowest", w.CLowest, 141376349},
+		{"CHighest", w.CHighest, 2051639296},
 		{"CMax", w.CMax, 2051639296},
 		{"CLast", w.CLast, 945582429},
 		{"NoGrowTicks", uint64(w.NoGrowTicks), 27},
@@ -149,9 +208,9 @@ func TestCounter(t *testing.T) {
 // TestWindowEdges covers the window bookkeeping the captures do not reach.
 func TestWindowEdges(t *testing.T) {
 	at := mustTime(t, "2026-01-01T00:00:00Z")
-	tick := func(sec int, mod func(*Tick)) Tick {
-		tk := Tick{At: at.Add(time.Duration(sec) * time.Second),
-			Arc: Arc{Size: 1 << 30, C: 2 << 30, CMin: 1 << 28, CMax: 4 << 30},
+	mk := func(sec int, mod func(*tick)) tick {
+		tk := tick{At: at.Add(time.Duration(sec) * time.Second),
+			Arc: arcVals{Size: 1 << 30, C: 2 << 30, CMin: 1 << 28, CMax: 4 << 30},
 			Mem: meminfo.Info{MemTotal: 8 << 30, MemAvailable: 6 << 30, HasMemAvailable: true}}
 		if mod != nil {
 			mod(&tk)
@@ -160,7 +219,7 @@ func TestWindowEdges(t *testing.T) {
 	}
 	tests := []struct {
 		name  string
-		ticks []Tick
+		ticks []tick
 		check func(t *testing.T, w *Window)
 	}{
 		{"no ticks", nil, func(t *testing.T, w *Window) {
@@ -168,7 +227,7 @@ func TestWindowEdges(t *testing.T) {
 				t.Errorf("empty window: %+v", w)
 			}
 		}},
-		{"one tick", []Tick{tick(0, nil)}, func(t *testing.T, w *Window) {
+		{"one tick", []tick{mk(0, nil)}, func(t *testing.T, w *Window) {
 			if w.Ticks != 1 || w.Len() != 0 || w.Direct.PerMinute != 0 || w.PSISomePct != 0 || w.Interval != 0 {
 				t.Errorf("one tick: %+v", w)
 			}
@@ -176,57 +235,59 @@ func TestWindowEdges(t *testing.T) {
 				t.Errorf("PeakNonARC = %d, want 1 GiB (8 − 6 − 1)", w.PeakNonARC)
 			}
 		}},
-		{"ARC bigger than used memory clamps at 0", []Tick{
-			tick(0, func(tk *Tick) { tk.Arc.Size = 3 << 30 }),
-			tick(1, func(tk *Tick) { tk.Mem.MemAvailable = 9 << 30 }),
+		{"ARC bigger than used memory clamps at 0", []tick{
+			mk(0, func(tk *tick) { tk.Arc.Size = 3 << 30 }),
+			mk(1, func(tk *tick) { tk.Mem.MemAvailable = 9 << 30 }),
 		}, func(t *testing.T, w *Window) {
 			if w.PeakNonARC != 0 || !w.PeakNonARCAt.Equal(at) {
 				t.Errorf("PeakNonARC = %d at %s, want 0 at the first tick", w.PeakNonARC, w.PeakNonARCAt)
 			}
 		}},
-		{"no meminfo", []Tick{
-			tick(0, func(tk *Tick) { tk.Mem = meminfo.Info{} }),
-			tick(1, func(tk *Tick) { tk.Mem = meminfo.Info{} }),
+		{"hugepages are not the workload's", []tick{
+			mk(0, func(tk *tick) { tk.Mem.Hugepages = 512 << 20 }),
+			mk(1, func(tk *tick) { tk.Mem.Hugepages = 512 << 20; tk.Mem.MemAvailable = 5 << 30 }),
 		}, func(t *testing.T, w *Window) {
-			if w.PeakNonARC != 0 || !w.PeakNonARCAt.IsZero() {
-				t.Errorf("PeakNonARC = %d at %s without meminfo", w.PeakNonARC, w.PeakNonARCAt)
+			// 8 − 5 − ARC 1 − hugepages 0.5 GiB, the same formula as the instant advice.
+			if w.PeakNonARC != 3<<29 || !w.PeakNonARCAt.Equal(at.Add(time.Second)) {
+				t.Errorf("PeakNonARC = %d at %s, want 1.5 GiB at the second tick", w.PeakNonARC, w.PeakNonARCAt)
 			}
 		}},
-		{"c rises and falls", []Tick{
-			tick(0, nil),
-			tick(1, func(tk *Tick) { tk.Arc.C = 3 << 30 }),
-			tick(2, func(tk *Tick) { tk.Arc.C = 1 << 30 }),
-			tick(3, func(tk *Tick) { tk.Arc.C = 1<<30 - 5 }),
-			tick(4, func(tk *Tick) { tk.Arc.C = 4 << 30 }),
+		{"c rises and falls", []tick{
+			mk(0, nil),
+			mk(1, func(tk *tick) { tk.Arc.C = 3 << 30 }),
+			mk(2, func(tk *tick) { tk.Arc.C = 1 << 30 }),
+			mk(3, func(tk *tick) { tk.Arc.C = 1<<30 - 5 }),
+			mk(4, func(tk *tick) { tk.Arc.C = 4 << 30 }),
 		}, func(t *testing.T, w *Window) {
-			if w.CDrops != 2 || w.CDropBytes != 2<<30+5 || w.CMaxDrop != 2<<30 || w.CMin != 1<<30-5 ||
-				w.CMax != 4<<30 || w.CFirst != 2<<30 || w.CLast != 4<<30 || !w.CPulledDown {
-				t.Errorf("c: drops %d bytes %d max drop %d min %d max %d first %d last %d",
-					w.CDrops, w.CDropBytes, w.CMaxDrop, w.CMin, w.CMax, w.CFirst, w.CLast)
+			if w.CDrops != 2 || w.CDropBytes != 2<<30+5 || w.CMaxDrop != 2<<30 || w.CLowest != 1<<30-5 ||
+				w.CHighest != 4<<30 || w.CFirst != 2<<30 || w.CLast != 4<<30 || !w.CPulledDown ||
+				w.CMin != 1<<28 || w.CMax != 4<<30 {
+				t.Errorf("c: drops %d bytes %d max drop %d lowest %d highest %d first %d last %d c_min %d c_max %d",
+					w.CDrops, w.CDropBytes, w.CMaxDrop, w.CLowest, w.CHighest, w.CFirst, w.CLast, w.CMin, w.CMax)
 			}
 		}},
-		{"PSI appears late, full line missing", []Tick{
-			tick(0, nil),
-			tick(10, func(tk *Tick) { tk.HasPSI, tk.PSI = true, meminfo.PSI{SomeTotal: 1_000_000} }),
-			tick(20, func(tk *Tick) { tk.HasPSI, tk.PSI = true, meminfo.PSI{SomeTotal: 3_000_000} }),
+		{"PSI appears late, full line missing", []tick{
+			mk(0, nil),
+			mk(10, func(tk *tick) { tk.HasPSI, tk.PSI = true, meminfo.PSI{SomeTotal: 1_000_000} }),
+			mk(20, func(tk *tick) { tk.HasPSI, tk.PSI = true, meminfo.PSI{SomeTotal: 3_000_000} }),
 		}, func(t *testing.T, w *Window) {
 			if !w.HasPSI || w.HasPSIFull || w.PSISomeStall != 2*time.Second || !approx(w.PSISomePct, 10) || w.PSIFullPct != 0 {
 				t.Errorf("PSI: has %v full %v stall %s (%g%%)", w.HasPSI, w.HasPSIFull, w.PSISomeStall, w.PSISomePct)
 			}
 		}},
-		{"PSI on one tick only", []Tick{
-			tick(0, func(tk *Tick) { tk.HasPSI, tk.PSI = true, meminfo.PSI{SomeTotal: 1, HasFull: true} }),
-			tick(10, nil),
+		{"PSI on one tick only", []tick{
+			mk(0, func(tk *tick) { tk.HasPSI, tk.PSI = true, meminfo.PSI{SomeTotal: 1, HasFull: true} }),
+			mk(10, nil),
 		}, func(t *testing.T, w *Window) {
 			if w.HasPSI || w.HasPSIFull {
 				t.Errorf("HasPSI %v HasPSIFull %v from one tick", w.HasPSI, w.HasPSIFull)
 			}
 		}},
-		{"vmstat without oom_kill", []Tick{
-			tick(0, func(tk *Tick) {
+		{"vmstat without oom_kill", []tick{
+			mk(0, func(tk *tick) {
 				tk.HasVM, tk.VM = true, meminfo.VMStat{AllocStall: 1, HasAllocStall: true, PgscanDirect: 7, HasPgscanDirect: true}
 			}),
-			tick(60, func(tk *Tick) {
+			mk(60, func(tk *tick) {
 				tk.HasVM, tk.VM = true, meminfo.VMStat{AllocStall: 4, HasAllocStall: true, PgscanDirect: 17, HasPgscanDirect: true}
 			}),
 		}, func(t *testing.T, w *Window) {
@@ -235,10 +296,10 @@ func TestWindowEdges(t *testing.T) {
 				t.Errorf("vmstat: has %v allocstall %+v pgscan direct %+v oom %+v", w.HasVM, w.AllocStall, w.PgscanDirect, w.OOMKill)
 			}
 		}},
-		{"memory_available_bytes goes negative", []Tick{
-			tick(0, func(tk *Tick) { tk.Arc.MemAvail, tk.Arc.HasMemAvail = 5, true }),
-			tick(1, func(tk *Tick) { tk.Arc.MemAvail, tk.Arc.HasMemAvail = -7, true }),
-			tick(2, func(tk *Tick) { tk.Arc.MemAvail, tk.Arc.HasMemAvail = -3, true }),
+		{"memory_available_bytes goes negative", []tick{
+			mk(0, func(tk *tick) { tk.Arc.MemAvail, tk.Arc.HasMemAvail = 5, true }),
+			mk(1, func(tk *tick) { tk.Arc.MemAvail, tk.Arc.HasMemAvail = -7, true }),
+			mk(2, func(tk *tick) { tk.Arc.MemAvail, tk.Arc.HasMemAvail = -3, true }),
 		}, func(t *testing.T, w *Window) {
 			if !w.HasMemAvail || w.MinMemAvailable != -7 || !w.MinMemAvailableAt.Equal(at.Add(time.Second)) {
 				t.Errorf("MinMemAvailable = %d at %s", w.MinMemAvailable, w.MinMemAvailableAt)
@@ -247,27 +308,48 @@ func TestWindowEdges(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var w Window
-			for i := range tt.ticks {
-				w.Add(&tt.ticks[i])
-			}
-			tt.check(t, &w)
+			tt.check(t, fold(t, tt.ticks))
 		})
 	}
 }
 
-// TestWindowAddAllocs: without a series, Add never allocates.
-func TestWindowAddAllocs(t *testing.T) {
-	ticks := timelineTicks(t)
+// TestWindowMissingRow: a snapshot without a row the window needs is
+// refused and leaves the window as it was.
+func TestWindowMissingRow(t *testing.T) {
 	var w Window
-	i := 0
-	allocs := testing.AllocsPerRun(1000, func() {
-		tk := ticks[i%len(ticks)]
-		tk.At = tk.At.Add(time.Duration(i/len(ticks)) * time.Hour)
-		w.Add(&tk)
-		i++
-	})
-	if allocs != 0 {
-		t.Errorf("Window.Add: %g allocs per tick, want 0", allocs)
+	s := &host.Snapshot{Arc: kstat(t, map[string]int64{"size": 1, "c": 1, "c_min": 1, "c_max": 1})}
+	if err := w.Add(s); err == nil || err.Error() != "arcstats has no memory_throttle_count row" || w.Ticks != 0 {
+		t.Fatalf("Add = %v, ticks %d", err, w.Ticks)
+	}
+}
+
+// TestWindowSeries: KeepSeries keeps one point per snapshot with what the
+// snapshot had.
+func TestWindowSeries(t *testing.T) {
+	at := mustTime(t, "2026-01-01T00:00:00Z")
+	var w Window
+	w.KeepSeries(2)
+	for i, tk := range []tick{
+		{At: at, Arc: arcVals{Size: 5, C: 6, CMax: 7, Direct: 1, MemAvail: -3, HasMemAvail: true},
+			Mem: meminfo.Info{MemTotal: 100, MemAvailable: 50}},
+		{At: at.Add(time.Second), Arc: arcVals{Size: 8, C: 9, CMax: 7, NoGrow: true, Indirect: 2},
+			Mem: meminfo.Info{MemTotal: 100, MemAvailable: 40}, HasPSI: true, PSI: meminfo.PSI{SomeTotal: 11, FullTotal: 12, HasFull: true},
+			HasVM: true, VM: meminfo.VMStat{AllocStall: 13, OOMKill: 14}},
+	} {
+		if err := w.Add(tk.snapshot(t)); err != nil {
+			t.Fatal(i, err)
+		}
+	}
+	if len(w.Series) != 2 {
+		t.Fatalf("series has %d points", len(w.Series))
+	}
+	p0, p1 := w.Series[0], w.Series[1]
+	if p0.Size != 5 || p0.C != 6 || p0.CMax != 7 || p0.Direct != 1 || p0.MemAvailable != 50 || p0.ArcMemAvailable == nil || *p0.ArcMemAvailable != -3 ||
+		p0.PSISomeTotalUS != nil || p0.AllocStall != nil || !p0.T.Equal(at) {
+		t.Errorf("point 0 = %+v", p0)
+	}
+	if !p1.NoGrow || p1.Indirect != 2 || p1.ArcMemAvailable != nil || p1.PSISomeTotalUS == nil || *p1.PSISomeTotalUS != 11 ||
+		p1.PSIFullTotalUS == nil || *p1.PSIFullTotalUS != 12 || p1.AllocStall == nil || *p1.AllocStall != 13 || p1.OOMKill == nil || *p1.OOMKill != 14 {
+		t.Errorf("point 1 = %+v", p1)
 	}
 }

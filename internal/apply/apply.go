@@ -1,0 +1,414 @@
+// Package apply puts a recommendation in place: it describes where each
+// zfs_arc_* setting comes from, plans the modprobe.d edit, finds the drift
+// from the recommendation, writes the file, applies the values live through
+// /sys/module/zfs/parameters in the order the module accepts them and reads
+// c_max back, and says what to do next. Run returns a Result value; the
+// command renders it and maps errors to exit codes.
+package apply
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/arcadvise/arcadvise/internal/arcstats"
+	"github.com/arcadvise/arcadvise/internal/bootsteps"
+	"github.com/arcadvise/arcadvise/internal/host"
+	"github.com/arcadvise/arcadvise/internal/modprobe"
+	"github.com/arcadvise/arcadvise/internal/policy"
+	"github.com/arcadvise/arcadvise/internal/size"
+	"github.com/arcadvise/arcadvise/internal/zfsmod"
+)
+
+// Mode is what a run does beyond advising.
+type Mode int
+
+const (
+	Advise    Mode = iota // describe and plan only
+	Diff                  // describe and plan; the caller prints the diff
+	Check                 // describe and find the drift
+	Write                 // write modprobe.d
+	Live                  // set the values through /sys now
+	WriteLive             // both
+)
+
+// Writes reports whether the mode writes modprobe.d.
+func (m Mode) Writes() bool { return m == Write || m == WriteLive }
+
+// Lives reports whether the mode writes /sys/module/zfs/parameters.
+func (m Mode) Lives() bool { return m == Live || m == WriteLive }
+
+// Acts reports whether the mode changes anything on the host.
+func (m Mode) Acts() bool { return m.Writes() || m.Lives() }
+
+// Request is one run.
+type Request struct {
+	Mode  Mode
+	Force bool   // write or apply a value the module would ignore, or one the command line overrides
+	Root  string // the root the changes go under ("/" on the host)
+	// CheckCommand is the arcadvise command that checks the result after
+	// the reboot, with this run's reservation or cap.
+	CheckCommand string
+}
+
+// Result describes every source of the zfs_arc_* settings beside the
+// running and effective values, the planned edit, the drift, and what was
+// done. It is the "config" object of the JSON document.
+type Result struct {
+	Params     []ParamSources `json:"params"`
+	Warnings   []string       `json:"warnings"`
+	TargetFile string         `json:"target_file"`
+	TargetWhy  string         `json:"target_why,omitempty"`
+	Changed    bool           `json:"change_needed"`
+	Diff       string         `json:"diff"`
+	Drift      []string       `json:"drift"`
+	NextSteps  []string       `json:"next_steps"`
+	Applied    []Applied      `json:"applied,omitempty"`
+	Wrote      string         `json:"wrote,omitempty"`
+	Backup     string         `json:"backup,omitempty"`
+	// Notes are remarks on what was done, such as the ARC shrinking to a
+	// new cap only as it is used.
+	Notes []string `json:"notes,omitempty"`
+}
+
+// ParamSources is one parameter's sources and values.
+type ParamSources struct {
+	Param     string   `json:"param"`
+	Sources   []Source `json:"sources"`
+	NextBoot  *Source  `json:"next_boot"` // the winner; null: the module's default
+	Running   *uint64  `json:"running"`   // /sys/module/zfs/parameters
+	InEffect  *uint64  `json:"in_effect"` // arcstats c_max, c_min, arc_sys_free
+	EffectSrc string   `json:"in_effect_source"`
+}
+
+// Source is one place that sets a parameter.
+type Source struct {
+	Value  string  `json:"value"`
+	Bytes  *uint64 `json:"bytes"` // null when the kernel could not read the value
+	Where  string  `json:"where"`
+	Origin string  `json:"origin"` // "file" or "cmdline"
+}
+
+// Applied is one parameter written live and what the module did with it.
+type Applied struct {
+	Param    string `json:"param"`
+	Value    uint64 `json:"value"`
+	Field    string `json:"arcstats_field"`
+	Before   uint64 `json:"before"`
+	After    uint64 `json:"after"`
+	Accepted bool   `json:"accepted"`
+}
+
+// IgnoredValueError refuses a cap the module would ignore (without Force).
+type IgnoredValueError struct {
+	ArcMax    uint64
+	Violation policy.Violation
+}
+
+func (e *IgnoredValueError) Error() string {
+	return fmt.Sprintf("refusing zfs_arc_max=%d: the module would ignore it: %s", e.ArcMax, e.Violation.Rule)
+}
+
+// CmdlineError refuses a write that the kernel command line overrides
+// (without Force).
+type CmdlineError struct{ Setting modprobe.Setting }
+
+func (e *CmdlineError) Error() string {
+	s := e.Setting
+	return fmt.Sprintf("refusing to write: the kernel command line sets %s=%s (%s), which overrides every modprobe.d file", s.Param, s.Value, s.Where())
+}
+
+// ModuleIgnoredError reports values written live that the module did not
+// take: arcstats still shows the old value. Violation is the module's rule
+// the cap breaks, when the policy knows one (a forced value).
+type ModuleIgnoredError struct {
+	Ignored   []Applied
+	Violation *policy.Violation
+}
+
+func (e *ModuleIgnoredError) Error() string {
+	parts := make([]string, len(e.Ignored))
+	for i, a := range e.Ignored {
+		parts[i] = fmt.Sprintf("%s=%d (%s stayed %d)", a.Param, a.Value, a.Field, a.After)
+	}
+	return "the module ignored " + strings.Join(parts, ", ")
+}
+
+// Run describes the configuration and carries out req. With a nil Result
+// nothing was done; with a Result and an error (a live value the module
+// ignored, a live write that failed after the file was written) the Result
+// says what was done.
+func Run(req Request, snap *host.Snapshot, cfg *modprobe.Config, rec *policy.Recommendation) (*Result, error) {
+	res := describe(cfg, snap)
+	if rec.Status != policy.StatusOK {
+		return res, nil // over-committed: no cap to plan, write or check
+	}
+	edit, err := cfg.Plan(req.Root, changes(rec))
+	switch {
+	case err == nil:
+		res.TargetFile, res.TargetWhy, res.Changed, res.Diff = edit.Path, edit.Why, edit.Changed(), edit.Diff()
+	case errors.Is(err, modprobe.ErrRefused) && !req.Mode.Writes():
+		res.Warnings = append(res.Warnings, err.Error())
+	default:
+		return nil, err
+	}
+	res.Drift = drift(cfg, snap, rec)
+	switch req.Mode {
+	case Advise, Check:
+		return res, nil
+	case Diff:
+		if err := refuseIgnored(req, rec); err != nil {
+			return nil, err
+		}
+		return res, nil
+	}
+	if err := refuseIgnored(req, rec); err != nil {
+		return nil, err
+	}
+	if req.Mode.Writes() {
+		if s, ok := cfg.Effective(zfsmod.ArcMax); ok && s.Source == modprobe.FromCmdline && !req.Force {
+			return nil, &CmdlineError{Setting: s}
+		}
+		backup, wrote, err := modprobe.Write(edit)
+		if err != nil {
+			return nil, err
+		}
+		if wrote {
+			res.Wrote, res.Backup = edit.Path, backup
+		}
+	}
+	var liveErr error
+	if req.Mode.Lives() {
+		liveErr = live(req.Root, snap, rec, res)
+	}
+	if req.Mode.Writes() && res.Wrote != "" {
+		steps, err := nextSteps(req, req.Mode.Lives() && liveErr == nil)
+		if err != nil {
+			return res, errors.Join(liveErr, err)
+		}
+		res.NextSteps = steps
+	}
+	return res, liveErr
+}
+
+// BootArcMin is the zfs_arc_min the configuration gives the module at next
+// boot: 0 when it is not set there (or is not a number the kernel reads).
+func BootArcMin(cfg *modprobe.Config) uint64 {
+	s, _ := cfg.Effective(zfsmod.ArcMin)
+	v, _ := modprobe.ParseValue(s.Value)
+	return v
+}
+
+// arcParams are the parameters arcadvise reports on, each with the
+// arcstats field that shows what the module has in effect.
+var arcParams = []struct{ name, field string }{
+	{zfsmod.ArcMax, "c_max"},
+	{zfsmod.ArcMin, "c_min"},
+	{zfsmod.ArcSysFree, "arc_sys_free"},
+}
+
+// describe lists every source of the zfs_arc_* settings beside the running
+// and effective values.
+func describe(cfg *modprobe.Config, snap *host.Snapshot) *Result {
+	res := &Result{Warnings: []string{}, Drift: []string{}, NextSteps: []string{}}
+	for _, w := range cfg.Warnings {
+		res.Warnings = append(res.Warnings, w.String())
+	}
+	for _, p := range arcParams {
+		ps := ParamSources{Param: p.name, Sources: []Source{}, EffectSrc: "arcstats " + p.field}
+		for _, s := range cfg.All(p.name) {
+			ps.Sources = append(ps.Sources, sourceOf(s))
+		}
+		if s, ok := cfg.Effective(p.name); ok {
+			src := sourceOf(s)
+			ps.NextBoot = &src
+		}
+		if v := snap.Module.Param(p.name); v.Present {
+			n := v.Value
+			ps.Running = &n
+		}
+		if v, ok := snap.Arc.Uint(p.field); ok {
+			ps.InEffect = &v
+		}
+		// The parameter file shows what was last written, accepted or
+		// not; arcstats shows what the module took (our lab: a 16 MiB
+		// write left the file at 16777216 and c_max unchanged).
+		if ps.Running != nil && *ps.Running != 0 && ps.InEffect != nil && *ps.InEffect != *ps.Running {
+			res.Warnings = append(res.Warnings, fmt.Sprintf("/%s/%s is %d but arcstats %s is %d: the module ignored that value (the kernel log says \"ignoring tunable\")",
+				zfsmod.ParamDir, p.name, *ps.Running, p.field, *ps.InEffect))
+		}
+		res.Params = append(res.Params, ps)
+	}
+	return res
+}
+
+func sourceOf(s modprobe.Setting) Source {
+	src := Source{Value: s.Value, Where: s.Where(), Origin: s.Source.String()}
+	if v, err := modprobe.ParseValue(s.Value); err == nil {
+		src.Bytes = &v
+	}
+	return src
+}
+
+// changes are the module parameters to set, zfs_arc_min first.
+func changes(rec *policy.Recommendation) []modprobe.Change {
+	var out []modprobe.Change
+	if rec.ArcMin != 0 {
+		out = append(out, modprobe.Change{Param: zfsmod.ArcMin, Value: rec.ArcMin})
+	}
+	return append(out, modprobe.Change{Param: zfsmod.ArcMax, Value: rec.ArcMax})
+}
+
+// target is one parameter the recommendation sets, with the arcstats field
+// that shows it in effect.
+type target struct {
+	param, field string
+	value        uint64
+}
+
+// targets are the parameters to check and apply: zfs_arc_max, and
+// zfs_arc_min when it must move.
+func targets(rec *policy.Recommendation) (arcMax target, arcMin *target) {
+	arcMax = target{zfsmod.ArcMax, "c_max", rec.ArcMax}
+	if rec.ArcMin != 0 {
+		arcMin = &target{zfsmod.ArcMin, "c_min", rec.ArcMin}
+	}
+	return arcMax, arcMin
+}
+
+// drift lists what differs from the recommendation: the configuration
+// that will apply at next boot, and the running c_max (and c_min when
+// zfs_arc_min must move).
+func drift(cfg *modprobe.Config, snap *host.Snapshot, rec *policy.Recommendation) []string {
+	out := []string{}
+	arcMax, arcMin := targets(rec)
+	want := []target{arcMax}
+	if arcMin != nil {
+		want = append(want, *arcMin)
+	}
+	for _, w := range want {
+		s, set := cfg.Effective(w.param)
+		got, perr := modprobe.ParseValue(s.Value)
+		switch {
+		case !set:
+			out = append(out, fmt.Sprintf("next boot: %s is not set (the module's default applies), want %d", w.param, w.value))
+		case perr != nil:
+			out = append(out, fmt.Sprintf("next boot: %s at %s is not a number the kernel reads, want %d", w.param, s.Where(), w.value))
+		case got != w.value:
+			out = append(out, fmt.Sprintf("next boot: %s=%d (%s), want %d", w.param, got, s.Where(), w.value))
+		}
+		if now, ok := snap.Arc.Uint(w.field); ok && now != w.value {
+			out = append(out, fmt.Sprintf("running: arcstats %s is %d (%s), want %d (%s)", w.field, now, size.Format(now), w.value, size.Format(w.value)))
+		}
+	}
+	return out
+}
+
+// refuseIgnored refuses a value the module would ignore, unless Force.
+func refuseIgnored(req Request, rec *policy.Recommendation) error {
+	if len(rec.Violations) == 0 || req.Force {
+		return nil
+	}
+	return &IgnoredValueError{ArcMax: rec.ArcMax, Violation: rec.Violations[0]}
+}
+
+// nextSteps says what to do after a write, for this host.
+func nextSteps(req Request, live bool) ([]string, error) {
+	st, err := bootsteps.Plan(req.Root)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	switch {
+	case st.InitramfsNeeded && st.RebuildCommand != "":
+		out = append(out, fmt.Sprintf("rebuild the initramfs: %s (%s)", st.RebuildCommand, st.Why))
+	case st.InitramfsNeeded:
+		out = append(out, fmt.Sprintf("rebuild the initramfs with your distribution's tool (%s)", st.Why))
+	}
+	reboot := "reboot so the module loads with the new options (" + st.Reboot + ")"
+	if live {
+		reboot += " (the value is already applied live; the reboot proves it persists)"
+	}
+	out = append(out, reboot)
+	// bootsteps names a bare "arcadvise --check"; ours carries the same
+	// reservation or cap as this run.
+	verify := slices.DeleteFunc(slices.Clone(st.Verify), func(s string) bool { return strings.HasPrefix(s, "arcadvise") })
+	out = append(out, "after the reboot, check: "+strings.Join(append(verify, req.CheckCommand), "; "))
+	out = append(out, st.Notes...)
+	return out, nil
+}
+
+// live applies the parameters through /sys/module/zfs/parameters and reads
+// c_max (and c_min) back from arcstats: the write itself always succeeds,
+// only arcstats shows whether the module took the value (zfs-internals.md
+// §2.3; our lab saw "ignoring tunable" with the parameter file showing the
+// new value).
+func live(root string, snap *host.Snapshot, rec *policy.Recommendation, res *Result) error {
+	cMax, _ := snap.Arc.Uint("c_max")
+	arcMax, arcMin := targets(rec)
+	steps := []target{arcMax}
+	if arcMin != nil {
+		// zfs_arc_min is taken only while ≤ c_max and zfs_arc_max only
+		// while > c_min: lower the floor first when it goes down, raise
+		// the ceiling first when the floor goes above today's c_max.
+		if arcMin.value <= cMax {
+			steps = []target{*arcMin, arcMax}
+		} else {
+			steps = []target{arcMax, *arcMin}
+		}
+	}
+	// From 0.8.3 the parameter callback applies the value at once (the
+	// second of grace covers a loaded host); 0.6.5 and 0.7 pick it up in
+	// the reclaim thread within a second, 0.8.0–0.8.2 lazily
+	// (zfs-internals.md §2.5).
+	wait := time.Second
+	if v := snap.Module.Version; !v.Known() || !v.AtLeast(zfsmod.V(0, 8, 3)) {
+		wait = 2 * time.Second
+	}
+	var ignored []Applied
+	for _, s := range steps {
+		before, _ := snap.Arc.Uint(s.field)
+		if err := zfsmod.WriteParam(root, s.param, s.value); err != nil {
+			return err
+		}
+		after, err := readBack(root, s.field, s.value, wait)
+		if err != nil {
+			return err
+		}
+		a := Applied{Param: s.param, Value: s.value, Field: s.field, Before: before, After: after, Accepted: after == s.value}
+		res.Applied = append(res.Applied, a)
+		if !a.Accepted {
+			ignored = append(ignored, a)
+		}
+	}
+	if len(ignored) > 0 {
+		e := &ModuleIgnoredError{Ignored: ignored}
+		if len(rec.Violations) > 0 {
+			e.Violation = &rec.Violations[0]
+		}
+		return e
+	}
+	if arcSize := snap.ArcSize(); arcSize > rec.ArcMax {
+		res.Notes = append(res.Notes, fmt.Sprintf("nothing is evicted at once: the ARC (%s) shrinks to the new cap as it is used or under memory pressure (OpenZFS 0.8.3 and later; zfs(4) on zfs_arc_max).", size.Format(arcSize)))
+	}
+	return nil
+}
+
+// readBack polls an arcstats field until it equals want or the wait is
+// over, and returns the last value seen.
+func readBack(root, field string, want uint64, wait time.Duration) (uint64, error) {
+	deadline := time.Now().Add(wait)
+	for {
+		st, err := arcstats.Read(root)
+		if err != nil {
+			return 0, err
+		}
+		v, _ := st.Uint(field)
+		if v == want || time.Now().After(deadline) {
+			return v, nil
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}

@@ -1,0 +1,157 @@
+package policy
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/arcadvise/arcadvise/internal/host"
+
+	"github.com/arcadvise/arcadvise/internal/size"
+)
+
+// WindowPressure grades pressure from what happened during a sampled
+// window, not since boot: the deltas of the ARC's reclaim counters, how far
+// and how often the target c was pulled down, how long arc_no_grow was set,
+// the lowest memory_available_bytes, PSI stall time from the kernel's total
+// stall microseconds, and the kernel's own reclaim counters in /proc/vmstat.
+// The counters' meanings are those of BootPressure.
+func WindowPressure(w *Window) Pressure {
+	p := Pressure{Basis: "sampled window"}
+	span := w.Len()
+	src := fmt.Sprintf("window of %s", roundDur(span))
+	count := func(c Counter) string {
+		return fmt.Sprintf("+%d (%.1f/min)", c.Delta, c.PerMinute)
+	}
+	arcSrc := func(f string) string { return "arcstats " + f + ", " + src }
+
+	s := Signal{Name: "memory_throttle_count", Value: count(w.Throttle), Source: arcSrc("memory_throttle_count"),
+		Meaning: meaningThrottle}
+	if w.Throttle.Delta > 0 {
+		s.Level = High
+	}
+	p.add(s)
+
+	s = Signal{Name: "memory_direct_count", Value: count(w.Direct), Source: arcSrc("memory_direct_count"),
+		Meaning: meaningDirect}
+	switch {
+	case w.Direct.PerMinute >= 10:
+		s.Level = High
+	case w.Direct.Delta > 0:
+		s.Level = Moderate
+	}
+	p.add(s)
+
+	s = Signal{Name: "memory_indirect_count", Value: count(w.Indirect), Source: arcSrc("memory_indirect_count"),
+		Meaning: meaningIndirect}
+	if w.Indirect.Delta > 0 {
+		s.Level = Low
+	}
+	p.add(s)
+
+	s = Signal{Name: "c pulled down", Source: arcSrc("c"),
+		Value: fmt.Sprintf("%s, by %s in all (largest %s); lowest c %s of c_max %s, c_min %s",
+			times(w.CDrops), size.Format(w.CDropBytes), size.Format(w.CMaxDrop), size.Format(w.CLowest), size.Format(w.CMax), size.Format(w.CMin)),
+		Meaning: "reclaim lowered the ARC's target"}
+	switch {
+	case w.CPulledDown && w.CMin > 0 && w.CLowest <= w.CMin+w.CMin/10 && w.CMax > 2*w.CMin:
+		s.Level, s.Meaning = High, "reclaim drove the ARC's target down to its floor c_min"
+	case w.CPulledDown:
+		s.Level = Moderate
+	}
+	p.add(s)
+
+	s = Signal{Name: "arc_no_grow", Value: fmt.Sprintf("set for %s of %s", roundDur(w.NoGrowTime), roundDur(span)),
+		Source: arcSrc("arc_no_grow"), Meaning: "time the ARC was not allowed to grow: free memory below its margin"}
+	switch {
+	case span > 0 && w.NoGrowTime*2 >= span:
+		s.Level = Moderate
+	case w.NoGrowTime > 0:
+		s.Level = Low
+	}
+	p.add(s)
+
+	if w.HasMemAvail {
+		s = Signal{Name: "memory_available_bytes", Value: "lowest " + size.FormatSigned(w.MinMemAvailable), Source: arcSrc("memory_available_bytes"),
+			Meaning: "free memory above arc_sys_free as the ARC sees it; negative means the ARC was being reclaimed"}
+		if w.MinMemAvailable < 0 {
+			s.Level = High
+		}
+		p.add(s)
+	}
+	if w.HasPSI {
+		s = Signal{Name: "memory PSI stall", Source: "/proc/pressure/memory total, " + src,
+			Value:   fmt.Sprintf("some %s (%.2f%%)", roundDur(w.PSISomeStall), w.PSISomePct),
+			Meaning: "time tasks stalled on memory, from the kernel's total stall microseconds"}
+		if w.HasPSIFull {
+			s.Value += fmt.Sprintf(", full %s (%.2f%%)", roundDur(w.PSIFullStall), w.PSIFullPct)
+		}
+		switch {
+		case w.PSIFullPct >= 1 || w.PSISomePct >= 10:
+			s.Level = High
+		case w.PSISomePct >= 1:
+			s.Level = Moderate
+		case w.PSISomeStall > 0:
+			s.Level = Low
+		}
+		p.add(s)
+	}
+	if w.HasVM {
+		// Each kernel reclaim counter raises its level as soon as it moved.
+		for _, v := range []struct {
+			name, field string
+			c           Counter
+			level       Level
+			meaning     string
+		}{
+			{"oom_kill", "oom_kill", w.OOMKill, High, "processes killed by the kernel's OOM killer"},
+			{"allocstall", "allocstall_*", w.AllocStall, Moderate, "allocations that entered direct reclaim"},
+			{"pgscan_direct", "pgscan_direct", w.PgscanDirect, Moderate, "pages scanned by direct reclaim"},
+			{"pgscan_kswapd", "pgscan_kswapd", w.PgscanKswapd, Low, "pages scanned by kswapd (background reclaim)"},
+		} {
+			s = Signal{Name: v.name, Value: count(v.c), Source: "/proc/vmstat " + v.field + ", " + src, Meaning: v.meaning}
+			if v.c.Delta > 0 {
+				s.Level = v.level
+			}
+			p.add(s)
+		}
+	}
+	return p
+}
+
+// CheckReservation compares the peak of non-ARC memory seen in a window
+// with what the budget set aside for it (the reservation plus the host
+// base, since the observation includes the kernel and services). It returns
+// a sentence when the reservation is too small, and by how much.
+func CheckReservation(w *Window, r *Recommendation) string {
+	base := r.HostBase
+	allowed := r.Reserve + base
+	if r.ReserveObserved || w.PeakNonARC <= allowed {
+		return ""
+	}
+	short := w.PeakNonARC - allowed
+	return fmt.Sprintf("the declared reservation is too small by %s (%d bytes): non-ARC memory peaked at %s at %s, above the reservation %s plus the host base %s",
+		size.Format(short), short, size.Format(w.PeakNonARC), w.PeakNonARCAt.UTC().Format(time.RFC3339), size.Format(r.Reserve), size.Format(base))
+}
+
+func times(n int) string {
+	if n == 1 {
+		return "once"
+	}
+	return fmt.Sprintf("%d times", n)
+}
+
+// Verdict is the pressure verdict the advice shows: from the window when
+// there is one, with the verdict from the counters since boot beside it;
+// else from the counters since boot alone. A window whose non-ARC peak
+// exceeds the declared reservation says so among the findings.
+func Verdict(s *host.Snapshot, w *Window, rec *Recommendation) (verdict Pressure, sinceBoot *Pressure) {
+	boot := BootPressure(s.Arc, s.PSI, s.HasPSI, s.CStartsAtMax())
+	if w == nil {
+		return boot, nil
+	}
+	verdict = WindowPressure(w)
+	if f := CheckReservation(w, rec); f != "" {
+		verdict.Findings = append(verdict.Findings, f)
+	}
+	return verdict, &boot
+}
