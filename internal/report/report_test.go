@@ -1,0 +1,217 @@
+package report
+
+import (
+	"bytes"
+	"encoding/json"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/arcadvise/arcadvise/internal/apply"
+	"github.com/arcadvise/arcadvise/internal/host"
+	"github.com/arcadvise/arcadvise/internal/policy"
+	"github.com/arcadvise/arcadvise/internal/testutil"
+)
+
+// lab reads a bundled real snapshot (OpenZFS 2.1.11, 4 GiB guest).
+func lab(t *testing.T, name string) *host.Snapshot {
+	t.Helper()
+	s, err := host.Read(filepath.Join(testutil.RepoRoot(t), "testdata", "snapshots", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func recommend(t *testing.T, s *host.Snapshot, in policy.Input) policy.Recommendation {
+	t.Helper()
+	in.Host = s
+	r, err := policy.Recommend(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func reserve2G() []policy.Reservation {
+	return []policy.Reservation{{Bytes: 2 << 30, Source: "--reserve 2G"}}
+}
+
+func TestNew(t *testing.T) {
+	s := lab(t, "zfs-2.1.11-arc-filled")
+	rec := recommend(t, s, policy.Input{Reservations: reserve2G()})
+	p, boot := policy.Verdict(s, nil, &rec)
+	r := New(Input{Tool: "arcadvise test", Root: "given-root", Host: s, Recommendation: rec, Pressure: p, BootPressure: boot})
+
+	if r.SchemaVersion != SchemaVersion || r.Tool != "arcadvise test" || r.Root != "given-root" {
+		t.Errorf("header: %d %q %q", r.SchemaVersion, r.Tool, r.Root)
+	}
+	if r.Warnings == nil || r.Window != nil || r.BootPressure != nil || r.Config != nil {
+		t.Errorf("warnings %v window %v boot %v config %v: want [], nil, nil, nil", r.Warnings, r.Window, r.BootPressure, r.Config)
+	}
+	if r.Host.MemTotal != s.Mem.MemTotal || r.Host.MemAvailable != s.Mem.MemAvailable || r.Host.Hugepages != s.Mem.Hugepages ||
+		r.Host.NonARCUsed != policy.NonARCUsed(s) || !r.Host.HasPSI {
+		t.Errorf("host = %+v", r.Host)
+	}
+	size, _ := s.Arc.Uint("size")
+	cMax, _ := s.Arc.Uint("c_max")
+	if r.Arc.Size != size || r.Arc.CMax != cMax || r.Arc.SysFree == nil || r.Arc.MemoryAvailable == nil ||
+		r.Arc.DefaultCMax != rec.DefaultCMax || r.Arc.UptimeSeconds <= 0 {
+		t.Errorf("arc = %+v", r.Arc)
+	}
+	if r.ZFS.Version != "2.1.11" || r.ZFS.VersionRaw != "2.1.11-1+deb12u1" || r.ZFS.Generation == "" {
+		t.Errorf("zfs = %+v", r.ZFS)
+	}
+	for _, name := range []string{"zfs_arc_max", "zfs_arc_min", "zfs_arc_sys_free"} {
+		if v, ok := r.ZFS.Params[name]; !ok || v == nil {
+			t.Errorf("zfs.params[%s] = %v", name, v)
+		}
+	}
+	if r.Recommendation.ModprobeLine != rec.ModprobeLine() || r.Recommendation.ModprobeLine == "" {
+		t.Errorf("modprobe line %q", r.Recommendation.ModprobeLine)
+	}
+}
+
+// TestJSONKeys: every key of a full document (window with its series,
+// boot verdict, configuration with a live apply, violations) is
+// snake_case: no field reaches the JSON without a tag.
+func TestJSONKeys(t *testing.T) {
+	s := lab(t, "zfs-2.1.11-pressure")
+	var w policy.Window
+	w.KeepSeries(2)
+	for i := range 2 {
+		c := *s
+		c.At = time.Unix(int64(i), 0)
+		if err := w.Add(&c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rec := recommend(t, s, policy.Input{ArcMax: 16 << 20, Window: &w})
+	if len(rec.Violations) == 0 {
+		t.Fatal("want a violation in the document")
+	}
+	p, boot := policy.Verdict(s, &w, &rec)
+	cfg := &apply.Result{Params: []apply.ParamSources{{Param: "zfs_arc_max", Sources: []apply.Source{{Value: "1", Where: "f:1", Origin: "file"}}}},
+		Applied: []apply.Applied{{Param: "zfs_arc_max", Value: 1}}, Notes: []string{"n"}, Warnings: []string{}, Drift: []string{}, NextSteps: []string{}}
+	r := New(Input{Tool: "t", Root: "r", Host: s, Recommendation: rec, Pressure: p, BootPressure: boot, Window: &w, Config: cfg})
+	var buf bytes.Buffer
+	if err := r.WriteJSON(&buf); err != nil {
+		t.Fatal(err)
+	}
+	var doc any
+	if err := json.Unmarshal(buf.Bytes(), &doc); err != nil {
+		t.Fatal(err)
+	}
+	snake := regexp.MustCompile(`^[a-z][a-z0-9_]*$`)
+	var walk func(path string, v any)
+	walk = func(path string, v any) {
+		switch v := v.(type) {
+		case map[string]any:
+			for k, e := range v {
+				if !snake.MatchString(k) && !strings.HasPrefix(path, ".zfs.params") {
+					t.Errorf("%s.%s: key is not snake_case", path, k)
+				}
+				walk(path+"."+k, e)
+			}
+		case []any:
+			for _, e := range v {
+				walk(path+"[]", e)
+			}
+		}
+	}
+	walk("", doc)
+	for _, k := range []string{`"window"`, `"series"`, `"boot_pressure"`, `"violations"`, `"rule"`, `"applied"`, `"host_base_bytes"`} {
+		if !strings.Contains(buf.String(), k) {
+			t.Errorf("document has no %s", k)
+		}
+	}
+}
+
+func TestWriteTextTitle(t *testing.T) {
+	s := lab(t, "zfs-2.1.11-arc-filled")
+	for _, tt := range []struct {
+		in    policy.Input
+		want  string
+		avoid string
+	}{
+		{policy.Input{Reservations: reserve2G()}, "Recommendation: zfs_arc_max = 512 MiB (536870912)", "Your cap"},
+		{policy.Input{ArcMax: 1 << 30}, "Your cap (--arc-max): zfs_arc_max = 1 GiB (1073741824)", "Recommendation:"},
+		{policy.Input{Reservations: []policy.Reservation{{Bytes: 3 << 30}}}, "Verdict: over-committed. The host is short by", "Put this line"},
+	} {
+		rec := recommend(t, s, tt.in)
+		var buf bytes.Buffer
+		if err := New(Input{Host: s, Recommendation: rec}).WriteText(&buf); err != nil {
+			t.Fatal(err)
+		}
+		out := buf.String()
+		if !strings.Contains(out, tt.want) || strings.Contains(out, tt.avoid) {
+			t.Errorf("text lacks %q or has %q:\n%s", tt.want, tt.avoid, out)
+		}
+	}
+}
+
+func TestWriteTextTarget(t *testing.T) {
+	s := lab(t, "zfs-2.1.11-arc-filled")
+	rec := recommend(t, s, policy.Input{Reservations: reserve2G()})
+	for _, tt := range []struct {
+		cfg  *apply.Result
+		want string
+	}{
+		{nil, "Put this line in /etc/modprobe.d/zfs.conf (--diff shows the change, --write applies it):\n  " + rec.ModprobeLine()},
+		{&apply.Result{TargetFile: "/etc/modprobe.d/99-zfs.conf", Changed: true}, "Put this line in /etc/modprobe.d/99-zfs.conf"},
+		{&apply.Result{TargetFile: "/etc/modprobe.d/zfs.conf", Changed: false}, "/etc/modprobe.d/zfs.conf already sets this; nothing to change:"},
+	} {
+		var buf bytes.Buffer
+		if err := New(Input{Host: s, Recommendation: rec, Config: tt.cfg}).WriteText(&buf); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(buf.String(), tt.want) {
+			t.Errorf("text lacks %q:\n%s", tt.want, buf.String())
+		}
+	}
+}
+
+func TestWriteCheck(t *testing.T) {
+	r := &Report{Recommendation: Recommendation{Recommendation: policy.Recommendation{ArcMax: 536870912}}, Config: &apply.Result{}}
+	var buf bytes.Buffer
+	if err := r.WriteCheck(&buf); err != nil || buf.String() != "ok: zfs_arc_max=536870912 is configured for next boot and in effect (c_max)\n" {
+		t.Errorf("no drift: %q, %v", buf.String(), err)
+	}
+	r.Config.Drift = []string{"next boot: a", "running: b"}
+	buf.Reset()
+	if err := r.WriteCheck(&buf); err != nil || buf.String() != "drift: next boot: a\ndrift: running: b\n" {
+		t.Errorf("drift: %q, %v", buf.String(), err)
+	}
+}
+
+func TestWriteActed(t *testing.T) {
+	tests := []struct {
+		name            string
+		cfg             apply.Result
+		wrote, showDiff bool
+		want            string
+	}{
+		{"nothing to write", apply.Result{TargetFile: "/etc/modprobe.d/zfs.conf", Diff: "D\n"}, true, false,
+			"/etc/modprobe.d/zfs.conf already has the recommended values: nothing written\n"},
+		{"new file", apply.Result{Wrote: "/e/z.conf", Diff: "D\n", NextSteps: []string{"one", "two"}}, true, false,
+			"wrote /e/z.conf (a new file)\nD\nNext steps:\n  1. one\n  2. two\n"},
+		{"with backup", apply.Result{Wrote: "/e/z.conf", Backup: "/e/z.conf.arcadvise-bak", Diff: "D\n"}, true, false,
+			"wrote /e/z.conf (the previous content is in /e/z.conf.arcadvise-bak)\nD\n"},
+		{"live only, diff asked", apply.Result{Diff: "D\n", Notes: []string{"shrinks later"}, Applied: []apply.Applied{
+			{Param: "zfs_arc_min", Value: 1, Field: "c_min", Before: 5, After: 1, Accepted: true},
+			{Param: "zfs_arc_max", Value: 2, Field: "c_max", Before: 9, After: 9},
+		}}, false, true,
+			"live: zfs_arc_min=1 accepted: arcstats c_min 5 → 1\nlive: zfs_arc_max=2 ignored by the module: arcstats c_max is still 9\nnote: shrinks later\nD\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := &Report{Config: &tt.cfg}
+			var buf bytes.Buffer
+			if err := r.WriteActed(&buf, tt.wrote, tt.showDiff); err != nil || buf.String() != tt.want {
+				t.Errorf("got %q, %v\nwant %q", buf.String(), err, tt.want)
+			}
+		})
+	}
+}
