@@ -11,7 +11,7 @@
 #   test/vm/lane.sh ci                       what .ci/run calls: the whole lane when ARCADVISE_VM=1, else skip
 #   test/vm/lane.sh info                     variants, images and timings
 #
-# Scenarios: parse (a), live (b), persist (c), model (d), sample (e). See test/vm/README.md.
+# Scenarios: parse (a), live (b), persist (c), model (d), sample (e), timing (f). See test/vm/README.md.
 # Exit status: 0 every selected scenario passed, 1 a scenario failed or did not report (a guest
 # killed by VM_TIMEOUT is a FAIL "boot" row), 2 usage error, 3 a build step failed (named).
 #
@@ -19,7 +19,7 @@
 # and stamp files, so images built by either are reused). Environment: LAB, MIRROR, SECMIRROR, ACCEL
 # (auto|kvm|tcg), MEM (MiB, default 4096), SMP (2), VM_TIMEOUT (seconds per run, default 2400),
 # FORCE=1 (rebuild a variant), REPO (checkout, default: this script's ../..), NICE (default 19),
-# RESERVE (the R of scenarios a, c, d, e; default 2G).
+# RESERVE (the R of scenarios a, c, d, e, f; default 2G), TIMING_RUNS / TIMING_SLOW_RUNS (f: 21 / 7).
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -35,7 +35,7 @@ POOLDISK_SIZE=${POOLDISK_SIZE:-12G}
 IMG_SIZE=${IMG_SIZE:-8G}
 NICE=${NICE:-19}
 VARIANTS=(2.1 2.3)
-SCENARIOS=(parse live persist model sample)
+SCENARIOS=(parse live persist model sample timing)
 export DEBIAN_FRONTEND=noninteractive LC_ALL=C.UTF-8
 renice -n "$NICE" -p $$ >/dev/null 2>&1 || true     # everything the lane starts inherits it
 
@@ -268,6 +268,7 @@ run_variant() {
   printf '%s\n' "$@" >"$run/share/lane/scenarios"
   { echo "variant=$v"; echo "zfs_dkms=$(cat "$vd/zfs-version")"; echo "kernel=$(cat "$vd/kernel-version")"
     echo "date=$(date -u +%FT%TZ)"; echo "accel=$(accel_args)"; echo "mem_mib=$MEM"; echo "smp=$SMP"; echo "reserve=${RESERVE:-2G}"
+    echo "timing_runs=${TIMING_RUNS:-21}"; echo "timing_slow_runs=${TIMING_SLOW_RUNS:-7}"
     echo "commit=$(cd "$REPO" && git rev-parse --short HEAD 2>/dev/null || echo none)"
     echo "dirty=$(cd "$REPO" && git status --porcelain -- . ':!testdata/vm' ':!docs/real-kernel.md' 2>/dev/null | grep -c . || true)"; } >"$run/share/lane/env"
   qemu-img create -q -f qcow2 -F raw -b "$vd/rootfs.img" "$run/overlay.qcow2"
@@ -307,6 +308,7 @@ run_variant() {
   rm -rf "$LAB/lane/results/$v"; mkdir -p "$LAB/lane/results/$v"
   cp -f "$res" "$run/share/lane/env" "$run/wall_seconds" "$LAB/lane/results/$v/"
   [[ -d $run/share/out/model ]] && cp -f "$run/share/out/model"/*.env "$LAB/lane/results/$v/" 2>/dev/null || true
+  if [[ -e $run/share/out/timing/timing.env ]]; then cp -f "$run/share/out/timing/timing.env" "$LAB/lane/results/$v/"; fi
   local f
   for f in zfs_version kernel arcadvise_version boot1_seconds; do
     [[ -e $run/share/out/$f ]] && cp -f "$run/share/out/$f" "$LAB/lane/results/$v/"
@@ -387,7 +389,7 @@ cmd_run() {
     case $a in
       2.1|2.3) vs+=("$a") ;;
       all) vs+=("${VARIANTS[@]}") ;;
-      parse|live|persist|model|sample) sc+=("$a") ;;
+      parse|live|persist|model|sample|timing) sc+=("$a") ;;
       *) die "unknown variant or scenario '$a' (variants: 2.1 2.3 all; scenarios: ${SCENARIOS[*]})" 2 ;;
     esac
   done

@@ -5,13 +5,15 @@ set -euo pipefail
 LAB=${LAB:-/var/tmp/zfslab}
 RES=$LAB/lane/results
 VARIANTS=(2.1 2.3)
-SCENARIOS=(parse live persist model sample)
+SCENARIOS=(parse live persist model sample timing)
 
 have() { [[ -e $RES/$1/results.tsv ]]; }
 ev() { sed -n "s/^$2=//p" "$RES/$1/env" 2>/dev/null | head -1 || true; }
 file1() { head -1 "$RES/$1/$2" 2>/dev/null || true; }
 field() { [[ -e $RES/$1/results.tsv ]] || return 0; awk -F'\t' -v s="$2" -v f="$3" '$1==s{v=$f}END{print v}' "$RES/$1/results.tsv"; }
 mv_() { sed -n "s/^$2=//p" "$RES/$1/model.env" 2>/dev/null | tail -1 | tr -d '"' || true; }
+tv_() { sed -n "s/^$2=//p" "$RES/$1/timing.env" 2>/dev/null | tail -1 | tr -d '"' || true; }
+num() { field "$1" "$2" 3 | tr ' ' '\n' | sed -n "s/^$3=//p" | tail -1; }  # num VARIANT SCENARIO KEY
 mibs() { [[ -n $1 ]] && awk -v b="$1" 'BEGIN{printf "%.0f MiB", b/1048576}' || echo "-"; }
 
 cat <<'EOF'
@@ -46,6 +48,7 @@ desc() {
     persist) echo "c. \`--check\` exits 1, \`--write\`, real reboot, then c_max = recommendation and \`--check\` exits 0";;
     model)   echo "d. a workload holding R beside a reader of more than RAM: with the recommended cap no OOM kill, direct reclaim and memory stall clearly lower";;
     sample)  echo "e. \`--sample 60s\` over the same windows: pressure named in the default run, none or low with the cap";;
+    timing)  echo "f. the whole run as a process, median wall time against \`cat\` of the same files, \`arc_summary\` and \`/bin/true\` (quiet guest after boot); asserts only that every arcadvise run exits 0, the ratio is measured";;
     boot)    echo "the guest booted and finished in time";;
   esac
 }
@@ -144,6 +147,71 @@ for v in "${VARIANTS[@]}"; do
 done
 
 cat <<'EOF'
+
+## Scenario f: the whole run as a process
+
+At the start of boot 1, right after the module is loaded and before any other scenario (no pool,
+the ARC nearly empty, nothing else running), wall time of whole processes started from bash, from
+before the fork to after the wait (bash's `EPOCHREALTIME`), stdout and stderr to /dev/null:
+`cat` of the files a one-shot `arcadvise` run reads (arcstats, /proc/meminfo,
+/proc/pressure/memory, /proc/vmstat, /sys/module/zfs/version, zfs_arc_max, zfs_arc_min,
+zfs_arc_sys_free, /proc/cmdline, /proc/mounts, the modprobe.d files), `arcadvise --reserve R`
+(text), `arcadvise --reserve R --format json`, `arc_summary` (OpenZFS' own report, Python), and
+`/bin/true` (the cost of starting any process). The binary runs from the guest's own disk, not the
+9p share; no cache is dropped; a few warm-up runs of each, then the runs interleaved round by round
+(true, cat, text, JSON), then `arc_summary` on its own with fewer runs. Medians and minimums in ms:
+
+EOF
+tcols=()
+for v in "${VARIANTS[@]}"; do [[ -n $(field "$v" timing 3) ]] && tcols+=("$v"); done
+if [[ ${#tcols[@]} -eq 0 ]]; then
+  echo "(not run yet)"
+else
+  printf '| |'; for v in "${tcols[@]}"; do printf ' %s median | %s min |' "$v" "$v"; done; echo
+  printf '|---|'; for v in "${tcols[@]}"; do printf -- '---:|---:|'; done; echo
+  trow() { # trow LABEL KEY_IN_RESULTS KEY_IN_TIMING_ENV
+    printf '| %s |' "$1"
+    for v in "${tcols[@]}"; do x=$(num "$v" timing "$2"); y=$(tv_ "$v" "$3"); printf ' %s | %s |' "${x:--}" "${y:--}"; done; echo
+  }
+  nf=$(tv_ "${tcols[0]}" files)
+  trow "\`cat\` of the ${nf:-} files" cat_ms cat_min_ms
+  trow "\`arcadvise --reserve R\` (text)" text_ms text_min_ms
+  trow "\`arcadvise --reserve R --format json\`" json_ms json_min_ms
+  trow "\`arc_summary\`" arc_summary_ms arc_summary_min_ms
+  trow "\`/bin/true\`" true_ms true_min_ms
+  trow "text ÷ cat" text_x_cat text_x_cat_min
+  trow "JSON ÷ cat" json_x_cat json_x_cat_min
+  erow() { # erow LABEL MEDIAN_KEY MIN_KEY: both from timing.env
+    printf '| %s |' "$1"
+    for v in "${tcols[@]}"; do x=$(tv_ "$v" "$2"); y=$(tv_ "$v" "$3"); printf ' %s | %s |' "${x:--}" "${y:--}"; done; echo
+  }
+  if [[ -n $(tv_ "${tcols[0]}" aslr_off_cat_median_ms) ]]; then
+    erow "control, ASLR off: \`cat\`" aslr_off_cat_median_ms aslr_off_cat_min_ms
+    erow "control, ASLR off: \`arcadvise\` text" aslr_off_text_median_ms aslr_off_text_min_ms
+    erow "control, ASLR off: \`arcadvise\` JSON" aslr_off_json_median_ms aslr_off_json_min_ms
+    erow "control, ASLR off: \`/bin/true\`" aslr_off_true_median_ms aslr_off_true_min_ms
+    erow "control, ASLR off: text ÷ cat" aslr_off_text_x_cat -
+    erow "control, ASLR off: JSON ÷ cat" aslr_off_json_x_cat -
+  fi
+  printf '| runs (arc_summary), warm-up |'
+  for v in "${tcols[@]}"; do printf ' %s (%s), %s | |' "$(num "$v" timing runs)" "$(num "$v" timing arc_summary_runs)" "$(tv_ "$v" warmup)"; done; echo
+  for v in "${tcols[@]}"; do
+    n=$(tv_ "$v" arc_summary_note); [[ -z $n ]] || printf '\n%s: %s.\n' "$v" "$n"
+  done
+  n=$(tv_ "${tcols[0]}" file_list); [[ -z $n ]] || printf '\nThe files (%s): `%s`.\n' "${tcols[0]}" "$n"
+fi
+
+cat <<'EOF'
+
+Under TCG every instruction is emulated, so the absolute times are many times a real host's.
+The ratios are skewed too: QEMU 7.2's TCG finds the code it has already translated by virtual
+address, so with ASLR a PIE program (`cat`, `/bin/true`: ld.so and libc at new addresses at each
+exec) is translated again at every run, while the static, non-PIE arcadvise reuses its
+translations. The control rows repeat the same rounds right after, with ASLR off
+(`randomize_va_space=0`, restored after): what `cat` and `/bin/true` lose there is the emulator's
+cost, not theirs, so the control ratios are the closer estimate of what a real host would show.
+The scenario fails only when an arcadvise run exits non-zero; the ratio is a goal, not an
+assertion. Every run: `out/timing/runs.tsv` in the lane's run directory.
 
 ## Snapshots
 

@@ -1,8 +1,9 @@
 #!/bin/bash
 # run.sh - the lane's guest driver. zfslab-hook runs it as root at every boot with ZFSLAB_BOOT=n and
 # ZFSLAB_OUT=/mnt/host/out; /mnt/host/lane holds arcadvise, the scenario scripts, the list of
-# scenarios to run (scenarios) and the settings (env). Boot 1 runs parse, model+sample, live and the
-# first half of persist (then asks for a reboot); boot 2 runs the second half of persist.
+# scenarios to run (scenarios) and the settings (env). Boot 1 runs timing (first, on a quiet guest),
+# parse, model+sample, live and the first half of persist (then asks for a reboot); boot 2 runs the
+# second half of persist.
 # shellcheck source-path=SCRIPTDIR disable=SC2034
 set -u
 OUT=${ZFSLAB_OUT:-/mnt/host/out}
@@ -18,6 +19,8 @@ L=/mnt/host/lane
 . "$L/s-live.sh"
 # shellcheck source=s-persist.sh
 . "$L/s-persist.sh"
+# shellcheck source=s-timing.sh
+. "$L/s-timing.sh"
 RESERVE=$(sed -n 's/^reserve=//p' "$L/env"); RESERVE=${RESERVE:-2G}
 RESERVE_BYTES=$(awk -v s="$RESERVE" 'BEGIN{n=s+0; u=toupper(substr(s,length(s))); m=1
   if(u=="K")m=1024; else if(u=="M")m=1048576; else if(u=="G")m=1073741824; printf "%.0f", n*m}')
@@ -37,6 +40,7 @@ if [ "$BOOT" = 1 ]; then
   { echo "# uname -a"; uname -a; echo "# modinfo zfs"; modinfo zfs | grep -E '^(filename|version|vermagic):'
     echo "# free -b"; free -b; echo "# stress-ng"; stress-ng --version; echo "# arcadvise --help"; "$AA" --help; } >"$OUT/sysinfo.txt" 2>&1
   snap 00-boot "fresh module after boot, ARC empty"
+  if want timing; then timing_main; fi    # before anything loads the guest: no pool, ARC near empty
   if want parse; then parse_moment idle $((16*MiB)); fi
   if want model || want sample; then
     model_main            # takes the parse moments "filled" and "pressure" inside the default window
