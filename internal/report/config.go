@@ -11,7 +11,7 @@ import (
 )
 
 // configText renders where each zfs_arc_* setting comes from.
-func configText(w *bufio.Writer, c *apply.Result) error {
+func configText(w *bufio.Writer, tb *tables, c *apply.Result) error {
 	fmt.Fprintf(w, "\nConfiguration\n")
 	rows := [][]string{}
 	for _, p := range c.Params {
@@ -29,7 +29,7 @@ func configText(w *bufio.Writer, c *apply.Result) error {
 		}
 		rows = append(rows, []string{p.Param, next, run, eff})
 	}
-	if err := table(w, []string{"parameter", "next boot", "running (/sys)", "in effect (arcstats)"}, rows); err != nil {
+	if err := tb.table(w, []string{"parameter", "next boot", "running (/sys)", "in effect (arcstats)"}, rows); err != nil {
 		return err
 	}
 	for _, p := range c.Params {

@@ -16,6 +16,7 @@ import (
 // and the line to install.
 func (r *Report) WriteText(w io.Writer) error {
 	bw := bufio.NewWriter(w)
+	var tb tables
 	p := func(format string, args ...any) { fmt.Fprintf(bw, format, args...) }
 
 	ver := r.ZFS.Version
@@ -58,7 +59,7 @@ func (r *Report) WriteText(w io.Writer) error {
 			rows = append(rows, []string{name, s, "/sys/module/zfs/parameters"})
 		}
 	}
-	if err := table(bw, nil, rows, false, true); err != nil {
+	if err := tb.table(bw, nil, rows, false, true); err != nil {
 		return err
 	}
 
@@ -67,14 +68,14 @@ func (r *Report) WriteText(w io.Writer) error {
 			time.Duration(w.Seconds*float64(time.Second)).Round(time.Millisecond), w.Start.Format(time.RFC3339), w.End.Format(time.RFC3339),
 			w.Ticks, time.Duration(w.IntervalSeconds*float64(time.Second)).Round(time.Millisecond))
 	}
-	if err := pressureText(bw, "Pressure", &r.Pressure); err != nil {
+	if err := pressureText(bw, &tb, "Pressure", &r.Pressure); err != nil {
 		return err
 	}
 	for _, f := range r.Pressure.Findings {
 		p("  finding: %s\n", f)
 	}
 	if r.BootPressure != nil {
-		if err := pressureText(bw, "For context, since boot", r.BootPressure); err != nil {
+		if err := pressureText(bw, &tb, "For context, since boot", r.BootPressure); err != nil {
 			return err
 		}
 	}
@@ -88,7 +89,7 @@ func (r *Report) WriteText(w io.Writer) error {
 
 	rec := r.Recommendation
 	if r.Config != nil {
-		if err := configText(bw, r.Config); err != nil {
+		if err := configText(bw, &tb, r.Config); err != nil {
 			return err
 		}
 	}
@@ -115,7 +116,7 @@ func (r *Report) WriteText(w io.Writer) error {
 	if rec.Status == policy.StatusOvercommitted {
 		rows = append(rows, []string{"=", "left for the ARC", strconv.FormatInt(rec.Budget, 10), size.FormatSigned(rec.Budget), "below the " + size.Format(policy.MinUsefulArc) + " floor"})
 	}
-	if err := table(bw, nil, rows, false, false, true, true); err != nil {
+	if err := tb.table(bw, nil, rows, false, false, true, true); err != nil {
 		return err
 	}
 	if rec.ArcMin != 0 {
@@ -142,7 +143,7 @@ func (r *Report) WriteText(w io.Writer) error {
 	return bw.Flush()
 }
 
-func pressureText(w *bufio.Writer, title string, p *policy.Pressure) error {
+func pressureText(w *bufio.Writer, tb *tables, title string, p *policy.Pressure) error {
 	fmt.Fprintf(w, "\n%s: %s (%s)\n", title, p.Level, p.Basis)
 	if len(p.Signals) == 0 {
 		return nil
@@ -151,7 +152,7 @@ func pressureText(w *bufio.Writer, title string, p *policy.Pressure) error {
 	for _, s := range p.Signals {
 		rows = append(rows, []string{s.Name, s.Value, s.Level.String(), s.Meaning})
 	}
-	return table(w, []string{"signal", "value", "level", "meaning"}, rows)
+	return tb.table(w, []string{"signal", "value", "level", "meaning"}, rows)
 }
 
 func dash(s string) string {
