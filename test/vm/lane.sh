@@ -269,8 +269,7 @@ run_variant() {
   { echo "variant=$v"; echo "zfs_dkms=$(cat "$vd/zfs-version")"; echo "kernel=$(cat "$vd/kernel-version")"
     echo "date=$(date -u +%FT%TZ)"; echo "accel=$(accel_args)"; echo "mem_mib=$MEM"; echo "smp=$SMP"; echo "reserve=${RESERVE:-2G}"
     echo "timing_runs=${TIMING_RUNS:-21}"; echo "timing_slow_runs=${TIMING_SLOW_RUNS:-7}"
-    echo "commit=$(cd "$REPO" && git rev-parse --short HEAD 2>/dev/null || echo none)"
-    echo "dirty=$(cd "$REPO" && git status --porcelain -- . ':!testdata/vm' ':!docs/real-kernel.md' 2>/dev/null | grep -c . || true)"; } >"$run/share/lane/env"
+    echo "commit=$BUILD_COMMIT"; echo "dirty=$BUILD_DIRTY"; } >"$run/share/lane/env"
   qemu-img create -q -f qcow2 -F raw -b "$vd/rootfs.img" "$run/overlay.qcow2"
   truncate -s "$POOLDISK_SIZE" "$run/pool.img"
   log "booting $v ($(accel_args), ${MEM} MiB, $SMP vCPUs, timeout ${VM_TIMEOUT}s): $*"
@@ -396,6 +395,9 @@ cmd_run() {
   [[ ${#vs[@]} -gt 0 ]] || vs=("${VARIANTS[@]}")
   [[ ${#sc[@]} -gt 0 ]] || sc=("${SCENARIOS[@]}")
   mkdir -p "$LAB/lane"
+  # the checkout as it was when the binary was built (edits made while the guests run do not count)
+  BUILD_COMMIT=$(cd "$REPO" && git rev-parse --short HEAD 2>/dev/null || echo none)
+  BUILD_DIRTY=$(cd "$REPO" && git status --porcelain -- . ':!testdata/vm' ':!docs/real-kernel.md' 2>/dev/null | grep -c . || true)
   step "go build arcadvise (static linux/amd64)" build_arcadvise "$LAB/lane/arcadvise"
   for v in "${vs[@]}"; do run_variant "$v" "${sc[@]}"; done
   cmd_report
