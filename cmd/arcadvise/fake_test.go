@@ -42,12 +42,16 @@ func fakeZFS() int {
 		fmt.Fprintln(os.Stderr, "usage: fakezfs ROOT [SECONDS]")
 		return 2
 	}
-	root := os.Args[1]
 	life := 20 * time.Second
 	if len(os.Args) > 2 {
 		n, _ := strconv.Atoi(os.Args[2])
 		life = time.Duration(n) * time.Second
 	}
+	return runFakeZFS(os.Args[1], life)
+}
+
+// runFakeZFS is fakezfs on root for at most life.
+func runFakeZFS(root string, life time.Duration) int {
 	param := func(name string) uint64 {
 		b, _ := os.ReadFile(filepath.Join(root, zfsmod.ParamDir, name))
 		v, _ := zfsmod.ParseParam(b)

@@ -3,12 +3,16 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/aymanbagabas/go-udiff"
 
@@ -46,6 +50,7 @@ func bundledRoots(t *testing.T) []string {
 // testdata/golden/<root>.{txt,json}. go test -run TestGolden -update
 // rewrites them.
 func TestGolden(t *testing.T) {
+	t.Setenv("COLUMNS", "80")
 	for _, root := range bundledRoots(t) {
 		name := strings.NewReplacer("/", "_", "+", "_", "~", "_").Replace(strings.TrimPrefix(root, filepath.Join("..", "..", "testdata")+"/"))
 		for _, format := range []string{"text", "json"} {
@@ -56,6 +61,9 @@ func TestGolden(t *testing.T) {
 					t.Fatalf("exit %d", code)
 				}
 				got := out.Bytes()
+				if format == "text" {
+					checkFits(t, string(got), 80)
+				}
 				if code != exitOK {
 					got = append([]byte("# exit "+strconv.Itoa(code)+"\n"), got...)
 				}
@@ -84,5 +92,121 @@ func golden(t *testing.T, path string, got []byte) {
 	}
 	if !bytes.Equal(got, want) {
 		t.Errorf("output differs from %s (go test -run TestGolden -update rewrites it):\n%s", path, udiff.Unified(path, "got", string(want), string(got)))
+	}
+}
+
+// checkFits: every line is at most width columns, and the answer (the cap,
+// or over-committed) is in the first 10 lines.
+func checkFits(t *testing.T, text string, width int) {
+	t.Helper()
+	lines := strings.Split(text, "\n")
+	for i, l := range lines {
+		if n := utf8.RuneCountInString(l); n > width {
+			t.Errorf("line %d is %d columns: %q", i+1, n, l)
+		}
+	}
+	answer := slices.IndexFunc(lines, func(l string) bool {
+		return strings.HasPrefix(l, "Recommendation: ") || strings.HasPrefix(l, "Your cap") || strings.HasPrefix(l, "Over-committed")
+	})
+	if answer < 0 || answer >= 10 {
+		t.Errorf("the answer is on line %d, want one of the first 10", answer+1)
+	}
+}
+
+// TestREADMESchema: the README's JSON section and the golden documents
+// agree. Every key of every golden document is named in the README (as
+// `key`), and every dotted path the README gives (`host.mem_total_bytes`)
+// is in some golden document.
+func TestREADMESchema(t *testing.T) {
+	readme, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sec := string(readme)
+	a, b := strings.Index(sec, "## JSON output"), strings.Index(sec, "Schema changes:")
+	if a < 0 || b < a {
+		t.Fatal("README has no JSON output section with its schema changes")
+	}
+	sec = sec[a:b]
+	named := map[string]bool{}
+	for _, m := range regexp.MustCompile("`([a-z_][a-z0-9_.\\[\\]]*)`").FindAllStringSubmatch(sec, -1) {
+		named[m[1]] = true
+		for _, part := range strings.Split(strings.ReplaceAll(m[1], "[]", ""), ".") {
+			named[part] = true
+		}
+	}
+	paths := map[string]bool{}
+	// Beside the goldens (--reserve 2G, nothing applied): a forced refused
+	// cap, and a write and a live apply on a module that takes the value.
+	root := filepath.Join(t.TempDir(), "host")
+	if err := os.CopyFS(root, os.DirFS(filepath.Join("..", "..", "testdata", "snapshots", "zfs-2.1.11-capped"))); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { runFakeZFSUntil(ctx, root); close(done) }()
+	for _, args := range [][]string{
+		{"--root", root, "--arc-max", "16M", "--force", "--format", "json"},
+		{"--root", root, "--reserve", "2G", "--write", "--live", "--format", "json"},
+	} {
+		var out bytes.Buffer
+		if code := run(context.Background(), args, &out, io.Discard); code != 0 {
+			t.Fatalf("%q: exit %d", args, code)
+		}
+		var doc any
+		if err := json.Unmarshal(out.Bytes(), &doc); err != nil {
+			t.Fatal(err)
+		}
+		flatten("", doc, paths)
+	}
+	cancel()
+	<-done
+	files, _ := filepath.Glob(filepath.Join("testdata", "golden", "*.json"))
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b = []byte(strings.TrimPrefix(string(b), "# exit 3\n"))
+		var doc any
+		if err := json.Unmarshal(b, &doc); err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		flatten("", doc, paths)
+	}
+	for p := range paths {
+		leaf := p[strings.LastIndex(p, ".")+1:]
+		leaf = strings.TrimSuffix(leaf, "[]")
+		if strings.HasPrefix(p, "zfs.params.") || strings.HasPrefix(p, "window.counters.") {
+			continue // keyed by parameter or counter name, listed in the prose
+		}
+		if !named[leaf] {
+			t.Errorf("golden key %s is not in the README's JSON section", p)
+		}
+	}
+	for n := range named {
+		if strings.Contains(n, ".") && !paths[n] && !paths[n+"[]"] {
+			t.Errorf("README names %s, which no golden document has", n)
+		}
+	}
+}
+
+// flatten adds the dotted path of every key under v ("a.b[].c").
+func flatten(prefix string, v any, out map[string]bool) {
+	switch v := v.(type) {
+	case map[string]any:
+		for k, e := range v {
+			p := k
+			if prefix != "" {
+				p = prefix + "." + k
+			}
+			out[p] = true
+			flatten(p, e, out)
+		}
+	case []any:
+		out[prefix+"[]"] = true
+		for _, e := range v {
+			flatten(prefix+"[]", e, out)
+		}
 	}
 }

@@ -1,11 +1,13 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -19,11 +21,13 @@ import (
 	"github.com/arcadvise/arcadvise/internal/policy"
 	"github.com/arcadvise/arcadvise/internal/report"
 	"github.com/arcadvise/arcadvise/internal/sample"
+	"github.com/arcadvise/arcadvise/internal/size"
 )
 
 const usageHead = `Usage:
-    arcadvise [--reserve [LABEL=]SIZE]... [--root DIR] [--format text|json]
-              [--sample DURATION] [--arc-max SIZE] [--diff|--write|--live|--check]
+    arcadvise [--reserve [LABEL=]SIZE]... | --reserve observed | --arc-max SIZE
+              [--root DIR] [--format text|json] [--sample DURATION]
+              [--diff | --write [--live] | --live | --check] [--force]
 
 arcadvise reads the ARC's state (/proc/spl/kstat/zfs/arcstats), the memory
 picture (/proc/meminfo, /proc/pressure/memory, /proc/vmstat) and the zfs
@@ -49,11 +53,11 @@ ignored a value applied with --live.
 `
 
 type options struct {
-	reserve  reserveFlag
-	hostBase sizeFlag
+	reserve  policy.Reserves
+	hostBase size.Arg
 	root     string
 	format   string
-	arcMax   sizeFlag
+	arcMax   size.Arg
 	diff     bool
 	write    bool
 	live     bool
@@ -62,6 +66,9 @@ type options struct {
 	sample   time.Duration
 	interval time.Duration
 	series   bool
+	verbose  bool
+	// intervalSet: --interval was given (it means nothing without --sample).
+	intervalSet bool
 }
 
 // run is the whole command; main only maps its result to the exit code.
@@ -71,15 +78,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fset.SetOutput(io.Discard)
 	fset.Usage = func() {}
 	fset.SortFlags = false
-	fset.VarP(&o.reserve, "reserve", "r", "memory the workload needs; repeatable, summed. SIZE is bytes, or K, M, G, T (binary, as in zfs(8) and free(1), with optional i/iB/B), or N% of MemTotal. Without it, the non-ARC memory in use now is taken, labelled \"observed\"")
+	fset.VarP(&o.reserve, "reserve", "r", "memory the workload needs; repeatable, summed, one label once. SIZE is K, M, G, T (binary, as in zfs(8) and free(1), with optional i/iB/B), bytes (1 MiB or more, or with B), or N% of MemTotal. Without it the advice takes the non-ARC memory in use now, labelled observed; \"--reserve observed\" takes it on purpose, for --write, --live and --check")
 	fset.Var(&o.hostBase, "host-base", "memory for the kernel and services (default 1 GiB + MemTotal/32)")
 	fset.StringVar(&o.root, "root", "/", "read /proc, /sys and /etc under `DIR`: a host snapshot, or a recorded window (docs/replay.md)")
 	fset.DurationVarP(&o.sample, "sample", "s", 0, "watch the host for `DURATION` (e.g. 2m) while the workload runs and advise from what happened then; Ctrl-C ends the window early")
 	fset.DurationVar(&o.interval, "interval", time.Second, "`DURATION` between samples")
 	fset.BoolVar(&o.series, "series", false, "with --format json, include every sample")
+	fset.BoolVarP(&o.verbose, "verbose", "v", false, "say what each pressure signal means")
 	fset.StringVarP(&o.format, "format", "f", "text", "output `FORMAT`: text or json")
 	fset.Var(&o.arcMax, "arc-max", "your own cap instead of the recommendation; it goes through the same checks, --diff, --write, --live and --check")
-	fset.BoolVar(&o.diff, "diff", false, "print the change to modprobe.d as a unified diff; write nothing")
+	fset.BoolVar(&o.diff, "diff", false, "print the change to modprobe.d as a unified diff; write nothing (a preview: not with --write, --live or --check)")
 	fset.BoolVar(&o.write, "write", false, "apply the change atomically (the previous file is kept as NAME.arcadvise-bak), then print the next steps for this host (initramfs, reboot, check)")
 	fset.BoolVar(&o.live, "live", false, "also set the value now through /sys/module/zfs/parameters and read c_max back")
 	fset.BoolVar(&o.check, "check", false, "exit 0 when the next-boot configuration and the running c_max match the recommendation, 1 when they drift")
@@ -98,6 +106,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "arcadvise %s\n", buildinfo.String())
 		return exitOK
 	}
+	o.intervalSet = fset.Changed("interval")
 	if fset.NArg() > 0 {
 		return reportErr(stderr, usageErr("run 'arcadvise --help' for usage", "unexpected argument %q", fset.Arg(0)))
 	}
@@ -117,12 +126,21 @@ func (o *options) mode() (apply.Mode, error) {
 	switch {
 	case o.format != "text" && o.format != "json":
 		return 0, usageErr("use --format text or --format json", "unknown format %q", o.format)
-	case o.check && (o.diff || o.write || o.live):
-		return 0, usageErr("run --check on its own, after --write or --live", "--check does not go with --diff, --write or --live")
-	case o.arcMax.set && len(o.reserve) > 0:
+	case o.diff && (o.write || o.live || o.check):
+		return 0, usageErr("--diff previews and writes nothing; run it first, then --write or --live", "--diff does not go with --write, --live or --check")
+	case o.check && (o.write || o.live):
+		return 0, usageErr("run --check on its own, after --write or --live", "--check does not go with --write or --live")
+	case (o.write || o.live || o.check) && len(o.reserve) == 0 && !o.arcMax.IsSet:
+		return 0, usageErr("declare the workload's memory with --reserve SIZE, or give your own cap with --arc-max SIZE; --reserve observed takes what is in use now, on purpose",
+			"--write, --live and --check need a declared workload (--reserve) or a cap (--arc-max)")
+	case o.arcMax.IsSet && len(o.reserve) > 0:
 		return 0, usageErr("--arc-max is your own cap; --reserve asks arcadvise to compute one", "--arc-max and --reserve do not go together")
 	case o.sample < 0 || o.interval <= 0:
 		return 0, usageErr("durations look like 90s, 2m or 1m30s", "--sample must not be negative and --interval must be positive")
+	case o.intervalSet && o.sample == 0:
+		return 0, usageErr("--interval paces --sample; a recorded window keeps its own times", "--interval goes with --sample")
+	case o.series && o.format != "json":
+		return 0, usageErr("add --format json", "--series is part of the JSON document")
 	}
 	switch {
 	case o.write && o.live:
@@ -148,15 +166,19 @@ func advise(ctx context.Context, o *options, mode apply.Mode, stdout, stderr io.
 	}
 	if replay && mode.Acts() {
 		return 0, usageErr("--write and --live act on a live host or a snapshot root, not on a recorded window", "%s is a recorded window", o.root)
+	} else if o.series && win == nil {
+		return 0, usageErr("--series lists the samples of a window: add --sample DURATION, or give a recorded window as --root", "--series without a window")
 	}
 	cfg, err := modprobe.Load(snap.Root)
 	if err != nil {
 		return 0, inputErr(err, "")
 	}
-	in := policy.Input{Host: snap, Window: win, HostBase: o.hostBase.bytes, HostBaseSet: o.hostBase.set, ArcMax: o.arcMax.bytes,
-		BootArcMin: apply.BootArcMin(cfg), BootArcMinSet: true}
+	in := policy.Input{Host: snap, Window: win, HostBase: o.hostBase.Bytes, HostBaseSet: o.hostBase.IsSet, ArcMax: o.arcMax.Bytes,
+		Force: o.force, BootArcMin: apply.BootArcMin(cfg), BootArcMinSet: true}
 	for _, r := range o.reserve {
-		in.Reservations = append(in.Reservations, r.Resolve(snap.Mem.MemTotal))
+		if !r.Observed {
+			in.Reservations = append(in.Reservations, r.Resolve(snap.Mem.MemTotal))
+		}
 	}
 	rec, err := policy.Recommend(in)
 	if errors.Is(err, policy.ErrReserveTooLarge) {
@@ -164,7 +186,7 @@ func advise(ctx context.Context, o *options, mode apply.Mode, stdout, stderr io.
 	} else if err != nil {
 		return 0, inputErr(err, "")
 	}
-	res, actErr := apply.Run(apply.Request{Mode: mode, Force: o.force, Root: snap.Root, CheckCommand: o.checkCommand()}, snap, cfg, &rec)
+	res, actErr := apply.Run(apply.Request{Mode: mode, Force: o.force, Root: snap.Root, CheckCommand: o.checkCommand(&rec)}, snap, cfg, &rec)
 	if res == nil {
 		return 0, applyErr(actErr)
 	}
@@ -174,8 +196,10 @@ func advise(ctx context.Context, o *options, mode apply.Mode, stdout, stderr io.
 		return 0, err
 	}
 	switch {
-	case rec.Status != policy.StatusOK:
+	case rec.Status == policy.StatusOvercommitted:
 		return exitOvercommitted, nil
+	case rec.Status == policy.StatusRefused && !o.force:
+		return 0, applyErr(&apply.IgnoredValueError{ArcMax: rec.ArcMax, Violation: rec.Violations[0]})
 	case actErr != nil:
 		return 0, applyErr(actErr)
 	case mode == apply.Check && len(res.Drift) > 0:
@@ -187,9 +211,14 @@ func advise(ctx context.Context, o *options, mode apply.Mode, stdout, stderr io.
 // readHost reads the host, or collects a window (--sample, or a recorded
 // window as --root), with a progress line when a person is watching.
 func readHost(ctx context.Context, o *options, stderr io.Writer) (*host.Snapshot, *policy.Window, bool, error) {
+	if fi, err := os.Stat(o.root); err != nil || !fi.IsDir() {
+		return nil, nil, false, usageErr("--root names a directory laid out like / (proc/, sys/, etc/): a host snapshot, or a recorded window",
+			"--root %s: not a directory (%v)", o.root, cmp.Or(err, errors.New("a file")))
+	}
 	opt := sample.Options{Interval: o.interval, Duration: o.sample, KeepSeries: o.series}
 	if f, ok := stderr.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
-		opt.Progress = func(p sample.Progress) { fmt.Fprintf(stderr, "\r\033[K%s", sample.FormatProgress(p)) }
+		cols, _, _ := term.GetSize(int(f.Fd()))
+		opt.Progress = func(p sample.Progress) { fmt.Fprintf(stderr, "\r\033[K%s", sample.FormatProgress(p, cols-1)) }
 		defer fmt.Fprint(stderr, "\r\033[K")
 	}
 	snap, win, replay, err := sample.Take(ctx, o.root, opt)
@@ -206,8 +235,8 @@ func render(w io.Writer, o *options, mode apply.Mode, rep *report.Report) error 
 	switch {
 	case o.format == "json":
 		return rep.WriteJSON(w)
-	case rep.Recommendation.Status != policy.StatusOK:
-		return rep.WriteText(w)
+	case rep.Recommendation.Status == policy.StatusOvercommitted:
+		return rep.WriteText(w, o.textOptions(w))
 	case mode == apply.Diff:
 		_, err := io.WriteString(w, rep.Config.Diff)
 		return err
@@ -216,21 +245,33 @@ func render(w io.Writer, o *options, mode apply.Mode, rep *report.Report) error 
 	case mode.Acts():
 		return rep.WriteActed(w, mode.Writes(), o.diff)
 	}
-	return rep.WriteText(w)
+	return rep.WriteText(w, o.textOptions(w))
+}
+
+// textOptions: the width is $COLUMNS, else the terminal's, else 80.
+func (o *options) textOptions(w io.Writer) report.TextOptions {
+	width, _ := strconv.Atoi(os.Getenv("COLUMNS"))
+	if f, ok := w.(*os.File); ok && width == 0 {
+		width, _, _ = term.GetSize(int(f.Fd()))
+	}
+	return report.TextOptions{Width: width, Verbose: o.verbose}
 }
 
 // checkCommand is the arcadvise command that checks the result later, with
 // the same reservation or cap.
-func (o *options) checkCommand() string {
+func (o *options) checkCommand(rec *policy.Recommendation) string {
 	cmd := "arcadvise --check"
-	if o.arcMax.set {
-		cmd += fmt.Sprintf(" --arc-max %d", o.arcMax.bytes)
+	if o.arcMax.IsSet {
+		cmd += fmt.Sprintf(" --arc-max %d", o.arcMax.Bytes)
 	}
 	for _, r := range o.reserve {
+		if r.Observed { // what was observed now, declared from here on
+			r.Text = fmt.Sprintf("observed=%d", rec.Reserve)
+		}
 		cmd += " --reserve " + r.Text
 	}
-	if o.hostBase.set {
-		cmd += fmt.Sprintf(" --host-base %d", o.hostBase.bytes)
+	if o.hostBase.IsSet {
+		cmd += fmt.Sprintf(" --host-base %d", o.hostBase.Bytes)
 	}
 	return cmd
 }

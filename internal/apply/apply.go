@@ -142,8 +142,13 @@ func (e *ModuleIgnoredError) Error() string {
 // says what was done.
 func Run(req Request, snap *host.Snapshot, cfg *modprobe.Config, rec *policy.Recommendation) (*Result, error) {
 	res := describe(cfg, snap)
-	if rec.Status != policy.StatusOK {
-		return res, nil // over-committed: no cap to plan, write or check
+	switch {
+	case rec.Status == policy.StatusOvercommitted:
+		return res, nil // no cap to plan, write or check
+	case rec.Status == policy.StatusRefused && !req.Force && req.Mode == Advise:
+		return res, nil // the report shows the refusal
+	case rec.Status == policy.StatusRefused && !req.Force:
+		return nil, &IgnoredValueError{ArcMax: rec.ArcMax, Violation: rec.Violations[0]}
 	}
 	edit, err := cfg.Plan(req.Root, changes(rec))
 	switch {
@@ -155,17 +160,8 @@ func Run(req Request, snap *host.Snapshot, cfg *modprobe.Config, rec *policy.Rec
 		return nil, err
 	}
 	res.Drift = drift(cfg, snap, rec)
-	switch req.Mode {
-	case Advise, Check:
+	if !req.Mode.Acts() {
 		return res, nil
-	case Diff:
-		if err := refuseIgnored(req, rec); err != nil {
-			return nil, err
-		}
-		return res, nil
-	}
-	if err := refuseIgnored(req, rec); err != nil {
-		return nil, err
 	}
 	if req.Mode.Writes() {
 		if s, ok := cfg.Effective(zfsmod.ArcMax); ok && s.Source == modprobe.FromCmdline && !req.Force {
@@ -306,14 +302,6 @@ func drift(cfg *modprobe.Config, snap *host.Snapshot, rec *policy.Recommendation
 	return out
 }
 
-// refuseIgnored refuses a value the module would ignore, unless Force.
-func refuseIgnored(req Request, rec *policy.Recommendation) error {
-	if len(rec.Violations) == 0 || req.Force {
-		return nil
-	}
-	return &IgnoredValueError{ArcMax: rec.ArcMax, Violation: rec.Violations[0]}
-}
-
 // nextSteps says what to do after a write, for this host.
 func nextSteps(req Request, live bool) ([]string, error) {
 	st, err := bootsteps.Plan(req.Root)
@@ -327,6 +315,7 @@ func nextSteps(req Request, live bool) ([]string, error) {
 	case st.InitramfsNeeded:
 		out = append(out, fmt.Sprintf("rebuild the initramfs with your distribution's tool (%s)", st.Why))
 	}
+	out = append(out, st.Notes...) // about the initramfs and the distribution: before the reboot
 	reboot := "reboot so the module loads with the new options (" + st.Reboot + ")"
 	if live {
 		reboot += " (the value is already applied live; the reboot proves it persists)"
@@ -336,7 +325,6 @@ func nextSteps(req Request, live bool) ([]string, error) {
 	// reservation or cap as this run.
 	verify := slices.DeleteFunc(slices.Clone(st.Verify), func(s string) bool { return strings.HasPrefix(s, "arcadvise") })
 	out = append(out, "after the reboot, check: "+strings.Join(append(verify, req.CheckCommand), "; "))
-	out = append(out, st.Notes...)
 	return out, nil
 }
 

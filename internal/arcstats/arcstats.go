@@ -118,7 +118,7 @@ func Read(root string) (*Stats, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
-			return nil, fmt.Errorf("%s: %w: %w; is the zfs module loaded? (modprobe zfs)", path, ErrNotLoaded, fs.ErrNotExist)
+			return nil, fmt.Errorf("%s: %w: %w", path, ErrNotLoaded, fs.ErrNotExist)
 		}
 		return nil, err
 	}

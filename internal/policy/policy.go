@@ -50,6 +50,9 @@ type Input struct {
 	HostBaseSet bool
 	// ArcMax is the admin's own cap (--arc-max); 0 asks for a recommendation.
 	ArcMax uint64
+	// Force: the admin takes a cap the module would ignore anyway; a
+	// refused recommendation then still carries its modprobe.d line.
+	Force bool
 	// BootArcMin is the zfs_arc_min that will apply at next boot when known
 	// from the configuration (0: not configured there).
 	BootArcMin    uint64
@@ -68,7 +71,8 @@ type Status string
 
 const (
 	StatusOK            Status = "ok"
-	StatusOvercommitted Status = "overcommitted"
+	StatusOvercommitted Status = "overcommitted" // no room for a cap: no number
+	StatusRefused       Status = "refused"       // the admin's cap breaks a rule of the module, which would ignore it
 )
 
 // Mode says whose cap a recommendation carries.
@@ -100,6 +104,10 @@ type Recommendation struct {
 	CMinMet         uint64        `json:"c_min_met_bytes"`
 	DefaultCMax     uint64        `json:"default_c_max_bytes"`
 	Violations      []Violation   `json:"violations,omitempty"`
+	Forced          bool          `json:"forced,omitempty"`
+	// WindowExcess is how far a sampled window's non-ARC peak exceeded the
+	// declared reservation plus the host base; the cap leaves room for it.
+	WindowExcess uint64 `json:"window_excess_bytes,omitempty"`
 	Notes           []string      `json:"notes,omitempty"`
 }
 
@@ -107,7 +115,7 @@ type Recommendation struct {
 // bytes: the module reads no suffixes, and a leading 0 would be octal
 // (kstrtoull base 0, zfs-internals.md §2.4).
 func (r *Recommendation) ModprobeLine() string {
-	if r.Status != StatusOK {
+	if r.Status != StatusOK && !(r.Status == StatusRefused && r.Forced) {
 		return ""
 	}
 	s := "options zfs"
@@ -223,6 +231,16 @@ func Recommend(in Input) (Recommendation, error) {
 		Term{"host base", int64(base), baseSrc},
 		Term{"arc_sys_free", int64(sysFree), sysFreeSrc})
 	r.Budget = int64(mem.MemTotal) - int64(mem.Hugepages) - int64(r.Reserve) - int64(base) - int64(sysFree)
+	// A window whose non-ARC peak went past the declared reservation and
+	// the host base: the workload needs more than was declared, and the cap
+	// leaves room for what it used.
+	if w := in.Window; w != nil && !r.ReserveObserved && w.PeakNonARC > r.Reserve+base {
+		r.WindowExcess = w.PeakNonARC - (r.Reserve + base)
+		r.Terms = append(r.Terms, Term{"observed excess", int64(r.WindowExcess),
+			fmt.Sprintf("the window's non-ARC peak %s (%s) exceeded the reservation plus the host base",
+				size.Format(w.PeakNonARC), w.PeakNonARCAt.UTC().Format(time.RFC3339))})
+		r.Budget -= int64(r.WindowExcess)
+	}
 
 	// The c_min the cap will meet: at next boot the configured zfs_arc_min
 	// or the default, at runtime the live c_min.
@@ -269,6 +287,9 @@ func Recommend(in Input) (Recommendation, error) {
 			size.Format(r.ArcMax), size.Format(r.CMinMet), bootSrc)
 	}
 	r.Violations = CheckArcMax(r.ArcMax, allmem, r.CMinMet, r.ArcMin)
+	if len(r.Violations) > 0 {
+		r.Status, r.Forced = StatusRefused, in.Force
+	}
 	if r.ArcMax > r.DefaultCMax {
 		r.Notes = append(r.Notes, fmt.Sprintf("the cap is above this version's default c_max (%s): the ARC may grow larger than it would without a setting.", size.Format(r.DefaultCMax)))
 	}

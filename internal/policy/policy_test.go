@@ -325,3 +325,62 @@ func TestCheckArcMax(t *testing.T) {
 		}
 	}
 }
+
+func TestReserves(t *testing.T) {
+	var r Reserves
+	for _, s := range []string{"builds=12G", "vms=8G", "4G"} {
+		if err := r.Set(s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := r.Set("vms=1G"); err == nil || err.Error() != `label "vms" is given twice (vms=8G and vms=1G): give each part of the workload its own label` {
+		t.Errorf("duplicate label: %v", err)
+	}
+	if err := r.Set("observed"); err == nil || !strings.Contains(err.Error(), "observed stands alone") {
+		t.Errorf("observed after sizes: %v", err)
+	}
+	var o Reserves
+	if err := o.Set("observed"); err != nil || !o[0].Observed {
+		t.Fatalf("observed: %v %+v", err, o)
+	}
+	if err := o.Set("1G"); err == nil {
+		t.Error("a size after observed was taken")
+	}
+	if r.String() != "builds=12G,vms=8G,4G" || len(r) != 3 {
+		t.Errorf("reserves %q", r.String())
+	}
+}
+
+// TestRefusedAndExcess: an admin cap the module would ignore is refused
+// (no modprobe line unless forced); a window whose non-ARC peak went past
+// the declaration adds an "observed excess" term, and the terms still add
+// up to MemTotal.
+func TestRefusedAndExcess(t *testing.T) {
+	const memTotal = 8 * size.GiB
+	v := zfsmod.V(2, 1, 11)
+	h := &host.Snapshot{Mem: meminfo.Info{MemTotal: memTotal, MemAvailable: 4 * size.GiB}, Arc: hostArc(t, memTotal, v), Module: zfsmod.State{Version: v}}
+	r, err := Recommend(Input{Host: h, ArcMax: 16 * size.MiB})
+	if err != nil || r.Status != StatusRefused || r.ModprobeLine() != "" || r.Forced {
+		t.Fatalf("refused: %v %+v", err, r)
+	}
+	r, _ = Recommend(Input{Host: h, ArcMax: 16 * size.MiB, Force: true})
+	if r.Status != StatusRefused || !r.Forced || r.ModprobeLine() != "options zfs zfs_arc_max=16777216" {
+		t.Errorf("forced: %+v", r)
+	}
+	w := &Window{PeakNonARC: 5 * size.GiB}
+	r, err = Recommend(Input{Host: h, Window: w, Reservations: []Reservation{{Bytes: 2 * size.GiB}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	excess := uint64(5*size.GiB) - (2*size.GiB + DefaultHostBase(memTotal))
+	if r.WindowExcess != excess || sumTerms(r) != int64(memTotal) {
+		t.Errorf("excess %d (want %d), terms sum %d", r.WindowExcess, excess, sumTerms(r))
+	}
+	found := false
+	for _, tm := range r.Terms {
+		found = found || tm.Name == "observed excess" && tm.Bytes == int64(excess)
+	}
+	if !found || r.Status != StatusOK || r.ArcMax >= 3*size.GiB {
+		t.Errorf("terms %+v, cap %d", r.Terms, r.ArcMax)
+	}
+}

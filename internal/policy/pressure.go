@@ -35,13 +35,70 @@ const (
 	meaningIndirect = "kswapd asked the ARC to shrink (background reclaim)"
 )
 
-// Signal is one piece of evidence, with its value and where it came from.
+// Unit is what a signal's value counts.
+type Unit string
+
+const (
+	Count   Unit = "count"   // events
+	Bytes   Unit = "bytes"   // memory
+	Seconds Unit = "seconds" // time
+	Percent Unit = "percent" // share of time
+	Flag    Unit = "flag"    // 0 or 1
+)
+
+// Signal is one piece of evidence: its number, its unit, its rate for a
+// counter, the same as text for people, and where it came from.
 type Signal struct {
-	Name    string `json:"name"`
-	Value   string `json:"value"`
-	Source  string `json:"source"`
-	Level   Level  `json:"level"`
-	Meaning string `json:"meaning"`
+	Name  string  `json:"name"`
+	Level Level   `json:"level"`
+	Value float64 `json:"value"`
+	Unit  Unit    `json:"unit"`
+	// RatePerMinute is a counter's increase per minute over its span (since
+	// the module loaded, or the window); null for other signals.
+	RatePerMinute *float64 `json:"rate_per_minute"`
+	Text          string   `json:"text"`
+	Source        string   `json:"source"`
+	Meaning       string   `json:"meaning"`
+}
+
+// The one rule for the reclaim counters, since boot and in a window alike
+// (README, "Pressure verdict"). Rates are per minute, over the span but at
+// least a minute, so that a short window cannot inflate a handful of events.
+const (
+	// DirectHighPerMinute: direct reclaim reaching the ARC this often or
+	// more is high; any at all is moderate.
+	DirectHighPerMinute = 1.0
+)
+
+// rate is n per minute over span, or nil for an empty span.
+func rate(n uint64, span time.Duration) *float64 {
+	if span <= 0 {
+		return nil
+	}
+	r := float64(n) / span.Minutes()
+	return &r
+}
+
+// directLevel grades memory_direct_count: none, moderate for any, high at
+// DirectHighPerMinute or more, counted over at least a minute.
+func directLevel(n uint64, span time.Duration) Level {
+	switch {
+	case n == 0:
+		return None
+	case float64(n)/max(span, time.Minute).Minutes() >= DirectHighPerMinute:
+		return High
+	}
+	return Moderate
+}
+
+// counter is the signal of a reclaim counter: n events over span.
+func counter(name string, n uint64, span time.Duration, src, meaning string, sign string) Signal {
+	s := Signal{Name: name, Value: float64(n), Unit: Count, RatePerMinute: rate(n, span), Source: src, Meaning: meaning,
+		Text: sign + strconv.FormatUint(n, 10)}
+	if s.RatePerMinute != nil {
+		s.Text += fmt.Sprintf(" (%.1f/min over %s)", *s.RatePerMinute, roundDur(span))
+	}
+	return s
 }
 
 // Pressure is the verdict and the signals behind it.
@@ -69,44 +126,31 @@ func (p *Pressure) add(s Signal) {
 // transactions delayed for memory.
 func BootPressure(st *arcstats.Stats, psi meminfo.PSI, hasPSI bool, cStartsAtMax bool) Pressure {
 	p := Pressure{Basis: "counters since boot"}
+	// The counters count since the module loaded: the kstat's creation.
 	uptime := time.Duration(st.Header.SnapTime - st.Header.CrTime)
-	perHour := func(n uint64) string {
-		if uptime < time.Minute {
-			return strconv.FormatUint(n, 10)
-		}
-		return fmt.Sprintf("%d (%.1f/h over %s)", n, float64(n)/uptime.Hours(), roundDur(uptime))
-	}
 	src := func(field string) string { return "arcstats " + field }
 
 	if n, ok := st.Uint("memory_throttle_count"); ok {
-		s := Signal{Name: "memory_throttle_count", Value: perHour(n), Source: src("memory_throttle_count"),
-			Meaning: meaningThrottle}
+		s := counter("memory_throttle_count", n, uptime, src("memory_throttle_count"), meaningThrottle, "")
 		if n > 0 {
 			s.Level = High
 		}
 		p.add(s)
 	}
 	if n, ok := st.Uint("memory_direct_count"); ok {
-		s := Signal{Name: "memory_direct_count", Value: perHour(n), Source: src("memory_direct_count"),
-			Meaning: meaningDirect}
-		switch {
-		case n > 0 && uptime >= time.Minute && float64(n)/uptime.Hours() >= 60:
-			s.Level = High
-		case n > 0:
-			s.Level = Moderate
-		}
+		s := counter("memory_direct_count", n, uptime, src("memory_direct_count"), meaningDirect, "")
+		s.Level = directLevel(n, uptime)
 		p.add(s)
 	}
 	if n, ok := st.Uint("memory_indirect_count"); ok {
-		s := Signal{Name: "memory_indirect_count", Value: perHour(n), Source: src("memory_indirect_count"),
-			Meaning: meaningIndirect}
+		s := counter("memory_indirect_count", n, uptime, src("memory_indirect_count"), meaningIndirect, "")
 		if n > 0 {
 			s.Level = Low
 		}
 		p.add(s)
 	}
 	if n, ok := st.Uint("arc_no_grow"); ok {
-		s := Signal{Name: "arc_no_grow", Value: strconv.FormatUint(n, 10), Source: src("arc_no_grow"),
+		s := Signal{Name: "arc_no_grow", Value: float64(n), Unit: Flag, Text: strconv.FormatUint(n, 10), Source: src("arc_no_grow"),
 			Meaning: "1: the ARC may not grow now, free memory is below its margin"}
 		if n != 0 {
 			s.Level = Moderate
@@ -114,7 +158,7 @@ func BootPressure(st *arcstats.Stats, psi meminfo.PSI, hasPSI bool, cStartsAtMax
 		p.add(s)
 	}
 	if n, ok := st.Uint("arc_need_free"); ok {
-		s := Signal{Name: "arc_need_free", Value: size.Format(n), Source: src("arc_need_free"),
+		s := Signal{Name: "arc_need_free", Value: float64(n), Unit: Bytes, Text: size.Format(n), Source: src("arc_need_free"),
 			Meaning: "bytes the ARC still has to free for the kernel (refreshed only at evictions, can be stale)"}
 		if n > 0 {
 			s.Level = Moderate
@@ -122,7 +166,7 @@ func BootPressure(st *arcstats.Stats, psi meminfo.PSI, hasPSI bool, cStartsAtMax
 		p.add(s)
 	}
 	if n, ok := st.Int("memory_available_bytes"); ok {
-		s := Signal{Name: "memory_available_bytes", Value: size.FormatSigned(n), Source: src("memory_available_bytes"),
+		s := Signal{Name: "memory_available_bytes", Value: float64(n), Unit: Bytes, Text: size.FormatSigned(n), Source: src("memory_available_bytes"),
 			Meaning: "free memory above arc_sys_free as the ARC sees it; negative means the ARC is being reclaimed now"}
 		if n < 0 {
 			s.Level = High
@@ -135,7 +179,7 @@ func BootPressure(st *arcstats.Stats, psi meminfo.PSI, hasPSI bool, cStartsAtMax
 	if okC && okMax && okMin && cMax > 0 {
 		direct, _ := st.Uint("memory_direct_count")
 		indirect, _ := st.Uint("memory_indirect_count")
-		s := Signal{Name: "c", Value: fmt.Sprintf("%s of c_max %s (c_min %s)", size.Format(c), size.Format(cMax), size.Format(cMin)),
+		s := Signal{Name: "c", Value: float64(c), Unit: Bytes, Text: fmt.Sprintf("%s of c_max %s (c_min %s)", size.Format(c), size.Format(cMax), size.Format(cMin)),
 			Source: src("c, c_max, c_min")}
 		reclaimed := direct+indirect > 0
 		switch {
@@ -159,11 +203,11 @@ func BootPressure(st *arcstats.Stats, psi meminfo.PSI, hasPSI bool, cStartsAtMax
 }
 
 func psiSignal(psi meminfo.PSI) Signal {
-	s := Signal{Name: "memory PSI", Source: "/proc/pressure/memory",
-		Value:   fmt.Sprintf("some avg10=%.2f avg60=%.2f avg300=%.2f", psi.SomeAvg10, psi.SomeAvg60, psi.SomeAvg300),
-		Meaning: "share of time tasks stalled on memory (percent)"}
+	s := Signal{Name: "memory PSI", Source: "/proc/pressure/memory", Value: psi.SomeAvg60, Unit: Percent,
+		Text:    fmt.Sprintf("some avg10=%.2f avg60=%.2f avg300=%.2f", psi.SomeAvg10, psi.SomeAvg60, psi.SomeAvg300),
+		Meaning: "share of time tasks stalled on memory over the last 10, 60 and 300 s (percent); the value is some avg60"}
 	if psi.HasFull {
-		s.Value += fmt.Sprintf("; full avg10=%.2f avg60=%.2f avg300=%.2f", psi.FullAvg10, psi.FullAvg60, psi.FullAvg300)
+		s.Text += fmt.Sprintf("; full avg10=%.2f avg60=%.2f avg300=%.2f", psi.FullAvg10, psi.FullAvg60, psi.FullAvg300)
 	}
 	switch {
 	case psi.FullAvg60 >= 1 || psi.SomeAvg60 >= 10:

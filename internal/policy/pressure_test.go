@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/arcadvise/arcadvise/internal/arcstats"
 	"github.com/arcadvise/arcadvise/internal/meminfo"
@@ -87,7 +88,7 @@ func TestBootPressureLab(t *testing.T) {
 				t.Fatalf("level %s, want %s: %+v", p.Level, tt.want, p.Signals)
 			}
 			last := p.Signals[len(p.Signals)-1]
-			if last.Name != "memory PSI" || !strings.Contains(last.Value, "some avg10=") {
+			if last.Name != "memory PSI" || !strings.Contains(last.Text, "some avg10=") || last.Value != psi.SomeAvg60 || last.Unit != Percent || last.RatePerMinute != nil {
 				t.Errorf("PSI signal %+v", last)
 			}
 		})
@@ -107,6 +108,31 @@ func TestPSILevels(t *testing.T) {
 	} {
 		if got := psiSignal(tt.psi).Level; got != tt.want {
 			t.Errorf("psi %+v: %s, want %s", tt.psi, got, tt.want)
+		}
+	}
+}
+
+// TestDirectOneRule: the same memory_direct_count events give the same
+// level since boot and in a window of any length (README, "Pressure
+// verdict"): 9 in 70 s, in 2m55s and in 30 s are all high, 1 in 30 s too,
+// 1 in 2 minutes is moderate.
+func TestDirectOneRule(t *testing.T) {
+	for _, tt := range []struct {
+		n    uint64
+		span time.Duration
+		want Level
+	}{
+		{0, time.Hour, None},
+		{9, 70 * time.Second, High},
+		{9, 175 * time.Second, High},
+		{9, 30 * time.Second, High},
+		{1, 30 * time.Second, High},
+		{1, 2 * time.Minute, Moderate},
+		{59, time.Hour, Moderate},
+		{60, time.Hour, High},
+	} {
+		if got := directLevel(tt.n, tt.span); got != tt.want {
+			t.Errorf("%d in %s: %s, want %s", tt.n, tt.span, got, tt.want)
 		}
 	}
 }

@@ -14,10 +14,16 @@ type ReserveSpec struct {
 	Label  string
 	Amount size.Amount
 	Text   string // as given
+	// Observed is "--reserve observed": no declaration, the non-ARC memory
+	// in use stands in for it, chosen on purpose (a write needs that).
+	Observed bool
 }
 
-// ParseReserve parses [LABEL=]SIZE.
+// ParseReserve parses [LABEL=]SIZE, or "observed".
 func ParseReserve(s string) (ReserveSpec, error) {
+	if strings.TrimSpace(s) == "observed" {
+		return ReserveSpec{Text: "observed", Observed: true}, nil
+	}
 	label, val, found := strings.Cut(s, "=")
 	if !found {
 		label, val = "", s
@@ -47,4 +53,37 @@ func (r ReserveSpec) Resolve(memTotal uint64) Reservation {
 		src += fmt.Sprintf(" (%g%% of MemTotal %s)", r.Amount.Percent, size.Format(memTotal))
 	}
 	return Reservation{Label: r.Label, Bytes: r.Amount.Resolve(memTotal), Source: src}
+}
+
+// Reserves collects repeated --reserve values (it is a pflag.Value): they
+// are summed. A label may be given once; "observed" stands alone.
+type Reserves []ReserveSpec
+
+func (f *Reserves) String() string {
+	parts := make([]string, len(*f))
+	for i, r := range *f {
+		parts[i] = r.Text
+	}
+	return strings.Join(parts, ",")
+}
+
+// Type names the value in --help.
+func (f *Reserves) Type() string { return "[label=]size" }
+
+// Set parses and appends one value.
+func (f *Reserves) Set(s string) error {
+	r, err := ParseReserve(s)
+	if err != nil {
+		return err
+	}
+	for _, o := range *f {
+		if r.Label != "" && o.Label == r.Label {
+			return fmt.Errorf("label %q is given twice (%s and %s): give each part of the workload its own label", r.Label, o.Text, r.Text)
+		}
+		if r.Observed || o.Observed {
+			return fmt.Errorf("observed stands alone: it replaces the declaration, it does not add to one")
+		}
+	}
+	*f = append(*f, r)
+	return nil
 }

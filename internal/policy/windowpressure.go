@@ -19,37 +19,26 @@ func WindowPressure(w *Window) Pressure {
 	p := Pressure{Basis: "sampled window"}
 	span := w.Len()
 	src := fmt.Sprintf("window of %s", roundDur(span))
-	count := func(c Counter) string {
-		return fmt.Sprintf("+%d (%.1f/min)", c.Delta, c.PerMinute)
-	}
 	arcSrc := func(f string) string { return "arcstats " + f + ", " + src }
 
-	s := Signal{Name: "memory_throttle_count", Value: count(w.Throttle), Source: arcSrc("memory_throttle_count"),
-		Meaning: meaningThrottle}
+	s := counter("memory_throttle_count", w.Throttle.Delta, span, arcSrc("memory_throttle_count"), meaningThrottle, "+")
 	if w.Throttle.Delta > 0 {
 		s.Level = High
 	}
 	p.add(s)
 
-	s = Signal{Name: "memory_direct_count", Value: count(w.Direct), Source: arcSrc("memory_direct_count"),
-		Meaning: meaningDirect}
-	switch {
-	case w.Direct.PerMinute >= 10:
-		s.Level = High
-	case w.Direct.Delta > 0:
-		s.Level = Moderate
-	}
+	s = counter("memory_direct_count", w.Direct.Delta, span, arcSrc("memory_direct_count"), meaningDirect, "+")
+	s.Level = directLevel(w.Direct.Delta, span)
 	p.add(s)
 
-	s = Signal{Name: "memory_indirect_count", Value: count(w.Indirect), Source: arcSrc("memory_indirect_count"),
-		Meaning: meaningIndirect}
+	s = counter("memory_indirect_count", w.Indirect.Delta, span, arcSrc("memory_indirect_count"), meaningIndirect, "+")
 	if w.Indirect.Delta > 0 {
 		s.Level = Low
 	}
 	p.add(s)
 
-	s = Signal{Name: "c pulled down", Source: arcSrc("c"),
-		Value: fmt.Sprintf("%s, by %s in all (largest %s); lowest c %s of c_max %s, c_min %s",
+	s = Signal{Name: "c pulled down", Source: arcSrc("c"), Value: float64(w.CDropBytes), Unit: Bytes,
+		Text: fmt.Sprintf("%s, by %s in all (largest %s); lowest c %s of c_max %s, c_min %s",
 			times(w.CDrops), size.Format(w.CDropBytes), size.Format(w.CMaxDrop), size.Format(w.CLowest), size.Format(w.CMax), size.Format(w.CMin)),
 		Meaning: "reclaim lowered the ARC's target"}
 	switch {
@@ -60,7 +49,7 @@ func WindowPressure(w *Window) Pressure {
 	}
 	p.add(s)
 
-	s = Signal{Name: "arc_no_grow", Value: fmt.Sprintf("set for %s of %s", roundDur(w.NoGrowTime), roundDur(span)),
+	s = Signal{Name: "arc_no_grow", Value: w.NoGrowTime.Seconds(), Unit: Seconds, Text: fmt.Sprintf("set for %s of %s", roundDur(w.NoGrowTime), roundDur(span)),
 		Source: arcSrc("arc_no_grow"), Meaning: "time the ARC was not allowed to grow: free memory below its margin"}
 	switch {
 	case span > 0 && w.NoGrowTime*2 >= span:
@@ -71,7 +60,7 @@ func WindowPressure(w *Window) Pressure {
 	p.add(s)
 
 	if w.HasMemAvail {
-		s = Signal{Name: "memory_available_bytes", Value: "lowest " + size.FormatSigned(w.MinMemAvailable), Source: arcSrc("memory_available_bytes"),
+		s = Signal{Name: "memory_available_bytes", Value: float64(w.MinMemAvailable), Unit: Bytes, Text: "lowest " + size.FormatSigned(w.MinMemAvailable), Source: arcSrc("memory_available_bytes"),
 			Meaning: "free memory above arc_sys_free as the ARC sees it; negative means the ARC was being reclaimed"}
 		if w.MinMemAvailable < 0 {
 			s.Level = High
@@ -79,11 +68,11 @@ func WindowPressure(w *Window) Pressure {
 		p.add(s)
 	}
 	if w.HasPSI {
-		s = Signal{Name: "memory PSI stall", Source: "/proc/pressure/memory total, " + src,
-			Value:   fmt.Sprintf("some %s (%.2f%%)", roundDur(w.PSISomeStall), w.PSISomePct),
-			Meaning: "time tasks stalled on memory, from the kernel's total stall microseconds"}
+		s = Signal{Name: "memory PSI stall", Source: "/proc/pressure/memory total, " + src, Value: w.PSISomePct, Unit: Percent,
+			Text:    fmt.Sprintf("some %s (%.2f%%)", roundDur(w.PSISomeStall), w.PSISomePct),
+			Meaning: "share of the window tasks stalled on memory, from the kernel's total stall microseconds; the value is some"}
 		if w.HasPSIFull {
-			s.Value += fmt.Sprintf(", full %s (%.2f%%)", roundDur(w.PSIFullStall), w.PSIFullPct)
+			s.Text += fmt.Sprintf(", full %s (%.2f%%)", roundDur(w.PSIFullStall), w.PSIFullPct)
 		}
 		switch {
 		case w.PSIFullPct >= 1 || w.PSISomePct >= 10:
@@ -108,7 +97,7 @@ func WindowPressure(w *Window) Pressure {
 			{"pgscan_direct", "pgscan_direct", w.PgscanDirect, Moderate, "pages scanned by direct reclaim"},
 			{"pgscan_kswapd", "pgscan_kswapd", w.PgscanKswapd, Low, "pages scanned by kswapd (background reclaim)"},
 		} {
-			s = Signal{Name: v.name, Value: count(v.c), Source: "/proc/vmstat " + v.field + ", " + src, Meaning: v.meaning}
+			s = counter(v.name, v.c.Delta, span, "/proc/vmstat "+v.field+", "+src, v.meaning, "+")
 			if v.c.Delta > 0 {
 				s.Level = v.level
 			}
@@ -129,7 +118,7 @@ func CheckReservation(w *Window, r *Recommendation) string {
 		return ""
 	}
 	short := w.PeakNonARC - allowed
-	return fmt.Sprintf("the declared reservation is too small by %s (%d bytes): non-ARC memory peaked at %s at %s, above the reservation %s plus the host base %s",
+	return fmt.Sprintf("the declared reservation is too small by %s (%d bytes): non-ARC memory peaked at %s at %s, above the reservation %s plus the host base %s; the cap leaves room for what the workload used (the \"observed excess\" term)",
 		size.Format(short), short, size.Format(w.PeakNonARC), w.PeakNonARCAt.UTC().Format(time.RFC3339), size.Format(r.Reserve), size.Format(base))
 }
 

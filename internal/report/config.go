@@ -4,14 +4,12 @@ import (
 	"bufio"
 	"fmt"
 	"strconv"
-	"strings"
 
 	"github.com/arcadvise/arcadvise/internal/apply"
-	"github.com/arcadvise/arcadvise/internal/size"
 )
 
 // configText renders where each zfs_arc_* setting comes from.
-func configText(w *bufio.Writer, tb *tables, c *apply.Result) error {
+func configText(w *bufio.Writer, tb *tables, width int, c *apply.Result) error {
 	fmt.Fprintf(w, "\nConfiguration\n")
 	rows := [][]string{}
 	for _, p := range c.Params {
@@ -25,24 +23,24 @@ func configText(w *bufio.Writer, tb *tables, c *apply.Result) error {
 		}
 		eff := "-"
 		if p.InEffect != nil {
-			eff = fmt.Sprintf("%d (%s, %s)", *p.InEffect, size.Format(*p.InEffect), strings.TrimPrefix(p.EffectSrc, "arcstats "))
+			eff = strconv.FormatUint(*p.InEffect, 10)
 		}
-		rows = append(rows, []string{p.Param, next, run, eff})
+		rows = append(rows, []string{p.Param, eff, run, next})
 	}
-	if err := tb.table(w, []string{"parameter", "next boot", "running (/sys)", "in effect (arcstats)"}, rows); err != nil {
+	if err := tb.table(w, width, []string{"parameter", "arcstats", "/sys", "next boot"}, rows, left, right, right, wrap); err != nil {
 		return err
 	}
 	for _, p := range c.Params {
 		if len(p.Sources) > 1 {
-			fmt.Fprintf(w, "  %s is set in %d places, the last wins:", p.Param, len(p.Sources))
+			text := fmt.Sprintf("%s is set in %d places, the last wins:", p.Param, len(p.Sources))
 			for _, s := range p.Sources {
-				fmt.Fprintf(w, " %s=%s (%s);", p.Param, s.Value, s.Where)
+				text += fmt.Sprintf(" %s=%s (%s);", p.Param, s.Value, s.Where)
 			}
-			fmt.Fprintln(w)
+			paragraph(w, width, "  ", 4, text)
 		}
 	}
 	for _, wn := range c.Warnings {
-		fmt.Fprintf(w, "  warning: %s\n", wn)
+		paragraph(w, width, "  warning: ", 4, wn)
 	}
 	return nil
 }

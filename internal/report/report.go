@@ -13,7 +13,7 @@ import (
 )
 
 // SchemaVersion changes only when a field is removed or changes meaning.
-const SchemaVersion = 1
+const SchemaVersion = 2
 
 // Report is the JSON document; the text output shows the same facts.
 type Report struct {

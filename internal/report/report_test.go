@@ -138,11 +138,13 @@ func TestWriteTextTitle(t *testing.T) {
 	}{
 		{policy.Input{Reservations: reserve2G()}, "Recommendation: zfs_arc_max = 512 MiB (536870912)", "Your cap"},
 		{policy.Input{ArcMax: 1 << 30}, "Your cap (--arc-max): zfs_arc_max = 1 GiB (1073741824)", "Recommendation:"},
-		{policy.Input{Reservations: []policy.Reservation{{Bytes: 3 << 30}}}, "Verdict: over-committed. The host is short by", "Put this line"},
+		{policy.Input{Reservations: []policy.Reservation{{Bytes: 3 << 30}}}, "Over-committed: the host is short by 778049792 bytes (742.00 MiB) to keep even\n  a 256 MiB ARC.\n", "Put this line"},
+		{policy.Input{ArcMax: 16 << 20}, "Your cap (--arc-max): zfs_arc_max = 16 MiB (16777216)\n  refused by the module: zfs_arc_max must be at least 64 MiB", "options zfs"},
+		{policy.Input{ArcMax: 16 << 20, Force: true}, "  options zfs zfs_arc_max=16777216\n  Forced: the module will ignore this value", "Put this line"},
 	} {
 		rec := recommend(t, s, tt.in)
 		var buf bytes.Buffer
-		if err := New(Input{Host: s, Recommendation: rec}).WriteText(&buf); err != nil {
+		if err := New(Input{Host: s, Recommendation: rec}).WriteText(&buf, TextOptions{}); err != nil {
 			t.Fatal(err)
 		}
 		out := buf.String()
@@ -159,12 +161,12 @@ func TestWriteTextTarget(t *testing.T) {
 		cfg  *apply.Result
 		want string
 	}{
-		{nil, "Put this line in /etc/modprobe.d/zfs.conf (--diff shows the change, --write applies it):\n  " + rec.ModprobeLine()},
-		{&apply.Result{TargetFile: "/etc/modprobe.d/99-zfs.conf", Changed: true}, "Put this line in /etc/modprobe.d/99-zfs.conf"},
-		{&apply.Result{TargetFile: "/etc/modprobe.d/zfs.conf", Changed: false}, "/etc/modprobe.d/zfs.conf already sets this; nothing to change:"},
+		{nil, "Recommendation: zfs_arc_max = 512 MiB (536870912)\n  " + rec.ModprobeLine() + "\n  Put this line in /etc/modprobe.d/zfs.conf: --diff shows the change, --write\n  applies it.\n"},
+		{&apply.Result{TargetFile: "/etc/modprobe.d/99-zfs.conf", Changed: true}, "  Put this line in /etc/modprobe.d/99-zfs.conf: --diff shows the change,"},
+		{&apply.Result{TargetFile: "/etc/modprobe.d/zfs.conf", Changed: false}, "  " + rec.ModprobeLine() + "\n  /etc/modprobe.d/zfs.conf already sets this: nothing to change.\n"},
 	} {
 		var buf bytes.Buffer
-		if err := New(Input{Host: s, Recommendation: rec, Config: tt.cfg}).WriteText(&buf); err != nil {
+		if err := New(Input{Host: s, Recommendation: rec, Config: tt.cfg}).WriteText(&buf, TextOptions{}); err != nil {
 			t.Fatal(err)
 		}
 		if !strings.Contains(buf.String(), tt.want) {
@@ -213,5 +215,39 @@ func TestWriteActed(t *testing.T) {
 				t.Errorf("got %q, %v\nwant %q", buf.String(), err, tt.want)
 			}
 		})
+	}
+}
+
+// TestWriteTextWidth: every line fits the width asked for, wide or narrow,
+// and --verbose adds the meanings under the values.
+func TestWriteTextWidth(t *testing.T) {
+	s := lab(t, "zfs-2.1.11-pressure")
+	rec := recommend(t, s, policy.Input{Reservations: reserve2G()})
+	p, _ := policy.Verdict(s, nil, &rec)
+	r := New(Input{Host: s, Recommendation: rec, Pressure: p, Root: "r"})
+	for _, width := range []int{64, 80, 100, 132} {
+		for _, verbose := range []bool{false, true} {
+			var buf bytes.Buffer
+			if err := r.WriteText(&buf, TextOptions{Width: width, Verbose: verbose}); err != nil {
+				t.Fatal(err)
+			}
+			for i, l := range strings.Split(buf.String(), "\n") {
+				if n := len([]rune(l)); n > width {
+					t.Errorf("width %d verbose %v: line %d is %d columns: %q", width, verbose, i+1, n, l)
+				}
+			}
+			if has := strings.Contains(buf.String(), "(direct reclaim"); has != verbose {
+				t.Errorf("width %d verbose %v: meaning shown %v", width, verbose, has)
+			}
+		}
+	}
+	var buf bytes.Buffer
+	if err := r.WriteText(&buf, TextOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range strings.Split(buf.String(), "\n") {
+		if len([]rune(l)) > 80 {
+			t.Errorf("default width: %q is over 80 columns", l)
+		}
 	}
 }

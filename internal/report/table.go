@@ -6,9 +6,12 @@ import (
 	"strings"
 
 	"reflect"
+	"slices"
 
 	"github.com/olekukonko/tablewriter"
 	"github.com/olekukonko/tablewriter/pkg/twcache"
+	"github.com/olekukonko/tablewriter/pkg/twwarp"
+	"github.com/olekukonko/tablewriter/pkg/twwidth"
 	"github.com/olekukonko/tablewriter/renderer"
 	"github.com/olekukonko/tablewriter/tw"
 )
@@ -24,17 +27,30 @@ type tables struct {
 	buf bytes.Buffer
 }
 
-// table renders rows indented by two spaces, with right-aligned columns
-// where right[i] is true. Trailing blanks that tablewriter pads cells with
-// are trimmed so the output is stable for golden files and copy-paste.
-func (tb *tables) table(w io.Writer, header []string, rows [][]string, right ...bool) error {
+// col says how a column is laid out: right-aligned, or wrapped to what
+// the width leaves it (one column per table).
+type col struct{ right, wrap bool }
+
+var (
+	left  = col{}
+	right = col{right: true}
+	wrap  = col{wrap: true}
+)
+
+// table renders rows indented by two spaces within width columns. The
+// wrap column's cells are wrapped to the room the other columns leave (at
+// least 16), each extra line a row of its own. Trailing blanks that
+// tablewriter pads cells with are trimmed so the output is stable for
+// golden files and copy-paste.
+func (tb *tables) table(w io.Writer, width int, header []string, rows [][]string, cols ...col) error {
 	if len(rows) == 0 {
 		return nil
 	}
+	rows = wrapColumn(width, header, rows, cols)
 	align := make([]tw.Align, len(rows[0]))
 	for i := range align {
 		align[i] = tw.AlignLeft
-		if i < len(right) && right[i] {
+		if i < len(cols) && cols[i].right {
 			align[i] = tw.AlignRight
 		}
 	}
@@ -74,4 +90,56 @@ func (tb *tables) table(w io.Writer, header []string, rows [][]string, right ...
 		}
 	}
 	return nil
+}
+
+// wrapColumn wraps the cells of the wrap column so that rows fit in width.
+func wrapColumn(width int, header []string, rows [][]string, cols []col) [][]string {
+	wc := slices.IndexFunc(cols, func(c col) bool { return c.wrap })
+	if wc < 0 {
+		return rows
+	}
+	used := 2 // the indent
+	for i := range rows[0] {
+		if i == wc {
+			continue
+		}
+		cw := 0
+		if header != nil {
+			cw = twwidth.Width(header[i])
+		}
+		for _, r := range rows {
+			cw = max(cw, twwidth.Width(r[i]))
+		}
+		used += cw + 2 // the cell and its padding
+	}
+	room := max(width-used, 16)
+	var out [][]string
+	for _, r := range rows {
+		lines, _ := twwarp.WrapString(r[wc], room)
+		for j, l := range lines {
+			if j == 0 {
+				r2 := slices.Clone(r)
+				r2[wc] = l
+				out = append(out, r2)
+				continue
+			}
+			cont := make([]string, len(r))
+			cont[wc] = l
+			out = append(out, cont)
+		}
+	}
+	return out
+}
+
+// paragraph writes text wrapped to width after prefix; the lines after the
+// first are indented by hang spaces.
+func paragraph(w io.Writer, width int, prefix string, hang int, text string) {
+	lines, _ := twwarp.WrapString(text, max(width-max(twwidth.Width(prefix), hang), 16))
+	for i, l := range lines {
+		if i == 0 {
+			io.WriteString(w, prefix+l+"\n")
+			continue
+		}
+		io.WriteString(w, strings.Repeat(" ", hang)+l+"\n")
+	}
 }

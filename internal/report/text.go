@@ -11,14 +11,64 @@ import (
 	"github.com/arcadvise/arcadvise/internal/size"
 )
 
-// WriteText writes the report for a person: the memory picture, the
-// pressure verdict with its signals, known bugs, the arithmetic of the cap
-// and the line to install.
-func (r *Report) WriteText(w io.Writer) error {
+// TextOptions shape the text report.
+type TextOptions struct {
+	// Width is the terminal width the report fits in; below 60 (or 0) it
+	// is 80.
+	Width int
+	// Verbose adds what each pressure signal means.
+	Verbose bool
+}
+
+// WriteText writes the report for a person: the answer first (the cap,
+// the modprobe.d line, the verdict, in the first lines), then the evidence:
+// how the cap adds up, the pressure signals, known bugs, the window, the
+// memory picture and where each setting comes from.
+func (r *Report) WriteText(w io.Writer, opt TextOptions) error {
+	width := opt.Width
+	if width < 60 {
+		width = 80
+	}
 	bw := bufio.NewWriter(w)
 	var tb tables
 	p := func(format string, args ...any) { fmt.Fprintf(bw, format, args...) }
+	para := func(prefix string, hang int, text string) { paragraph(bw, width, prefix, hang, text) }
+	rec := r.Recommendation
 
+	// The answer.
+	switch rec.Status {
+	case policy.StatusOvercommitted:
+		para("", 2, fmt.Sprintf("Over-committed: the host is short by %d bytes (%s) to keep even a %s ARC.",
+			rec.ShortBytes, size.Format(rec.ShortBytes), size.Format(policy.MinUsefulArc)))
+	default:
+		title := "Recommendation"
+		if rec.Mode == policy.ModeAdmin {
+			title = "Your cap (--arc-max)"
+		}
+		p("%s: zfs_arc_max = %s (%d)\n", title, size.Format(rec.ArcMax), rec.ArcMax)
+		if rec.ArcMin != 0 {
+			p("  with zfs_arc_min = %s (%d), see below\n", size.Format(rec.ArcMin), rec.ArcMin)
+		}
+	}
+	for _, v := range rec.Violations {
+		para("  refused by the module: ", 4, fmt.Sprintf("%s (%s).", v.Rule, v.Why))
+	}
+	if line := rec.ModprobeLine; line != "" {
+		p("  %s\n", line)
+		target := "/etc/modprobe.d/zfs.conf"
+		if r.Config != nil && r.Config.TargetFile != "" {
+			target = r.Config.TargetFile
+		}
+		switch {
+		case rec.Forced:
+			para("  ", 2, "Forced: the module will ignore this value when it loads, as arcstats will show.")
+		case r.Config != nil && !r.Config.Changed:
+			para("  ", 2, target+" already sets this: nothing to change.")
+		default:
+			para("  ", 2, "Put this line in "+target+": --diff shows the change, --write applies it.")
+		}
+	}
+	p("Pressure: %s (%s)\n", r.Pressure.Level, r.Pressure.Basis)
 	ver := r.ZFS.Version
 	if r.ZFS.VersionRaw != "" && r.ZFS.VersionRaw != ver {
 		ver += " (" + r.ZFS.VersionRaw + ")"
@@ -26,14 +76,62 @@ func (r *Report) WriteText(w io.Writer) error {
 	if ver == "unknown" && r.ZFS.Generation != "" {
 		ver = "unknown (" + r.ZFS.Generation + " arcstats fields)"
 	}
-	p("OpenZFS %s, root %s\n", ver, r.Root)
+	para("", 2, "OpenZFS "+ver+", root "+r.Root)
 	for _, wn := range r.Warnings {
-		p("warning: %s\n", wn)
+		para("warning: ", 2, wn)
+	}
+
+	// How the cap adds up.
+	p("\nHow the cap adds up\n")
+	rows := [][]string{{"", "MemTotal", strconv.FormatUint(rec.MemTotal, 10), size.Format(rec.MemTotal), "/proc/meminfo MemTotal"}}
+	for _, t := range rec.Terms {
+		op := "−"
+		if t.Name == "zfs_arc_max" {
+			op = "="
+		}
+		rows = append(rows, []string{op, t.Name, strconv.FormatInt(t.Bytes, 10), size.FormatSigned(t.Bytes), t.Source})
+	}
+	if rec.Status == policy.StatusOvercommitted {
+		rows = append(rows, []string{"=", "left for the ARC", strconv.FormatInt(rec.Budget, 10), size.FormatSigned(rec.Budget), "below the " + size.Format(policy.MinUsefulArc) + " floor"})
+	}
+	if err := tb.table(bw, width, nil, rows, left, left, right, right, wrap); err != nil {
+		return err
+	}
+	if rec.ArcMin != 0 {
+		para("  ", 2, fmt.Sprintf("zfs_arc_min = %s (%d): %s.", size.Format(rec.ArcMin), rec.ArcMin, rec.ArcMinReason))
+	}
+	for _, n := range rec.Notes {
+		para("  note: ", 4, n)
+	}
+
+	// The evidence.
+	if w := r.Window; w != nil {
+		p("\nSampled window: %s, %d samples every %s\n  from %s to %s\n",
+			time.Duration(w.Seconds*float64(time.Second)).Round(time.Millisecond), w.Ticks,
+			time.Duration(w.IntervalSeconds*float64(time.Second)).Round(time.Millisecond),
+			w.Start.Format(time.RFC3339), w.End.Format(time.RFC3339))
+	}
+	if err := pressureText(bw, &tb, width, opt.Verbose, "Pressure signals", &r.Pressure); err != nil {
+		return err
+	}
+	for _, f := range r.Pressure.Findings {
+		para("  finding: ", 4, f)
+	}
+	if r.BootPressure != nil {
+		if err := pressureText(bw, &tb, width, opt.Verbose, "For context, since boot", r.BootPressure); err != nil {
+			return err
+		}
+	}
+	if len(r.ZFS.Advisories) > 0 {
+		p("\nKnown ARC bugs in OpenZFS %s: upgrade to at least %s\n", r.ZFS.Version, r.ZFS.Advisories[len(r.ZFS.Advisories)-1].FixedIn)
+		for _, adv := range r.ZFS.Advisories {
+			para("  - ", 4, fmt.Sprintf("%s (%s; affects %s, fixed in %s)", adv.Summary, adv.Issues, adv.Affected, adv.FixedIn))
+		}
 	}
 
 	p("\nMemory\n")
 	h, a := r.Host, r.Arc
-	rows := [][]string{
+	rows = [][]string{
 		{"MemTotal", size.Format(h.MemTotal), "/proc/meminfo"},
 		{"MemAvailable", size.Format(h.MemAvailable), "/proc/meminfo (the ARC is never counted in it)"},
 		{"hugepages", size.Format(h.Hugepages), "/proc/meminfo " + dash(h.HugepagesSource)},
@@ -59,100 +157,32 @@ func (r *Report) WriteText(w io.Writer) error {
 			rows = append(rows, []string{name, s, "/sys/module/zfs/parameters"})
 		}
 	}
-	if err := tb.table(bw, nil, rows, false, true); err != nil {
+	if err := tb.table(bw, width, nil, rows, left, right, wrap); err != nil {
 		return err
 	}
-
-	if w := r.Window; w != nil {
-		p("\nSampled window: %s from %s to %s, %d samples every %s\n",
-			time.Duration(w.Seconds*float64(time.Second)).Round(time.Millisecond), w.Start.Format(time.RFC3339), w.End.Format(time.RFC3339),
-			w.Ticks, time.Duration(w.IntervalSeconds*float64(time.Second)).Round(time.Millisecond))
-	}
-	if err := pressureText(bw, &tb, "Pressure", &r.Pressure); err != nil {
-		return err
-	}
-	for _, f := range r.Pressure.Findings {
-		p("  finding: %s\n", f)
-	}
-	if r.BootPressure != nil {
-		if err := pressureText(bw, &tb, "For context, since boot", r.BootPressure); err != nil {
-			return err
-		}
-	}
-
-	if len(r.ZFS.Advisories) > 0 {
-		p("\nKnown ARC bugs in OpenZFS %s: upgrade to at least %s\n", r.ZFS.Version, r.ZFS.Advisories[len(r.ZFS.Advisories)-1].FixedIn)
-		for _, adv := range r.ZFS.Advisories {
-			p("  - %s (%s; affects %s, fixed in %s)\n", adv.Summary, adv.Issues, adv.Affected, adv.FixedIn)
-		}
-	}
-
-	rec := r.Recommendation
 	if r.Config != nil {
-		if err := configText(bw, &tb, r.Config); err != nil {
+		if err := configText(bw, &tb, width, r.Config); err != nil {
 			return err
-		}
-	}
-	p("\n")
-	switch rec.Status {
-	case policy.StatusOvercommitted:
-		p("Verdict: over-committed. The host is short by %d bytes (%s) to keep even a %s ARC.\n",
-			rec.ShortBytes, size.Format(rec.ShortBytes), size.Format(policy.MinUsefulArc))
-	default:
-		title := "Recommendation"
-		if rec.Mode == policy.ModeAdmin {
-			title = "Your cap (--arc-max)"
-		}
-		p("%s: zfs_arc_max = %s (%d)\n", title, size.Format(rec.ArcMax), rec.ArcMax)
-	}
-	rows = [][]string{{"", "MemTotal", strconv.FormatUint(rec.MemTotal, 10), size.Format(rec.MemTotal), "/proc/meminfo MemTotal"}}
-	for _, t := range rec.Terms {
-		op := "−"
-		if t.Name == "zfs_arc_max" {
-			op = "="
-		}
-		rows = append(rows, []string{op, t.Name, strconv.FormatInt(t.Bytes, 10), size.FormatSigned(t.Bytes), t.Source})
-	}
-	if rec.Status == policy.StatusOvercommitted {
-		rows = append(rows, []string{"=", "left for the ARC", strconv.FormatInt(rec.Budget, 10), size.FormatSigned(rec.Budget), "below the " + size.Format(policy.MinUsefulArc) + " floor"})
-	}
-	if err := tb.table(bw, nil, rows, false, false, true, true); err != nil {
-		return err
-	}
-	if rec.ArcMin != 0 {
-		p("\nzfs_arc_min = %s (%d): %s.\n", size.Format(rec.ArcMin), rec.ArcMin, rec.ArcMinReason)
-	}
-	for _, v := range rec.Violations {
-		p("\nrefused by the module: %s (%s)\n", v.Rule, v.Why)
-	}
-	for _, n := range rec.Notes {
-		p("\nnote: %s\n", n)
-	}
-	if rec.Status == policy.StatusOK && len(rec.Violations) == 0 {
-		target := "/etc/modprobe.d/zfs.conf"
-		if r.Config != nil && r.Config.TargetFile != "" {
-			target = r.Config.TargetFile
-		}
-		switch {
-		case r.Config != nil && !r.Config.Changed:
-			p("\n%s already sets this; nothing to change:\n  %s\n", target, rec.ModprobeLine)
-		default:
-			p("\nPut this line in %s (--diff shows the change, --write applies it):\n  %s\n", target, rec.ModprobeLine)
 		}
 	}
 	return bw.Flush()
 }
 
-func pressureText(w *bufio.Writer, tb *tables, title string, p *policy.Pressure) error {
+// pressureText writes a verdict and its signals; with verbose, each
+// signal's meaning under its value.
+func pressureText(w *bufio.Writer, tb *tables, width int, verbose bool, title string, p *policy.Pressure) error {
 	fmt.Fprintf(w, "\n%s: %s (%s)\n", title, p.Level, p.Basis)
 	if len(p.Signals) == 0 {
 		return nil
 	}
 	rows := make([][]string, 0, len(p.Signals))
 	for _, s := range p.Signals {
-		rows = append(rows, []string{s.Name, s.Value, s.Level.String(), s.Meaning})
+		rows = append(rows, []string{s.Name, s.Level.String(), s.Text})
+		if verbose {
+			rows = append(rows, []string{"", "", "(" + s.Meaning + ")"})
+		}
 	}
-	return tb.table(w, []string{"signal", "value", "level", "meaning"}, rows)
+	return tb.table(w, width, []string{"signal", "level", "value"}, rows, left, left, wrap)
 }
 
 func dash(s string) string {

@@ -164,13 +164,14 @@ func progressOf(w *policy.Window, s *host.Snapshot, total time.Duration) Progres
 	return p
 }
 
-// FormatProgress renders p as one terminal line, without a newline:
+// FormatProgress renders p as one terminal line, without a newline, cut to
+// width characters when width > 0 so that it never wraps:
 //
 //	sampling: 1m12s left  ARC 7.45 GiB / target 8 GiB  direct +3 indirect +120 throttle +0
 //
 // An open-ended window (Total 0) shows the time elapsed instead of the time
 // left.
-func FormatProgress(p Progress) string {
+func FormatProgress(p Progress, width int) string {
 	var b strings.Builder
 	b.WriteString("sampling: ")
 	if p.Total > 0 {
@@ -190,6 +191,9 @@ func FormatProgress(p Progress) string {
 	b.WriteString(strconv.FormatUint(p.Indirect, 10))
 	b.WriteString(" throttle +")
 	b.WriteString(strconv.FormatUint(p.Throttle, 10))
+	if r := []rune(b.String()); width > 0 && len(r) > width {
+		return string(r[:width])
+	}
 	return b.String()
 }
 

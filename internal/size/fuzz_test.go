@@ -27,6 +27,13 @@ func FuzzParse(f *testing.F) {
 		}
 		checkFormatRoundTrip(t, v)
 		a, err := ParseAmount(s)
+		bare := strings.Trim(strings.TrimSpace(s), "0123456789") == ""
+		if v != 0 && v < MiB && bare {
+			if err == nil || !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "did you mean") {
+				t.Fatalf("ParseAmount(%q) = %+v, %v; want the bare-number error", s, a, err)
+			}
+			return
+		}
 		if err != nil || a != (Amount{Bytes: v}) {
 			t.Fatalf("ParseAmount(%q) = %+v, %v; Parse gave %d", s, a, err, v)
 		}

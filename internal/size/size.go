@@ -198,7 +198,8 @@ func FormatSigned(v int64) string {
 }
 
 // formatExact prints b in the largest unit that divides it exactly, else in
-// bytes, so that Parse gives back b: "8 GiB", "1536 MiB", "8000000001".
+// bytes, so that ParseArg gives back b: "8 GiB", "1536 MiB", "8000000001",
+// and "20 B" below 1 MiB (where a bare number is refused).
 func formatExact(b uint64) string {
 	if b == 0 {
 		return "0"
@@ -207,6 +208,9 @@ func formatExact(b uint64) string {
 		if b%u.mult == 0 {
 			return strconv.FormatUint(b/u.mult, 10) + " " + u.name
 		}
+	}
+	if b < MiB {
+		return strconv.FormatUint(b, 10) + " B"
 	}
 	return strconv.FormatUint(b, 10)
 }
@@ -219,14 +223,31 @@ type Amount struct {
 	Percent float64 // 0 < Percent < 100 when set
 }
 
-// ParseAmount reads an absolute size in the syntax of Parse, or a
+// ParseArg is Parse for a size a person types on the command line: a bare
+// number (no unit) from 1 byte to 1 MiB is an error, since "--reserve 20"
+// almost always means 20G, not 20 bytes. With a unit ("20B"), and for 0,
+// any size is taken.
+func ParseArg(s string) (uint64, error) {
+	b, err := Parse(s)
+	if err != nil {
+		return 0, err
+	}
+	t := strings.TrimSpace(s)
+	if b != 0 && b < MiB && strings.Trim(t, "0123456789") == "" {
+		return 0, fmt.Errorf("%w %q: a number without a unit is bytes, and %d bytes is less than 1 MiB: did you mean %sG? (write %sB for bytes)",
+			ErrInvalid, s, b, t, t)
+	}
+	return b, nil
+}
+
+// ParseAmount reads an absolute size in the syntax of ParseArg, or a
 // percentage of MemTotal: a decimal number above 0 and below 100 followed by
 // "%" ("50%", "12.5%").
 func ParseAmount(s string) (Amount, error) {
 	t := strings.TrimSpace(s)
 	p, isPercent := strings.CutSuffix(t, "%")
 	if !isPercent {
-		b, err := Parse(s)
+		b, err := ParseArg(s)
 		if err != nil {
 			return Amount{}, err
 		}
@@ -289,3 +310,30 @@ func (a *Amount) Set(s string) error {
 
 // Type implements pflag.Value; pflag shows it as the placeholder in --help.
 func (a *Amount) Type() string { return "size" }
+
+// Arg is a size given on the command line (a pflag.Value), parsed with
+// ParseArg; IsSet tells it from no flag.
+type Arg struct {
+	Bytes uint64
+	IsSet bool
+}
+
+func (a *Arg) String() string {
+	if !a.IsSet {
+		return ""
+	}
+	return Format(a.Bytes)
+}
+
+// Type names the value in --help.
+func (a *Arg) Type() string { return "size" }
+
+// Set parses s with ParseArg.
+func (a *Arg) Set(s string) error {
+	b, err := ParseArg(s)
+	if err != nil {
+		return err
+	}
+	a.Bytes, a.IsSet = b, true
+	return nil
+}

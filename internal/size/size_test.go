@@ -343,3 +343,36 @@ func BenchmarkFormat(b *testing.B) {
 		})
 	}
 }
+
+func TestParseArg(t *testing.T) {
+	for _, tt := range []struct {
+		in      string
+		want    uint64
+		wantErr string
+	}{
+		{"20G", 20 * GiB, ""},
+		{"0", 0, ""},
+		{"20B", 20, ""},
+		{"512K", 512 * KiB, ""},
+		{"1048576", MiB, ""},
+		{"20", 0, `invalid size "20": a number without a unit is bytes, and 20 bytes is less than 1 MiB: did you mean 20G? (write 20B for bytes)`},
+		{" 1048575 ", 0, `invalid size " 1048575 ": a number without a unit is bytes, and 1048575 bytes is less than 1 MiB: did you mean 1048575G? (write 1048575B for bytes)`},
+	} {
+		got, err := ParseArg(tt.in)
+		if tt.wantErr != "" {
+			if err == nil || err.Error() != tt.wantErr || !errors.Is(err, ErrInvalid) {
+				t.Errorf("ParseArg(%q) = %d, %v; want error %q", tt.in, got, err, tt.wantErr)
+			}
+			continue
+		}
+		if err != nil || got != tt.want {
+			t.Errorf("ParseArg(%q) = %d, %v; want %d", tt.in, got, err, tt.want)
+		}
+	}
+	// Amount.String gives back what ParseArg takes, also below 1 MiB.
+	for _, b := range []uint64{1, 20, 1023, 1025, MiB - 1} {
+		if got, err := ParseAmount(Amount{Bytes: b}.String()); err != nil || got.Bytes != b {
+			t.Errorf("ParseAmount(%q) = %+v, %v", Amount{Bytes: b}.String(), got, err)
+		}
+	}
+}
