@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/rogpeppe/go-internal/testscript"
@@ -42,12 +43,25 @@ func TestScript(t *testing.T) {
 		}
 		t.Log("../shared not found: scripts marked [shared] are skipped")
 	}
+	// run.sh builds with the go command: give it this build's caches.
+	goEnv := map[string]string{}
+	out, err := exec.Command("go", "env", "GOCACHE", "GOMODCACHE", "GOPATH", "GOFLAGS", "GOPROXY", "GOTOOLCHAIN").Output()
+	if err != nil {
+		t.Fatalf("go env: %v", err)
+	}
+	for i, k := range []string{"GOCACHE", "GOMODCACHE", "GOPATH", "GOFLAGS", "GOPROXY", "GOTOOLCHAIN"} {
+		goEnv[k] = strings.Split(string(out), "\n")[i]
+	}
 	testscript.Run(t, testscript.Params{
 		Dir:                 "testdata/script",
 		UpdateScripts:       *update,
 		RequireExplicitExec: true,
 		Setup: func(env *testscript.Env) error {
 			env.Setenv("SHARED", shared)
+			env.Setenv("REPO", repo)
+			for k, v := range goEnv {
+				env.Setenv(k, v)
+			}
 			env.Setenv("SNAPSHOTS", filepath.Join(repo, "testdata", "snapshots"))
 			env.Setenv("NO_COLOR", "1")
 			for _, d := range []string{"snapshots", "replays", "vm"} {

@@ -12,16 +12,18 @@ import (
 // go build -ldflags "-X github.com/arcadvise/arcadvise/internal/buildinfo.Version=1.2.3".
 var Version = ""
 
-// String is the version with the revision, such as "1.2.3",
-// "v0.1.0" (go install) or "dev (3aafa0e, modified)" (a checkout).
+// String is the version, then the VCS revision when the binary was built
+// from a checkout: "1.2.3" (stamped), "v0.1.0" (go install of a release),
+// "v0.0.0-20261201224745-eac8b8d56a40+dirty (eac8b8d, modified)" (built from
+// a checkout with -buildvcs), "dev" (no information).
 func String() string {
 	bi, ok := debug.ReadBuildInfo()
 	v := Version
 	if v == "" && ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
 		v = bi.Main.Version
 	}
-	if v != "" {
-		return v
+	if v == "" {
+		v = "dev"
 	}
 	var rev []string
 	if ok {
@@ -35,7 +37,7 @@ func String() string {
 		}
 	}
 	if len(rev) == 0 {
-		return "dev"
+		return v
 	}
-	return "dev (" + strings.Join(rev, ", ") + ")"
+	return v + " (" + strings.Join(rev, ", ") + ")"
 }
