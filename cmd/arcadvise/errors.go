@@ -1,13 +1,16 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
+	"syscall"
 
 	"github.com/arcadvise/arcadvise/internal/apply"
 	"github.com/arcadvise/arcadvise/internal/arcstats"
+	"golang.org/x/sys/unix"
 )
 
 // Exit codes, documented in README.md.
@@ -87,4 +90,19 @@ func applyErr(err error) error {
 		return readErr(err)
 	}
 	return inputErr(err, "")
+}
+
+// interrupted is the cause of the context when SIGINT or SIGTERM came: the
+// run ends with 128 + the signal (130, 143).
+type interrupted struct{ sig syscall.Signal }
+
+func (e *interrupted) Error() string { return "interrupted by " + unix.SignalName(e.sig) }
+
+// interruption returns the signal's exit error when ctx was cancelled by
+// one, else nil.
+func interruption(ctx context.Context, what string) error {
+	if sig, ok := context.Cause(ctx).(*interrupted); ok {
+		return &exitError{code: 128 + int(sig.sig), err: fmt.Errorf("%w: %s", sig, what)}
+	}
+	return nil
 }

@@ -9,11 +9,26 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
-	stop()
-	os.Exit(code)
+func main() { os.Exit(runMain()) }
+
+// runMain is the process: run on the arguments, with SIGINT and SIGTERM
+// cancelling it (exit 130, 143).
+func runMain() int {
+	ctx, cancel := context.WithCancelCause(context.Background())
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		s := (<-sigs).(syscall.Signal)
+		cancel(&interrupted{s})
+		// Whatever is blocked ends anyway: at a second signal, or soon.
+		select {
+		case <-sigs:
+		case <-time.After(3 * time.Second):
+		}
+		os.Exit(128 + int(s))
+	}()
+	return run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 }

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strconv"
 	"strings"
 	"time"
 
@@ -88,7 +87,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fset.StringVarP(&o.format, "format", "f", "text", "output `FORMAT`: text or json")
 	fset.Var(&o.arcMax, "arc-max", "your own cap instead of the recommendation; it goes through the same checks, --diff, --write, --live and --check")
 	fset.BoolVar(&o.diff, "diff", false, "print the change to modprobe.d as a unified diff; write nothing (a preview: not with --write, --live or --check)")
-	fset.BoolVar(&o.write, "write", false, "apply the change atomically (the previous file is kept as NAME.arcadvise-bak), then print the next steps for this host (initramfs, reboot, check)")
+	fset.BoolVar(&o.write, "write", false, "apply the change atomically (the previous file is kept as NAME.arcadvise-bak.N), then print the next steps for this host (initramfs, reboot, check)")
 	fset.BoolVar(&o.live, "live", false, "also set the value now through /sys/module/zfs/parameters and read c_max back")
 	fset.BoolVar(&o.check, "check", false, "exit 0 when the next-boot configuration and the running c_max match the recommendation, 1 when they drift")
 	fset.BoolVar(&o.force, "force", false, "write or apply a value the module would ignore, or one the kernel command line overrides")
@@ -133,6 +132,8 @@ func (o *options) mode() (apply.Mode, error) {
 	case (o.write || o.live || o.check) && len(o.reserve) == 0 && !o.arcMax.IsSet:
 		return 0, usageErr("declare the workload's memory with --reserve SIZE, or give your own cap with --arc-max SIZE; --reserve observed takes what is in use now, on purpose",
 			"--write, --live and --check need a declared workload (--reserve) or a cap (--arc-max)")
+	case o.arcMax.IsSet && o.arcMax.Bytes == 0:
+		return 0, usageErr("0 leaves the module's default; give the cap you want, e.g. --arc-max 8G", "--arc-max 0 is not a cap")
 	case o.arcMax.IsSet && len(o.reserve) > 0:
 		return 0, usageErr("--arc-max is your own cap; --reserve asks arcadvise to compute one", "--arc-max and --reserve do not go together")
 	case o.sample < 0 || o.interval <= 0:
@@ -161,8 +162,15 @@ func (o *options) mode() (apply.Mode, error) {
 // out the mode and prints the result.
 func advise(ctx context.Context, o *options, mode apply.Mode, stdout, stderr io.Writer) (int, error) {
 	snap, win, replay, err := readHost(ctx, o, stderr)
-	if err != nil {
+	if cut := interruption(ctx, "nothing read, written or applied"); err != nil && cut != nil {
+		return 0, cut
+	} else if err != nil {
 		return 0, err
+	}
+	// A window a signal cut short advises, but never drives a change.
+	cut := interruption(ctx, "the advice above covers the window until then; nothing was written or applied")
+	if cut != nil && mode.Acts() {
+		mode = apply.Advise
 	}
 	if replay && mode.Acts() {
 		return 0, usageErr("--write and --live act on a live host or a snapshot root, not on a recorded window", "%s is a recorded window", o.root)
@@ -174,19 +182,14 @@ func advise(ctx context.Context, o *options, mode apply.Mode, stdout, stderr io.
 		return 0, inputErr(err, "")
 	}
 	in := policy.Input{Host: snap, Window: win, HostBase: o.hostBase.Bytes, HostBaseSet: o.hostBase.IsSet, ArcMax: o.arcMax.Bytes,
-		Force: o.force, BootArcMin: apply.BootArcMin(cfg), BootArcMinSet: true}
-	for _, r := range o.reserve {
-		if !r.Observed {
-			in.Reservations = append(in.Reservations, r.Resolve(snap.Mem.MemTotal))
-		}
-	}
+		Force: o.force, BootArcMin: apply.BootArcMin(cfg), BootArcMinSet: true, Reservations: o.reserve.Reservations(snap.Mem.MemTotal)}
 	rec, err := policy.Recommend(in)
 	if errors.Is(err, policy.ErrReserveTooLarge) {
 		return 0, inputErr(err, "--reserve declares the workload's memory; it must leave room for the kernel and the ARC")
 	} else if err != nil {
 		return 0, inputErr(err, "")
 	}
-	res, actErr := apply.Run(apply.Request{Mode: mode, Force: o.force, Root: snap.Root, CheckCommand: o.checkCommand(&rec)}, snap, cfg, &rec)
+	res, actErr := apply.Run(apply.Request{Mode: mode, Force: o.force, Root: snap.Root, CheckCommand: apply.CheckCommand(o.reserve, o.arcMax, o.hostBase, &rec)}, snap, cfg, &rec)
 	if res == nil {
 		return 0, applyErr(actErr)
 	}
@@ -198,10 +201,10 @@ func advise(ctx context.Context, o *options, mode apply.Mode, stdout, stderr io.
 	switch {
 	case rec.Status == policy.StatusOvercommitted:
 		return exitOvercommitted, nil
-	case rec.Status == policy.StatusRefused && !o.force:
-		return 0, applyErr(&apply.IgnoredValueError{ArcMax: rec.ArcMax, Violation: rec.Violations[0]})
 	case actErr != nil:
 		return 0, applyErr(actErr)
+	case cut != nil:
+		return 0, cut
 	case mode == apply.Check && len(res.Drift) > 0:
 		return exitDrift, nil
 	}
@@ -236,7 +239,7 @@ func render(w io.Writer, o *options, mode apply.Mode, rep *report.Report) error 
 	case o.format == "json":
 		return rep.WriteJSON(w)
 	case rep.Recommendation.Status == policy.StatusOvercommitted:
-		return rep.WriteText(w, o.textOptions(w))
+		return rep.WriteText(w, report.TextOptionsFor(w, o.verbose))
 	case mode == apply.Diff:
 		_, err := io.WriteString(w, rep.Config.Diff)
 		return err
@@ -245,33 +248,5 @@ func render(w io.Writer, o *options, mode apply.Mode, rep *report.Report) error 
 	case mode.Acts():
 		return rep.WriteActed(w, mode.Writes(), o.diff)
 	}
-	return rep.WriteText(w, o.textOptions(w))
-}
-
-// textOptions: the width is $COLUMNS, else the terminal's, else 80.
-func (o *options) textOptions(w io.Writer) report.TextOptions {
-	width, _ := strconv.Atoi(os.Getenv("COLUMNS"))
-	if f, ok := w.(*os.File); ok && width == 0 {
-		width, _, _ = term.GetSize(int(f.Fd()))
-	}
-	return report.TextOptions{Width: width, Verbose: o.verbose}
-}
-
-// checkCommand is the arcadvise command that checks the result later, with
-// the same reservation or cap.
-func (o *options) checkCommand(rec *policy.Recommendation) string {
-	cmd := "arcadvise --check"
-	if o.arcMax.IsSet {
-		cmd += fmt.Sprintf(" --arc-max %d", o.arcMax.Bytes)
-	}
-	for _, r := range o.reserve {
-		if r.Observed { // what was observed now, declared from here on
-			r.Text = fmt.Sprintf("observed=%d", rec.Reserve)
-		}
-		cmd += " --reserve " + r.Text
-	}
-	if o.hostBase.IsSet {
-		cmd += fmt.Sprintf(" --host-base %d", o.hostBase.Bytes)
-	}
-	return cmd
+	return rep.WriteText(w, report.TextOptionsFor(w, o.verbose))
 }

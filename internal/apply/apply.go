@@ -146,27 +146,43 @@ func Run(req Request, snap *host.Snapshot, cfg *modprobe.Config, rec *policy.Rec
 	case rec.Status == policy.StatusOvercommitted:
 		return res, nil // no cap to plan, write or check
 	case rec.Status == policy.StatusRefused && !req.Force && req.Mode == Advise:
-		return res, nil // the report shows the refusal
+		// The report shows the refusal, then the error.
+		return res, &IgnoredValueError{ArcMax: rec.ArcMax, Violation: rec.Violations[0]}
 	case rec.Status == policy.StatusRefused && !req.Force:
 		return nil, &IgnoredValueError{ArcMax: rec.ArcMax, Violation: rec.Violations[0]}
 	}
+	// Plan everything, then act: every read and check below comes before
+	// the first byte is written.
 	edit, err := cfg.Plan(req.Root, changes(rec))
+	if err == nil && (req.Mode == Diff || req.Mode.Writes()) {
+		err = edit.Validate()
+	}
 	switch {
 	case err == nil:
 		res.TargetFile, res.TargetWhy, res.Changed, res.Diff = edit.Path, edit.Why, edit.Changed(), edit.Diff()
-	case errors.Is(err, modprobe.ErrRefused) && !req.Mode.Writes():
+	case errors.Is(err, modprobe.ErrRefused) && (req.Mode == Advise || req.Mode == Check):
 		res.Warnings = append(res.Warnings, err.Error())
 	default:
+		// --diff reports what --write would refuse, the same way.
 		return nil, err
 	}
 	res.Drift = drift(cfg, snap, rec)
-	if !req.Mode.Acts() {
-		return res, nil
-	}
-	if req.Mode.Writes() {
+	if req.Mode == Diff || req.Mode.Writes() {
 		if s, ok := cfg.Effective(zfsmod.ArcMax); ok && s.Source == modprobe.FromCmdline && !req.Force {
 			return nil, &CmdlineError{Setting: s}
 		}
+	}
+	if !req.Mode.Acts() {
+		return res, nil
+	}
+	var boot bootsteps.Steps
+	if req.Mode.Writes() && edit.Changed() {
+		if boot, err = bootsteps.Plan(req.Root); err != nil {
+			return nil, err
+		}
+	}
+
+	if req.Mode.Writes() {
 		backup, wrote, err := modprobe.Write(edit)
 		if err != nil {
 			return nil, err
@@ -179,12 +195,8 @@ func Run(req Request, snap *host.Snapshot, cfg *modprobe.Config, rec *policy.Rec
 	if req.Mode.Lives() {
 		liveErr = live(req.Root, snap, rec, res)
 	}
-	if req.Mode.Writes() && res.Wrote != "" {
-		steps, err := nextSteps(req, req.Mode.Lives() && liveErr == nil)
-		if err != nil {
-			return res, errors.Join(liveErr, err)
-		}
-		res.NextSteps = steps
+	if res.Wrote != "" {
+		res.NextSteps = nextSteps(req, boot, req.Mode.Lives() && liveErr == nil)
 	}
 	return res, liveErr
 }
@@ -302,12 +314,28 @@ func drift(cfg *modprobe.Config, snap *host.Snapshot, rec *policy.Recommendation
 	return out
 }
 
-// nextSteps says what to do after a write, for this host.
-func nextSteps(req Request, live bool) ([]string, error) {
-	st, err := bootsteps.Plan(req.Root)
-	if err != nil {
-		return nil, err
+// CheckCommand is the arcadvise command that checks a write later, with
+// the same reservation (the number observed, for --reserve observed) or cap.
+func CheckCommand(reserves policy.Reserves, arcMax, hostBase size.Arg, rec *policy.Recommendation) string {
+	cmd := "arcadvise --check"
+	if arcMax.IsSet {
+		cmd += fmt.Sprintf(" --arc-max %d", arcMax.Bytes)
 	}
+	for _, r := range reserves {
+		if r.Observed { // what was observed now, declared from here on
+			r.Text = fmt.Sprintf("observed=%d", rec.Reserve)
+		}
+		cmd += " --reserve " + r.Text
+	}
+	if hostBase.IsSet {
+		cmd += fmt.Sprintf(" --host-base %d", hostBase.Bytes)
+	}
+	return cmd
+}
+
+// nextSteps says what to do after a write, for this host (st: planned
+// before the write).
+func nextSteps(req Request, st bootsteps.Steps, live bool) []string {
 	var out []string
 	switch {
 	case st.InitramfsNeeded && st.RebuildCommand != "":
@@ -325,7 +353,7 @@ func nextSteps(req Request, live bool) ([]string, error) {
 	// reservation or cap as this run.
 	verify := slices.DeleteFunc(slices.Clone(st.Verify), func(s string) bool { return strings.HasPrefix(s, "arcadvise") })
 	out = append(out, "after the reboot, check: "+strings.Join(append(verify, req.CheckCommand), "; "))
-	return out, nil
+	return out
 }
 
 // live applies the parameters through /sys/module/zfs/parameters and reads
@@ -356,9 +384,13 @@ func live(root string, snap *host.Snapshot, rec *policy.Recommendation, res *Res
 		wait = 2 * time.Second
 	}
 	var ignored []Applied
-	for _, s := range steps {
+	for i, s := range steps {
 		before, _ := snap.Arc.Uint(s.field)
-		if err := zfsmod.WriteParam(root, s.param, s.value); err != nil {
+		if err := writeParam(root, s.param, s.value); err != nil {
+			if i > 0 {
+				// Put back what this run changed: nothing half-applied.
+				return errors.Join(err, undo(root, snap, res))
+			}
 			return err
 		}
 		after, err := readBack(root, s.field, s.value, wait)
@@ -383,6 +415,26 @@ func live(root string, snap *host.Snapshot, rec *policy.Recommendation, res *Res
 	}
 	return nil
 }
+
+// undo writes back the parameters live changed, as they were in the
+// snapshot, and records it.
+func undo(root string, snap *host.Snapshot, res *Result) error {
+	var errs []error
+	for i := len(res.Applied) - 1; i >= 0; i-- {
+		a := res.Applied[i]
+		old := snap.Module.Param(a.Param).Value
+		if err := writeParam(root, a.Param, old); err != nil {
+			errs = append(errs, fmt.Errorf("putting %s back to %d: %w", a.Param, old, err))
+			continue
+		}
+		res.Notes = append(res.Notes, fmt.Sprintf("%s was put back to %d, as it was before this run, because the next write failed", a.Param, old))
+	}
+	return errors.Join(errs...)
+}
+
+// writeParam writes a module parameter; a test replaces it to make a write
+// fail.
+var writeParam = zfsmod.WriteParam
 
 // readBack polls an arcstats field until it equals want or the wait is
 // over, and returns the last value seen.

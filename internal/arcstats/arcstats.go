@@ -29,8 +29,9 @@ import (
 	"io"
 	"io/fs"
 	"math"
-	"os"
 	"path/filepath"
+
+	"github.com/arcadvise/arcadvise/internal/rootfs"
 )
 
 // Path is the location of the ARC kstat, relative to a root directory.
@@ -111,28 +112,32 @@ func Parse(r io.Reader) (*Stats, error) {
 	return parse(string(data))
 }
 
-// Read reads and parses the arcstats file under root. A missing file wraps
-// [ErrNotLoaded]; a parse error is a *[ParseError] that names the file.
+// Read reads and parses the arcstats file under root, confined to it (see
+// internal/rootfs): a FIFO, a device or a symlink out of the root is
+// refused, and at most 256 KiB are read (a real file is under 7 KiB). A
+// missing file wraps [ErrNotLoaded]; a parse error is a *[ParseError] that
+// names the file.
 func Read(root string) (*Stats, error) {
 	path := filepath.Join(root, Path)
-	f, err := os.Open(path)
+	data, err := rootfs.ReadFile(root, Path, maxRead)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil, fmt.Errorf("%s: %w: %w", path, ErrNotLoaded, fs.ErrNotExist)
 		}
 		return nil, err
 	}
-	defer f.Close()
-	s, err := Parse(f)
+	s, err := parse(string(data))
 	if err != nil {
 		if pe, ok := errors.AsType[*ParseError](err); ok {
 			pe.File = path
-			return nil, err
 		}
-		return nil, fmt.Errorf("%s: %w", path, err)
+		return nil, err
 	}
 	return s, nil
 }
+
+// maxRead bounds what Read takes from the file.
+const maxRead = 256 << 10
 
 func (s *Stats) lookup(name string) (*row, bool) {
 	i, ok := s.index[name]

@@ -24,16 +24,17 @@ package bootsteps
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
-	"os"
 	"path"
-	"path/filepath"
 	"regexp"
 	"sort"
 	"strings"
+
+	"github.com/arcadvise/arcadvise/internal/rootfs"
 )
 
 // Distro identifies the distribution from os-release(5).
@@ -245,11 +246,15 @@ func Plan(root string) (Steps, error) {
 
 	var reasons []string
 	rootDesc := ""
-	f, err := os.Open(filepath.Join(root, "proc/mounts"))
+	fsys, err := rootfs.Open(root)
+	if err != nil {
+		return Steps{}, err
+	}
+	defer fsys.Close()
+	mounts, err := fsys.ReadFile("proc/mounts", maxMounts)
 	switch {
 	case err == nil:
-		fstype, source, perr := parseMounts("/proc/mounts", f)
-		f.Close()
+		fstype, source, perr := parseMounts("/proc/mounts", bytes.NewReader(mounts))
 		if perr != nil {
 			return Steps{}, perr
 		}
@@ -260,9 +265,9 @@ func Plan(root string) (Steps, error) {
 	case errors.Is(err, fs.ErrNotExist):
 		st.Notes = append(st.Notes, "/proc/mounts is missing: cannot tell whether / is on zfs")
 	default:
-		return Steps{}, fmt.Errorf("/proc/mounts: %w", err)
+		return Steps{}, err
 	}
-	mentions, err := zfsInInitramfsConfig(root)
+	mentions, err := zfsInInitramfsConfig(fsys)
 	if err != nil {
 		return Steps{}, err
 	}
@@ -307,19 +312,30 @@ func Plan(root string) (Steps, error) {
 	return st, nil
 }
 
+// Bounds of what Plan reads: /proc/mounts lists every mount (a container
+// host has thousands); configuration files are small.
+const (
+	maxMounts = 16 << 20
+	maxSmall  = 1 << 20
+)
+
 const nixosNote = "NixOS generates /etc/modprobe.d and the initrd from configuration.nix: set boot.extraModprobeConfig (or boot.kernelParams) there and run nixos-rebuild boot"
 
 func readOSRelease(root string) (Distro, error) {
+	fsys, err := rootfs.Open(root)
+	if err != nil {
+		return Distro{}, err
+	}
+	defer fsys.Close()
 	for _, p := range []string{"/etc/os-release", "/usr/lib/os-release"} {
-		f, err := os.Open(filepath.Join(root, p))
+		b, err := fsys.ReadFile(p, maxSmall)
 		if errors.Is(err, fs.ErrNotExist) {
 			continue
 		}
 		if err != nil {
-			return Distro{}, fmt.Errorf("%s: %w", p, err)
+			return Distro{}, err
 		}
-		d, err := ParseOSRelease(f)
-		f.Close()
+		d, err := ParseOSRelease(bytes.NewReader(b))
 		if err != nil {
 			return Distro{}, fmt.Errorf("%s: %w", p, err)
 		}
@@ -330,24 +346,30 @@ func readOSRelease(root string) (Distro, error) {
 
 // zfsInInitramfsConfig lists "path:line mentions zfs" for every line of the
 // initramfs configuration files that names zfs outside a comment.
-func zfsInInitramfsConfig(root string) ([]string, error) {
+func zfsInInitramfsConfig(fsys *rootfs.FS) ([]string, error) {
 	var out []string
 	for _, pattern := range initramfsConfigs {
-		matches, err := filepath.Glob(filepath.Join(root, filepath.FromSlash(pattern)))
+		dir, glob := path.Split(pattern)
+		des, err := fsys.ReadDir(dir)
 		if err != nil {
-			return nil, err
+			continue // no such directory (or not one): nothing configured there
+		}
+		var matches []string
+		for _, de := range des {
+			if ok, _ := path.Match(glob, de.Name()); ok {
+				matches = append(matches, path.Join(dir, de.Name()))
+			}
 		}
 		sort.Strings(matches)
 		for _, m := range matches {
-			fi, err := os.Stat(m)
-			if err != nil || !fi.Mode().IsRegular() {
+			data, err := fsys.ReadFile(m, maxSmall)
+			if errors.Is(err, rootfs.ErrNotRegular) || errors.Is(err, fs.ErrNotExist) {
 				continue
 			}
-			data, err := os.ReadFile(m)
 			if err != nil {
 				return nil, err
 			}
-			admin := path.Join(path.Dir(pattern), filepath.Base(m))
+			admin := m
 			for i, line := range strings.Split(string(data), "\n") {
 				if zfsWord.MatchString(stripComment(line)) {
 					out = append(out, fmt.Sprintf("%s:%d mentions zfs (%s)", admin, i+1, strings.TrimSpace(line)))

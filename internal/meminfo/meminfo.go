@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/arcadvise/arcadvise/internal/rootfs"
+
 	"github.com/prometheus/procfs"
 )
 
@@ -142,6 +144,9 @@ func FromProcfs(m procfs.Meminfo) (Info, error) {
 		return Info{}, errors.New("MemTotal is 0")
 	}
 
+	if info.MemAvailable > info.MemTotal {
+		return Info{}, fmt.Errorf("malformed: MemAvailable (%d bytes) is above MemTotal (%d bytes)", info.MemAvailable, info.MemTotal)
+	}
 	info.HasMemAvailable = m.MemAvailableBytes != nil
 	if !info.HasMemAvailable {
 		info.MemAvailable = estimateAvailable(info)
@@ -161,6 +166,9 @@ func FromProcfs(m procfs.Meminfo) (Info, error) {
 		info.Hugepages = lo
 		info.HugepagesSource = HugepagesFromPages
 	}
+	if info.Hugepages > info.MemTotal {
+		return Info{}, fmt.Errorf("malformed: hugepages (%d bytes, %s) are above MemTotal (%d bytes)", info.Hugepages, info.HugepagesSource, info.MemTotal)
+	}
 	return info, nil
 }
 
@@ -177,16 +185,21 @@ func estimateAvailable(info Info) uint64 {
 	return v
 }
 
-// Read reads <root>/proc/meminfo through procfs, the one parser of this
-// file. Errors name the file; procfs names the malformed line by its text
+// Read reads <root>/proc/meminfo, confined to the root (internal/rootfs: no
+// FIFO, device or symlink out of it, at most 256 KiB), and parses it with
+// procfs, the one parser of this file. Errors name the file; procfs names the malformed line by its text
 // where it can (a bad unit, a wrong number of fields), not by its number.
 func Read(root string) (Info, error) {
 	path := filepath.Join(root, Path)
-	fsys, err := procfs.NewFS(filepath.Join(root, "proc"))
+	data, err := rootfs.ReadFile(root, Path, maxRead)
 	if err != nil {
-		return Info{}, fileError(path, err)
+		return Info{}, err
 	}
-	m, err := fsys.Meminfo()
+	var m procfs.Meminfo
+	err = withProcfs("meminfo", data, func(fsys procfs.FS) (err error) {
+		m, err = fsys.Meminfo()
+		return err
+	})
 	if err != nil {
 		if errors.Is(err, procfs.ErrFileParse) {
 			return Info{}, parseError(path, err)

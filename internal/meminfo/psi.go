@@ -4,8 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math"
 	"path/filepath"
 	"syscall"
+
+	"github.com/arcadvise/arcadvise/internal/rootfs"
 
 	"github.com/prometheus/procfs"
 )
@@ -32,18 +35,19 @@ type PSI struct {
 // names the file; procfs, its one parser, does not say which line.
 func ReadPSI(root string) (PSI, bool, error) {
 	path := filepath.Join(root, PSIPath)
-	fsys, err := procfs.NewFS(filepath.Join(root, "proc"))
-	if err != nil {
-		return PSI{}, false, fileError(path, err)
-	}
-	st, err := fsys.PSIStatsForResource("memory")
+	data, err := rootfs.ReadFile(root, PSIPath, maxRead)
 	if err != nil {
 		if noPSI(err) {
 			return PSI{}, false, nil
 		}
-		if errors.Is(err, procfs.ErrFileRead) {
-			return PSI{}, false, fileError(path, err)
-		}
+		return PSI{}, false, err
+	}
+	var st procfs.PSIStats
+	err = withProcfs("pressure/memory", data, func(fsys procfs.FS) (err error) {
+		st, err = fsys.PSIStatsForResource("memory")
+		return err
+	})
+	if err != nil {
 		// procfs returns fmt.Sscanf's error, without a line.
 		return PSI{}, false, fmt.Errorf("%s: malformed: %w", path, err)
 	}
@@ -62,6 +66,16 @@ func noPSI(err error) bool {
 func fromPSIStats(st procfs.PSIStats) (PSI, error) {
 	if st.Some == nil {
 		return PSI{}, errors.New(`no "some" line: want "some avg10=… avg60=… avg300=… total=…"`)
+	}
+	for _, l := range []*procfs.PSILine{st.Some, st.Full} {
+		if l == nil {
+			continue
+		}
+		for _, v := range []float64{l.Avg10, l.Avg60, l.Avg300} {
+			if math.IsNaN(v) || math.IsInf(v, 0) || v < 0 || v > 100 {
+				return PSI{}, fmt.Errorf("malformed: an average of %v is not a percentage", v)
+			}
+		}
 	}
 	p := PSI{
 		SomeAvg10: st.Some.Avg10, SomeAvg60: st.Some.Avg60, SomeAvg300: st.Some.Avg300,

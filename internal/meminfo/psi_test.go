@@ -9,6 +9,8 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/arcadvise/arcadvise/internal/rootfs"
+
 	"github.com/google/go-cmp/cmp"
 	"github.com/prometheus/procfs"
 )
@@ -115,9 +117,10 @@ func TestReadPSIDirectoryError(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, ok, err := ReadPSI(root)
-	want := filepath.Join(root, PSIPath) + ": is a directory"
-	if err == nil || ok || err.Error() != want || !errors.Is(err, syscall.EISDIR) {
-		t.Fatalf("ReadPSI = %v, %v; want error %q wrapping EISDIR", ok, err, want)
+	// Only a regular file is read (internal/rootfs).
+	want := filepath.Join(root, PSIPath) + ": not a regular file (a directory)"
+	if err == nil || ok || err.Error() != want || !errors.Is(err, rootfs.ErrNotRegular) {
+		t.Fatalf("ReadPSI = %v, %v; want error %q wrapping rootfs.ErrNotRegular", ok, err, want)
 	}
 	if errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("ReadPSI error %v should not be ErrNotExist", err)

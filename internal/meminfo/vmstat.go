@@ -6,11 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/arcadvise/arcadvise/internal/rootfs"
 )
 
 // VMStatPath is the location of the vmstat file below the root directory.
@@ -199,9 +200,14 @@ func vmstatLineError(n int, line, reason string) error {
 // for a malformed one.
 func ReadVMStat(root string) (VMStat, error) {
 	path := filepath.Join(root, VMStatPath)
-	f, err := os.Open(path)
+	fsys, err := rootfs.Open(root)
 	if err != nil {
 		return VMStat{}, fileError(path, err)
+	}
+	defer fsys.Close()
+	f, err := fsys.OpenRegular(VMStatPath)
+	if err != nil {
+		return VMStat{}, err
 	}
 	defer f.Close()
 	v, err := ParseVMStat(f)

@@ -114,10 +114,24 @@ func TestCrashWrite(t *testing.T) {
 			t.Fatalf("kill %d: target is neither old nor new content:\n%q", k, s)
 		}
 		seen[string(got)]++
-		if bk, err := os.ReadFile(target + BackupSuffix); err == nil {
-			if s := string(bk); s != crashA && s != crashB {
-				t.Fatalf("kill %d: backup is neither old nor new content:\n%q", k, s)
+		// Every backup is a whole content, the first is the original, and
+		// the series keeps at most 1 + BackupsKept, and one more taken by
+		// a write that was killed before it renamed.
+		bks, _ := filepath.Glob(target + BackupSuffix + ".*")
+		for _, b := range bks {
+			bk, err := os.ReadFile(b)
+			if err != nil {
+				t.Fatalf("kill %d: %v", k, err)
 			}
+			if s := string(bk); s != crashA && s != crashB {
+				t.Fatalf("kill %d: backup %s is neither old nor new content:\n%q", k, filepath.Base(b), s)
+			}
+		}
+		if first, err := os.ReadFile(target + BackupSuffix + ".1"); err == nil && string(first) != crashA {
+			t.Fatalf("kill %d: the first backup no longer holds the original", k)
+		}
+		if len(bks) > 2+BackupsKept {
+			t.Fatalf("kill %d: %d backups, want at most %d", k, len(bks), 2+BackupsKept)
 		}
 		assertNoStrayConf(t, root, "zfs.conf", "other.conf")
 		c, err := Load(root)

@@ -13,8 +13,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/arcadvise/arcadvise/internal/rootfs"
+
 	"github.com/aymanbagabas/go-udiff"
-	"github.com/google/renameio/v2"
 )
 
 // DefaultFile is where new zfs options go when no file sets them yet.
@@ -150,14 +151,14 @@ func (c *Config) Plan(root string, changes []Change) (*Edit, error) {
 	e.resolved = resolved
 	e.RealPath = hostPath(c.root, resolved)
 	e.Mode = 0o644
-	fi, err := os.Stat(e.RealPath)
+	fi, err := lstatIn(c.root, resolved)
 	switch {
 	case err == nil && !fi.Mode().IsRegular():
 		return nil, refuse("refusing to edit %s: %s is not a regular file (%s)", e.Path, resolved, fileKind(fi.Mode()))
 	case err == nil:
-		old, err := os.ReadFile(e.RealPath)
+		old, err := readIn(c.root, resolved)
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", e.Path, err)
+			return nil, err
 		}
 		e.Exists, e.Old, e.base, e.Mode = true, old, old, fi.Mode().Perm()
 	case errors.Is(err, fs.ErrNotExist):
@@ -482,27 +483,39 @@ func (e *Edit) Validate() error {
 	if !inside {
 		return refuse("refusing to write %s: it is a symlink to %s, outside the modprobe.d directories", e.Path, resolved)
 	}
-	fi, err := os.Lstat(e.RealPath)
+	fi, err := lstatIn(e.root, resolved)
 	switch {
 	case err == nil && !fi.Mode().IsRegular():
 		return refuse("refusing to write %s: %s is not a regular file (%s)", e.Path, resolved, fileKind(fi.Mode()))
 	case err != nil && !errors.Is(err, fs.ErrNotExist):
-		return fmt.Errorf("%s: %w", e.Path, err)
+		return err
 	}
 	return nil
 }
 
-// Write applies the edit atomically: the file's current content is first
-// saved, atomically too, as PATH.arcadvise-bak next to it (a name modprobe
-// does not read; it holds the content before the latest write), then the
-// new content is written to a temporary file in the same directory
-// (renameio: ".NAME" plus digits, never a ".conf" name, so modprobe never
-// reads a partial file), synced, given the old file's permissions (0644
-// for a new file) and owner (when run as root), and renamed over it; the
-// directory is synced last. It writes nothing and reports wrote=false
-// when the file already holds the new content, and refuses (ErrRefused)
-// what Validate refuses or a file that changed since Plan read it.
-// backup is the admin path of the saved copy, "" when there was no file.
+// Write applies the edit atomically, confined to the root
+// (internal/rootfs), and loses nothing:
+//
+//   - It takes an exclusive flock on the file's directory, then reads the
+//     file again and compares it with what Plan read: a file changed since
+//     (by an admin, or by another arcadvise that wrote first) is refused
+//     (ErrRefused), and the other change is kept.
+//   - The current content is kept as NAME.arcadvise-bak.N, N one more than
+//     the highest there (written to a temporary name, then linked to that
+//     name, which never replaces a file). NAME.arcadvise-bak.1 is the
+//     content before arcadvise first wrote and is never removed; of the
+//     others the newest BackupsKept stay (one more while a write is under
+//     way). A failed write removes its own backup and leaves the rest as
+//     they were.
+//   - The new content goes to a temporary file ".NAME.arcadvise-<16 hex>.tmp"
+//     (modprobe skips dot files, and only arcadvise makes such names; only
+//     such names are swept, when a killed write left them over a minute
+//     ago), is synced, given the old file's permissions (0644 for a new
+//     file) and owner (when run as root), and renamed over the file; the
+//     directory is synced last.
+//
+// It writes nothing and reports wrote=false when the file already holds the
+// new content. backup is the admin path of the copy, "" for a new file.
 func Write(e *Edit) (backup string, wrote bool, err error) {
 	if !e.Changed() {
 		return "", false, nil
@@ -510,103 +523,172 @@ func Write(e *Edit) (backup string, wrote bool, err error) {
 	if err := e.Validate(); err != nil {
 		return "", false, err
 	}
-	cur, err := os.ReadFile(e.RealPath)
+	fsys, err := rootfs.Open(e.root)
+	if err != nil {
+		return "", false, err
+	}
+	defer fsys.Close()
+	rel := strings.TrimPrefix(e.resolved, "/")
+	dir, base := path.Split(rel)
+	dir = strings.TrimSuffix(dir, "/")
+	if dir == "" {
+		dir = "."
+	}
+	if err := fsys.Root().MkdirAll(dir, 0o755); err != nil {
+		return "", false, err
+	}
+	unlock, err := fsys.Lock(dir, lockWait)
+	if err != nil {
+		return "", false, err
+	}
+	defer unlock()
+
+	cur, err := fsys.ReadFile(rel, maxConf)
 	exists := err == nil
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return "", false, fmt.Errorf("%s: %w", e.Path, err)
+		return "", false, err
 	}
 	if exists && bytes.Equal(cur, e.New) {
 		return "", false, nil
 	}
 	if exists != e.Exists || !bytes.Equal(cur, e.Old) {
-		return "", false, refuse("refusing to write %s: it changed since it was read; run again", e.Path)
+		return "", false, refuse("refusing to write %s: it changed since it was read (another arcadvise, or an edit): nothing written; run again", e.Path)
 	}
-	dir := filepath.Dir(e.RealPath)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return "", false, err
-	}
-	removeStaleTemps(e.RealPath)
-	var owner *fs.FileInfo
+	removeStaleTemps(fsys, dir, base)
+	pruneBackups(fsys, dir, base) // what a killed write left beyond the retention
+	uid, gid, mode := -1, -1, os.FileMode(0o644)
+	var bkRel string
 	if exists {
-		fi, err := os.Stat(e.RealPath)
+		fi, err := fsys.Lstat(rel)
 		if err != nil {
-			return "", false, fmt.Errorf("%s: %w", e.Path, err)
+			return "", false, err
 		}
-		owner = &fi
-		bk := e.RealPath + BackupSuffix
-		if err := replaceFile(bk, cur, owner, renameio.WithStaticPermissions(fi.Mode().Perm())); err != nil {
-			return "", false, fmt.Errorf("saving %s%s: %w", e.resolved, BackupSuffix, err)
+		mode = fi.Mode().Perm()
+		if os.Geteuid() == 0 {
+			if u, g, ok := fileOwner(fi); ok {
+				uid, gid = u, g
+			}
 		}
-		backup = e.resolved + BackupSuffix
+		if bkRel, err = saveBackup(fsys, rel, cur, mode, uid, gid); err != nil {
+			return "", false, fmt.Errorf("keeping %s: %w", e.Path, err)
+		}
+		backup = "/" + bkRel
 	}
-	if err := replaceFile(e.RealPath, e.New, owner,
-		renameio.WithPermissions(0o644), renameio.IgnoreUmask(), renameio.WithExistingPermissions()); err != nil {
-		return backup, false, fmt.Errorf("writing %s: %w", e.Path, err)
+	tmp, err := fsys.WriteNew(rel, e.New, mode, uid, gid)
+	if err == nil {
+		if err = fsys.Root().Rename(tmp, rel); err != nil {
+			fsys.Root().Remove(tmp)
+		}
 	}
-	if err := syncDir(dir); err != nil {
+	if err != nil {
+		if bkRel != "" {
+			fsys.Root().Remove(bkRel) // a failed write leaves the backups as they were
+		}
+		return "", false, fmt.Errorf("writing %s: %w", e.Path, err)
+	}
+	pruneBackups(fsys, dir, base)
+	if err := fsys.SyncDir(dir); err != nil {
 		return backup, true, fmt.Errorf("syncing %s: %w", path.Dir(e.resolved), err)
 	}
 	return backup, true, nil
 }
 
-// replaceFile writes data to a temporary file next to name and renames it
-// over name.
-func replaceFile(name string, data []byte, owner *fs.FileInfo, opts ...renameio.Option) error {
-	opts = append([]renameio.Option{renameio.WithTempDir(filepath.Dir(name))}, opts...)
-	pf, err := renameio.NewPendingFile(name, opts...)
-	if err != nil {
-		return err
+// lockWait is how long Write waits for another arcadvise writing the same
+// directory.
+const lockWait = 5 * time.Second
+
+// BackupsKept is how many backups Write keeps besides NAME.arcadvise-bak.1.
+const BackupsKept = 5
+
+// backupNumber returns N for NAME.arcadvise-bak.N of base.
+func backupNumber(name, base string) (int, bool) {
+	rest, ok := strings.CutPrefix(name, base+BackupSuffix+".")
+	if !ok || rest == "" || strings.Trim(rest, "0123456789") != "" || rest[0] == '0' {
+		return 0, false
 	}
-	defer pf.Cleanup()
-	if _, err := pf.Write(data); err != nil {
-		return err
-	}
-	if owner != nil && os.Geteuid() == 0 {
-		if uid, gid, ok := fileOwner(*owner); ok {
-			if err := pf.Chown(uid, gid); err != nil {
-				return err
-			}
-		}
-	}
-	return pf.CloseAtomicallyReplace()
+	n, err := strconv.Atoi(rest)
+	return n, err == nil
 }
 
-// staleAge is how old a temporary file of renameio must be before Write
-// takes it for the leftover of a write that was killed; a write lasts
+// backups lists the backup numbers of base in dir, in increasing order.
+func backups(fsys *rootfs.FS, dir, base string) []int {
+	des, err := fsys.ReadDir(dir)
+	if err != nil {
+		return nil
+	}
+	var ns []int
+	for _, de := range des {
+		if n, ok := backupNumber(de.Name(), base); ok {
+			ns = append(ns, n)
+		}
+	}
+	sort.Ints(ns)
+	return ns
+}
+
+// saveBackup keeps data as the next NAME.arcadvise-bak.N and returns its
+// path relative to the root. The name is taken with a hard link, which
+// fails rather than replace a file that appeared meanwhile.
+func saveBackup(fsys *rootfs.FS, rel string, data []byte, mode os.FileMode, uid, gid int) (string, error) {
+	dir, base := path.Split(rel)
+	dir = strings.TrimSuffix(dir, "/")
+	if dir == "" {
+		dir = "."
+	}
+	tmp, err := fsys.WriteNew(rel, data, mode, uid, gid)
+	if err != nil {
+		return "", err
+	}
+	defer fsys.Root().Remove(tmp)
+	next := 1
+	if ns := backups(fsys, dir, base); len(ns) > 0 {
+		next = ns[len(ns)-1] + 1
+	}
+	for tries := 0; ; tries++ {
+		name := path.Join(dir, fmt.Sprintf("%s%s.%d", base, BackupSuffix, next))
+		err := fsys.Root().Link(tmp, name)
+		if err == nil {
+			return name, nil
+		}
+		if !errors.Is(err, fs.ErrExist) || tries > 100 {
+			return "", err
+		}
+		next++
+	}
+}
+
+// pruneBackups removes the backups of base beyond NAME.arcadvise-bak.1 and
+// the newest BackupsKept.
+func pruneBackups(fsys *rootfs.FS, dir, base string) {
+	ns := backups(fsys, dir, base)
+	for i, n := range ns {
+		if n == 1 || i >= len(ns)-BackupsKept {
+			continue
+		}
+		fsys.Root().Remove(path.Join(dir, fmt.Sprintf("%s%s.%d", base, BackupSuffix, n)))
+	}
+}
+
+// staleAge is how old one of arcadvise's temporary files must be before
+// Write takes it for the leftover of a write that was killed; a write lasts
 // milliseconds.
 const staleAge = time.Minute
 
-// removeStaleTemps removes what killed writes left next to name: renameio's
-// temporary files ".NAME" and ".NAME.arcadvise-bak" followed by digits.
+// removeStaleTemps removes what killed writes left next to base: only
+// names rootfs.TempName makes, only regular files, only older than staleAge.
 // modprobe never reads them (they start with "."); this only tidies up.
 // Failures are ignored: a leftover is harmless.
-func removeStaleTemps(name string) {
-	dir, base := filepath.Split(name)
-	des, err := os.ReadDir(dir)
+func removeStaleTemps(fsys *rootfs.FS, dir, base string) {
+	des, err := fsys.ReadDir(dir)
 	if err != nil {
 		return
 	}
 	for _, de := range des {
-		n := de.Name()
-		rest, ok := strings.CutPrefix(n, "."+base)
-		if !ok {
-			continue
-		}
-		rest = strings.TrimPrefix(rest, BackupSuffix)
-		if rest == "" || strings.Trim(rest, "0123456789") != "" || !de.Type().IsRegular() {
+		if !rootfs.IsTempName(de.Name(), base) || !de.Type().IsRegular() {
 			continue
 		}
 		if fi, err := de.Info(); err == nil && time.Since(fi.ModTime()) > staleAge {
-			os.Remove(filepath.Join(dir, n))
+			fsys.Root().Remove(path.Join(dir, de.Name()))
 		}
 	}
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }

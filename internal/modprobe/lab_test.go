@@ -49,7 +49,7 @@ func TestLabRoot(t *testing.T) {
 	if _, e = plan(t, w, maxc(gib), minc(256*mib)); e.Changed() {
 		t.Errorf("second plan:\n%s", e.Diff())
 	}
-	if _, err := os.Stat(filepath.Join(w, "etc/modprobe.d/zfs.conf"+BackupSuffix)); err != nil {
+	if _, err := os.Stat(filepath.Join(w, "etc/modprobe.d/zfs.conf"+BackupSuffix+".1")); err != nil {
 		t.Error(err)
 	}
 }

@@ -5,12 +5,13 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"os"
 	"path"
 	"path/filepath"
 	"sort"
 	"strings"
 	"syscall"
+
+	"github.com/arcadvise/arcadvise/internal/rootfs"
 )
 
 // Dirs are the modprobe.d directories in kmod's precedence order: a file
@@ -80,7 +81,7 @@ func Load(root string) (*Config, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", dir, err)
 		}
-		des, err := os.ReadDir(hostPath(c.root, rdir))
+		des, err := readDirIn(c.root, rdir)
 		if err != nil {
 			if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
 				continue
@@ -90,12 +91,12 @@ func Load(root string) (*Config, error) {
 		for _, de := range des {
 			name := de.Name()
 			if strings.HasPrefix(name, ".") {
-				continue // kmod skips dot files; renameio's temp files are among them
+				continue // kmod skips dot files; arcadvise's temp files are among them
 			}
 			f := &confFile{name: name, path: path.Join(dir, name)}
 			if res, err := resolveIn(c.root, f.path); err == nil {
 				f.resolved = res
-				if fi, err := os.Lstat(hostPath(c.root, res)); err == nil {
+				if fi, err := lstatIn(c.root, res); err == nil {
 					if fi.IsDir() {
 						continue // kmod skips directories
 					}
@@ -104,7 +105,7 @@ func Load(root string) (*Config, error) {
 				}
 			}
 			if !isConfName(name) {
-				if f.regular && !strings.HasSuffix(name, BackupSuffix) && !hiddenSeen[f.resolved] {
+				if _, bk := backupNumber(name, strings.SplitN(name, BackupSuffix, 2)[0]); f.regular && !bk && !hiddenSeen[f.resolved] {
 					unread = append(unread, f)
 					hiddenSeen[f.resolved] = true
 				}
@@ -130,9 +131,9 @@ func Load(root string) (*Config, error) {
 	for _, f := range c.files {
 		c.Files = append(c.Files, f.path)
 		if f.regular {
-			data, err := os.ReadFile(hostPath(c.root, f.resolved))
+			data, err := readIn(c.root, f.resolved)
 			if err != nil {
-				return nil, fmt.Errorf("%s: %w", f.path, err)
+				return nil, err
 			}
 			f.data = data
 		}
@@ -181,7 +182,7 @@ func Load(root string) (*Config, error) {
 	sort.SliceStable(late, func(i, j int) bool { return late[i].Path < late[j].Path })
 	c.Warnings = append(c.Warnings, late...)
 
-	cmd, err := os.ReadFile(hostPath(c.root, CmdlinePath))
+	cmd, err := readIn(c.root, CmdlinePath)
 	switch {
 	case err == nil:
 		for _, w := range parseCmdline(cmd) {
@@ -197,7 +198,7 @@ func Load(root string) (*Config, error) {
 		}
 	case errors.Is(err, fs.ErrNotExist):
 	default:
-		return nil, fmt.Errorf("%s: %w", CmdlinePath, err)
+		return nil, err
 	}
 	c.Warnings = append(c.Warnings, overrides(c.Settings)...)
 	return c, nil
@@ -213,7 +214,12 @@ func scanZFS(root string, f *confFile) ([]Setting, bool) {
 	if !f.regular {
 		return nil, false
 	}
-	fh, err := os.Open(hostPath(root, f.resolved))
+	fsys, err := rootfs.Open(root)
+	if err != nil {
+		return nil, false
+	}
+	defer fsys.Close()
+	fh, err := fsys.OpenRegular(f.resolved)
 	if err != nil {
 		return nil, false
 	}
@@ -352,52 +358,43 @@ func hostPath(root, p string) string {
 	return filepath.Join(root, filepath.FromSlash(p))
 }
 
-// maxSymlinks is the kernel's limit on symlinks followed in one lookup.
-const maxSymlinks = 40
-
 // resolveIn resolves the absolute admin path p inside root as the kernel
-// would if root were "/": absolute symlink targets start again at root
-// and ".." never climbs above it. A component that does not exist ends the
-// walk; the rest is appended as written. The result is an admin path.
+// would if root were "/": absolute symlink targets start again at root and
+// ".." never climbs above it; each step goes through os.Root, so nothing
+// leads outside (internal/rootfs). A component that does not exist ends the
+// walk; the rest is appended as written (a ".." after it is an error). The
+// result is an admin path.
 func resolveIn(root, p string) (string, error) {
-	rest := strings.Split(p, "/")
-	cur := "/"
-	links := 0
-	for len(rest) > 0 {
-		c := rest[0]
-		rest = rest[1:]
-		switch c {
-		case "", ".":
-			continue
-		case "..":
-			cur = path.Dir(cur)
-			continue
-		}
-		next := path.Join(cur, c)
-		fi, err := os.Lstat(hostPath(root, next))
-		if err != nil {
-			if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
-				return path.Join(append([]string{next}, rest...)...), nil
-			}
-			return "", err
-		}
-		if fi.Mode()&fs.ModeSymlink == 0 {
-			cur = next
-			continue
-		}
-		if links++; links > maxSymlinks {
-			return "", &fs.PathError{Op: "resolve", Path: p, Err: syscall.ELOOP}
-		}
-		target, err := os.Readlink(hostPath(root, next))
-		if err != nil {
-			return "", err
-		}
-		if strings.HasPrefix(target, "/") {
-			cur = "/"
-		}
-		rest = append(strings.Split(target, "/"), rest...)
+	fsys, err := rootfs.Open(root)
+	if err != nil {
+		return "", err
 	}
-	return cur, nil
+	defer fsys.Close()
+	res, err := fsys.Resolve(p)
+	if err != nil {
+		return "", err
+	}
+	return "/" + res, nil
+}
+
+// readIn reads the regular file at the resolved admin path p under root,
+// at most maxConf bytes.
+func readIn(root, p string) ([]byte, error) {
+	return rootfs.ReadFile(root, p, maxConf)
+}
+
+// maxConf bounds one modprobe.d file or /proc/cmdline: kmod reads lines of
+// at most 4 KiB; a real file is a few hundred bytes.
+const maxConf = 1 << 20
+
+// lstatIn is Lstat of the resolved admin path p under root.
+func lstatIn(root, p string) (fs.FileInfo, error) {
+	fsys, err := rootfs.Open(root)
+	if err != nil {
+		return nil, err
+	}
+	defer fsys.Close()
+	return fsys.Lstat(p)
 }
 
 // file returns what Load read for the file whose admin path is p.
@@ -418,4 +415,14 @@ func (c *Config) fileNamed(name string) *confFile {
 		}
 	}
 	return nil
+}
+
+// readDirIn lists the resolved admin directory p under root.
+func readDirIn(root, p string) ([]fs.DirEntry, error) {
+	fsys, err := rootfs.Open(root)
+	if err != nil {
+		return nil, err
+	}
+	defer fsys.Close()
+	return fsys.ReadDir(p)
 }

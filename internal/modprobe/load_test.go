@@ -1,6 +1,8 @@
 package modprobe
 
 import (
+	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"testing"
@@ -24,7 +26,7 @@ func TestLoad(t *testing.T) {
 		file("/etc/modprobe.d/zfs.conf.dpkg-old", "options zfs zfs_arc_max=8589934592\n"),
 		file("/etc/modprobe.d/arc.alias", "options zfs zfs_arc_max=8589934592\n"),
 		file("/etc/modprobe.d/.hidden.conf", "options zfs zfs_arc_max=1\n"),
-		file("/etc/modprobe.d/zfs.conf"+BackupSuffix, "options zfs zfs_arc_max=1\n"),
+		file("/etc/modprobe.d/zfs.conf"+BackupSuffix+".1", "options zfs zfs_arc_max=1\n"),
 		dir("/etc/modprobe.d/sub.conf"),
 		// Masked: a symlink to /dev/null (absent under the test root).
 		link("/etc/modprobe.d/masked.conf", "/dev/null"),
@@ -193,12 +195,16 @@ func TestResolveIn(t *testing.T) {
 		{"/etc/modprobe.d/abs.conf", "/usr/lib/modprobe.d/x.conf"},
 		{"/etc/modprobe.d/rel.conf", "/usr/lib/modprobe.d/x.conf"},
 		{"/etc/modprobe.d/escape.conf", "/etc/passwd"}, // ".." stops at the root
-		{"/missing/a/../b", "/missing/b"},
 	} {
 		got, err := resolveIn(root, tt.in)
 		if err != nil || got != tt.want {
 			t.Errorf("resolveIn(%s) = %q, %v; want %q", tt.in, got, err, tt.want)
 		}
+	}
+	// As in the kernel, ".." cannot pass through a missing directory: the
+	// lexical shortcut let /nonexistent/../escape reach a symlink out.
+	if got, err := resolveIn(root, "/missing/a/../b"); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("resolveIn(/missing/a/../b) = %q, %v; want ENOENT", got, err)
 	}
 	if _, err := resolveIn(root, "/etc/modprobe.d/loop.conf"); err == nil {
 		t.Error("resolveIn of a symlink loop succeeded")

@@ -2,12 +2,16 @@ package modprobe
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/arcadvise/arcadvise/internal/rootfs"
 )
 
 func TestWriteRoundTrip(t *testing.T) {
@@ -25,7 +29,7 @@ func TestWriteRoundTrip(t *testing.T) {
 	if err != nil || !wrote {
 		t.Fatalf("Write = %q, %v, %v", backup, wrote, err)
 	}
-	if backup != "/etc/modprobe.d/zfs.conf"+BackupSuffix {
+	if backup != "/etc/modprobe.d/zfs.conf"+BackupSuffix+".1" {
 		t.Errorf("backup = %q", backup)
 	}
 	if got := readFile(t, root, backup); got != old {
@@ -89,7 +93,7 @@ func assertNoStrayConf(t *testing.T, root string, want ...string) {
 		n := de.Name()
 		switch {
 		case ok[n]:
-		case strings.HasSuffix(n, BackupSuffix):
+		case strings.Contains(n, BackupSuffix+"."):
 		case strings.HasPrefix(n, ".") && !strings.HasSuffix(n, ".conf"):
 		default:
 			t.Errorf("stray file %s in /etc/modprobe.d", n)
@@ -189,7 +193,7 @@ func TestWriteSymlinks(t *testing.T) {
 			t.Errorf("warnings: %v", c.Warnings)
 		}
 		backup, wrote, err := Write(e)
-		if err != nil || !wrote || backup != "/usr/lib/modprobe.d/zfs.conf"+BackupSuffix {
+		if err != nil || !wrote || backup != "/usr/lib/modprobe.d/zfs.conf"+BackupSuffix+".1" {
 			t.Fatalf("Write = %q, %v, %v", backup, wrote, err)
 		}
 		if fi, err := os.Lstat(filepath.Join(root, "etc/modprobe.d/zfs.conf")); err != nil || fi.Mode()&os.ModeSymlink == 0 {
@@ -254,21 +258,26 @@ func TestWriteChangedContent(t *testing.T) {
 	if got := readFile(t, root, "/etc/modprobe.d/zfs.conf"); got != "options zfs zfs_arc_max=2147483648\n" {
 		t.Errorf("content %q", got)
 	}
-	if _, err := os.Stat(p + BackupSuffix); err == nil {
-		t.Error("backup written by a refused write")
+	if bks, _ := filepath.Glob(p + BackupSuffix + "*"); len(bks) != 0 {
+		t.Errorf("backup written by a refused write: %v", bks)
 	}
 }
 
 func TestWriteRemovesStaleTemps(t *testing.T) {
+	// Only arcadvise's own temporary names (rootfs.TempName), only when
+	// older than a minute: an editor's swap file, another tool's dot file
+	// or a young temporary file of a concurrent write are kept.
+	own := rootfs.TempName("zfs.conf")
+	young := rootfs.TempName("zfs.conf")
 	root := mkroot(t,
 		file("/etc/modprobe.d/zfs.conf", "options zfs zfs_arc_max=1073741824\n"),
-		file("/etc/modprobe.d/.zfs.conf5577006791947779410", "options zfs zfs_ar"),
-		file("/etc/modprobe.d/.zfs.conf"+BackupSuffix+"8674665223082153551", "opt"),
-		file("/etc/modprobe.d/.zfs.conf42", "young: another writer's"),
+		file("/etc/modprobe.d/"+own, "options zfs zfs_ar"),
+		file("/etc/modprobe.d/"+young, "young: another writer's"),
+		file("/etc/modprobe.d/.zfs.conf5577006791947779410", "renameio's, or anyone's"),
 		file("/etc/modprobe.d/.zfs.conf.swp", "an editor's"),
 	)
 	old := time.Now().Add(-2 * staleAge)
-	for _, n := range []string{".zfs.conf5577006791947779410", ".zfs.conf" + BackupSuffix + "8674665223082153551", ".zfs.conf.swp"} {
+	for _, n := range []string{own, ".zfs.conf5577006791947779410", ".zfs.conf.swp"} {
 		if err := os.Chtimes(filepath.Join(root, "etc/modprobe.d", n), old, old); err != nil {
 			t.Fatal(err)
 		}
@@ -282,8 +291,52 @@ func TestWriteRemovesStaleTemps(t *testing.T) {
 	for _, de := range des {
 		names = append(names, de.Name())
 	}
-	want := ".zfs.conf.swp .zfs.conf42 zfs.conf zfs.conf" + BackupSuffix
-	if strings.Join(names, " ") != want {
-		t.Errorf("directory holds %v, want %s", names, want)
+	want := []string{young, ".zfs.conf.swp", ".zfs.conf5577006791947779410", "zfs.conf", "zfs.conf" + BackupSuffix + ".1"}
+	slices.Sort(want)
+	if !slices.Equal(names, want) {
+		t.Errorf("directory holds %v, want %v", names, want)
+	}
+}
+
+// TestWriteBackupSeries: the first backup keeps the original for good,
+// the newest BackupsKept others stay, and a refused or failed write leaves
+// the series as it was.
+func TestWriteBackupSeries(t *testing.T) {
+	root := mkroot(t, file("/etc/modprobe.d/zfs.conf", "options zfs zfs_arc_max=1073741824\n"))
+	p := filepath.Join(root, "etc/modprobe.d/zfs.conf")
+	for i := 1; i <= 9; i++ {
+		_, e := plan(t, root, maxc(uint64(i+1)*gib))
+		bk, wrote, err := Write(e)
+		if err != nil || !wrote || bk != fmt.Sprintf("/etc/modprobe.d/zfs.conf%s.%d", BackupSuffix, i) {
+			t.Fatalf("write %d: %q %v %v", i, bk, wrote, err)
+		}
+	}
+	first, _ := os.ReadFile(p + BackupSuffix + ".1")
+	if string(first) != "options zfs zfs_arc_max=1073741824\n" {
+		t.Errorf("first backup %q", first)
+	}
+	bks, _ := filepath.Glob(p + BackupSuffix + ".*")
+	var got []string
+	for _, b := range bks {
+		got = append(got, strings.TrimPrefix(filepath.Base(b), "zfs.conf"+BackupSuffix+"."))
+	}
+	slices.Sort(got)
+	if strings.Join(got, " ") != "1 5 6 7 8 9" {
+		t.Errorf("backups %v, want 1 and the newest 5", got)
+	}
+	// An edit made after Plan read the file: refused, the edit kept, no
+	// backup taken.
+	_, e := plan(t, root, maxc(20*gib))
+	if err := os.WriteFile(p, []byte("# the admin's edit\noptions zfs zfs_arc_max=3221225472\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, wrote, err := Write(e); !errors.Is(err, ErrRefused) || wrote || !strings.Contains(err.Error(), "changed since it was read") {
+		t.Fatalf("write over an edit: %v %v", wrote, err)
+	}
+	if b, _ := os.ReadFile(p); !strings.HasPrefix(string(b), "# the admin's edit") {
+		t.Errorf("the edit was lost: %q", b)
+	}
+	if bks2, _ := filepath.Glob(p + BackupSuffix + ".*"); len(bks2) != len(bks) {
+		t.Errorf("a refused write changed the backups: %d, was %d", len(bks2), len(bks))
 	}
 }

@@ -107,8 +107,8 @@ type Recommendation struct {
 	Forced          bool          `json:"forced,omitempty"`
 	// WindowExcess is how far a sampled window's non-ARC peak exceeded the
 	// declared reservation plus the host base; the cap leaves room for it.
-	WindowExcess uint64 `json:"window_excess_bytes,omitempty"`
-	Notes           []string      `json:"notes,omitempty"`
+	WindowExcess uint64   `json:"window_excess_bytes,omitempty"`
+	Notes        []string `json:"notes,omitempty"`
 }
 
 // ModprobeLine is the options line for /etc/modprobe.d, in plain decimal
@@ -130,6 +130,7 @@ var (
 	ErrNoMemTotal      = errors.New("MemTotal is missing or zero")
 	ErrReserveTooLarge = errors.New("the reservation is at or above MemTotal")
 	ErrArcMissing      = errors.New("arcstats lacks a field the advice needs")
+	ErrBadInput        = errors.New("input out of range")
 )
 
 // DefaultHostBase is the memory left to the kernel and system services:
@@ -188,6 +189,9 @@ func Recommend(in Input) (Recommendation, error) {
 	if len(in.Reservations) > 0 {
 		r.Reservations = in.Reservations
 		for _, res := range in.Reservations {
+			if r.Reserve+res.Bytes < r.Reserve {
+				return r, fmt.Errorf("%w: the reservations add up to more than 2^64 bytes", ErrReserveTooLarge)
+			}
 			r.Reserve += res.Bytes
 		}
 	} else {
@@ -210,6 +214,9 @@ func Recommend(in Input) (Recommendation, error) {
 	base, baseSrc := DefaultHostBase(mem.MemTotal), "1 GiB + MemTotal/32: kernel and system services (--host-base to override)"
 	if in.HostBaseSet {
 		base, baseSrc = in.HostBase, "--host-base"
+		if base >= mem.MemTotal {
+			return r, fmt.Errorf("%w: --host-base %s is at or above MemTotal %s", ErrBadInput, size.Format(base), size.Format(mem.MemTotal))
+		}
 	}
 	r.HostBase = base
 	sysFree, ok := h.Arc.Uint("arc_sys_free")
@@ -230,6 +237,11 @@ func Recommend(in Input) (Recommendation, error) {
 	r.Terms = append(r.Terms,
 		Term{"host base", int64(base), baseSrc},
 		Term{"arc_sys_free", int64(sysFree), sysFreeSrc})
+	if sysFree >= mem.MemTotal {
+		return r, fmt.Errorf("%w: arc_sys_free %d is at or above MemTotal %d", ErrBadInput, sysFree, mem.MemTotal)
+	}
+	// Each term is below MemTotal (≤ 2^63 on any real host), so the
+	// budget's arithmetic cannot wrap.
 	r.Budget = int64(mem.MemTotal) - int64(mem.Hugepages) - int64(r.Reserve) - int64(base) - int64(sysFree)
 	// A window whose non-ARC peak went past the declared reservation and
 	// the host base: the workload needs more than was declared, and the cap

@@ -87,3 +87,15 @@ func (f *Reserves) Set(s string) error {
 	*f = append(*f, r)
 	return nil
 }
+
+// Reservations resolves every declared value on a host with memTotal;
+// "observed" declares nothing.
+func (f Reserves) Reservations(memTotal uint64) []Reservation {
+	var out []Reservation
+	for _, r := range f {
+		if !r.Observed {
+			out = append(out, r.Resolve(memTotal))
+		}
+	}
+	return out
+}

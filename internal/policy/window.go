@@ -125,6 +125,10 @@ type Window struct {
 	// called before the first Add.
 	Series []Point
 
+	// Ended says why the window ended before its time, when the sampler
+	// knows (the module went away); WindowPressure reports it.
+	Ended string
+
 	keepSeries       bool
 	vmTicks          int
 	prevNoGrow       bool

@@ -17,6 +17,9 @@ import (
 // The counters' meanings are those of BootPressure.
 func WindowPressure(w *Window) Pressure {
 	p := Pressure{Basis: "sampled window"}
+	if w.Ended != "" {
+		p.Findings = append(p.Findings, w.Ended)
+	}
 	span := w.Len()
 	src := fmt.Sprintf("window of %s", roundDur(span))
 	arcSrc := func(f string) string { return "arcstats " + f + ", " + src }

@@ -4,8 +4,11 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"os"
 	"strconv"
 	"time"
+
+	"golang.org/x/term"
 
 	"github.com/arcadvise/arcadvise/internal/policy"
 	"github.com/arcadvise/arcadvise/internal/size"
@@ -18,6 +21,16 @@ type TextOptions struct {
 	Width int
 	// Verbose adds what each pressure signal means.
 	Verbose bool
+}
+
+// TextOptionsFor fits the text to $COLUMNS, else to the terminal w is,
+// else to 80 columns.
+func TextOptionsFor(w io.Writer, verbose bool) TextOptions {
+	width, _ := strconv.Atoi(os.Getenv("COLUMNS"))
+	if f, ok := w.(*os.File); ok && width == 0 {
+		width, _, _ = term.GetSize(int(f.Fd()))
+	}
+	return TextOptions{Width: width, Verbose: verbose}
 }
 
 // WriteText writes the report for a person: the answer first (the cap,

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/arcadvise/arcadvise/internal/arcstats"
+
 	"github.com/arcadvise/arcadvise/internal/host"
 	"github.com/arcadvise/arcadvise/internal/policy"
 	"github.com/arcadvise/arcadvise/internal/size"
@@ -93,6 +95,10 @@ loop:
 			switch {
 			case errors.Is(err, io.EOF):
 			case ctx.Err() != nil && errors.Is(err, ctx.Err()):
+			case errors.Is(err, arcstats.ErrNotLoaded) && w.Ticks >= 2:
+				// The module went away (unloaded, or the host is
+				// shutting down): what was seen until then stands.
+				w.Ended = fmt.Sprintf("the zfs module went away after %s of sampling (%v): the window ends at the last reading", w.Len().Round(time.Millisecond), err)
 			default:
 				srcErr = fmt.Errorf("sample %d: %w", w.Ticks+1, err)
 			}

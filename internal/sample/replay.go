@@ -2,15 +2,17 @@ package sample
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/arcadvise/arcadvise/internal/rootfs"
 
 	"github.com/arcadvise/arcadvise/internal/host"
 )
@@ -142,9 +144,10 @@ func truncate(s string, n int) string {
 // a snapshot's At is its recorded time. Replay is not safe for concurrent
 // use.
 type Replay struct {
-	root    string
-	entries []Entry
-	next    int
+	root     string
+	entries  []Entry
+	resolved []string // each entry's Dir, symlinks resolved inside the replay
+	next     int
 }
 
 // OpenReplay opens root as a replay. ok is false, with a nil error, when root
@@ -153,29 +156,43 @@ type Replay struct {
 // does not exist.
 func OpenReplay(root string) (rp *Replay, ok bool, err error) {
 	name := filepath.Join(root, ManifestName)
-	f, err := os.Open(name)
+	fsys, err := rootfs.Open(root)
+	if err != nil {
+		return nil, false, nil // not a directory: the caller says so
+	}
+	defer fsys.Close()
+	b, err := fsys.ReadFile(ManifestName, maxManifest)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, false, nil
 	}
 	if err != nil {
 		return nil, true, err
 	}
-	defer f.Close()
-	snaps, err := parseManifest(f, name)
+	snaps, err := parseManifest(bytes.NewReader(b), name)
 	if err != nil {
 		return nil, true, err
 	}
-	for _, s := range snaps {
-		fi, err := os.Stat(filepath.Join(root, filepath.FromSlash(s.Dir)))
+	resolved := make([]string, len(snaps))
+	for i, s := range snaps {
+		// A snapshot directory is resolved inside the replay: a symlink
+		// out of it leads back into it, as in a chroot (internal/rootfs).
+		res, err := fsys.Resolve(s.Dir)
+		if err == nil {
+			var fi fs.FileInfo
+			if fi, err = fsys.Stat(res); err == nil && !fi.IsDir() {
+				return nil, true, fmt.Errorf("%s: snapshot %s is not a directory", name, s.Dir)
+			}
+		}
 		if err != nil {
 			return nil, true, fileError(name+": snapshot "+s.Dir, err)
 		}
-		if !fi.IsDir() {
-			return nil, true, fmt.Errorf("%s: snapshot %s is not a directory", name, s.Dir)
-		}
+		resolved[i] = res
 	}
-	return &Replay{root: root, entries: snaps}, true, nil
+	return &Replay{root: root, entries: snaps, resolved: resolved}, true, nil
 }
+
+// maxManifest bounds the manifest: a line per snapshot.
+const maxManifest = 4 << 20
 
 // Entries returns the manifest's entries, in order.
 func (rp *Replay) Entries() []Entry { return rp.entries }
@@ -191,9 +208,9 @@ func (rp *Replay) Next(ctx context.Context) (*host.Snapshot, error) {
 	if rp.next >= len(rp.entries) {
 		return nil, io.EOF
 	}
-	e := rp.entries[rp.next]
+	e, dir := rp.entries[rp.next], rp.resolved[rp.next]
 	rp.next++
-	s, err := host.Read(filepath.Join(rp.root, filepath.FromSlash(e.Dir)))
+	s, err := host.Read(filepath.Join(rp.root, filepath.FromSlash(dir)))
 	if err != nil {
 		return nil, fmt.Errorf("replay snapshot %s: %w", e.Dir, err)
 	}
@@ -206,6 +223,9 @@ func (rp *Replay) Next(ctx context.Context) (*host.Snapshot, error) {
 func fileError(path string, err error) error {
 	if pe, ok := errors.AsType[*fs.PathError](err); ok {
 		return fmt.Errorf("%s: %w", path, pe.Err)
+	}
+	if re, ok := errors.AsType[*rootfs.Error](err); ok {
+		return fmt.Errorf("%s: %w", path, re.Err)
 	}
 	return fmt.Errorf("%s: %w", path, err)
 }

@@ -813,3 +813,32 @@ func replayDir(t testing.TB, name string) string {
 	}
 	return filepath.Join(testutil.RepoRoot(t), "testdata", "replays", name)
 }
+
+// TestModuleGoneMidWindow: the zfs module goes away (its arcstats vanish)
+// after two readings. The window so far stands, ends at the last reading,
+// and says why; it used to be discarded whole.
+func TestModuleGoneMidWindow(t *testing.T) {
+	root := t.TempDir()
+	for dir, snap := range map[string]string{"a": "pressure/21-pressure-20s", "b": "pressure/22-pressure-45s", "c": "pressure/23-pressure-end"} {
+		files := snapshotFiles(t, snap)
+		if dir == "c" {
+			delete(files, arcPath)
+		}
+		writeFiles(t, filepath.Join(root, dir), files)
+	}
+	writeFiles(t, root, map[string]string{ManifestName: "arcadvise replay 1\n0s a\n30s b\n60s c\n"})
+	rp, _, err := OpenReplay(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, last, err := Collect(t.Context(), rp, Options{})
+	if err != nil {
+		t.Fatalf("Collect: %v", err)
+	}
+	if w.Ticks != 2 || last.Root != filepath.Join(root, "b") || !strings.HasPrefix(w.Ended, "the zfs module went away after 30s of sampling") {
+		t.Errorf("%d ticks, last %s, ended %q", w.Ticks, last.Root, w.Ended)
+	}
+	if p := policy.WindowPressure(w); len(p.Findings) == 0 || p.Findings[0] != w.Ended {
+		t.Errorf("findings %q", p.Findings)
+	}
+}

@@ -5,10 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/arcadvise/arcadvise/internal/rootfs"
 )
 
 // ParamDir is the directory of the module's parameters, relative to a root.
@@ -43,6 +44,9 @@ func ParseParam(b []byte) (uint64, error) {
 	t := string(bytes.TrimSpace(b))
 	v, err := strconv.ParseUint(t, 10, 64)
 	if err != nil {
+		if len(t) > 40 {
+			t = t[:40] + "…"
+		}
 		return 0, fmt.Errorf("malformed value %q: want a decimal number", t)
 	}
 	return v, nil
@@ -53,58 +57,58 @@ func ParseParam(b []byte) (uint64, error) {
 // that did not record it); a missing parameter is reported as not Present.
 func Read(root string) (State, error) {
 	st := State{Params: make(map[string]Param, 3)}
+	fsys, err := rootfs.Open(root)
+	if err != nil {
+		return st, fmt.Errorf("%s: %w", root, err)
+	}
+	defer fsys.Close()
 	vp := filepath.Join(root, VersionPath)
-	if b, err := os.ReadFile(vp); err == nil {
+	if b, err := fsys.ReadFile(VersionPath, maxParam); err == nil {
 		v, err := ParseVersion(bytes.NewReader(b))
 		if err != nil {
 			return st, fmt.Errorf("%s:%w", vp, err)
 		}
 		st.Version = v
 	} else if !errors.Is(err, fs.ErrNotExist) {
-		return st, fmt.Errorf("reading module version: %w", err)
+		return st, err
 	}
 	for _, name := range []string{ArcMax, ArcMin, ArcSysFree} {
-		p := filepath.Join(root, ParamDir, name)
-		b, err := os.ReadFile(p)
+		rel := ParamDir + "/" + name
+		b, err := fsys.ReadFile(rel, maxParam)
 		if errors.Is(err, fs.ErrNotExist) {
 			continue
 		}
 		if err != nil {
-			return st, fmt.Errorf("reading module parameter: %w", err)
+			return st, err
 		}
 		v, err := ParseParam(b)
 		if err != nil {
-			return st, fmt.Errorf("%s:1: %w", p, err)
+			return st, fmt.Errorf("%s:1: %w", fsys.Path(rel), err)
 		}
 		st.Params[name] = Param{Value: v, Present: true}
 	}
 	return st, nil
 }
 
-// WriteParam sets a module parameter at runtime, as
-// `echo N > /sys/module/zfs/parameters/NAME` does. The write succeeds
-// whether or not the module honours the value: the module only warns
-// "ignoring tunable" in the kernel log (zfs-internals.md §2.3), so callers
-// must read c_max back from arcstats.
+// maxParam bounds a read of the version or a parameter: a few bytes.
+const maxParam = 4 << 10
+
+// WriteParam writes value to the module parameter name under root, as
+// "echo VALUE > /sys/module/zfs/parameters/NAME" does: the file must exist
+// and be a regular file (sysfs attributes are), reached without leaving the
+// root (internal/rootfs).
 func WriteParam(root, name string, value uint64) error {
-	if strings.ContainsAny(name, "/\x00") || name == "" {
+	if strings.ContainsAny(name, "/\x00") || name == "" || name == "." || name == ".." {
 		return fmt.Errorf("invalid parameter name %q", name)
 	}
-	p := filepath.Join(root, ParamDir, name)
-	f, err := os.OpenFile(p, os.O_WRONLY|os.O_TRUNC, 0)
+	fsys, err := rootfs.Open(root)
 	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return fmt.Errorf("writing %s: %w (is the zfs module loaded?)", p, err)
-		}
-		return fmt.Errorf("writing %s: %w", p, err)
+		return fmt.Errorf("%s: %w", root, err)
 	}
-	_, werr := f.WriteString(strconv.FormatUint(value, 10) + "\n")
-	cerr := f.Close()
-	if werr != nil {
-		return fmt.Errorf("writing %s: %w", p, werr)
+	defer fsys.Close()
+	err = fsys.WriteExisting(ParamDir+"/"+name, []byte(strconv.FormatUint(value, 10)+"\n"))
+	if errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("%w (is the zfs module loaded?)", err)
 	}
-	if cerr != nil {
-		return fmt.Errorf("writing %s: %w", p, cerr)
-	}
-	return nil
+	return err
 }

@@ -1,0 +1,270 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// A hostile root: a copy of a real snapshot that an attacker (or bad luck)
+// has rearranged, beside a directory outside it that must never change.
+type hostileCase struct {
+	name   string
+	setup  func(t *testing.T, root, outside string)
+	args   []string // after --root ROOT
+	code   int
+	stderr string // a regexp the error must match ("" when code is 0)
+	check  func(t *testing.T, root, outside string)
+}
+
+func mkfifo(t *testing.T, p string) {
+	t.Helper()
+	os.Remove(p)
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Mkfifo(p, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func writeFile(t *testing.T, p, data string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p, []byte(data), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func symlink(t *testing.T, target, p string) {
+	t.Helper()
+	os.RemoveAll(p)
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(target, p); err != nil {
+		t.Fatal(err)
+	}
+}
+
+const (
+	arcPath   = "proc/spl/kstat/zfs/arcstats"
+	paramMax  = "sys/module/zfs/parameters/zfs_arc_max"
+	paramMin  = "sys/module/zfs/parameters/zfs_arc_min"
+	modprobeD = "etc/modprobe.d"
+)
+
+func hostileCases() []hostileCase {
+	fifo := func(rel string) func(t *testing.T, root, _ string) {
+		return func(t *testing.T, root, _ string) { mkfifo(t, filepath.Join(root, rel)) }
+	}
+	notRegular := `not a regular file \(a named pipe\)`
+	return []hostileCase{
+		// Confinement.
+		{name: "modprobe.d through a missing directory and .. to a link out",
+			setup: func(t *testing.T, root, outside string) {
+				symlink(t, "/nonexistent/../escape", filepath.Join(root, modprobeD))
+				symlink(t, outside, filepath.Join(root, "escape"))
+			},
+			args: []string{"--reserve", "2G", "--write"}, code: 2, stderr: `etc/modprobe.d: no such file or directory`},
+		{name: "--diff through the same links prints nothing of the host",
+			setup: func(t *testing.T, root, outside string) {
+				symlink(t, "/nonexistent/../escape", filepath.Join(root, modprobeD))
+				symlink(t, outside, filepath.Join(root, "escape"))
+			},
+			args: []string{"--reserve", "2G", "--diff"}, code: 2, stderr: `no such file or directory`},
+		{name: "a modprobe.d file that is an absolute link out stays in the root",
+			setup: func(t *testing.T, root, outside string) {
+				symlink(t, filepath.Join(outside, "victim.conf"), filepath.Join(root, modprobeD, "zfs.conf"))
+			},
+			args: []string{"--reserve", "2G", "--write"}, code: 2, stderr: `refusing to write /etc/modprobe.d/zfs.conf: it is a symlink to .*, outside the modprobe.d directories`},
+		{name: "--live through an absolute link at the parameter",
+			setup: func(t *testing.T, root, outside string) {
+				symlink(t, filepath.Join(outside, "victim.param"), filepath.Join(root, paramMax))
+			},
+			args: []string{"--reserve", "2G", "--live"}, code: 2, stderr: `zfs_arc_max: no such file or directory`},
+		{name: "a relative link climbing out of the root stops at the root",
+			setup: func(t *testing.T, root, _ string) {
+				symlink(t, "../../../../../../../../victim.param", filepath.Join(root, paramMax))
+			},
+			args: []string{"--reserve", "2G", "--live"}, code: 2, stderr: `no such file or directory`},
+		// Nothing lost.
+		{name: "an admin's dot file is not swept",
+			setup: func(t *testing.T, root, _ string) {
+				writeFile(t, filepath.Join(root, modprobeD, "zfs.conf"), "options zfs zfs_arc_max=1073741824\n")
+				writeFile(t, filepath.Join(root, modprobeD, ".zfs.conf20240101"), "my notes\n")
+				old := time.Now().Add(-time.Hour)
+				os.Chtimes(filepath.Join(root, modprobeD, ".zfs.conf20240101"), old, old)
+			},
+			args: []string{"--reserve", "2G", "--write"}, code: 0,
+			check: func(t *testing.T, root, _ string) {
+				if b, err := os.ReadFile(filepath.Join(root, modprobeD, ".zfs.conf20240101")); err != nil || string(b) != "my notes\n" {
+					t.Errorf("the admin's file: %q %v", b, err)
+				}
+			}},
+		{name: "the first backup keeps the original across writes",
+			setup: func(t *testing.T, root, _ string) {
+				writeFile(t, filepath.Join(root, modprobeD, "zfs.conf"), "options zfs zfs_arc_max=1073741824\n")
+				for _, r := range []string{"1G", "1536M"} {
+					if code := run(context.Background(), []string{"--root", root, "--reserve", r, "--write"}, &bytes.Buffer{}, &bytes.Buffer{}); code != 0 {
+						t.Fatalf("write %s: %d", r, code)
+					}
+				}
+			},
+			args: []string{"--reserve", "2G", "--write"}, code: 0,
+			check: func(t *testing.T, root, _ string) {
+				b, _ := os.ReadFile(filepath.Join(root, modprobeD, "zfs.conf.arcadvise-bak.1"))
+				if string(b) != "options zfs zfs_arc_max=1073741824\n" {
+					t.Errorf("first backup %q", b)
+				}
+				if _, err := os.Stat(filepath.Join(root, modprobeD, "zfs.conf.arcadvise-bak.3")); err != nil {
+					t.Errorf("third backup: %v", err)
+				}
+			}},
+		// Nothing hangs, nothing explodes.
+		{name: "a FIFO as arcstats", setup: fifo(arcPath), args: []string{"--reserve", "2G"}, code: 2, stderr: notRegular},
+		{name: "a FIFO as meminfo", setup: fifo("proc/meminfo"), args: []string{"--reserve", "2G"}, code: 2, stderr: notRegular},
+		{name: "a FIFO as a parameter", setup: fifo(paramMax), args: []string{"--reserve", "2G"}, code: 2, stderr: notRegular},
+		{name: "a FIFO as /proc/cmdline", setup: fifo("proc/cmdline"), args: []string{"--reserve", "2G"}, code: 2, stderr: notRegular},
+		{name: "a FIFO as /proc/mounts (planned before the write)", setup: fifo("proc/mounts"), args: []string{"--reserve", "2G", "--write"}, code: 2, stderr: notRegular,
+			check: func(t *testing.T, root, _ string) {
+				if _, err := os.Stat(filepath.Join(root, modprobeD, "zfs.conf")); err == nil {
+					t.Error("the file was written before the plan failed")
+				}
+			}},
+		{name: "a FIFO as a modprobe.d file", setup: fifo(modprobeD + "/zfs.conf"), args: []string{"--reserve", "2G", "--write"}, code: 2, stderr: `not a regular file`},
+		{name: "/dev/zero as meminfo (a link: taken inside the root)",
+			setup: func(t *testing.T, root, _ string) { symlink(t, "/dev/zero", filepath.Join(root, "proc/meminfo")) },
+			args:  []string{"--reserve", "2G"}, code: 2, stderr: `proc/meminfo: no such file or directory`},
+		{name: "a character device as meminfo",
+			setup: func(t *testing.T, root, _ string) {
+				p := filepath.Join(root, "proc/meminfo")
+				os.Remove(p)
+				if err := syscall.Mknod(p, syscall.S_IFCHR|0o644, 1<<8|5); err != nil {
+					t.Skipf("mknod needs root: %v", err)
+				}
+			},
+			args: []string{"--reserve", "2G"}, code: 2, stderr: `not a regular file \(a character device\)`},
+		{name: "a 10 MB modprobe.d file",
+			setup: func(t *testing.T, root, _ string) {
+				writeFile(t, filepath.Join(root, modprobeD, "big.conf"), strings.Repeat("# padding\n", 1<<20))
+			},
+			args: []string{"--reserve", "2G"}, code: 2, stderr: `big.conf: file too large: more than 1048576 bytes`},
+		{name: "a 100 MB vmstat line is not echoed",
+			setup: func(t *testing.T, root, _ string) {
+				f, err := os.Create(filepath.Join(root, "proc/vmstat"))
+				if err != nil {
+					t.Fatal(err)
+				}
+				f.WriteString("nr_free_pages ")
+				nines := bytes.Repeat([]byte("9"), 1<<20)
+				for range 100 {
+					f.Write(nines)
+				}
+				f.WriteString("\n")
+				f.Close()
+			},
+			args: []string{"--reserve", "2G"}, code: 2, stderr: `^arcadvise: error: .{0,200}proc/vmstat: larger than 1048576 bytes: not a vmstat file\n`},
+		// Checked arithmetic and contradictions.
+		{name: "reservations that overflow", args: []string{"--reserve", "8388608T", "--reserve", "8388608T", "--write"}, code: 2, stderr: `add up to more than 2\^64 bytes`},
+		{name: "--host-base beyond MemTotal", args: []string{"--host-base", "18446744073709551615B", "--reserve", "1G"}, code: 2, stderr: `--host-base .* is at or above MemTotal`},
+		{name: "--arc-max 0", args: []string{"--arc-max", "0", "--write"}, code: 2, stderr: `--arc-max 0 is not a cap`},
+		{name: "MemAvailable above MemTotal",
+			setup: func(t *testing.T, root, _ string) {
+				b, _ := os.ReadFile(filepath.Join(root, "proc/meminfo"))
+				writeFile(t, filepath.Join(root, "proc/meminfo"), strings.Replace(string(b), "MemAvailable:    1685256 kB", "MemAvailable:    9685256 kB", 1))
+			},
+			args: []string{"--reserve", "1G"}, code: 2, stderr: `proc/meminfo: malformed: MemAvailable \(9917702144 bytes\) is above MemTotal`},
+		{name: "NaN in PSI",
+			setup: func(t *testing.T, root, _ string) {
+				writeFile(t, filepath.Join(root, "proc/pressure/memory"), "some avg10=NaN avg60=0.00 avg300=0.00 total=1\nfull avg10=0.00 avg60=0.00 avg300=0.00 total=1\n")
+			},
+			args: []string{"--reserve", "1G"}, code: 2, stderr: `proc/pressure/memory: malformed: an average of NaN is not a percentage`},
+		// --diff and --write decide alike.
+		{name: "--diff refuses what --write refuses: an unbalanced quote",
+			setup: func(t *testing.T, root, _ string) {
+				writeFile(t, filepath.Join(root, modprobeD, "zfs.conf"), "options zfs zfs_arc_max=\"1073741824\n")
+			},
+			args: []string{"--reserve", "2G", "--diff"}, code: 2, stderr: `unbalanced '"' in the zfs options`},
+	}
+}
+
+// TestHostileRoots runs arcadvise as a process on every case of the corpus,
+// each within 1 s and 50 MB, and checks the exit status, the message, and
+// that nothing outside the root changed.
+func TestHostileRoots(t *testing.T) {
+	bin, err := exec.LookPath("arcadvise") // testscript's link to this test binary
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := filepath.Join("..", "..", "testdata", "snapshots", "zfs-2.1.11-arc-filled")
+	for _, tc := range hostileCases() {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			root, outside := filepath.Join(dir, "host"), filepath.Join(dir, "outside")
+			if err := os.CopyFS(root, os.DirFS(src)); err != nil {
+				t.Fatal(err)
+			}
+			writeFile(t, filepath.Join(outside, "victim.conf"), "options zfs zfs_arc_max=1\n")
+			writeFile(t, filepath.Join(outside, "victim.param"), "42\n")
+			writeFile(t, filepath.Join(outside, "zfs.conf"), "# the host's own\n")
+			if tc.setup != nil {
+				tc.setup(t, root, outside)
+			}
+			before := treeSums(t, outside)
+
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			cmd := exec.CommandContext(ctx, bin, append([]string{"--root", root}, tc.args...)...)
+			var stdout, stderr bytes.Buffer
+			cmd.Stdout, cmd.Stderr = &stdout, &stderr
+			start := time.Now()
+			err := cmd.Run()
+			took := time.Since(start)
+			code := cmd.ProcessState.ExitCode()
+			if ctx.Err() != nil {
+				t.Fatalf("still running after %s: killed", took)
+			}
+			if took > time.Second {
+				t.Errorf("took %s, want at most 1 s", took.Round(time.Millisecond))
+			}
+			// Memory: the same run in this process, by the runtime's own
+			// count of what it allocated (a child's maxrss would count
+			// this test binary, which it shares until exec).
+			var m0, m1 runtime.MemStats
+			runtime.GC()
+			runtime.ReadMemStats(&m0)
+			run(context.Background(), append([]string{"--root", root}, tc.args...), io.Discard, io.Discard)
+			runtime.ReadMemStats(&m1)
+			if alloc := m1.TotalAlloc - m0.TotalAlloc; alloc > 50<<20 {
+				t.Errorf("allocated %d MB, want at most 50 MB", alloc>>20)
+			}
+			if code != tc.code {
+				t.Errorf("exit %d (%v), want %d\nstderr: %s", code, err, tc.code, stderr.String())
+			}
+			if tc.stderr != "" && !regexp.MustCompile(tc.stderr).MatchString(stderr.String()) {
+				t.Errorf("stderr %q does not match %q", stderr.String(), tc.stderr)
+			}
+			if stderr.Len() > 4096 {
+				t.Errorf("stderr is %d bytes: errors quote at most a line prefix", stderr.Len())
+			}
+			if got := changed(before, treeSums(t, outside)); len(got) != 0 {
+				t.Errorf("files outside the root changed: %q", got)
+			}
+			if tc.check != nil {
+				tc.check(t, root, outside)
+			}
+		})
+	}
+}

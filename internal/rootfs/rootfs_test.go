@@ -1,0 +1,133 @@
+package rootfs
+
+import (
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+func setup(t *testing.T) (root, outside string, f *FS) {
+	t.Helper()
+	dir := t.TempDir()
+	root, outside = filepath.Join(dir, "root"), filepath.Join(dir, "outside")
+	for _, d := range []string{root + "/etc/modprobe.d", root + "/usr/lib/modprobe.d", outside} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for p, s := range map[string]string{
+		root + "/usr/lib/modprobe.d/x.conf": "inside\n",
+		outside + "/secret":                 "outside\n",
+	} {
+		if err := os.WriteFile(p, []byte(s), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	links := map[string]string{
+		"etc/modprobe.d/abs.conf":  "/usr/lib/modprobe.d/x.conf",
+		"etc/modprobe.d/rel.conf":  "../../usr/lib/modprobe.d/x.conf",
+		"etc/modprobe.d/up.conf":   "../../../../../../usr/lib/modprobe.d/x.conf",
+		"etc/modprobe.d/out.conf":  outside + "/secret",
+		"etc/modprobe.d/loop.conf": "loop.conf",
+		"etc/escape":               "/nonexistent/../" + outside,
+		"etc/via-missing":          "/nonexistent/../usr",
+	}
+	for p, target := range links {
+		if err := os.Symlink(target, filepath.Join(root, p)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f, err := Open(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	return root, outside, f
+}
+
+func TestResolve(t *testing.T) {
+	_, outside, f := setup(t)
+	for _, tt := range []struct{ in, want string }{
+		{"etc/modprobe.d/abs.conf", "usr/lib/modprobe.d/x.conf"},
+		{"/etc/modprobe.d/rel.conf", "usr/lib/modprobe.d/x.conf"},
+		{"etc/modprobe.d/up.conf", "usr/lib/modprobe.d/x.conf"}, // ".." stops at the root
+		{"etc/modprobe.d/out.conf", strings.TrimPrefix(outside, "/") + "/secret"},
+		{"etc/modprobe.d/new/dir/file", "etc/modprobe.d/new/dir/file"},
+		{"", ""},
+	} {
+		if got, err := f.Resolve(tt.in); err != nil || got != tt.want {
+			t.Errorf("Resolve(%q) = %q, %v; want %q", tt.in, got, err, tt.want)
+		}
+	}
+	for _, in := range []string{"etc/modprobe.d/loop.conf", "etc/escape/secret", "etc/via-missing/lib", "a/../b"} {
+		if got, err := f.Resolve(in); err == nil && in != "a/../b" {
+			t.Errorf("Resolve(%q) = %q, want an error", in, got)
+		}
+	}
+	if _, err := f.Resolve("missing/../b"); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf(`Resolve("missing/../b") = %v, want ENOENT: ".." cannot pass a missing directory`, err)
+	}
+}
+
+func TestReadConfined(t *testing.T) {
+	root, _, f := setup(t)
+	if b, err := f.ReadFile("etc/modprobe.d/abs.conf", 100); err != nil || string(b) != "inside\n" {
+		t.Errorf("through an absolute link inside: %q %v", b, err)
+	}
+	// The absolute link to the outside file is taken inside the root,
+	// where there is no such file.
+	if b, err := f.ReadFile("etc/modprobe.d/out.conf", 100); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("out.conf: %q %v; want ENOENT", b, err)
+	}
+	if _, err := f.ReadFile("etc/modprobe.d/abs.conf", 3); !errors.Is(err, ErrTooLarge) || !strings.HasPrefix(err.Error(), filepath.Join(root, "etc/modprobe.d/abs.conf")+": ") {
+		t.Errorf("limit: %v", err)
+	}
+	if err := syscall.Mkfifo(filepath.Join(root, "fifo"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { _, err := f.ReadFile("fifo", 100); done <- err }()
+	select {
+	case err := <-done:
+		if !errors.Is(err, ErrNotRegular) || !strings.Contains(err.Error(), "a named pipe") {
+			t.Errorf("fifo: %v", err)
+		}
+	case <-time.After(2 * time.Second):
+		t.Fatal("reading a FIFO blocked")
+	}
+	if _, err := f.ReadFile("etc", 100); !errors.Is(err, ErrNotRegular) {
+		t.Errorf("directory: %v", err)
+	}
+	if err := f.WriteExisting("etc/modprobe.d/out.conf", []byte("x")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("WriteExisting through a link out: %v", err)
+	}
+	if err := f.WriteExisting("fifo", []byte("x")); err == nil {
+		t.Error("WriteExisting wrote a FIFO")
+	}
+}
+
+func TestLockAndTemps(t *testing.T) {
+	_, _, f := setup(t)
+	unlock, err := f.Lock("etc/modprobe.d", time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.Lock("etc/modprobe.d", 100*time.Millisecond); err == nil || !strings.Contains(err.Error(), "another arcadvise is writing there") {
+		t.Errorf("second lock: %v", err)
+	}
+	unlock()
+	u2, err := f.Lock("etc/modprobe.d", time.Second)
+	if err != nil {
+		t.Fatalf("lock after unlock: %v", err)
+	}
+	u2()
+	n := TempName("zfs.conf")
+	if !IsTempName(n, "zfs.conf") || IsTempName(".zfs.conf20240101", "zfs.conf") || IsTempName(n, "other.conf") {
+		t.Errorf("TempName %q", n)
+	}
+}
