@@ -77,7 +77,7 @@ func TestWriteRoundTrip(t *testing.T) {
 }
 
 // assertNoStrayConf checks that the only .conf files in /etc/modprobe.d are
-// want, and that every other entry is a backup or a renameio temporary file
+// want, and that every other entry is a backup or a dot file (a temporary file)
 // (".NAME" + digits) that modprobe skips.
 func assertNoStrayConf(t *testing.T, root string, want ...string) {
 	t.Helper()
