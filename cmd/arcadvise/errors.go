@@ -6,11 +6,10 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"syscall"
 
 	"github.com/arcadvise/arcadvise/internal/apply"
 	"github.com/arcadvise/arcadvise/internal/arcstats"
-	"golang.org/x/sys/unix"
+	"github.com/arcadvise/arcadvise/internal/policy"
 )
 
 // Exit codes, documented in README.md.
@@ -54,7 +53,7 @@ func reportErr(stderr io.Writer, err error) int {
 	return code
 }
 
-// readErr adds the hint for an error reading the host.
+// readErr adds the hint for an error reading the host or its input.
 func readErr(err error) error {
 	switch {
 	case err == nil:
@@ -63,6 +62,8 @@ func readErr(err error) error {
 		return inputErr(err, "is the zfs module loaded? (modprobe zfs; with --root, the snapshot needs proc/spl/kstat/zfs/arcstats)")
 	case errors.Is(err, fs.ErrPermission):
 		return inputErr(err, "run arcadvise as a user that can read /proc and /sys")
+	case errors.Is(err, policy.ErrReserveTooLarge):
+		return inputErr(err, "--reserve declares the workload's memory; it must leave room for the kernel and the ARC")
 	}
 	return inputErr(err, "")
 }
@@ -72,6 +73,9 @@ func readErr(err error) error {
 func applyErr(err error) error {
 	if ie, ok := errors.AsType[*apply.IgnoredValueError](err); ok {
 		return inputErr(ie, ie.Violation.Why+"; --force writes it anyway")
+	}
+	if _, ok := errors.AsType[*apply.UnsupportedError](err); ok {
+		return inputErr(err, "upgrade OpenZFS; the advice is shown for reference")
 	}
 	if _, ok := errors.AsType[*apply.CmdlineError](err); ok {
 		return inputErr(err, "remove zfs.zfs_arc_max from the boot loader's kernel command line (e.g. GRUB_CMDLINE_LINUX in /etc/default/grub), or --force to write the file anyway")
@@ -92,17 +96,11 @@ func applyErr(err error) error {
 	return inputErr(err, "")
 }
 
-// interrupted is the cause of the context when SIGINT or SIGTERM came: the
-// run ends with 128 + the signal (130, 143).
-type interrupted struct{ sig syscall.Signal }
-
-func (e *interrupted) Error() string { return "interrupted by " + unix.SignalName(e.sig) }
-
-// interruption returns the signal's exit error when ctx was cancelled by
-// one, else nil.
+// interruption returns the signal's exit error (130, 143: main makes it
+// the context's cause) when ctx was cancelled by one, else nil.
 func interruption(ctx context.Context, what string) error {
-	if sig, ok := context.Cause(ctx).(*interrupted); ok {
-		return &exitError{code: 128 + int(sig.sig), err: fmt.Errorf("%w: %s", sig, what)}
+	if e, ok := context.Cause(ctx).(*exitError); ok {
+		return &exitError{code: e.code, err: fmt.Errorf("%w: %s", e.err, what)}
 	}
 	return nil
 }

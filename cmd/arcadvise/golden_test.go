@@ -15,6 +15,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/aymanbagabas/go-udiff"
+	"github.com/rogpeppe/go-internal/txtar"
 
 	"github.com/arcadvise/arcadvise/internal/sample"
 )
@@ -161,6 +162,33 @@ func TestREADMESchema(t *testing.T) {
 	}
 	cancel()
 	<-done
+	// The version-dependent keys (recommendation.unsupported and
+	// load_order_risk) come from the composed roots of version-rules.txtar.
+	ar, err := txtar.ParseFile(filepath.Join("testdata", "script", "version-rules.txtar"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	vroot := t.TempDir()
+	for _, f := range ar.Files {
+		p := filepath.Join(vroot, f.Name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, f.Data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for host, reserve := range map[string]string{"zol086": "14080M", "zol064": "2G"} {
+		var out bytes.Buffer
+		if code := run(context.Background(), []string{"--root", filepath.Join(vroot, host), "--reserve", reserve, "--format", "json"}, &out, io.Discard); code != 0 {
+			t.Fatalf("%s: exit %d", host, code)
+		}
+		var doc any
+		if err := json.Unmarshal(out.Bytes(), &doc); err != nil {
+			t.Fatal(err)
+		}
+		flatten("", doc, paths)
+	}
 	files, _ := filepath.Glob(filepath.Join("testdata", "golden", "*.json"))
 	for _, f := range files {
 		b, err := os.ReadFile(f)

@@ -6,10 +6,13 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/signal"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 func main() { os.Exit(runMain()) }
@@ -22,7 +25,7 @@ func runMain() int {
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
 	go func() {
 		s := (<-sigs).(syscall.Signal)
-		cancel(&interrupted{s})
+		cancel(&exitError{code: 128 + int(s), err: fmt.Errorf("interrupted by %s", unix.SignalName(s))})
 		// Whatever is blocked ends anyway: at a second signal, or soon.
 		select {
 		case <-sigs:

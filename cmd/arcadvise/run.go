@@ -15,6 +15,7 @@ import (
 
 	"github.com/arcadvise/arcadvise/internal/apply"
 	"github.com/arcadvise/arcadvise/internal/buildinfo"
+	"github.com/arcadvise/arcadvise/internal/crashcap"
 	"github.com/arcadvise/arcadvise/internal/host"
 	"github.com/arcadvise/arcadvise/internal/modprobe"
 	"github.com/arcadvise/arcadvise/internal/policy"
@@ -162,10 +163,8 @@ func (o *options) mode() (apply.Mode, error) {
 // out the mode and prints the result.
 func advise(ctx context.Context, o *options, mode apply.Mode, stdout, stderr io.Writer) (int, error) {
 	snap, win, replay, err := readHost(ctx, o, stderr)
-	if cut := interruption(ctx, "nothing read, written or applied"); err != nil && cut != nil {
-		return 0, cut
-	} else if err != nil {
-		return 0, err
+	if err != nil {
+		return 0, cmp.Or(interruption(ctx, "nothing read, written or applied"), err)
 	}
 	// A window a signal cut short advises, but never drives a change.
 	cut := interruption(ctx, "the advice above covers the window until then; nothing was written or applied")
@@ -184,16 +183,18 @@ func advise(ctx context.Context, o *options, mode apply.Mode, stdout, stderr io.
 	in := policy.Input{Host: snap, Window: win, HostBase: o.hostBase.Bytes, HostBaseSet: o.hostBase.IsSet, ArcMax: o.arcMax.Bytes,
 		Force: o.force, BootArcMin: apply.BootArcMin(cfg), BootArcMinSet: true, Reservations: o.reserve.Reservations(snap.Mem.MemTotal)}
 	rec, err := policy.Recommend(in)
-	if errors.Is(err, policy.ErrReserveTooLarge) {
-		return 0, inputErr(err, "--reserve declares the workload's memory; it must leave room for the kernel and the ARC")
-	} else if err != nil {
-		return 0, inputErr(err, "")
+	if err != nil {
+		return 0, readErr(err)
 	}
 	res, actErr := apply.Run(apply.Request{Mode: mode, Force: o.force, Root: snap.Root, CheckCommand: apply.CheckCommand(o.reserve, o.arcMax, o.hostBase, &rec)}, snap, cfg, &rec)
 	if res == nil {
 		return 0, applyErr(actErr)
 	}
-	rin := report.Input{Tool: "arcadvise " + buildinfo.String(), Root: o.root, Host: snap, Recommendation: rec, Window: win, Config: res}
+	cc, err := crashcap.Read(snap.Root, cfg.Cmdline)
+	if err != nil {
+		return 0, inputErr(err, "")
+	}
+	rin := report.Input{Tool: "arcadvise " + buildinfo.String(), Root: o.root, Host: snap, Recommendation: rec, Window: win, Config: res, CrashCapture: &cc}
 	rin.Pressure, rin.BootPressure = policy.Verdict(snap, win, &rec)
 	if err := render(stdout, o, mode, report.New(rin)); err != nil {
 		return 0, err

@@ -111,6 +111,14 @@ func (e *IgnoredValueError) Error() string {
 	return fmt.Sprintf("refusing zfs_arc_max=%d: the module would ignore it: %s", e.ArcMax, e.Violation.Rule)
 }
 
+// UnsupportedError refuses to write or apply a cap for a release older
+// than the model covers.
+type UnsupportedError struct{ Version string }
+
+func (e *UnsupportedError) Error() string {
+	return "refusing to write or apply: OpenZFS " + e.Version + " is older than the releases arcadvise models (0.6.5 and later)"
+}
+
 // CmdlineError refuses a write that the kernel command line overrides
 // (without Force).
 type CmdlineError struct{ Setting modprobe.Setting }
@@ -150,6 +158,8 @@ func Run(req Request, snap *host.Snapshot, cfg *modprobe.Config, rec *policy.Rec
 		return res, &IgnoredValueError{ArcMax: rec.ArcMax, Violation: rec.Violations[0]}
 	case rec.Status == policy.StatusRefused && !req.Force:
 		return nil, &IgnoredValueError{ArcMax: rec.ArcMax, Violation: rec.Violations[0]}
+	case rec.Unsupported && req.Mode.Acts():
+		return nil, &UnsupportedError{Version: snap.Module.Version.String()}
 	}
 	// Plan everything, then act: every read and check below comes before
 	// the first byte is written.

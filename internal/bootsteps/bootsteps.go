@@ -321,6 +321,14 @@ const (
 
 const nixosNote = "NixOS generates /etc/modprobe.d and the initrd from configuration.nix: set boot.extraModprobeConfig (or boot.kernelParams) there and run nixos-rebuild boot"
 
+// ReadDistro reads /etc/os-release (or /usr/lib/os-release) under root.
+func ReadDistro(root string) (Distro, error) { return readOSRelease(root) }
+
+// UsesDracut reports whether the distribution builds its initramfs with
+// dracut and ships kexec-tools for kdump (Fedora, RHEL and their kin);
+// otherwise the Debian family's kdump-tools is meant.
+func (d Distro) UsesDracut() bool { return d.family() == famDracut }
+
 func readOSRelease(root string) (Distro, error) {
 	fsys, err := rootfs.Open(root)
 	if err != nil {
@@ -390,4 +398,29 @@ func stripComment(line string) string {
 		}
 	}
 	return line
+}
+
+// Mounted reports whether a file system of type fstype is mounted on
+// mountpoint, from /proc/mounts under root (this package is its reader).
+// A missing /proc/mounts reads as not mounted.
+func Mounted(root, fstype, mountpoint string) (bool, error) {
+	fsys, err := rootfs.Open(root)
+	if err != nil {
+		return false, err
+	}
+	defer fsys.Close()
+	b, err := fsys.ReadFile("proc/mounts", maxMounts)
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		if len(f) >= 3 && unescapeMount(f[1]) == mountpoint && f[2] == fstype {
+			return true, nil
+		}
+	}
+	return false, nil
 }

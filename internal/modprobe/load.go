@@ -44,6 +44,9 @@ type Config struct {
 	Settings []Setting
 	// Warnings name files and lines that do not do what they seem to.
 	Warnings []Warning
+	// Cmdline is /proc/cmdline as read (this package is its one reader),
+	// for the other parameters other parts of arcadvise look at.
+	Cmdline string
 
 	root  string
 	files []*confFile // the files in Files, same order
@@ -185,6 +188,7 @@ func Load(root string) (*Config, error) {
 	cmd, err := readIn(c.root, CmdlinePath)
 	switch {
 	case err == nil:
+		c.Cmdline = strings.TrimSpace(string(cmd))
 		for _, w := range parseCmdline(cmd) {
 			if dashdash != "" {
 				c.Warnings = append(c.Warnings, Warning{Path: CmdlinePath,

@@ -105,6 +105,13 @@ type Recommendation struct {
 	DefaultCMax     uint64        `json:"default_c_max_bytes"`
 	Violations      []Violation   `json:"violations,omitempty"`
 	Forced          bool          `json:"forced,omitempty"`
+	// Unsupported: the version is older than the model covers (0.6.4 and
+	// earlier): the numbers are for reference, --write and --live refuse.
+	Unsupported bool `json:"unsupported,omitempty"`
+	// LoadOrder: on 0.7.2–0.8.6 this cap is ignored at module load (it is
+	// not above the default c_min, which the module checks before it
+	// applies zfs_arc_min); see the note.
+	LoadOrder bool `json:"load_order_risk,omitempty"`
 	// WindowExcess is how far a sampled window's non-ARC peak exceeded the
 	// declared reservation plus the host base; the cap leaves room for it.
 	WindowExcess uint64   `json:"window_excess_bytes,omitempty"`
@@ -298,7 +305,8 @@ func Recommend(in Input) (Recommendation, error) {
 		r.ArcMinReason = fmt.Sprintf("the cap %s is not above the c_min it will meet (%s, the %s or the running c_min): the module ignores a zfs_arc_max ≤ c_min (arc_tuning_update), so zfs_arc_min goes down to MAX(cap/2, 32 MiB), the value the module itself picks from 2.1.1",
 			size.Format(r.ArcMax), size.Format(r.CMinMet), bootSrc)
 	}
-	r.Violations = CheckArcMax(r.ArcMax, allmem, r.CMinMet, r.ArcMin)
+	r.Violations = CheckArcMax(v, r.ArcMax, allmem, r.CMinMet, r.ArcMin)
+	r.Notes = append(r.Notes, versionNotes(v, &r, allmem)...)
 	if len(r.Violations) > 0 {
 		r.Status, r.Forced = StatusRefused, in.Force
 	}

@@ -3,6 +3,7 @@ package policy
 import (
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/arcadvise/arcadvise/internal/arcstats"
@@ -118,6 +119,41 @@ func (p *Pressure) add(s Signal) {
 	}
 }
 
+// corroborate keeps memory_direct_count from raising the verdict to high on
+// its own. The module counts a direct-reclaim call whenever its shrinker
+// runs outside kswapd (current_is_kswapd() in arc_shrinker_scan), and
+// `echo 3 > /proc/sys/vm/drop_caches` runs the shrinkers from the writing
+// task (drop_slab), so an admin dropping caches looks like a stalled
+// allocation. High needs a second witness: memory PSI stall, the kernel's
+// own direct-reclaim counters (allocstall, pgscan_direct), the ARC target
+// pulled down or held (c, arc_no_grow, memory_available_bytes), or writes
+// throttled. Without one the counter is graded moderate, and says why.
+func (p *Pressure) corroborate() {
+	di := -1
+	witness := false
+	for i, s := range p.Signals {
+		switch {
+		case s.Name == "memory_direct_count":
+			di = i
+		case s.Name == "memory_indirect_count" || s.Name == "pgscan_kswapd":
+			// kswapd's work says memory was short, not that a task stalled.
+		case strings.HasPrefix(s.Name, "memory PSI"):
+			witness = witness || s.Level >= Low
+		default:
+			witness = witness || s.Level >= Moderate
+		}
+	}
+	if di < 0 || witness || p.Signals[di].Level != High {
+		return
+	}
+	p.Signals[di].Level = Moderate
+	p.Signals[di].Meaning += "; graded moderate: nothing else shows pressure, and drop_caches or other shrinks from a task count here too"
+	p.Level = None
+	for _, s := range p.Signals {
+		p.Level = max(p.Level, s.Level)
+	}
+}
+
 // BootPressure grades pressure from the counters arcstats keeps since the
 // module loaded and the kernel's PSI averages. The meaning of each counter
 // is from zfs-internals.md §1.6 and §3.2: memory_direct_count counts ARC
@@ -199,6 +235,7 @@ func BootPressure(st *arcstats.Stats, psi meminfo.PSI, hasPSI bool, cStartsAtMax
 	if hasPSI {
 		p.add(psiSignal(psi))
 	}
+	p.corroborate()
 	return p
 }
 

@@ -20,7 +20,10 @@ func TestBootPressureRealCaptures(t *testing.T) {
 		signals    []string // signals that must be at least Low
 	}{
 		// ZoL 0.6.4, 140 days up, 5.1 M direct reclaims: high.
-		{"arcstats/telegraf-zol-0.6.4.txt", true, High, []string{"memory_direct_count", "memory_indirect_count"}},
+		// 5.2 M direct reclaims since boot, but nothing else shows pressure
+		// now (no PSI on that kernel, c near c_max, arc_no_grow 0): the
+		// counter alone is graded moderate (corroborate).
+		{"arcstats/telegraf-zol-0.6.4.txt", true, Moderate, []string{"memory_direct_count", "memory_indirect_count"}},
 		// ZoL 0.6.5, 542 direct and 3006 indirect, c ≪ c_max.
 		{"arcstats/node_exporter-zol-0.6.5.txt", true, Moderate, []string{"memory_direct_count", "c"}},
 		// ZoL 0.7.x: ARC collapsed to its floor after 1.1 M direct reclaims.
@@ -134,5 +137,30 @@ func TestDirectOneRule(t *testing.T) {
 		if got := directLevel(tt.n, tt.span); got != tt.want {
 			t.Errorf("%d in %s: %s, want %s", tt.n, tt.span, got, tt.want)
 		}
+	}
+}
+
+// TestDirectNeedsAWitness: memory_direct_count alone (drop_caches counts
+// too) is graded moderate; with PSI stall, or the ARC held down, it is high.
+func TestDirectNeedsAWitness(t *testing.T) {
+	rows := func(extra map[string]int64) *arcstats.Stats {
+		r := map[string]int64{"size": 1 << 30, "c": 4 << 30, "c_min": 1 << 28, "c_max": 4 << 30,
+			"memory_direct_count": 120000, "memory_indirect_count": 0, "memory_throttle_count": 0, "arc_no_grow": 0}
+		for k, v := range extra {
+			r[k] = v
+		}
+		return kstat(t, r)
+	}
+	alone := BootPressure(rows(nil), meminfo.PSI{}, true, false)
+	if alone.Level != Moderate || alone.Signals[1].Level != Moderate || !strings.Contains(alone.Signals[1].Meaning, "drop_caches") {
+		t.Errorf("alone: %s %+v", alone.Level, alone.Signals[1])
+	}
+	withPSI := BootPressure(rows(nil), meminfo.PSI{SomeAvg10: 0.5, SomeAvg60: 0.3}, true, false)
+	if withPSI.Level != High {
+		t.Errorf("with PSI stall: %s", withPSI.Level)
+	}
+	held := BootPressure(rows(map[string]int64{"arc_no_grow": 1}), meminfo.PSI{}, false, false)
+	if held.Level != High {
+		t.Errorf("with arc_no_grow: %s", held.Level)
 	}
 }

@@ -107,6 +107,7 @@ func WindowPressure(w *Window) Pressure {
 			p.add(s)
 		}
 	}
+	p.corroborate()
 	return p
 }
 

@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"io"
 
+	"github.com/arcadvise/arcadvise/internal/crashcap"
+
 	"github.com/arcadvise/arcadvise/internal/apply"
 	"github.com/arcadvise/arcadvise/internal/host"
 	"github.com/arcadvise/arcadvise/internal/policy"
@@ -30,7 +32,10 @@ type Report struct {
 	Window         *Window          `json:"window,omitempty"`
 	Recommendation Recommendation   `json:"recommendation"`
 	Config         *apply.Result    `json:"config,omitempty"`
-	Warnings       []string         `json:"warnings"`
+	// CrashCapture says whether the host would keep the trace of its next
+	// kernel panic.
+	CrashCapture *crashcap.Report `json:"crash_capture,omitempty"`
+	Warnings     []string         `json:"warnings"`
 }
 
 // Input is what a report is made of.
@@ -45,6 +50,7 @@ type Input struct {
 	BootPressure *policy.Pressure
 	Window       *policy.Window
 	Config       *apply.Result
+	CrashCapture *crashcap.Report
 }
 
 // Host is the memory picture, in bytes.
@@ -67,14 +73,22 @@ type ZFS struct {
 	Generation string             `json:"arcstats_generation,omitempty"`
 	Params     map[string]*uint64 `json:"params"`
 	Advisories []Advisory         `json:"advisories"`
+	// UpgradeTo is the lowest release free of every known bug that can
+	// apply to this host ("" when the running one is, or none is known).
+	UpgradeTo string `json:"upgrade_to"`
 }
 
-// Advisory is a known ARC bug of the running version.
+// Advisory is a known ARC bug of the running version that can apply to
+// this host.
 type Advisory struct {
-	Affected string `json:"affected"`
-	Summary  string `json:"summary"`
-	Issues   string `json:"issues"`
-	FixedIn  string `json:"fixed_in"`
+	Affected   string `json:"affected"`
+	Summary    string `json:"summary"`
+	Issues     string `json:"issues"`
+	FixedIn    string `json:"fixed_in"`
+	Condition  string `json:"condition,omitempty"`
+	Workaround string `json:"workaround,omitempty"`
+	// Covered: the workaround is set on this host.
+	Covered bool `json:"covered"`
 }
 
 // Arc is the ARC's size and limits from arcstats.
@@ -99,7 +113,7 @@ type Recommendation struct {
 func New(in Input) *Report {
 	snap, rec := in.Host, in.Recommendation
 	r := &Report{SchemaVersion: SchemaVersion, Tool: in.Tool, Root: in.Root, Pressure: in.Pressure,
-		BootPressure: in.BootPressure, Config: in.Config, Warnings: snap.Warnings}
+		BootPressure: in.BootPressure, Config: in.Config, CrashCapture: in.CrashCapture, Warnings: snap.Warnings}
 	if r.Warnings == nil {
 		r.Warnings = []string{}
 	}
@@ -126,8 +140,13 @@ func New(in Input) *Report {
 			r.ZFS.Params[name] = nil
 		}
 	}
-	for _, a := range policy.AdvisoriesFor(v) {
-		r.ZFS.Advisories = append(r.ZFS.Advisories, Advisory{Affected: a.Range(), Summary: a.Summary, Issues: a.Issues, FixedIn: a.FixedIn})
+	facts := policy.FactsOf(snap)
+	for _, a := range policy.AdvisoriesFor(v, facts) {
+		r.ZFS.Advisories = append(r.ZFS.Advisories, Advisory{Affected: a.Range(), Summary: a.Summary, Issues: a.Issues,
+			FixedIn: a.FixedIn(), Condition: string(a.Condition), Workaround: a.Workaround, Covered: a.Covered})
+	}
+	if up, ok := policy.UpgradeTo(v, facts); ok && up.Compare(v) > 0 {
+		r.ZFS.UpgradeTo = up.String()
 	}
 	r.Arc.Size = arcSize
 	r.Arc.C, _ = snap.Arc.Uint("c")

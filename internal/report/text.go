@@ -136,9 +136,24 @@ func (r *Report) WriteText(w io.Writer, opt TextOptions) error {
 		}
 	}
 	if len(r.ZFS.Advisories) > 0 {
-		p("\nKnown ARC bugs in OpenZFS %s: upgrade to at least %s\n", r.ZFS.Version, r.ZFS.Advisories[len(r.ZFS.Advisories)-1].FixedIn)
+		title := fmt.Sprintf("Known ARC bugs in OpenZFS %s", r.ZFS.Version)
+		if r.ZFS.UpgradeTo != "" {
+			title += ": upgrade to " + r.ZFS.UpgradeTo + ", the lowest release free of every known one that can apply here"
+		}
+		p("\n")
+		para("", 2, title)
 		for _, adv := range r.ZFS.Advisories {
-			para("  - ", 4, fmt.Sprintf("%s (%s; affects %s, fixed in %s)", adv.Summary, adv.Issues, adv.Affected, adv.FixedIn))
+			text := fmt.Sprintf("%s (%s; affects %s; fixed in %s)", adv.Summary, adv.Issues, adv.Affected, adv.FixedIn)
+			if adv.Condition != "" {
+				text += "; only with " + adv.Condition
+			}
+			switch {
+			case adv.Covered:
+				text += "; covered here: " + adv.Workaround + " is set"
+			case adv.Workaround != "":
+				text += "; without an upgrade, set " + adv.Workaround
+			}
+			para("  - ", 4, text)
 		}
 	}
 
@@ -176,6 +191,26 @@ func (r *Report) WriteText(w io.Writer, opt TextOptions) error {
 	if r.Config != nil {
 		if err := configText(bw, &tb, width, r.Config); err != nil {
 			return err
+		}
+	}
+	if cc := r.CrashCapture; cc != nil {
+		verdict := "no, the trace of a kernel panic would be lost"
+		if cc.KeepsTrace {
+			verdict = "yes"
+		}
+		p("\n")
+		para("", 2, "Crash capture: would the next kernel panic leave a trace? "+verdict)
+		rows := [][]string{}
+		for _, it := range cc.Items {
+			rows = append(rows, []string{it.Name, it.Value})
+		}
+		if err := tb.table(bw, width, nil, rows, left, wrap); err != nil {
+			return err
+		}
+		for _, it := range cc.Items {
+			if it.Fix != "" && !cc.KeepsTrace {
+				para("  "+it.Name+": ", 4, it.Fix)
+			}
 		}
 	}
 	return bw.Flush()

@@ -20,6 +20,11 @@ const (
 	ArcMax     = "zfs_arc_max"
 	ArcMin     = "zfs_arc_min"
 	ArcSysFree = "zfs_arc_sys_free"
+	// ShrinkerLimit (2.2.0+) caps what one kernel shrinker call may evict;
+	// 0 removes the cap, the workaround for #16313/#16909 on 2.2.
+	ShrinkerLimit = "zfs_arc_shrinker_limit"
+	// MetaLimitPercent (0.7–2.1): 100 triggers #14054 on 2.1.0–2.1.6.
+	MetaLimitPercent = "zfs_arc_meta_limit_percent"
 )
 
 // Param is one parameter file's value. Present is false when the running
@@ -72,7 +77,7 @@ func Read(root string) (State, error) {
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		return st, err
 	}
-	for _, name := range []string{ArcMax, ArcMin, ArcSysFree} {
+	for _, name := range []string{ArcMax, ArcMin, ArcSysFree, ShrinkerLimit, MetaLimitPercent} {
 		rel := ParamDir + "/" + name
 		b, err := fsys.ReadFile(rel, maxParam)
 		if errors.Is(err, fs.ErrNotExist) {

@@ -1,0 +1,164 @@
+// Package crashcap says, read-only, whether the host would keep the trace
+// of its next kernel panic: a crash kernel loaded for kdump, a pstore
+// backend, a netconsole target, and the panic sysctls. A panic in the ARC
+// reclaim path without a trace leaves an admin guessing which bug hit.
+//
+// Everything is read under a root (internal/rootfs): /sys/kernel/
+// kexec_crash_loaded, /sys/module/pstore/parameters/backend,
+// /sys/module/netconsole, /sys/kernel/config/netconsole and
+// /proc/sys/kernel/{panic,panic_on_oops,hung_task_panic}. /proc/cmdline
+// (crashkernel=) comes from the caller and /proc/mounts through bootsteps,
+// their one readers.
+package crashcap
+
+import (
+	"errors"
+	"io/fs"
+	"strings"
+
+	"github.com/arcadvise/arcadvise/internal/bootsteps"
+	"github.com/arcadvise/arcadvise/internal/rootfs"
+)
+
+// Item is one way a trace survives, or one setting that decides it.
+type Item struct {
+	Name   string `json:"name"`
+	Ready  bool   `json:"ready"`
+	Value  string `json:"value"`
+	Source string `json:"source"`
+	// Fix is what to do when it is missing ("" when ready, or for a
+	// setting that is only reported).
+	Fix string `json:"fix,omitempty"`
+}
+
+// Report is the crash-capture section.
+type Report struct {
+	// KeepsTrace: kdump, pstore or netconsole is ready.
+	KeepsTrace bool   `json:"keeps_trace"`
+	Items      []Item `json:"items"`
+}
+
+// Read looks at the host under root. cmdline is /proc/cmdline. What to do
+// about kdump depends on the distribution (os-release, read by bootsteps):
+// kexec-tools on the Fedora/RHEL family, kdump-tools elsewhere.
+func Read(root, cmdline string) (Report, error) {
+	distro, err := bootsteps.ReadDistro(root)
+	if err != nil {
+		return Report{}, err
+	}
+	dracut := distro.UsesDracut()
+	fsys, err := rootfs.Open(root)
+	if err != nil {
+		return Report{}, err
+	}
+	defer fsys.Close()
+	read := func(rel string) (string, bool, error) {
+		b, err := fsys.ReadFile(rel, 4<<10)
+		if errors.Is(err, fs.ErrNotExist) {
+			return "", false, nil
+		}
+		if err != nil {
+			return "", false, err
+		}
+		return strings.TrimSpace(string(b)), true, nil
+	}
+	var r Report
+
+	// kdump: a reservation on the command line and a crash kernel loaded.
+	crashkernel := ""
+	for _, w := range strings.Fields(cmdline) {
+		if v, ok := strings.CutPrefix(w, "crashkernel="); ok {
+			crashkernel = v
+		}
+	}
+	loaded, _, err := read("sys/kernel/kexec_crash_loaded")
+	if err != nil {
+		return Report{}, err
+	}
+	kd := Item{Name: "kdump", Ready: crashkernel != "" && loaded == "1",
+		Value:  "crashkernel=" + dash(crashkernel) + ", crash kernel loaded: " + yesNo(loaded == "1"),
+		Source: "/proc/cmdline crashkernel=, /sys/kernel/kexec_crash_loaded"}
+	if !kd.Ready {
+		kd.Fix = "apt install kdump-tools (Debian, Ubuntu, Proxmox), set USE_KDUMP=1 in /etc/default/kdump-tools, reboot; kdump-config show then says ready"
+		if dracut {
+			kd.Fix = "dnf install kexec-tools, kdumpctl reset-crashkernel, systemctl enable --now kdump, reboot; kdumpctl status then says ready"
+		}
+	}
+	r.Items = append(r.Items, kd)
+
+	// pstore: a backend that keeps records across a reboot, and the file
+	// system that shows them (mounted on /sys/fs/pstore, in /proc/mounts).
+	backend, _, err := read("sys/module/pstore/parameters/backend")
+	if err != nil {
+		return Report{}, err
+	}
+	if backend == "(null)" {
+		backend = ""
+	}
+	mounted, err := bootsteps.Mounted(root, "pstore", "/sys/fs/pstore")
+	if err != nil {
+		return Report{}, err
+	}
+	ps := Item{Name: "pstore", Ready: backend != "" && mounted,
+		Value:  "backend " + dash(backend) + ", /sys/fs/pstore mounted: " + yesNo(mounted),
+		Source: "/sys/module/pstore/parameters/backend, /sys/fs/pstore"}
+	if !ps.Ready {
+		ps.Fix = "needs a backend: efi_pstore on UEFI firmware (modprobe efi_pstore), or ramoops with reserved memory (ramoops.mem_address= and ramoops.mem_size= on the kernel command line); systemd-pstore.service then keeps the records in /var/lib/systemd/pstore"
+	}
+	r.Items = append(r.Items, ps)
+
+	// netconsole: the module with a target, from its parameter or configfs.
+	target, modLoaded, err := read("sys/module/netconsole/parameters/netconsole")
+	if err != nil {
+		return Report{}, err
+	}
+	if _, err := fsys.Stat("sys/module/netconsole"); err == nil {
+		modLoaded = true
+	}
+	if des, err := fsys.ReadDir("sys/kernel/config/netconsole"); err == nil {
+		for _, de := range des {
+			if on, _, _ := read("sys/kernel/config/netconsole/" + de.Name() + "/enabled"); on == "1" {
+				target = "configfs " + de.Name()
+			}
+		}
+	}
+	nc := Item{Name: "netconsole", Ready: modLoaded && target != "",
+		Value:  "module loaded: " + yesNo(modLoaded) + ", target " + dash(target),
+		Source: "/sys/module/netconsole, /sys/kernel/config/netconsole"}
+	if !nc.Ready {
+		nc.Fix = "sends the panic to a log host: modprobe netconsole netconsole=@/IFACE,PORT@LOGHOST/ (or its configfs targets), with a listener such as nc -u -l PORT there"
+	}
+	r.Items = append(r.Items, nc)
+	r.KeepsTrace = kd.Ready || ps.Ready || nc.Ready
+
+	// The panic sysctls: reported, with what they mean.
+	for _, s := range []struct{ name, meaning string }{
+		{"panic", "seconds before a panicked kernel reboots; 0 waits forever (the screen keeps the trace, the host stays down)"},
+		{"panic_on_oops", "1: an oops (such as a NULL dereference in the ARC) panics, so kdump can take a dump"},
+		{"hung_task_panic", "1: a task blocked over hung_task_timeout_secs (a reclaim deadlock) panics"},
+	} {
+		v, ok, err := read("proc/sys/kernel/" + s.name)
+		if err != nil {
+			return Report{}, err
+		}
+		if !ok {
+			v = "-"
+		}
+		r.Items = append(r.Items, Item{Name: "kernel." + s.name, Ready: ok, Value: v, Source: "/proc/sys/kernel/" + s.name + ": " + s.meaning})
+	}
+	return r, nil
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "none"
+	}
+	return s
+}
+
+func yesNo(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "no"
+}

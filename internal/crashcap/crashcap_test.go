@@ -1,0 +1,181 @@
+package crashcap
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// mkroot writes files (path relative to the root → content) into a temp root.
+func mkroot(t *testing.T, files map[string]string) string {
+	t.Helper()
+	root := t.TempDir()
+	for rel, body := range files {
+		p := filepath.Join(root, rel)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return root
+}
+
+func item(t *testing.T, r Report, name string) Item {
+	t.Helper()
+	for _, it := range r.Items {
+		if it.Name == name {
+			return it
+		}
+	}
+	t.Fatalf("no item %q in %+v", name, r.Items)
+	return Item{}
+}
+
+const sysctls = "proc/sys/kernel/"
+
+func TestRead(t *testing.T) {
+	debian := map[string]string{"etc/os-release": "ID=debian\n", "proc/mounts": "/dev/vda / ext4 rw 0 0\n"}
+	with := func(extra map[string]string) map[string]string {
+		m := map[string]string{}
+		for k, v := range debian {
+			m[k] = v
+		}
+		for k, v := range extra {
+			m[k] = v
+		}
+		return m
+	}
+	tests := []struct {
+		name    string
+		files   map[string]string
+		cmdline string
+		keeps   bool
+		ready   map[string]bool   // item → ready
+		fix     map[string]string // item → substring of Fix ("" means no fix)
+		value   map[string]string // item → substring of Value
+	}{
+		{
+			name:  "bare debian host: nothing keeps a trace, debian fix",
+			files: debian, cmdline: "root=/dev/vda ro",
+			ready: map[string]bool{"kdump": false, "pstore": false, "netconsole": false, "kernel.panic": false},
+			fix:   map[string]string{"kdump": "kdump-tools", "pstore": "efi_pstore", "netconsole": "modprobe netconsole"},
+			value: map[string]string{"kdump": "crashkernel=none", "kernel.panic": "-"},
+		},
+		{
+			name:    "fedora: kexec-tools",
+			files:   map[string]string{"etc/os-release": "ID=fedora\n", "proc/mounts": "/dev/vda / xfs rw 0 0\n"},
+			cmdline: "root=/dev/vda",
+			fix:     map[string]string{"kdump": "kexec-tools"},
+		},
+		{
+			name:    "crashkernel reserved but no crash kernel loaded",
+			files:   with(map[string]string{"sys/kernel/kexec_crash_loaded": "0\n"}),
+			cmdline: "root=/dev/vda crashkernel=512M",
+			ready:   map[string]bool{"kdump": false},
+			value:   map[string]string{"kdump": "crashkernel=512M, crash kernel loaded: no"},
+		},
+		{
+			name:    "kdump ready",
+			files:   with(map[string]string{"sys/kernel/kexec_crash_loaded": "1\n", sysctls + "panic": "10\n", sysctls + "panic_on_oops": "1\n"}),
+			cmdline: "crashkernel=384M-:512M quiet",
+			keeps:   true,
+			ready:   map[string]bool{"kdump": true, "kernel.panic": true, "kernel.panic_on_oops": true, "kernel.hung_task_panic": false},
+			fix:     map[string]string{"kdump": ""},
+			value:   map[string]string{"kernel.panic": "10", "kernel.panic_on_oops": "1"},
+		},
+		{
+			name: "pstore backend without the file system mounted",
+			files: with(map[string]string{
+				"sys/module/pstore/parameters/backend": "efi_pstore\n",
+			}),
+			ready: map[string]bool{"pstore": false},
+			value: map[string]string{"pstore": "backend efi_pstore, /sys/fs/pstore mounted: no"},
+		},
+		{
+			name: "pstore ready",
+			files: with(map[string]string{
+				"sys/module/pstore/parameters/backend": "efi_pstore\n",
+				"proc/mounts":                          "/dev/vda / ext4 rw 0 0\npstore /sys/fs/pstore pstore rw,nosuid 0 0\n",
+			}),
+			keeps: true,
+			ready: map[string]bool{"pstore": true},
+		},
+		{
+			name: "pstore (null) backend is none",
+			files: with(map[string]string{
+				"sys/module/pstore/parameters/backend": "(null)\n",
+				"proc/mounts":                          "pstore /sys/fs/pstore pstore rw 0 0\n",
+			}),
+			ready: map[string]bool{"pstore": false},
+			value: map[string]string{"pstore": "backend none"},
+		},
+		{
+			name:  "netconsole loaded without a target",
+			files: with(map[string]string{"sys/module/netconsole/refcnt": "0\n"}),
+			ready: map[string]bool{"netconsole": false},
+			value: map[string]string{"netconsole": "module loaded: yes, target none"},
+		},
+		{
+			name:  "netconsole parameter target",
+			files: with(map[string]string{"sys/module/netconsole/parameters/netconsole": "@/eth0,6666@192.0.2.1/\n"}),
+			keeps: true,
+			ready: map[string]bool{"netconsole": true},
+			value: map[string]string{"netconsole": "@/eth0,6666@192.0.2.1/"},
+		},
+		{
+			name: "netconsole configfs target, only the enabled one counts",
+			files: with(map[string]string{
+				"sys/module/netconsole/refcnt":                 "0\n",
+				"sys/kernel/config/netconsole/off/enabled":     "0\n",
+				"sys/kernel/config/netconsole/loghost/enabled": "1\n",
+			}),
+			keeps: true,
+			ready: map[string]bool{"netconsole": true},
+			value: map[string]string{"netconsole": "configfs loghost"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r, err := Read(mkroot(t, tt.files), tt.cmdline)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.KeepsTrace != tt.keeps {
+				t.Errorf("KeepsTrace = %v, want %v", r.KeepsTrace, tt.keeps)
+			}
+			if len(r.Items) != 6 {
+				t.Errorf("%d items, want 6 (kdump, pstore, netconsole, 3 sysctls)", len(r.Items))
+			}
+			for name, want := range tt.ready {
+				if got := item(t, r, name).Ready; got != want {
+					t.Errorf("%s ready = %v, want %v", name, got, want)
+				}
+			}
+			for name, want := range tt.fix {
+				got := item(t, r, name).Fix
+				if want == "" && got != "" || !strings.Contains(got, want) {
+					t.Errorf("%s fix = %q, want %q", name, got, want)
+				}
+			}
+			for name, want := range tt.value {
+				if got := item(t, r, name).Value; !strings.Contains(got, want) {
+					t.Errorf("%s value = %q, want it to contain %q", name, got, want)
+				}
+			}
+		})
+	}
+}
+
+// A crash-capture file that is not a regular file is an error, not a guess.
+func TestReadRefusesOddFiles(t *testing.T) {
+	root := mkroot(t, map[string]string{"etc/os-release": "ID=debian\n"})
+	if err := os.MkdirAll(filepath.Join(root, "sys/kernel/kexec_crash_loaded"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Read(root, ""); err == nil {
+		t.Fatal("a directory as kexec_crash_loaded was accepted")
+	}
+}
