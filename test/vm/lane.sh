@@ -309,7 +309,7 @@ run_variant() {
   [[ -d $run/share/out/model ]] && cp -f "$run/share/out/model"/*.env "$LAB/lane/results/$v/" 2>/dev/null || true
   if [[ -e $run/share/out/timing/timing.env ]]; then cp -f "$run/share/out/timing/timing.env" "$LAB/lane/results/$v/"; fi
   local f
-  for f in zfs_version kernel arcadvise_version boot1_seconds; do
+  for f in zfs_version kernel arcadvise_version boot1_seconds crash_capture.json; do
     [[ -e $run/share/out/$f ]] && cp -f "$run/share/out/$f" "$LAB/lane/results/$v/"
   done
   echo "$run" >"$LAB/lane/results/$v/rundir"

@@ -212,6 +212,22 @@ translations. The control rows repeat the same rounds right after, with ASLR off
 cost, not theirs, so the control ratios are the closer estimate of what a real host would show.
 The scenario fails only when an arcadvise run exits non-zero; the ratio is a goal, not an
 assertion. Every run: `out/timing/runs.tsv` in the lane's run directory.
+EOF
+
+echo
+echo "## Crash capture on the real guest"
+echo
+echo "What \`arcadvise --reserve R --format json\` said under \`crash_capture\` at boot 1: would the guest keep"
+echo "the trace of its next kernel panic? The guest is a minimal image with no kdump, pstore backend or"
+echo "netconsole set up, so the expected answer is no, with each item as the real kernel shows it."
+echo
+for v in "${VARIANTS[@]}"; do
+  f=$RES/$v/crash_capture.json
+  if [[ ! -s $f ]]; then echo "- **$v**: not recorded"; continue; fi
+  echo "- **$v**: keeps a trace: $(jq -r '.keeps_trace' "$f"); $(jq -r '[.items[] | "\(.name): \(.value)"] | join("; ")' "$f")"
+done
+
+cat <<'EOF'
 
 ## Snapshots
 

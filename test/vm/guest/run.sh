@@ -41,6 +41,8 @@ if [ "$BOOT" = 1 ]; then
     echo "# free -b"; free -b; echo "# stress-ng"; stress-ng --version; echo "# arcadvise --help"; "$AA" --help; } >"$OUT/sysinfo.txt" 2>&1
   snap 00-boot "fresh module after boot, ARC empty"
   if want timing; then timing_main; fi    # before anything loads the guest: no pool, ARC near empty
+  # what arcadvise says about keeping the trace of a panic, on the real guest
+  "$AA" --reserve "$RESERVE" --format json 2>/dev/null | jq '.crash_capture // empty' >"$OUT/crash_capture.json" 2>/dev/null
   if want parse; then parse_moment idle $((16*MiB)); fi
   if want model || want sample; then
     model_main            # takes the parse moments "filled" and "pressure" inside the default window
