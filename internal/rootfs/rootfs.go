@@ -42,6 +42,7 @@ const maxLinks = 40
 type FS struct {
 	dir  string
 	root *os.Root
+	dirf *os.File // the root for openat2, opened on first use
 }
 
 // Open opens dir as a root.
@@ -54,7 +55,12 @@ func Open(dir string) (*FS, error) {
 }
 
 // Close releases the root.
-func (f *FS) Close() error { return f.root.Close() }
+func (f *FS) Close() error {
+	if f.dirf != nil {
+		f.dirf.Close()
+	}
+	return f.root.Close()
+}
 
 // Root is the os.Root, for callers that need more than this package offers.
 func (f *FS) Root() *os.Root { return f.root }
@@ -134,6 +140,12 @@ func splitPath(p string) []string {
 // through a symlink at the last step, and only if it is a regular file.
 func (f *FS) OpenRegular(rel string) (*os.File, error) {
 	const flags = os.O_RDONLY | syscall.O_NONBLOCK | syscall.O_NOFOLLOW
+	if fh, err, ok := f.openat2(rel, os.O_RDONLY|syscall.O_NONBLOCK); ok {
+		if err != nil {
+			return nil, f.wrap(rel, err)
+		}
+		return f.regular(rel, fh)
+	}
 	// The common case first: os.Root walks the path itself, following
 	// relative symlinks inside the root. An absolute symlink (which
 	// os.Root refuses) or one at the last step takes the chroot walk.
@@ -162,6 +174,11 @@ func (f *FS) OpenRegular(rel string) (*os.File, error) {
 	if err != nil {
 		return nil, f.wrap(rel, err)
 	}
+	return f.regular(rel, fh)
+}
+
+// regular returns fh if it is a regular file, else closes it.
+func (f *FS) regular(rel string, fh *os.File) (*os.File, error) {
 	fi, err := fh.Stat()
 	if err != nil {
 		fh.Close()

@@ -74,8 +74,22 @@ func TestResolve(t *testing.T) {
 	}
 }
 
+// TestReadConfined runs twice: with openat2 (the kernel resolves in the
+// root) and with the os.Root walk that kernels before 5.6 get.
 func TestReadConfined(t *testing.T) {
+	t.Run("openat2", readConfined)
+	t.Run("os.Root", func(t *testing.T) {
+		was := noOpenat2.Swap(true)
+		defer noOpenat2.Store(was)
+		readConfined(t)
+	})
+}
+
+func readConfined(t *testing.T) {
 	root, _, f := setup(t)
+	if b, err := f.ReadFile("../../../etc/modprobe.d/abs.conf", 100); err != nil || string(b) != "inside\n" {
+		t.Errorf(".. above the root stays at the root: %q %v", b, err)
+	}
 	if b, err := f.ReadFile("etc/modprobe.d/abs.conf", 100); err != nil || string(b) != "inside\n" {
 		t.Errorf("through an absolute link inside: %q %v", b, err)
 	}
