@@ -131,7 +131,9 @@ func Read(root, cmdline string) (Report, error) {
 	r.Items = append(r.Items, nc)
 	r.KeepsTrace = kd.Ready || ps.Ready || nc.Ready
 
-	// The panic sysctls: reported, with what they mean.
+	// The panic sysctls, reported with what they mean. Ready is the value
+	// that turns the failure into a panic a crash kernel can dump (and, for
+	// kernel.panic, a host that comes back by itself after it).
 	for _, s := range []struct{ name, meaning string }{
 		{"panic", "seconds before a panicked kernel reboots; 0 waits forever (the screen keeps the trace, the host stays down)"},
 		{"panic_on_oops", "1: an oops (such as a NULL dereference in the ARC) panics, so kdump can take a dump"},
@@ -141,10 +143,14 @@ func Read(root, cmdline string) (Report, error) {
 		if err != nil {
 			return Report{}, err
 		}
+		ready := ok && v != "0"
+		if s.name != "panic" {
+			ready = ok && v == "1"
+		}
 		if !ok {
 			v = "-"
 		}
-		r.Items = append(r.Items, Item{Name: "kernel." + s.name, Ready: ok, Value: v, Source: "/proc/sys/kernel/" + s.name + ": " + s.meaning})
+		r.Items = append(r.Items, Item{Name: "kernel." + s.name, Ready: ready, Value: v, Source: "/proc/sys/kernel/" + s.name + ": " + s.meaning})
 	}
 	return r, nil
 }

@@ -79,12 +79,18 @@ func TestRead(t *testing.T) {
 		},
 		{
 			name:    "kdump ready",
-			files:   with(map[string]string{"sys/kernel/kexec_crash_loaded": "1\n", sysctls + "panic": "10\n", sysctls + "panic_on_oops": "1\n"}),
+			files:   with(map[string]string{"sys/kernel/kexec_crash_loaded": "1\n", sysctls + "panic": "10\n", sysctls + "panic_on_oops": "1\n", sysctls + "hung_task_panic": "0\n"}),
 			cmdline: "crashkernel=384M-:512M quiet",
 			keeps:   true,
 			ready:   map[string]bool{"kdump": true, "kernel.panic": true, "kernel.panic_on_oops": true, "kernel.hung_task_panic": false},
 			fix:     map[string]string{"kdump": ""},
 			value:   map[string]string{"kernel.panic": "10", "kernel.panic_on_oops": "1"},
+		},
+		{
+			name:  "panic 0 waits forever, oops does not panic",
+			files: with(map[string]string{sysctls + "panic": "0\n", sysctls + "panic_on_oops": "0\n", sysctls + "hung_task_panic": "1\n"}),
+			ready: map[string]bool{"kernel.panic": false, "kernel.panic_on_oops": false, "kernel.hung_task_panic": true},
+			value: map[string]string{"kernel.panic": "0"},
 		},
 		{
 			name: "pstore backend without the file system mounted",
