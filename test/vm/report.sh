@@ -157,9 +157,11 @@ before the fork to after the wait (bash's `EPOCHREALTIME`), stdout and stderr to
 /proc/pressure/memory, /proc/vmstat, /sys/module/zfs/version, zfs_arc_max, zfs_arc_min,
 zfs_arc_sys_free, /proc/cmdline, /proc/mounts, the modprobe.d files), `arcadvise --reserve R`
 (text), `arcadvise --reserve R --format json`, `arc_summary` (OpenZFS' own report, Python), and
-`/bin/true` (the cost of starting any process). The binary runs from the guest's own disk, not the
+`/bin/true` (the cost of starting any process) and `arcadvise --version` (the cost of starting
+this binary: the Go runtime and every package's init, no host file read; text minus this is
+arcadvise's own work). The binary runs from the guest's own disk, not the
 9p share; no cache is dropped; a few warm-up runs of each, then the runs interleaved round by round
-(true, cat, text, JSON), then `arc_summary` on its own with fewer runs. Medians and minimums in ms:
+(true, cat, version, text, JSON), then `arc_summary` on its own with fewer runs. Medians and minimums in ms:
 
 EOF
 tcols=()
@@ -179,17 +181,22 @@ else
   trow "\`arcadvise --reserve R --format json\`" json_ms json_min_ms
   trow "\`arc_summary\`" arc_summary_ms arc_summary_min_ms
   trow "\`/bin/true\`" true_ms true_min_ms
-  trow "text ÷ cat" text_x_cat text_x_cat_min
-  trow "JSON ÷ cat" json_x_cat json_x_cat_min
   erow() { # erow LABEL MEDIAN_KEY MIN_KEY: both from timing.env
     printf '| %s |' "$1"
     for v in "${tcols[@]}"; do x=$(tv_ "$v" "$2"); y=$(tv_ "$v" "$3"); printf ' %s | %s |' "${x:--}" "${y:--}"; done; echo
   }
+  if [[ -n $(tv_ "${tcols[0]}" version_median_ms) ]]; then
+    erow "\`arcadvise --version\` (start-up only)" version_median_ms version_min_ms
+  fi
+  trow "text ÷ cat" text_x_cat text_x_cat_min
+  trow "JSON ÷ cat" json_x_cat json_x_cat_min
   if [[ -n $(tv_ "${tcols[0]}" aslr_off_cat_median_ms) ]]; then
     erow "control, ASLR off: \`cat\`" aslr_off_cat_median_ms aslr_off_cat_min_ms
     erow "control, ASLR off: \`arcadvise\` text" aslr_off_text_median_ms aslr_off_text_min_ms
     erow "control, ASLR off: \`arcadvise\` JSON" aslr_off_json_median_ms aslr_off_json_min_ms
     erow "control, ASLR off: \`/bin/true\`" aslr_off_true_median_ms aslr_off_true_min_ms
+    [[ -z $(tv_ "${tcols[0]}" aslr_off_version_median_ms) ]] ||
+      erow "control, ASLR off: \`arcadvise --version\`" aslr_off_version_median_ms aslr_off_version_min_ms
     erow "control, ASLR off: text ÷ cat" aslr_off_text_x_cat -
     erow "control, ASLR off: JSON ÷ cat" aslr_off_json_x_cat -
   fi

@@ -1,12 +1,14 @@
 # shellcheck shell=bash disable=SC2034,SC2154,SC1090,SC1091
 # s-timing.sh - scenario f (timing): the whole run of arcadvise as a process, wall clock from
 # before the fork to after the wait, against `cat` of exactly the files a one-shot run reads,
-# against arc_summary, and against /bin/true (the cost of starting any process).
+# against arc_summary, against /bin/true (the cost of starting any process) and against
+# `arcadvise --version` (the cost of starting this binary: the Go runtime and every package's init,
+# no host file read), so text - version is what arcadvise's own work costs.
 # Runs at boot 1 right after the 00-boot snapshot: a quiet guest, ARC nearly empty, no pool yet.
 #
 # How: the binary is $AA (/usr/local/bin/arcadvise, installed on the guest's own disk by run.sh;
 # never the 9p share, whose page faults go to the host). No cache is dropped. TIMING_WARMUP runs
-# of each command first (not timed), then TIMING_RUNS rounds of true, cat, text, JSON interleaved
+# of each command first (not timed), then TIMING_RUNS rounds of true, cat, version, text, JSON interleaved
 # (a transient slowdown hits all four alike), then arc_summary TIMING_SLOW_RUNS times on its own
 # (python; it would evict the other commands' translated code under TCG if interleaved). Every
 # run's stdout and stderr go to /dev/null; the times stay in memory until the end (nothing is
@@ -79,8 +81,8 @@ aa_check() { [ "$2" = 0 ] && return 0; AA_BAD=$((AA_BAD + 1)); [ -n "$AA_FIRST" 
 
 timing_main() {
   local d=$OUT/timing w=/run/lane-timing files=() summary="" fstype i rc
-  local -a us_true=() us_cat=() us_text=() us_json=() us_sum=() log=()
-  local -a na_true=() na_cat=() na_text=() na_json=()
+  local -a us_true=() us_cat=() us_text=() us_json=() us_sum=() us_ver=() log=()
+  local -a na_true=() na_cat=() na_text=() na_json=() na_ver=()
   local bad_cat="" sum_note="" err
   AA_BAD=0; AA_FIRST=""
   mkdir -p "$d" "$w"
@@ -103,7 +105,7 @@ timing_main() {
   cat "${files[@]}" >/dev/null 2>"$w/cat.err"; rc=$?
   [ "$rc" = 0 ] || bad_cat="cat warm-up exit $rc"
   for ((i = 1; i < TIMING_WARMUP; i++)); do
-    tm /bin/true; tm cat "${files[@]}"
+    tm /bin/true; tm cat "${files[@]}"; tm "$AA" --version
     tm "$AA" --reserve "$RESERVE"; aa_check "text warm-up" $?
     tm "$AA" --reserve "$RESERVE" --format json; aa_check "json warm-up" $?
   done
@@ -113,6 +115,8 @@ timing_main() {
     tm /bin/true; rc=$?; us_true+=("$TM_US"); log+=("true $i $TM_US $rc")
     tm cat "${files[@]}"; rc=$?; us_cat+=("$TM_US"); log+=("cat $i $TM_US $rc")
     [ "$rc" = 0 ] || bad_cat=${bad_cat:-cat run $i exit $rc}
+    tm "$AA" --version; rc=$?; us_ver+=("$TM_US"); log+=("version $i $TM_US $rc")
+    aa_check "version run $i" "$rc"
     tm "$AA" --reserve "$RESERVE"; rc=$?; us_text+=("$TM_US"); log+=("text $i $TM_US $rc")
     aa_check "text run $i" "$rc"
     tm "$AA" --reserve "$RESERVE" --format json; rc=$?; us_json+=("$TM_US"); log+=("json $i $TM_US $rc")
@@ -127,10 +131,12 @@ timing_main() {
   elif ! echo 0 >"$ASLR" 2>/dev/null; then
     aslr_note="cannot write $ASLR"
   else
-    tm /bin/true; tm cat "${files[@]}"; tm "$AA" --reserve "$RESERVE"; tm "$AA" --reserve "$RESERVE" --format json
+    tm /bin/true; tm cat "${files[@]}"; tm "$AA" --version; tm "$AA" --reserve "$RESERVE"; tm "$AA" --reserve "$RESERVE" --format json
     for ((i = 1; i <= TIMING_RUNS; i++)); do
       tm /bin/true; rc=$?; na_true+=("$TM_US"); log+=("true-aslr-off $i $TM_US $rc")
       tm cat "${files[@]}"; rc=$?; na_cat+=("$TM_US"); log+=("cat-aslr-off $i $TM_US $rc")
+      tm "$AA" --version; rc=$?; na_ver+=("$TM_US"); log+=("version-aslr-off $i $TM_US $rc")
+      aa_check "version run $i, ASLR off" "$rc"
       tm "$AA" --reserve "$RESERVE"; rc=$?; na_text+=("$TM_US"); log+=("text-aslr-off $i $TM_US $rc")
       aa_check "text run $i, ASLR off" "$rc"
       tm "$AA" --reserve "$RESERVE" --format json; rc=$?; na_json+=("$TM_US"); log+=("json-aslr-off $i $TM_US $rc")
@@ -158,7 +164,9 @@ timing_main() {
   # only now write to the share
   cp -f "$w"/* "$d/" 2>/dev/null
   { echo "command run us exit"; printf '%s\n' "${log[@]}"; } | tr ' ' '\t' >"$d/runs.tsv"
-  local st_true st_cat st_text st_json st_sum
+  local st_true st_cat st_text st_json st_sum st_ver na_st_ver
+  read -r -a st_ver < <(tm_stats "${us_ver[@]}")
+  read -r -a na_st_ver < <(tm_stats "${na_ver[@]}")
   read -r -a st_true < <(tm_stats "${us_true[@]}")
   read -r -a st_cat < <(tm_stats "${us_cat[@]}")
   read -r -a st_text < <(tm_stats "${us_text[@]}")
@@ -174,17 +182,17 @@ timing_main() {
   { echo "runs=$TIMING_RUNS"; echo "slow_runs=${#us_sum[@]}"; echo "warmup=$TIMING_WARMUP"
     echo "files=${#files[@]}"; echo "file_list=\"${files[*]}\""; echo "binary=\"$AA ($fstype)\""
     echo "arc_summary=\"${summary:--}\""; echo "arc_summary_note=\"$sum_note\""
-    for n in true cat text json arc_summary; do
+    for n in true cat version text json arc_summary; do
       case $n in true) s=("${st_true[@]}");; cat) s=("${st_cat[@]}");; text) s=("${st_text[@]}");;
-                 json) s=("${st_json[@]}");; arc_summary) s=("${st_sum[@]}");; esac
+                 json) s=("${st_json[@]}");; arc_summary) s=("${st_sum[@]}");; version) s=("${st_ver[@]}");; esac
       echo "${n}_median_ms=${s[0]}"; echo "${n}_min_ms=${s[1]}"; echo "${n}_max_ms=${s[2]}"
     done
     echo "text_x_cat=$txc"; echo "json_x_cat=$jxc"
     echo "text_x_cat_min=$(ratio "${st_text[1]}" "${st_cat[1]}")"; echo "json_x_cat_min=$(ratio "${st_json[1]}" "${st_cat[1]}")"
     echo "aslr=$aslr0"; echo "aslr_off_note=\"$aslr_note\""
-    for n in true cat text json; do
+    for n in true cat version text json; do
       case $n in true) s=("${na_st_true[@]}");; cat) s=("${na_st_cat[@]}");; text) s=("${na_st_text[@]}");;
-                 json) s=("${na_st_json[@]}");; esac
+                 json) s=("${na_st_json[@]}");; version) s=("${na_st_ver[@]}");; esac
       echo "aslr_off_${n}_median_ms=${s[0]}"; echo "aslr_off_${n}_min_ms=${s[1]}"
     done
     echo "aslr_off_text_x_cat=$(ratio "${na_st_text[0]}" "${na_st_cat[0]}")"; echo "aslr_off_json_x_cat=$(ratio "${na_st_json[0]}" "${na_st_cat[0]}")"
@@ -193,6 +201,7 @@ timing_main() {
 
   local nums reason=""
   nums="cat_ms=${st_cat[0]} text_ms=${st_text[0]} json_ms=${st_json[0]} arc_summary_ms=${st_sum[0]} true_ms=${st_true[0]} text_x_cat=$txc json_x_cat=$jxc runs=$TIMING_RUNS arc_summary_runs=${#us_sum[@]}"
+  say "timing: median arcadvise --version=${st_ver[0]} ms (ASLR off ${na_st_ver[0]})"
   say "timing: min cat=${st_cat[1]} text=${st_text[1]} json=${st_json[1]} arc_summary=${st_sum[1]} true=${st_true[1]} ms"
   say "timing: ASLR off${aslr_note:+ ($aslr_note)}: median cat=${na_st_cat[0]} text=${na_st_text[0]} json=${na_st_json[0]} true=${na_st_true[0]} ms"
   if [ "$AA_BAD" -gt 0 ]; then
