@@ -77,6 +77,9 @@ func applyErr(err error) error {
 	if _, ok := errors.AsType[*apply.UnsupportedError](err); ok {
 		return inputErr(err, "upgrade OpenZFS; the advice is shown for reference")
 	}
+	if _, ok := errors.AsType[*apply.ContainerError](err); ok {
+		return inputErr(err, "run arcadvise on the host: the ARC and /sys/module/zfs belong to the host's kernel")
+	}
 	if _, ok := errors.AsType[*apply.CmdlineError](err); ok {
 		return inputErr(err, "remove zfs.zfs_arc_max from the boot loader's kernel command line (e.g. GRUB_CMDLINE_LINUX in /etc/default/grub), or --force to write the file anyway")
 	}

@@ -9,6 +9,7 @@ package apply
 import (
 	"errors"
 	"fmt"
+	"github.com/arcadvise/arcadvise/internal/container"
 	"slices"
 	"strings"
 	"time"
@@ -119,6 +120,15 @@ func (e *UnsupportedError) Error() string {
 	return "refusing to write or apply: OpenZFS " + e.Version + " is older than the releases arcadvise models (0.6.5 and later)"
 }
 
+// ContainerError refuses to write or apply from inside a container: the
+// ARC and /sys/module/zfs are the host kernel's, the modprobe.d file would
+// be the container's.
+type ContainerError struct{ Where container.Where }
+
+func (e *ContainerError) Error() string {
+	return "refusing to write or apply inside a container (" + e.Where.Kind + ", from " + e.Where.Evidence + ")"
+}
+
 // CmdlineError refuses a write that the kernel command line overrides
 // (without Force).
 type CmdlineError struct{ Setting modprobe.Setting }
@@ -160,6 +170,8 @@ func Run(req Request, snap *host.Snapshot, cfg *modprobe.Config, rec *policy.Rec
 		return nil, &IgnoredValueError{ArcMax: rec.ArcMax, Violation: rec.Violations[0]}
 	case rec.Unsupported && req.Mode.Acts():
 		return nil, &UnsupportedError{Version: snap.Module.Version.String()}
+	case snap.Container.In() && req.Mode.Acts():
+		return nil, &ContainerError{Where: snap.Container}
 	}
 	// Plan everything, then act: every read and check below comes before
 	// the first byte is written.

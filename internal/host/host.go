@@ -11,6 +11,7 @@ package host
 import (
 	"errors"
 	"fmt"
+	"github.com/arcadvise/arcadvise/internal/container"
 	"io/fs"
 	"time"
 
@@ -30,6 +31,10 @@ type Snapshot struct {
 	VM     meminfo.VMStat
 	HasVM  bool // proc/vmstat exists (absent from older snapshots)
 	Module zfsmod.State
+	// Container is set when arcadvise runs inside one: arcstats is the
+	// host's ARC, /proc/meminfo may be the container's, and nothing may
+	// be written or applied.
+	Container container.Where
 	// Warnings are oddities that do not stop the advice, such as an
 	// arcstats header whose row count disagrees with the rows.
 	Warnings []string
@@ -63,6 +68,12 @@ func Read(root string) (*Snapshot, error) {
 	}
 	if s.Module, err = zfsmod.Read(root); err != nil {
 		return nil, err
+	}
+	if s.Container, err = container.Detect(root); err != nil {
+		return nil, err
+	}
+	if c := s.Container; c.In() {
+		s.Warnings = append(s.Warnings, fmt.Sprintf("running inside a container (%s, from %s): arcstats is the host's ARC while /proc/meminfo may be the container's, so the advice is for reference only; --write and --live refuse. Run arcadvise on the host itself.", c.Kind, c.Evidence))
 	}
 	if w := s.memoryMismatch(); w != "" {
 		s.Warnings = append(s.Warnings, w)
