@@ -68,14 +68,16 @@ func readErr(err error) error {
 	return inputErr(err, "")
 }
 
-// applyErr maps an error from applying the recommendation to its exit code
-// and hint.
+// applyErr maps an error from applying the recommendation to its exit code and hint.
 func applyErr(err error) error {
 	if ie, ok := errors.AsType[*apply.IgnoredValueError](err); ok {
 		return inputErr(ie, ie.Violation.Why+"; --force writes it anyway")
 	}
 	if _, ok := errors.AsType[*apply.UnsupportedError](err); ok {
 		return inputErr(err, "upgrade OpenZFS; the advice is shown for reference")
+	}
+	if ne, ok := errors.AsType[*apply.NixOSError](err); ok {
+		return inputErr(err, "put boot.extraModprobeConfig = ''"+ne.Line+"''; in configuration.nix, then run nixos-rebuild boot and reboot")
 	}
 	if _, ok := errors.AsType[*apply.ContainerError](err); ok {
 		return inputErr(err, "run arcadvise on the host: the ARC and /sys/module/zfs belong to the host's kernel")
@@ -99,8 +101,7 @@ func applyErr(err error) error {
 	return inputErr(err, "")
 }
 
-// interruption returns the signal's exit error (130, 143: main makes it
-// the context's cause) when ctx was cancelled by one, else nil.
+// interruption is the signal's exit error (130, 143: the context's cause), or nil.
 func interruption(ctx context.Context, what string) error {
 	if e, ok := context.Cause(ctx).(*exitError); ok {
 		return &exitError{code: e.code, err: fmt.Errorf("%w: %s", e.err, what)}

@@ -178,7 +178,15 @@ func TestREADMESchema(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	for host, reserve := range map[string]string{"zol086": "14080M", "zol064": "2G"} {
+	// config.nixos: the same snapshot with a NixOS os-release.
+	nix := filepath.Join(vroot, "nixos")
+	if err := os.CopyFS(nix, os.DirFS(filepath.Join("..", "..", "testdata", "snapshots", "zfs-2.1.11-capped"))); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(nix, "etc", "os-release"), []byte("ID=nixos\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for host, reserve := range map[string]string{"zol086": "14080M", "zol064": "2G", "nixos": "2G"} {
 		var out bytes.Buffer
 		if code := run(context.Background(), []string{"--root", filepath.Join(vroot, host), "--reserve", reserve, "--format", "json"}, &out, io.Discard); code != 0 {
 			t.Fatalf("%s: exit %d", host, code)

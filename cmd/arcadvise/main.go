@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
-	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -22,9 +21,9 @@ func main() { os.Exit(runMain()) }
 func runMain() int {
 	ctx, cancel := context.WithCancelCause(context.Background())
 	sigs := make(chan os.Signal, 2)
-	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	signal.Notify(sigs, os.Interrupt, unix.SIGTERM)
 	go func() {
-		s := (<-sigs).(syscall.Signal)
+		s := (<-sigs).(unix.Signal)
 		cancel(&exitError{code: 128 + int(s), err: fmt.Errorf("interrupted by %s", unix.SignalName(s))})
 		// Whatever is blocked ends anyway: at a second signal, or soon.
 		select {

@@ -72,6 +72,9 @@ type Result struct {
 	// Notes are remarks on what was done, such as the ARC shrinking to a
 	// new cap only as it is used.
 	Notes []string `json:"notes,omitempty"`
+	// NixOS is, on NixOS, the configuration.nix setting to use instead of
+	// a modprobe.d file.
+	NixOS string `json:"nixos,omitempty"`
 }
 
 // ParamSources is one parameter's sources and values.
@@ -129,6 +132,21 @@ func (e *ContainerError) Error() string {
 	return "refusing to write or apply inside a container (" + e.Where.Kind + ", from " + e.Where.Evidence + ")"
 }
 
+// NixOSError refuses to preview or write /etc/modprobe.d on NixOS, where
+// the system configuration generates it.
+type NixOSError struct{ Line string }
+
+func (e *NixOSError) Error() string {
+	return "refusing to write /etc/modprobe.d on NixOS: it is generated from the system configuration"
+}
+
+// NixOSSnippet is the configuration.nix setting that gives the module the
+// options of an "options zfs ..." line at boot (boot.extraModprobeConfig,
+// nixpkgs nixos/modules/system/boot/modprobe.nix).
+func NixOSSnippet(modprobeLine string) string {
+	return "boot.extraModprobeConfig = ''\n  " + modprobeLine + "\n'';"
+}
+
 // CmdlineError refuses a write that the kernel command line overrides
 // (without Force).
 type CmdlineError struct{ Setting modprobe.Setting }
@@ -172,6 +190,16 @@ func Run(req Request, snap *host.Snapshot, cfg *modprobe.Config, rec *policy.Rec
 		return nil, &UnsupportedError{Version: snap.Module.Version.String()}
 	case snap.Container.In() && req.Mode.Acts():
 		return nil, &ContainerError{Where: snap.Container}
+	}
+	nixos, err := bootsteps.IsNixOS(req.Root)
+	if err != nil {
+		return nil, err
+	}
+	if line := rec.ModprobeLine(); nixos && line != "" {
+		res.NixOS = NixOSSnippet(line)
+		if req.Mode == Diff || req.Mode.Writes() {
+			return nil, &NixOSError{Line: line}
+		}
 	}
 	// Plan everything, then act: every read and check below comes before
 	// the first byte is written.

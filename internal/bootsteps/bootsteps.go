@@ -329,6 +329,27 @@ func ReadDistro(root string) (Distro, error) { return readOSRelease(root) }
 // otherwise the Debian family's kdump-tools is meant.
 func (d Distro) UsesDracut() bool { return d.family() == famDracut }
 
+// IsNixOS reports whether root is a NixOS system (ID=nixos in os-release,
+// or /etc/NIXOS, which NixOS creates at activation): there /etc/modprobe.d
+// is generated from the system configuration (boot.extraModprobeConfig),
+// and a file written into it is lost or refused.
+func IsNixOS(root string) (bool, error) {
+	d, err := readOSRelease(root)
+	if err != nil {
+		return false, err
+	}
+	if d.ID == "nixos" {
+		return true, nil
+	}
+	fsys, err := rootfs.Open(root)
+	if err != nil {
+		return false, err
+	}
+	defer fsys.Close()
+	_, err = fsys.Lstat("etc/NIXOS")
+	return err == nil, nil
+}
+
 func readOSRelease(root string) (Distro, error) {
 	fsys, err := rootfs.Open(root)
 	if err != nil {

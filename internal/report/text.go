@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 
 	"golang.org/x/term"
@@ -75,6 +76,11 @@ func (r *Report) WriteText(w io.Writer, opt TextOptions) error {
 		switch {
 		case rec.Forced:
 			para("  ", 2, "Forced: the module will ignore this value when it loads, as arcstats will show.")
+		case r.Config != nil && r.Config.NixOS != "":
+			para("  ", 2, "On NixOS /etc/modprobe.d is generated: put this in configuration.nix instead, then nixos-rebuild boot and reboot:")
+			for l := range strings.Lines(r.Config.NixOS) {
+				p("    %s\n", strings.TrimRight(l, "\n"))
+			}
 		case r.Config != nil && !r.Config.Changed:
 			para("  ", 2, target+" already sets this: nothing to change.")
 		default:
