@@ -355,3 +355,35 @@ func TestPlanBadMounts(t *testing.T) {
 		t.Errorf("err = %v", err)
 	}
 }
+
+func TestIsNixOS(t *testing.T) {
+	for _, tt := range []struct {
+		name  string
+		files map[string]string
+		want  bool
+	}{
+		{"debian", map[string]string{"etc/os-release": "ID=debian\n"}, false},
+		{"no os-release", nil, false},
+		{"ID=nixos", map[string]string{"etc/os-release": "NAME=NixOS\nID=nixos\n"}, true},
+		{"os-release under /usr/lib", map[string]string{"usr/lib/os-release": "ID=nixos\n"}, true},
+		{"/etc/NIXOS only", map[string]string{"etc/NIXOS": ""}, true},
+		{"ID_LIKE is not ID", map[string]string{"etc/os-release": "ID=mynix\nID_LIKE=nixos\n"}, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			root := t.TempDir()
+			for rel, body := range tt.files {
+				p := filepath.Join(root, rel)
+				if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			got, err := IsNixOS(root)
+			if err != nil || got != tt.want {
+				t.Errorf("IsNixOS = %v, %v; want %v", got, err, tt.want)
+			}
+		})
+	}
+}
