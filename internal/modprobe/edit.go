@@ -154,7 +154,7 @@ func (c *Config) Plan(root string, changes []Change) (*Edit, error) {
 	fi, err := lstatIn(c.root, resolved)
 	switch {
 	case err == nil && !fi.Mode().IsRegular():
-		return nil, refuse("refusing to edit %s: %s is not a regular file (%s)", e.Path, resolved, fileKind(fi.Mode()))
+		return nil, refuse("refusing to edit %s: %s is not a regular file (%s)", e.Path, resolved, rootfs.Kind(fi.Mode()))
 	case err == nil:
 		old, err := readIn(c.root, resolved)
 		if err != nil {
@@ -197,22 +197,6 @@ func paramNames(changes []Change) []string {
 		out = append(out, ch.Param)
 	}
 	return out
-}
-
-func fileKind(m fs.FileMode) string {
-	switch {
-	case m.IsDir():
-		return "a directory"
-	case m&fs.ModeCharDevice != 0:
-		return "a character device"
-	case m&fs.ModeDevice != 0:
-		return "a block device"
-	case m&fs.ModeNamedPipe != 0:
-		return "a named pipe"
-	case m&fs.ModeSocket != 0:
-		return "a socket"
-	}
-	return "mode " + m.String()
 }
 
 // chooseTarget picks the file to edit (nil: none exists) and says why.
@@ -486,7 +470,7 @@ func (e *Edit) Validate() error {
 	fi, err := lstatIn(e.root, resolved)
 	switch {
 	case err == nil && !fi.Mode().IsRegular():
-		return refuse("refusing to write %s: %s is not a regular file (%s)", e.Path, resolved, fileKind(fi.Mode()))
+		return refuse("refusing to write %s: %s is not a regular file (%s)", e.Path, resolved, rootfs.Kind(fi.Mode()))
 	case err != nil && !errors.Is(err, fs.ErrNotExist):
 		return err
 	}
