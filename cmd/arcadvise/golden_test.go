@@ -18,6 +18,7 @@ import (
 	"github.com/rogpeppe/go-internal/txtar"
 
 	"github.com/arcadvise/arcadvise/internal/sample"
+	"github.com/arcadvise/arcadvise/internal/testutil"
 )
 
 // bundledRoots lists every bundled host snapshot and recorded window:
@@ -168,16 +169,11 @@ func TestREADMESchema(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	vroot := t.TempDir()
+	vroot, tree := t.TempDir(), map[string]string{}
 	for _, f := range ar.Files {
-		p := filepath.Join(vroot, f.Name)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, f.Data, 0o644); err != nil {
-			t.Fatal(err)
-		}
+		tree[f.Name] = string(f.Data)
 	}
+	testutil.WriteTree(t, vroot, tree)
 	// config.nixos: the same snapshot with a NixOS os-release.
 	nix := filepath.Join(vroot, "nixos")
 	if err := os.CopyFS(nix, os.DirFS(filepath.Join("..", "..", "testdata", "snapshots", "zfs-2.1.11-capped"))); err != nil {

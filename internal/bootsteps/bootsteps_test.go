@@ -9,6 +9,8 @@ import (
 	"testing/iotest"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/arcadvise/arcadvise/internal/testutil"
 )
 
 // os-release files as the distributions ship them.
@@ -371,15 +373,7 @@ func TestIsNixOS(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			root := t.TempDir()
-			for rel, body := range tt.files {
-				p := filepath.Join(root, rel)
-				if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-					t.Fatal(err)
-				}
-				if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
+			testutil.WriteTree(t, root, tt.files)
 			got, err := IsNixOS(root)
 			if err != nil || got != tt.want {
 				t.Errorf("IsNixOS = %v, %v; want %v", got, err, tt.want)

@@ -41,3 +41,19 @@ func Fixture(t testing.TB, rel string) string {
 	t.Helper()
 	return filepath.Join(SharedDir(t), "fixtures", rel)
 }
+
+// WriteTree writes files (slash-separated path under root → content) into
+// root, creating the directories they need: a host laid out under a
+// t.TempDir() root.
+func WriteTree(t testing.TB, root string, files map[string]string) {
+	t.Helper()
+	for rel, body := range files {
+		p := filepath.Join(root, filepath.FromSlash(rel))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
