@@ -1,6 +1,7 @@
 package crashcap
 
 import (
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -33,13 +34,8 @@ const sysctls = "proc/sys/kernel/"
 func TestRead(t *testing.T) {
 	debian := map[string]string{"etc/os-release": "ID=debian\n", "proc/mounts": "/dev/vda / ext4 rw 0 0\n"}
 	with := func(extra map[string]string) map[string]string {
-		m := map[string]string{}
-		for k, v := range debian {
-			m[k] = v
-		}
-		for k, v := range extra {
-			m[k] = v
-		}
+		m := maps.Clone(debian)
+		maps.Copy(m, extra)
 		return m
 	}
 	tests := []struct {

@@ -209,8 +209,12 @@ func (f *FS) ReadFile(rel string, max int64) ([]byte, error) {
 	return b, nil
 }
 
-// ReadDir lists the directory rel (resolved).
-func (f *FS) ReadDir(rel string) ([]fs.DirEntry, error) {
+// openDir opens the directory rel, resolved as in a chroot, non-blocking.
+func (f *FS) openDir(rel string) (*os.File, error) {
+	const flags = os.O_RDONLY | syscall.O_NONBLOCK | syscall.O_DIRECTORY
+	if d, err, ok := f.openat2(rel, flags); ok {
+		return d, f.wrap(rel, err)
+	}
 	res, err := f.Resolve(rel)
 	if err != nil {
 		return nil, err
@@ -218,9 +222,18 @@ func (f *FS) ReadDir(rel string) ([]fs.DirEntry, error) {
 	if res == "" {
 		res = "."
 	}
-	d, err := f.root.OpenFile(res, os.O_RDONLY|syscall.O_NONBLOCK|syscall.O_DIRECTORY, 0)
+	d, err := f.root.OpenFile(res, flags, 0)
 	if err != nil {
 		return nil, f.wrap(rel, err)
+	}
+	return d, nil
+}
+
+// ReadDir lists the directory rel (resolved).
+func (f *FS) ReadDir(rel string) ([]fs.DirEntry, error) {
+	d, err := f.openDir(rel)
+	if err != nil {
+		return nil, err
 	}
 	defer d.Close()
 	des, err := d.ReadDir(-1)
@@ -307,16 +320,9 @@ func Kind(m fs.FileMode) string {
 // content. Only arcadvise takes this lock; an editor does not, which is why
 // the writer also compares the file with what it planned from.
 func (f *FS) Lock(dir string, wait time.Duration) (unlock func(), err error) {
-	res, err := f.Resolve(dir)
+	d, err := f.openDir(dir)
 	if err != nil {
 		return nil, err
-	}
-	if res == "" {
-		res = "."
-	}
-	d, err := f.root.OpenFile(res, os.O_RDONLY|syscall.O_DIRECTORY|syscall.O_NONBLOCK, 0)
-	if err != nil {
-		return nil, f.wrap(dir, err)
 	}
 	for end := time.Now().Add(wait); ; time.Sleep(20 * time.Millisecond) {
 		err = syscall.Flock(int(d.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
