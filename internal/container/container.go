@@ -29,8 +29,13 @@ type Where struct {
 // In reports whether a container was found.
 func (w Where) In() bool { return w.Kind != "" }
 
-// maxRead bounds each file read: these are a word or an environment block.
-const maxRead = 64 << 10
+// maxRead bounds each file read: a word. PID 1's environment is bounded
+// by maxEnviron, the kernel's default limit on arguments and environment
+// together (a quarter of an 8 MiB stack).
+const (
+	maxRead    = 64 << 10
+	maxEnviron = 2 << 20
+)
 
 // Detect looks under root. A file that cannot be read for lack of
 // permission (PID 1's environment, for a non-root user) is skipped, as
@@ -41,21 +46,21 @@ func Detect(root string) (Where, error) {
 		return Where{}, err
 	}
 	defer fsys.Close()
-	read := func(rel string) ([]byte, error) {
-		b, err := fsys.ReadFile(rel, maxRead)
+	read := func(rel string, max int64) ([]byte, error) {
+		b, err := fsys.ReadFile(rel, max)
 		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, fs.ErrPermission) {
 			return nil, nil
 		}
 		return b, err
 	}
-	b, err := read("run/systemd/container")
+	b, err := read("run/systemd/container", maxRead)
 	if err != nil {
 		return Where{}, err
 	}
 	if k := strings.TrimSpace(string(b)); k != "" {
 		return Where{Kind: k, Evidence: "/run/systemd/container"}, nil
 	}
-	b, err = read("proc/1/environ")
+	b, err = read("proc/1/environ", maxEnviron)
 	if err != nil {
 		return Where{}, err
 	}
@@ -83,7 +88,7 @@ func Detect(root string) (Where, error) {
 // ParseEnviron returns the value of container= in a NUL-separated
 // environment block (/proc/PID/environ), or "".
 func ParseEnviron(r io.Reader) string {
-	b, _ := io.ReadAll(io.LimitReader(r, maxRead))
+	b, _ := io.ReadAll(io.LimitReader(r, maxEnviron))
 	for _, kv := range bytes.Split(b, []byte{0}) {
 		if v, ok := bytes.CutPrefix(kv, []byte("container=")); ok {
 			return string(v)
