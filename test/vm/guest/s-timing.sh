@@ -79,6 +79,25 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN{if (a == "-" || b == "-" || b <= 0) pri
 AA_BAD=0; AA_FIRST=""
 aa_check() { [ "$2" = 0 ] && return 0; AA_BAD=$((AA_BAD + 1)); [ -n "$AA_FIRST" ] || AA_FIRST="$1 exit $2"; }
 
+# tm_rounds SUFFIX TRUE CAT VERSION TEXT JSON: TIMING_RUNS rounds of the five commands,
+# interleaved (a transient slowdown hits all alike); each time goes to the array named for its
+# command, each run to log as "COMMAND$SUFFIX ROUND US EXIT".
+tm_rounds() {
+  local sfx=$1 i rc
+  local -n r_true=$2 r_cat=$3 r_ver=$4 r_text=$5 r_json=$6
+  for ((i = 1; i <= TIMING_RUNS; i++)); do
+    tm /bin/true; rc=$?; r_true+=("$TM_US"); log+=("true$sfx $i $TM_US $rc")
+    tm cat "${files[@]}"; rc=$?; r_cat+=("$TM_US"); log+=("cat$sfx $i $TM_US $rc")
+    [ "$rc" = 0 ] || bad_cat=${bad_cat:-cat run $i$sfx exit $rc}
+    tm "$AA" --version; rc=$?; r_ver+=("$TM_US"); log+=("version$sfx $i $TM_US $rc")
+    aa_check "version run $i$sfx" "$rc"
+    tm "$AA" --reserve "$RESERVE"; rc=$?; r_text+=("$TM_US"); log+=("text$sfx $i $TM_US $rc")
+    aa_check "text run $i$sfx" "$rc"
+    tm "$AA" --reserve "$RESERVE" --format json; rc=$?; r_json+=("$TM_US"); log+=("json$sfx $i $TM_US $rc")
+    aa_check "json run $i$sfx" "$rc"
+  done
+}
+
 timing_main() {
   local d=$OUT/timing w=/run/lane-timing files=() summary="" fstype i rc
   local -a us_true=() us_cat=() us_text=() us_json=() us_sum=() us_ver=() log=()
@@ -111,17 +130,7 @@ timing_main() {
   done
 
   # timed rounds, interleaved
-  for ((i = 1; i <= TIMING_RUNS; i++)); do
-    tm /bin/true; rc=$?; us_true+=("$TM_US"); log+=("true $i $TM_US $rc")
-    tm cat "${files[@]}"; rc=$?; us_cat+=("$TM_US"); log+=("cat $i $TM_US $rc")
-    [ "$rc" = 0 ] || bad_cat=${bad_cat:-cat run $i exit $rc}
-    tm "$AA" --version; rc=$?; us_ver+=("$TM_US"); log+=("version $i $TM_US $rc")
-    aa_check "version run $i" "$rc"
-    tm "$AA" --reserve "$RESERVE"; rc=$?; us_text+=("$TM_US"); log+=("text $i $TM_US $rc")
-    aa_check "text run $i" "$rc"
-    tm "$AA" --reserve "$RESERVE" --format json; rc=$?; us_json+=("$TM_US"); log+=("json $i $TM_US $rc")
-    aa_check "json run $i" "$rc"
-  done
+  tm_rounds "" us_true us_cat us_ver us_text us_json
 
   # the control: the same rounds with ASLR off
   local aslr0 aslr_note=""
@@ -132,16 +141,7 @@ timing_main() {
     aslr_note="cannot write $ASLR"
   else
     tm /bin/true; tm cat "${files[@]}"; tm "$AA" --version; tm "$AA" --reserve "$RESERVE"; tm "$AA" --reserve "$RESERVE" --format json
-    for ((i = 1; i <= TIMING_RUNS; i++)); do
-      tm /bin/true; rc=$?; na_true+=("$TM_US"); log+=("true-aslr-off $i $TM_US $rc")
-      tm cat "${files[@]}"; rc=$?; na_cat+=("$TM_US"); log+=("cat-aslr-off $i $TM_US $rc")
-      tm "$AA" --version; rc=$?; na_ver+=("$TM_US"); log+=("version-aslr-off $i $TM_US $rc")
-      aa_check "version run $i, ASLR off" "$rc"
-      tm "$AA" --reserve "$RESERVE"; rc=$?; na_text+=("$TM_US"); log+=("text-aslr-off $i $TM_US $rc")
-      aa_check "text run $i, ASLR off" "$rc"
-      tm "$AA" --reserve "$RESERVE" --format json; rc=$?; na_json+=("$TM_US"); log+=("json-aslr-off $i $TM_US $rc")
-      aa_check "json run $i, ASLR off" "$rc"
-    done
+    tm_rounds "-aslr-off" na_true na_cat na_ver na_text na_json
     echo "$aslr0" >"$ASLR"
   fi
 
