@@ -30,12 +30,13 @@ SUITE=bookworm
 MEM=${MEM:-4096}
 SMP=${SMP:-2}
 ACCEL=${ACCEL:-auto}
+VM_TIMEOUT_SET=${VM_TIMEOUT:-}
 VM_TIMEOUT=${VM_TIMEOUT:-2400}
 POOLDISK_SIZE=${POOLDISK_SIZE:-12G}
 IMG_SIZE=${IMG_SIZE:-8G}
 NICE=${NICE:-19}
 VARIANTS=(2.1 2.3)
-SCENARIOS=(parse live persist model sample timing)
+SCENARIOS=(parse live persist model sample timing)   # the default set; frontier (g) is opt-in
 export DEBIAN_FRONTEND=noninteractive LC_ALL=C.UTF-8
 renice -n "$NICE" -p $$ >/dev/null 2>&1 || true     # everything the lane starts inherits it
 
@@ -160,10 +161,10 @@ variant_zfs() { # variant_zfs V R: install zfs-dkms + zfsutils, make sure the mo
   in_chroot "$R" depmod -a "$KVER"
   chroot_umount "$R"
 }
-variant_tools() { # jq: the guest scenarios read arcadvise's JSON with it
+variant_tools() { # jq: the guest scenarios read arcadvise's JSON with it; fio: the frontier's reader
   local R=$1
   chroot_mount "$R"
-  in_chroot "$R" apt-get install -y -q --no-install-recommends jq
+  in_chroot "$R" apt-get install -y -q --no-install-recommends jq fio
   local rc=$?
   chroot_umount "$R"
   return $rc
@@ -201,15 +202,15 @@ build_variant() {
     step "apt install zfs-dkms zfsutils-linux + dkms build ($v)" variant_zfs "$v" "$R"
     touch "$R/.stamp-zfs"
   fi
-  if [[ ! -e $R/.stamp-lane-tools ]]; then
-    step "apt install jq ($v)" variant_tools "$R"
-    touch "$R/.stamp-lane-tools"
+  if [[ ! -e $R/.stamp-lane-tools || ! -e $R/.stamp-lane-fio ]]; then
+    step "apt install jq fio ($v)" variant_tools "$R"
+    touch "$R/.stamp-lane-tools" "$R/.stamp-lane-fio"
   fi
   step "boot hook, kernel and initrd ($v)" variant_boot "$v" "$R"
   KVER=$(kver_of "$R")
   img=$vd/rootfs.img
   if [[ ! -e $img || $R/usr/local/sbin/zfslab-hook -nt $img || $R/etc/systemd/system/zfslab.service -nt $img ||
-        $R/.stamp-zfs -nt $img || $R/.stamp-lane-tools -nt $img ]]; then
+        $R/.stamp-zfs -nt $img || $R/.stamp-lane-tools -nt $img || $R/.stamp-lane-fio -nt $img ]]; then
     image_busy "$img" && die "image $img is in use by a running qemu; wait for it to end" 3
     rm -f "$img"
     step "mkfs.ext4 -d image ($v)" mkfs.ext4 -q -F -L zfslab-root -d "$R" "$img" "$IMG_SIZE"
@@ -229,8 +230,8 @@ image_busy() { # is a qemu running on an overlay of this image?
 }
 host_tools() {
   command -v debootstrap >/dev/null && command -v qemu-system-x86_64 >/dev/null && command -v qemu-img >/dev/null &&
-    command -v mkfs.ext4 >/dev/null && command -v jq >/dev/null && return 0
-  apt-get update -q && apt-get install -y -q qemu-system-x86 qemu-utils debootstrap e2fsprogs jq
+    command -v mkfs.ext4 >/dev/null && command -v jq >/dev/null && command -v gnuplot >/dev/null && return 0
+  apt-get update -q && apt-get install -y -q qemu-system-x86 qemu-utils debootstrap e2fsprogs jq gnuplot-nox
 }
 cmd_build() {
   local what=${1:-all} v
@@ -307,6 +308,7 @@ run_variant() {
   rm -rf "$LAB/lane/results/$v"; mkdir -p "$LAB/lane/results/$v"
   cp -f "$res" "$run/share/lane/env" "$run/wall_seconds" "$LAB/lane/results/$v/"
   [[ -d $run/share/out/model ]] && cp -f "$run/share/out/model"/*.env "$LAB/lane/results/$v/" 2>/dev/null || true
+  [[ -e $run/share/out/frontier/frontier.tsv ]] && export_frontier "$v" "$run"
   if [[ -e $run/share/out/timing/timing.env ]]; then cp -f "$run/share/out/timing/timing.env" "$LAB/lane/results/$v/"; fi
   local f
   for f in zfs_version kernel arcadvise_version boot1_seconds crash_capture.json; do
@@ -336,6 +338,23 @@ export_testdata() {
   done
   find "$dst" -type f -size +256k -delete
   log "snapshots: $dst ($(find "$dst" -type f | wc -l) files)"
+}
+
+# The frontier's data go to docs/frontier/<config>/ (config: variant, guest memory, R), where the
+# report and its picture are made from; a later run of other scenarios leaves them alone.
+export_frontier() {
+  local v=$1 run=$2 cfg dst f
+  cfg="$v-${MEM}M-R${RESERVE:-2G}"
+  dst=$REPO/docs/frontier/$cfg
+  rm -rf "$dst"; mkdir -p "$dst"
+  for f in frontier.tsv frontier.env recommend.txt recommend.json whatif.json; do
+    [[ -e $run/share/out/frontier/$f ]] && cp -f "$run/share/out/frontier/$f" "$dst/"
+  done
+  { echo "variant=$v"; echo "zfs=$(cat "$run/share/out/zfs_version" 2>/dev/null)"; echo "kernel=$(cat "$run/share/out/kernel" 2>/dev/null)"
+    echo "mem_mib=$MEM"; echo "date=$(sed -n 's/^date=//p' "$run/share/lane/env")"; echo "commit=$BUILD_COMMIT"; echo "dirty=$BUILD_DIRTY"
+    echo "result=$(awk -F'\t' '$1=="frontier"{print $2}' "$run/share/out/results.tsv")"; } >"$dst/run.env"
+  REPO=$REPO bash "$HERE/plot.sh" "$dst" || log "frontier plot failed for $cfg (gnuplot)"
+  log "frontier: $dst"
 }
 
 # ---------------------------------------------------------------- table and report
@@ -388,12 +407,14 @@ cmd_run() {
     case $a in
       2.1|2.3) vs+=("$a") ;;
       all) vs+=("${VARIANTS[@]}") ;;
-      parse|live|persist|model|sample|timing) sc+=("$a") ;;
+      parse|live|persist|model|sample|timing|frontier) sc+=("$a") ;;
       *) die "unknown variant or scenario '$a' (variants: 2.1 2.3 all; scenarios: ${SCENARIOS[*]})" 2 ;;
     esac
   done
   [[ ${#vs[@]} -gt 0 ]] || vs=("${VARIANTS[@]}")
   [[ ${#sc[@]} -gt 0 ]] || sc=("${SCENARIOS[@]}")
+  # the frontier's ladder takes 1-2 minutes a step under TCG: a longer leash unless one is set
+  [[ " ${sc[*]} " = *" frontier "* && -z ${VM_TIMEOUT_SET:-} ]] && VM_TIMEOUT=$((VM_TIMEOUT > 7200 ? VM_TIMEOUT : 7200))
   mkdir -p "$LAB/lane"
   # the checkout as it was when the binary was built (edits made while the guests run do not count)
   BUILD_COMMIT=$(cd "$REPO" && git rev-parse --short HEAD 2>/dev/null || echo none)

@@ -48,6 +48,7 @@ snap() {
   cat /proc/meminfo >"$d/proc/meminfo"
   cat /proc/pressure/memory >"$d/proc/pressure/memory"
   cat /proc/vmstat >"$d/proc/vmstat"
+  cat /proc/zoneinfo >"$d/proc/zoneinfo"
   cat /proc/cmdline >"$d/proc/cmdline"
   grep -vE '^(sysfs|proc|devtmpfs|devpts|cgroup2?|securityfs|pstore|bpf|debugfs|tracefs|configfs|fusectl|mqueue|hugetlbfs|9p) ' /proc/mounts >"$d/proc/mounts"
   cat /sys/module/zfs/version >"$d/sys/module/zfs/version"

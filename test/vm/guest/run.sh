@@ -21,6 +21,8 @@ L=/mnt/host/lane
 . "$L/s-persist.sh"
 # shellcheck source=s-timing.sh
 . "$L/s-timing.sh"
+# shellcheck source=s-frontier.sh
+. "$L/s-frontier.sh"
 RESERVE=$(sed -n 's/^reserve=//p' "$L/env"); RESERVE=${RESERVE:-2G}
 RESERVE_BYTES=$(awk -v s="$RESERVE" 'BEGIN{n=s+0; u=toupper(substr(s,length(s))); m=1
   if(u=="K")m=1024; else if(u=="M")m=1048576; else if(u=="G")m=1073741824; printf "%.0f", n*m}')
@@ -53,6 +55,7 @@ if [ "$BOOT" = 1 ]; then
   fi
   want parse && parse_finish
   want live && live_main
+  want frontier && frontier_main   # opt-in, tens of minutes: its own boot in practice
   echo $((SECONDS-T0)) >"$OUT/boot1_seconds"
   if want persist && persist_boot1; then
     touch /run/zfslab-reboot

@@ -1,0 +1,132 @@
+# shellcheck shell=bash disable=SC2034,SC2154,SC1090,SC1091
+# s-frontier.sh - scenario g (frontier, opt-in): where is the largest cap that never fights the
+# workload? A ladder of caps from 256 MiB up to the module's default in steps of FRONTIER_STEP
+# (256 MiB), plus arcadvise's own recommendation when it is not on the ladder. Per cap, the same
+# warm-up and the same window:
+#   warm-up: set zfs_arc_max, read the working set W in order until the ARC holds the cap;
+#   window:  fio reads 1 MiB records at random over W (the pool's recordsize) for FRONTIER_WINDOW_S,
+#            and 3 s in, stress-ng --vm 1 --vm-bytes R --vm-keep holds R for the rest of the window.
+# Per cap (frontier.tsv, one line each): deltas over the window of arcstats memory_direct_count,
+# memory_indirect_count, demand data hits/misses, mru/mfu ghost hits, vmstat allocstall_* and
+# oom_kill, PSI memory some/full total; the lowest c (sampled each second); fio's read throughput.
+# W is larger than every cap under test (the default cap + 1 GiB, at least 4 GiB), so cache size
+# matters to the reader.
+#
+# C* is the largest cap whose window has no direct reclaim (memory_direct_count + allocstall = 0),
+# no OOM kill, and PSI some <= FRONTIER_PSI_MS (default 20 ms): under TCG the guest's scheduler
+# noise alone stays below 20 ms per window, measured in the model scenario's capped windows (0 ms
+# on both variants) and the same threshold the model scenario uses; any real reclaim stall the lane
+# has seen was above 100 ms.
+#
+# arcadvise runs at rest before the ladder (ARC warm at the default cap, nothing else running):
+# `--reserve R --format json` gives the recommendation; `--sample` over the default cap's window
+# gives the what-if (its predicted C*). Both are checked against the measured C*:
+#   PASS: recommendation window clean (no direct reclaim, no OOM), recommendation >= 0.85 x C*,
+#         what-if predicted C* within 15% of the measured C*.
+
+FRONTIER_STEP=${FRONTIER_STEP:-$((256*MiB))}
+FRONTIER_WINDOW_S=${FRONTIER_WINDOW_S:-40}
+FRONTIER_PSI_MS=${FRONTIER_PSI_MS:-20}
+
+fr_counters() { # fr_counters PREFIX
+  printf '%s_direct=%s %s_indirect=%s %s_allocstall=%s %s_oom=%s %s_psi_some_us=%s %s_psi_full_us=%s %s_hits=%s %s_misses=%s %s_mru_ghost=%s %s_mfu_ghost=%s\n' \
+    "$1" "$(arcget memory_direct_count)" "$1" "$(arcget memory_indirect_count)" "$1" "$(allocstall)" "$1" "$(vmget oom_kill)" \
+    "$1" "$(psi_total some)" "$1" "$(psi_total full)" "$1" "$(arcget demand_data_hits)" "$1" "$(arcget demand_data_misses)" \
+    "$1" "$(arcget mru_ghost_hits)" "$1" "$(arcget mfu_ghost_hits)"
+}
+
+# fr_fill CAP: read the working set in order until the ARC holds CAP (less 32 MiB) or all of W was read
+fr_fill() {
+  local f
+  for f in /$POOL/f*; do
+    [ "$(arcget size)" -ge $(( $1 - 32*MiB )) ] && return 0
+    cat "$f" >/dev/null
+  done
+}
+
+fr_files() { local f s=""; for f in /$POOL/f*; do s="${s:+$s:}$f"; done; echo "$s"; }
+
+# fr_window CAP LABEL [SAMPLE]: one warm-up + window at CAP bytes (0: the module's default); one line to frontier.tsv
+fr_window() {
+  local cap=$1 label=$2 sample=${3:-} d=$OUT/frontier fio st sp=0 t cmin bw c_max
+  printf '%s\n' "$cap" >"$P/zfs_arc_max" || { say "frontier: cannot set zfs_arc_max=$cap"; return 1; }
+  sleep 1
+  c_max=$(arcget c_max)
+  t=$SECONDS; fr_fill "$c_max"
+  say "frontier $label: cap $(mib "$c_max") MiB, warm-up $((SECONDS-t))s, size=$(mib "$(arcget size)") MiB"
+  fio --name=ws --filename="$(fr_files)" --readonly --rw=randread --bs=1M --ioengine=psync \
+    --file_service_type=random --time_based --runtime="$FRONTIER_WINDOW_S" --output-format=json \
+    >"$d/$label-fio.json" 2>"$d/$label-fio.err" & fio=$!
+  sleep 1
+  fr_counters b >"$d/$label.before"
+  timeline_start "$d/$label-timeline.tsv"
+  if [ -n "$sample" ]; then
+    "$AA" --sample "$((FRONTIER_WINDOW_S-4))s" --reserve "$RESERVE" --format json >"$d/whatif.json" 2>"$d/whatif.err" & sp=$!
+  fi
+  sleep 2
+  stress-ng --vm 1 --vm-bytes "$RESERVE" --vm-keep --timeout "$((FRONTIER_WINDOW_S-4))s" >"$d/$label-stress.log" 2>&1 & st=$!
+  wait "$st"
+  fr_counters a >"$d/$label.after"
+  [ "$sp" != 0 ] && wait "$sp"
+  wait "$fio"
+  timeline_stop
+  cmin=$(awk -F'\t' 'NR>1 && $2!="" {if(m==""||$2<m)m=$2}END{print m}' "$d/$label-timeline.tsv")
+  bw=$(jq -r '.jobs[0].read.bw_bytes // 0' "$d/$label-fio.json" 2>/dev/null)
+  ( . "$d/$label.before"; . "$d/$label.after"
+    h=$((a_hits - b_hits)); m=$((a_misses - b_misses))
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$label" "$c_max" \
+      "$((a_direct - b_direct))" "$((a_indirect - b_indirect))" "$((a_allocstall - b_allocstall))" "$((a_oom - b_oom))" \
+      "$(( (a_psi_some_us - b_psi_some_us) / 1000 ))" "$(( (a_psi_full_us - b_psi_full_us) / 1000 ))" \
+      "${cmin:-0}" "$(awk -v h="$h" -v m="$m" 'BEGIN{if(h+m>0)printf "%.4f", h/(h+m); else print 0}')" \
+      "$((a_mru_ghost - b_mru_ghost + a_mfu_ghost - b_mfu_ghost))" "${bw:-0}" "$((h + m))"
+  ) | tee -a "$d/frontier.tsv" | sed 's/^/frontier: /' | while read -r l; do say "$l"; done
+  sleep 3
+}
+
+frontier_main() {
+  local d=$OUT/frontier rc rec def cap w t0=$SECONDS files step
+  mkdir -p "$d"
+  def=$(arcget c_max)
+  w=$(( (def + 1024*MiB + 1024*MiB - 1) / (1024*MiB) )); [ "$w" -lt 4 ] && w=4
+  pool_fill "$w" 1024 || { result frontier FAIL - "could not create or fill the pool"; return; }
+  read_all
+  snap "50-frontier-rest-$(sed -n 's/^mem_mib=//p' "$L/env")M" "at rest before the frontier: ARC warm at the default cap, no workload"
+  "$AA" --reserve "$RESERVE" --format json >"$d/recommend.json" 2>"$d/recommend.err"; rc=$?
+  "$AA" --reserve "$RESERVE" >"$d/recommend.txt" 2>&1
+  rec=$(jq -r '.recommendation.zfs_arc_max_bytes // 0' "$d/recommend.json" 2>/dev/null)
+  printf 'label\tc_max\tdirect\tindirect\tallocstall\toom_kill\tpsi_some_ms\tpsi_full_ms\tc_low\thit_ratio\tghost_hits\tread_bps\treads\n' >"$d/frontier.tsv"
+  { echo "reserve=$RESERVE"; echo "reserve_bytes=$RESERVE_BYTES"; echo "default_cap=$def"; echo "recommended=${rec:-0}"
+    echo "recommend_rc=$rc"; echo "mem_total=$(( $(memkb MemTotal) * 1024 ))"; echo "working_set=$((w * 1024 * MiB))"
+    echo "window_s=$FRONTIER_WINDOW_S"; echo "step=$FRONTIER_STEP"; echo "psi_ms=$FRONTIER_PSI_MS"; } >"$d/frontier.env"
+  # the default first, watched by --sample (the what-if), then the ladder upwards
+  fr_window 0 default sample
+  step=$FRONTIER_STEP
+  for ((cap = step; cap < def; cap += step)); do
+    fr_window "$cap" "cap-$((cap / MiB))"
+    if [ "${rec:-0}" -gt "$cap" ] && [ "$rec" -lt $((cap + step)) ] && [ "$rec" -lt "$def" ]; then
+      fr_window "$rec" recommended
+    fi
+  done
+  echo "wall_s=$((SECONDS - t0))" >>"$d/frontier.env"
+  frontier_verdict
+}
+
+frontier_verdict() {
+  local d=$OUT/frontier
+  ( . "$d/frontier.env"
+    cstar=$(awk -F'\t' -v p="$psi_ms" 'NR>1 && $3+$5==0 && $6==0 && $7<=p {if($2>m)m=$2}END{print m+0}' "$d/frontier.tsv")
+    recrow=$(awk -F'\t' -v r="$recommended" 'NR>1 && $2==r' "$d/frontier.tsv" | head -1)
+    recclean=$(echo "$recrow" | awk -F'\t' '{print ($3+$5==0 && $6==0) ? 1 : 0}')
+    pred=$(jq -r '.whatif.predicted_c_star_bytes // 0' "$d/whatif.json" 2>/dev/null)
+    echo "c_star=$cstar" >>"$d/frontier.env"; echo "predicted=${pred:-0}" >>"$d/frontier.env"
+    chk_reset
+    chk "recommend exit $recommend_rc is 0" "$recommend_rc == 0"
+    chk "measured C* found (${cstar})" "$cstar > 0"
+    chk "recommendation's window measured" "${#recrow} > 0"
+    chk "recommendation's window: no direct reclaim, no OOM kill" "${recclean:-0} == 1"
+    chk "recommendation $(mib "$recommended") MiB >= 0.85 x C* $(mib "$cstar") MiB" "$recommended * 100 >= $cstar * 85"
+    chk "what-if predicted C* $(mib "${pred:-0}") MiB within 15% of C* $(mib "$cstar") MiB" \
+        "${pred:-0} * 100 >= $cstar * 85 && ${pred:-0} * 100 <= $cstar * 115"
+    result frontier "$(chk_status)" "R=$RESERVE default=$default_cap rec=$recommended c_star=$cstar predicted=${pred:-0} windows=$(( $(wc -l <"$d/frontier.tsv") - 1 )) wall_s=$wall_s" "$CHK_FAILS"
+  )
+}
