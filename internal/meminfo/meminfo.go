@@ -57,6 +57,12 @@ type Info struct {
 
 	ActiveFile, InactiveFile, SReclaimable, SUnreclaim, Shmem, SwapTotal, SwapFree uint64
 
+	// What the kernel and the host's processes hold, for the breakdown of
+	// the measured host term (policy): Buffers and Cached (page cache,
+	// Cached includes Shmem), AnonPages (process memory), and the kernel's
+	// own KernelStack, PageTables and Percpu.
+	Buffers, Cached, AnonPages, KernelStack, PageTables, Percpu uint64
+
 	// Hugepages is the memory set aside for hugetlb pages: the Hugetlb line
 	// when the kernel prints it (it covers every huge page size), else
 	// HugePages_Total × Hugepagesize (the default size only).
@@ -132,6 +138,12 @@ func FromProcfs(m procfs.Meminfo) (Info, error) {
 	info.Shmem = get("Shmem", m.Shmem, m.ShmemBytes)
 	info.SwapTotal = get("SwapTotal", m.SwapTotal, m.SwapTotalBytes)
 	info.SwapFree = get("SwapFree", m.SwapFree, m.SwapFreeBytes)
+	info.Buffers = get("Buffers", m.Buffers, m.BuffersBytes)
+	info.Cached = get("Cached", m.Cached, m.CachedBytes)
+	info.AnonPages = get("AnonPages", m.AnonPages, m.AnonPagesBytes)
+	info.KernelStack = get("KernelStack", m.KernelStack, m.KernelStackBytes)
+	info.PageTables = get("PageTables", m.PageTables, m.PageTablesBytes)
+	info.Percpu = get("Percpu", m.Percpu, m.PercpuBytes)
 	hugetlb := get("Hugetlb", m.Hugetlb, m.HugetlbBytes)
 	pageSize := get("Hugepagesize", m.Hugepagesize, m.HugepagesizeBytes)
 	if err != nil {

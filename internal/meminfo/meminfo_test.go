@@ -57,6 +57,7 @@ func TestFixtures(t *testing.T) {
 			MemTotal: 260799420 * kB, MemFree: 119443248 * kB, MemAvailable: 127880216 * kB, HasMemAvailable: true,
 		}},
 		{file: "gopsutil-intelcorei5.txt", want: Info{
+			Buffers: 207516 * kB, Cached: 3791568 * kB, AnonPages: 3116472 * kB, KernelStack: 14224 * kB, PageTables: 63712 * kB, Percpu: 19136 * kB,
 			MemTotal: 16115528 * kB, MemFree: 8577628 * kB, MemAvailable: 11225936 * kB, HasMemAvailable: true,
 			ActiveFile: 1121992 * kB, InactiveFile: 1683344 * kB, SReclaimable: 182100 * kB, SUnreclaim: 65724 * kB,
 			Shmem: 1193752 * kB, SwapTotal: 8065020 * kB, SwapFree: 8065020 * kB,
@@ -69,22 +70,26 @@ func TestFixtures(t *testing.T) {
 			wantErr: `malformed: Malformed line "        total:    used:    free:  shared: buffers:  cached:"`,
 		},
 		{file: "hotsos-kubernetes-4GiB.txt", want: Info{
+			Buffers: 102024 * kB, Cached: 2658200 * kB, AnonPages: 814448 * kB, KernelStack: 5280 * kB, PageTables: 7208 * kB, Percpu: 2184 * kB,
 			MemTotal: 4026036 * kB, MemFree: 129248 * kB, MemAvailable: 2775844 * kB, HasMemAvailable: true,
 			ActiveFile: 1235012 * kB, InactiveFile: 1527440 * kB, SReclaimable: 173756 * kB, SUnreclaim: 85876 * kB,
 			Shmem: 1256 * kB, Hugepages: 0, HugepagesSource: HugepagesFromHugetlb,
 		}},
 		{file: "hotsos-rabbitmq-lxd-container-1GiB.txt", want: Info{
+			Cached: 616764 * kB, AnonPages: 309796 * kB, KernelStack: 22252 * kB, PageTables: 36128 * kB, Percpu: 10288 * kB,
 			// lxcfs: the container limit, with the slab lines zeroed.
 			MemTotal: 1048576 * kB, MemFree: 2612 * kB, MemAvailable: 619376 * kB, HasMemAvailable: true,
 			ActiveFile: 295292 * kB, InactiveFile: 360068 * kB, Shmem: 296 * kB,
 			Hugepages: 0, HugepagesSource: HugepagesFromHugetlb,
 		}},
 		{file: "hotsos-vault-lxd-container-16GiB.txt", want: Info{
+			Cached: 1543732 * kB, AnonPages: 240004 * kB, KernelStack: 19968 * kB, PageTables: 37336 * kB, Percpu: 100832 * kB,
 			MemTotal: 16393172 * kB, MemFree: 14473636 * kB, MemAvailable: 16017368 * kB, HasMemAvailable: true,
 			ActiveFile: 587596 * kB, InactiveFile: 917016 * kB, Shmem: 54796 * kB,
 			Hugepages: 0, HugepagesSource: HugepagesFromHugetlb,
 		}},
 		{file: "node_exporter-2015.txt", want: Info{
+			Buffers: 22040 * kB, Cached: 930888 * kB, AnonPages: 2244172 * kB, KernelStack: 5800 * kB, PageTables: 75212 * kB,
 			// No MemAvailable: MemFree + (Active(file)+Inactive(file))/2 + SReclaimable/2.
 			MemTotal: 3742148 * kB, MemFree: 225472 * kB,
 			MemAvailable: (225472 + (213412+145676)/2 + 44772/2) * kB, MemAvailableEstimated: true,
@@ -93,6 +98,7 @@ func TestFixtures(t *testing.T) {
 			Hugepages: 0, HugepagesSource: HugepagesFromPages,
 		}},
 		{file: "procfs-fixtures-ttar.txt", want: Info{
+			Buffers: 1020128 * kB, Cached: 12007640 * kB, AnonPages: 266216 * kB, KernelStack: 1616 * kB, PageTables: 5288 * kB, Percpu: 26176 * kB,
 			MemTotal: 15666184 * kB, MemFree: 440324 * kB,
 			MemAvailable: (440324 + (6494020+6532440)/2 + 1738124/2) * kB, MemAvailableEstimated: true,
 			ActiveFile: 6494020 * kB, InactiveFile: 6532440 * kB, SReclaimable: 1738124 * kB, SUnreclaim: 69140 * kB,
@@ -145,11 +151,13 @@ func TestLab(t *testing.T) {
 		want Info
 	}{
 		{"11-arc-filled", Info{
+			Buffers: 5536 * kB, Cached: 61040 * kB, AnonPages: 8516 * kB, KernelStack: 1984 * kB, PageTables: 484 * kB, Percpu: 760 * kB,
 			MemTotal: 4007108 * kB, MemFree: 1764076 * kB, MemAvailable: 1685256 * kB, HasMemAvailable: true,
 			ActiveFile: 50236 * kB, InactiveFile: 16032 * kB, SReclaimable: 16332 * kB, SUnreclaim: 20152 * kB,
 			Shmem: 308 * kB, Hugepages: 0, HugepagesSource: HugepagesFromHugetlb,
 		}},
 		{"22-pressure-45s", Info{
+			Buffers: 208 * kB, Cached: 8468 * kB, AnonPages: 3494400 * kB, KernelStack: 2128 * kB, PageTables: 7816 * kB, Percpu: 760 * kB,
 			MemTotal: 4007108 * kB, MemFree: 192392 * kB, MemAvailable: 83352 * kB, HasMemAvailable: true,
 			ActiveFile: 4124 * kB, InactiveFile: 1992 * kB, SReclaimable: 16044 * kB, SUnreclaim: 19816 * kB,
 			Shmem: 2548 * kB, Hugepages: 0, HugepagesSource: HugepagesFromHugetlb,

@@ -1,0 +1,112 @@
+package meminfo
+
+import (
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/arcadvise/arcadvise/internal/testutil"
+)
+
+// zoneRoot lays out a root holding proc/zoneinfo with content.
+func zoneRoot(t testing.TB, content string) string {
+	root := t.TempDir()
+	testutil.WriteTree(t, root, map[string]string{ZoneinfoPath: content})
+	return root
+}
+
+func TestReadWatermarks(t *testing.T) {
+	const page = 4096
+	for _, tc := range []struct {
+		name     string
+		file     string // under testdata/zoneinfo
+		memTotal uint64
+		want     Watermarks
+	}{
+		// This project's build machine (x86-64, one node; Movable and
+		// Device zones are empty and skipped). Its MemTotal does not
+		// match the managed pages (a hot-plugged VM), and the page size
+		// still comes out at 4 KiB.
+		{"sandbox", "sandbox-6.18-24g", 24683652 << 10, Watermarks{
+			Min: (15 + 3025 + 13855) * page, Low: (18 + 3797 + 17393) * page, High: (21 + 4569 + 20931) * page,
+			Managed: (3840 + 772807 + 3538944) * page, Zones: 3, PageSize: page}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			data, err := os.ReadFile(filepath.Join("testdata", "zoneinfo", tc.file))
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := ReadWatermarks(zoneRoot(t, string(data)), tc.memTotal)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got != tc.want {
+				t.Errorf("ReadWatermarks = %+v\nwant             %+v", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestReadWatermarksErrors(t *testing.T) {
+	if _, err := ReadWatermarks(t.TempDir(), 1<<30); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("no zoneinfo: %v, want fs.ErrNotExist", err)
+	}
+	zone := func(min, low, high, managed string) string {
+		return "Node 0, zone   Normal\n  pages free     100\n        min      " + min + "\n        low      " + low +
+			"\n        high     " + high + "\n        spanned  300\n        present  300\n        managed  " + managed + "\n"
+	}
+	for _, tc := range []struct{ name, content, want string }{
+		{"empty", "", "no zone with managed pages"},
+		{"only empty zones", zone("32", "32", "32", "0"), "no zone with managed pages"},
+		{"out of order", zone("30", "20", "40", "1000"), "watermarks out of order"},
+		{"negative", zone("-1", "20", "40", "1000"), "negative page count"},
+		{"no watermarks", "Node 0, zone   Normal\n        managed  1000\n", "has no min, low or high line"},
+		{"overflow", zone("1", "2", "9223372036854775807", "9223372036854775807") + zone("1", "2", "9223372036854775807", "9223372036854775807") + zone("1", "2", "9223372036854775807", "9223372036854775807"), "overflow"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := ReadWatermarks(zoneRoot(t, tc.content), 1<<30)
+			if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), ZoneinfoPath) {
+				t.Errorf("err = %v, want one naming %s and saying %q", err, ZoneinfoPath, tc.want)
+			}
+		})
+	}
+}
+
+func TestPageSize(t *testing.T) {
+	for _, tc := range []struct{ memTotal, managed, want uint64 }{
+		{4007108 << 10, 1001777, 4096},        // the lane's 4 GiB guest
+		{16 << 30, (16 << 30) / 65536, 65536}, // arm64 with 64 KiB pages
+		{16 << 30, (16 << 30) / 16384, 16384},
+		{0, 100, 4096}, {100, 0, 4096}, {1 << 30, 1, 4096}, // nonsense: 4 KiB
+	} {
+		if got := pageSize(tc.memTotal, tc.managed); got != tc.want {
+			t.Errorf("pageSize(%d, %d) = %d, want %d", tc.memTotal, tc.managed, got, tc.want)
+		}
+	}
+}
+
+// FuzzReadWatermarks: whatever the file, ReadWatermarks returns watermarks
+// in order or an error naming the file; it never panics.
+func FuzzReadWatermarks(f *testing.F) {
+	data, err := os.ReadFile(filepath.Join("testdata", "zoneinfo", "sandbox-6.18-24g"))
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(data, uint64(24683652<<10))
+	f.Add([]byte("Node 0, zone Normal\n min 1\n low 2\n high 3\n managed 10\n"), uint64(40960))
+	f.Fuzz(func(t *testing.T, data []byte, memTotal uint64) {
+		w, err := ReadWatermarks(zoneRoot(t, string(data)), memTotal)
+		if err != nil {
+			if !strings.Contains(err.Error(), ZoneinfoPath) {
+				t.Fatalf("error %v does not name %s", err, ZoneinfoPath)
+			}
+			return
+		}
+		if w.Min > w.Low || w.Low > w.High || w.Zones == 0 || w.PageSize < 4096 || w.PageSize > 65536 {
+			t.Fatalf("inconsistent watermarks %+v", w)
+		}
+	})
+}
