@@ -2,7 +2,7 @@
 # run.sh [arcadvise flags...]: build arcadvise into .bin/ and run it; its exit
 # status is arcadvise's. On a host with the zfs module loaded it reads the host
 # itself (/). Elsewhere, unless you give --root, it reads a bundled real host
-# snapshot (OpenZFS 2.1.11 under memory pressure, from our lab) and says so.
+# snapshot (OpenZFS 2.3.2 under memory pressure, from our lab) and says so.
 # With no arguments at all it asks for a 2 GiB reservation. Needs Go 1.26+;
 # modules come from the Go module proxy.
 set -euo pipefail
@@ -19,7 +19,7 @@ for a in "$@"; do
   esac
 done
 if [[ ! -r /proc/spl/kstat/zfs/arcstats ]]; then
-  root=testdata/snapshots/zfs-2.1.11-pressure
+  root=testdata/snapshots/zfs-2.3.2-pressure
   echo "run.sh: no zfs module on this machine; reading the bundled snapshot $root" >&2
   exec .bin/arcadvise --root "$root" "$@"
 fi

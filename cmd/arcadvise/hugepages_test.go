@@ -101,8 +101,8 @@ func TestHugepagesOneFormula(t *testing.T) {
 	}
 
 	res, arcMax := observed(t, "--root", root)
-	if res != 288447696 || arcMax != 1879048192 {
-		t.Errorf("instant: observed %d, cap %d; want 288447696 and 1879048192 (1.75 GiB)", res, arcMax)
+	if res != 191319248 || arcMax != 1879048192 {
+		t.Errorf("instant: observed %d, cap %d; want 191319248 and 1879048192 (1.75 GiB)", res, arcMax)
 	}
 	if r, c := observed(t, "--root", replay); r != res || c != arcMax {
 		t.Errorf("recorded window of identical snapshots: observed %d, cap %d; the instant advice says %d, %d", r, c, res, arcMax)

@@ -365,7 +365,8 @@ func drift(cfg *modprobe.Config, snap *host.Snapshot, rec *policy.Recommendation
 }
 
 // CheckCommand is the arcadvise command that checks a write later, with
-// the same reservation (the number observed, for --reserve observed) or cap.
+// the same reservation (the number observed and the headroom kept over it,
+// for --reserve observed) or cap.
 func CheckCommand(reserves policy.Reserves, arcMax, hostBase size.Arg, rec *policy.Recommendation) string {
 	cmd := "arcadvise --check"
 	if arcMax.IsSet {
@@ -374,6 +375,9 @@ func CheckCommand(reserves policy.Reserves, arcMax, hostBase size.Arg, rec *poli
 	for _, r := range reserves {
 		if r.Observed { // what was observed now, declared from here on
 			r.Text = fmt.Sprintf("observed=%d", rec.Reserve)
+			// and the headroom that went with it: a declared
+			// reservation would measure the host instead
+			hostBase = size.Arg{Bytes: rec.HostBase, IsSet: true}
 		}
 		cmd += " --reserve " + r.Text
 	}

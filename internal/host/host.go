@@ -4,8 +4,8 @@
 // holding the same paths. A --sample tick is the same reading taken again.
 //
 // Each file has one reader, in the package that owns its format:
-// arcstats.Read, meminfo.Read and meminfo.ReadPSI (through procfs),
-// meminfo.ReadVMStat and zfsmod.Read. Nothing else opens these files.
+// arcstats.Read, meminfo.Read, meminfo.ReadPSI and meminfo.ReadWatermarks
+// (through procfs), meminfo.ReadVMStat and zfsmod.Read. Nothing else opens these files.
 package host
 
 import (
@@ -30,7 +30,11 @@ type Snapshot struct {
 	HasPSI bool // the kernel has PSI (4.20+, not booted with psi=0)
 	VM     meminfo.VMStat
 	HasVM  bool // proc/vmstat exists (absent from older snapshots)
-	Module zfsmod.State
+	// Zones are the kernel's reclaim watermarks from /proc/zoneinfo;
+	// HasZones is false when the file is absent (older snapshots).
+	Zones    meminfo.Watermarks
+	HasZones bool
+	Module   zfsmod.State
 	// Container is set when arcadvise runs inside one: arcstats is the
 	// host's ARC, /proc/meminfo may be the container's, and nothing may
 	// be written or applied.
@@ -63,6 +67,13 @@ func Read(root string) (*Snapshot, error) {
 	switch s.VM, err = meminfo.ReadVMStat(root); {
 	case err == nil:
 		s.HasVM = true
+	case !errors.Is(err, fs.ErrNotExist):
+		return nil, err
+	}
+	// proc/zoneinfo is optional for the same reason.
+	switch s.Zones, err = meminfo.ReadWatermarks(root, s.Mem.MemTotal); {
+	case err == nil:
+		s.HasZones = true
 	case !errors.Is(err, fs.ErrNotExist):
 		return nil, err
 	}

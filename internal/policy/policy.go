@@ -5,14 +5,15 @@
 //
 // The sum it solves is
 //
-//	MemTotal = hugepages + reservation + host base + arc_sys_free + rounding + zfs_arc_max
+//	MemTotal = hugepages + reservation + host + free floor + rounding + zfs_arc_max
 //
 // hugepages are taken out of MemTotal at boot and never given to the ARC or
 // the workload; the reservation is what the workload needs (declared with
-// --reserve, or observed); the host base is the kernel and system services;
-// arc_sys_free is the free memory the module itself keeps, below which it
-// reclaims (zfs-internals.md §3.1). What remains is rounded down to a human
-// granularity and becomes the cap.
+// --reserve, or observed); the host is the kernel and system services,
+// measured (hostterms.go); the free floor is the larger of arc_sys_free, the
+// free memory the module itself keeps, below which it reclaims
+// (zfs-internals.md §3.1), and the kernel's high watermarks. What remains is
+// rounded down to a human granularity and becomes the cap.
 package policy
 
 import (
@@ -94,7 +95,8 @@ type Recommendation struct {
 	ReserveObserved bool          `json:"reserve_observed"`
 	Reservations    []Reservation `json:"reservations"`
 	Terms           []Term        `json:"terms"`
-	HostBase        uint64        `json:"host_base_bytes"`
+	HostBase        uint64        `json:"host_base_bytes"`  // the host term: measured, --host-base or the guess
+	FreeFloor       uint64        `json:"free_floor_bytes"` // MAX(arc_sys_free, kernel high watermarks)
 	MemTotal        uint64        `json:"mem_total_bytes"`
 	AllMem          uint64        `json:"allmem_bytes"`
 	AllMemSource    string        `json:"allmem_source"`
@@ -113,7 +115,7 @@ type Recommendation struct {
 	// applies zfs_arc_min); see the note.
 	LoadOrder bool `json:"load_order_risk,omitempty"`
 	// WindowExcess is how far a sampled window's non-ARC peak exceeded the
-	// declared reservation plus the host base; the cap leaves room for it.
+	// declared reservation plus the host term; the cap leaves room for it.
 	WindowExcess uint64   `json:"window_excess_bytes,omitempty"`
 	Notes        []string `json:"notes,omitempty"`
 }
@@ -203,12 +205,12 @@ func Recommend(in Input) (Recommendation, error) {
 		}
 	} else {
 		r.ReserveObserved = true
-		src := "observed, not declared: MemTotal − MemAvailable − ARC size − hugepages (/proc/meminfo, arcstats size)"
+		src := "observed, not declared: " + NonARCFormula + " (/proc/meminfo, arcstats size)"
 		obs := NonARCUsed(h)
 		if w := in.Window; w != nil {
 			obs = w.PeakNonARC
-			src = fmt.Sprintf("observed, not declared: peak over the sampled window (%s) of MemTotal − MemAvailable − ARC size − hugepages",
-				w.PeakNonARCAt.UTC().Format(time.RFC3339))
+			src = fmt.Sprintf("observed, not declared: peak over the sampled window (%s) of %s",
+				w.PeakNonARCAt.UTC().Format(time.RFC3339), NonARCFormula)
 		}
 		r.Reserve = obs
 		r.Reservations = []Reservation{{Label: "observed", Bytes: obs, Source: src}}
@@ -218,20 +220,23 @@ func Recommend(in Input) (Recommendation, error) {
 		return r, fmt.Errorf("%w: %s reserved of %s", ErrReserveTooLarge, size.Format(r.Reserve), size.Format(mem.MemTotal))
 	}
 
-	base, baseSrc := DefaultHostBase(mem.MemTotal), "1 GiB + MemTotal/32: kernel and system services (--host-base to override)"
-	if in.HostBaseSet {
-		base, baseSrc = in.HostBase, "--host-base"
-		if base >= mem.MemTotal {
-			return r, fmt.Errorf("%w: --host-base %s is at or above MemTotal %s", ErrBadInput, size.Format(base), size.Format(mem.MemTotal))
-		}
+	hostT := hostTerms(h, in, r.ReserveObserved, r.Reserve)
+	var base uint64
+	for _, t := range hostT {
+		base += uint64(t.Bytes)
+	}
+	if in.HostBaseSet && base >= mem.MemTotal {
+		return r, fmt.Errorf("%w: --host-base %s is at or above MemTotal %s", ErrBadInput, size.Format(base), size.Format(mem.MemTotal))
 	}
 	r.HostBase = base
 	sysFree, ok := h.Arc.Uint("arc_sys_free")
-	sysFreeSrc := "arcstats arc_sys_free: free memory the module keeps, it reclaims below it"
+	sysFreeSrc := "arc_sys_free (arcstats): the ARC shrinks below it"
 	if !ok {
 		sysFree = DefaultSysFree(v, allmem)
-		sysFreeSrc = "MAX(allmem/64, 512 KiB), the module's default (this version has no arc_sys_free row)"
+		sysFreeSrc = "arc_sys_free, the module's default MAX(allmem/64, 512 KiB) (no arcstats row)"
 	}
+	floor, floorSrc := freeFloor(h, sysFree, sysFreeSrc)
+	r.FreeFloor = floor
 
 	r.Terms = append(r.Terms, Term{"hugepages", int64(mem.Hugepages), "/proc/meminfo " + orDash(mem.HugepagesSource)})
 	for _, res := range r.Reservations {
@@ -241,22 +246,21 @@ func Recommend(in Input) (Recommendation, error) {
 		}
 		r.Terms = append(r.Terms, Term{name, int64(res.Bytes), res.Source})
 	}
-	r.Terms = append(r.Terms,
-		Term{"host base", int64(base), baseSrc},
-		Term{"arc_sys_free", int64(sysFree), sysFreeSrc})
-	if sysFree >= mem.MemTotal {
-		return r, fmt.Errorf("%w: arc_sys_free %d is at or above MemTotal %d", ErrBadInput, sysFree, mem.MemTotal)
+	r.Terms = append(r.Terms, hostT...)
+	r.Terms = append(r.Terms, Term{"free floor", int64(floor), floorSrc})
+	if floor >= mem.MemTotal {
+		return r, fmt.Errorf("%w: the free floor %d (arc_sys_free or the kernel watermarks) is at or above MemTotal %d", ErrBadInput, floor, mem.MemTotal)
 	}
 	// Each term is below MemTotal (≤ 2^63 on any real host), so the
 	// budget's arithmetic cannot wrap.
-	r.Budget = int64(mem.MemTotal) - int64(mem.Hugepages) - int64(r.Reserve) - int64(base) - int64(sysFree)
+	r.Budget = int64(mem.MemTotal) - int64(mem.Hugepages) - int64(r.Reserve) - int64(base) - int64(floor)
 	// A window whose non-ARC peak went past the declared reservation and
 	// the host base: the workload needs more than was declared, and the cap
 	// leaves room for what it used.
 	if w := in.Window; w != nil && !r.ReserveObserved && w.PeakNonARC > r.Reserve+base {
 		r.WindowExcess = w.PeakNonARC - (r.Reserve + base)
 		r.Terms = append(r.Terms, Term{"observed excess", int64(r.WindowExcess),
-			fmt.Sprintf("the window's non-ARC peak %s (%s) exceeded the reservation plus the host base",
+			fmt.Sprintf("the window's non-ARC peak %s (%s) exceeded the reservation plus the host",
 				size.Format(w.PeakNonARC), w.PeakNonARCAt.UTC().Format(time.RFC3339))})
 		r.Budget -= int64(r.WindowExcess)
 	}
@@ -279,7 +283,7 @@ func Recommend(in Input) (Recommendation, error) {
 		if r.Budget < int64(MinUsefulArc) {
 			r.Status = StatusOvercommitted
 			r.ShortBytes = uint64(int64(MinUsefulArc) - r.Budget)
-			r.Notes = append(r.Notes, fmt.Sprintf("the host is short by %d bytes (%s): after the reservation, the host base and arc_sys_free, %s is left for the ARC, less than the %s floor arcadvise will recommend. Reduce the reservation, add memory, or set a cap yourself with --arc-max.",
+			r.Notes = append(r.Notes, fmt.Sprintf("the host is short by %d bytes (%s): after the reservation, the host and the free floor, %s is left for the ARC, less than the %s floor arcadvise will recommend. Reduce the reservation, add memory, or set a cap yourself with --arc-max.",
 				r.ShortBytes, size.Format(r.ShortBytes), size.FormatSigned(r.Budget), size.Format(MinUsefulArc)))
 			return r, nil
 		}
@@ -321,16 +325,4 @@ func orDash(s string) string {
 		return "(none)"
 	}
 	return s
-}
-
-// NonARCUsed is MemTotal − MemAvailable − ARC size − hugepages, clamped at
-// zero: the memory the workload, the kernel and services hold. The ARC is
-// never counted in MemAvailable (openzfs/zfs#10255, zfs-internals.md §4.1),
-// and hugepages are not available either. On kernels without a MemAvailable
-// line (before 3.14) meminfo estimates it. This is the one definition: the
-// instant advice, the sampled window's peak and the report all use it.
-func NonARCUsed(s *host.Snapshot) uint64 {
-	m := &s.Mem
-	used := int64(m.MemTotal) - int64(m.MemAvailable) - int64(s.ArcSize()) - int64(m.Hugepages)
-	return uint64(max(used, 0))
 }

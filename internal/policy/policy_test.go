@@ -45,7 +45,7 @@ func hostArc(t testing.TB, memTotal uint64, v zfsmod.Version) *arcstats.Stats {
 	cmin := DefaultCMin(v, memTotal)
 	cmax := DefaultCMax(v, memTotal)
 	rows := map[string]int64{
-		"size": int64(cmax), "c": int64(cmax), "c_min": int64(cmin), "c_max": int64(cmax),
+		"size": int64(min(cmax, memTotal/2)), "c": int64(cmax), "c_min": int64(cmin), "c_max": int64(cmax),
 		"memory_direct_count": 0, "memory_indirect_count": 0, "memory_throttle_count": 0,
 		"arc_no_grow": 0, "arc_need_free": 0,
 	}
@@ -56,6 +56,19 @@ func hostArc(t testing.TB, memTotal uint64, v zfsmod.Version) *arcstats.Stats {
 		rows["memory_all_bytes"] = int64(memTotal)
 	}
 	return kstat(t, rows)
+}
+
+// atRest is the memory of a synthetic host at rest whose kernel and
+// services hold what the old guess assumed, 1 GiB + MemTotal/32: the
+// measured host term then equals DefaultHostBase, so these tests keep
+// their arithmetic and test the other rules. free, when not 0, sets
+// MemFree instead.
+func atRest(memTotal, huge, free uint64, arc *arcstats.Stats) meminfo.Info {
+	size, _ := arc.Uint("size")
+	if free == 0 {
+		free = memTotal - huge - size - DefaultHostBase(memTotal)
+	}
+	return meminfo.Info{MemTotal: memTotal, MemFree: free, MemAvailable: free, Hugepages: huge, HugepagesSource: "Hugetlb"}
 }
 
 func sumTerms(r Recommendation) int64 {
@@ -73,11 +86,9 @@ func TestRecommendSeed(t *testing.T) {
 	const memTotal = 32 * size.GiB
 	for _, v := range []zfsmod.Version{zfsmod.V(0, 6, 5, 3), zfsmod.V(0, 7, 13), zfsmod.V(2, 1, 11), zfsmod.V(2, 3, 2)} {
 		t.Run(v.String(), func(t *testing.T) {
+			arc := hostArc(t, memTotal, v)
 			in := Input{
-				Host: &host.Snapshot{
-					Mem: meminfo.Info{MemTotal: memTotal, MemAvailable: 8 * size.GiB},
-					Arc: hostArc(t, memTotal, v), Module: zfsmod.State{Version: v},
-				},
+				Host: &host.Snapshot{Mem: atRest(memTotal, 0, 0, arc), Arc: arc, Module: zfsmod.State{Version: v}},
 				Reservations: []Reservation{{Bytes: 20 * size.GiB, Source: "--reserve 20G"}},
 			}
 			r, err := Recommend(in)
@@ -217,11 +228,9 @@ func TestRecommendCases(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			arc := hostArc(t, tt.memTotal, v21)
 			in := Input{
-				Host: &host.Snapshot{
-					Mem: meminfo.Info{MemTotal: tt.memTotal, MemAvailable: tt.avail, Hugepages: tt.huge, HugepagesSource: "Hugetlb"},
-					Arc: hostArc(t, tt.memTotal, v21), Module: zfsmod.State{Version: v21},
-				},
+				Host: &host.Snapshot{Mem: atRest(tt.memTotal, tt.huge, tt.avail, arc), Arc: arc, Module: zfsmod.State{Version: v21}},
 				ArcMax: tt.arcMax, BootArcMin: tt.bootMin, BootArcMinSet: tt.bootMin != 0,
 			}
 			for _, b := range tt.reserve {
@@ -364,7 +373,8 @@ func TestReserves(t *testing.T) {
 func TestRefusedAndExcess(t *testing.T) {
 	const memTotal = 8 * size.GiB
 	v := zfsmod.V(2, 1, 11)
-	h := &host.Snapshot{Mem: meminfo.Info{MemTotal: memTotal, MemAvailable: 4 * size.GiB}, Arc: hostArc(t, memTotal, v), Module: zfsmod.State{Version: v}}
+	arc := hostArc(t, memTotal, v)
+	h := &host.Snapshot{Mem: atRest(memTotal, 0, 0, arc), Arc: arc, Module: zfsmod.State{Version: v}}
 	r, err := Recommend(Input{Host: h, ArcMax: 16 * size.MiB})
 	if err != nil || r.Status != StatusRefused || r.ModprobeLine() != "" || r.Forced {
 		t.Fatalf("refused: %v %+v", err, r)

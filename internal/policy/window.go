@@ -113,6 +113,11 @@ type Window struct {
 	AllocStall, PgscanDirect, PgscanKswapd, OOMKill Counter
 	HasVM                                           bool
 
+	// arcstats mru_ghost_hits + mfu_ghost_hits (reads of data the ARC had
+	// evicted, which a larger ARC would have served) and hits + misses (all
+	// ARC reads), for the what-if.
+	GhostHits, Reads Counter
+
 	// PeakNonARC is the largest NonARCUsed over the snapshots: memory in
 	// use that is neither the ARC nor hugepages.
 	PeakNonARC   uint64
@@ -217,6 +222,16 @@ func (w *Window) Add(s *host.Snapshot) error {
 	w.Throttle.add(throttle)
 	w.Direct.add(direct)
 	w.Indirect.add(indirect)
+	mru, ok1 := s.Arc.Uint("mru_ghost_hits")
+	mfu, ok2 := s.Arc.Uint("mfu_ghost_hits")
+	if ok1 && ok2 {
+		w.GhostHits.add(mru + mfu)
+	}
+	hits, ok1 := s.Arc.Uint("hits")
+	misses, ok2 := s.Arc.Uint("misses")
+	if ok1 && ok2 {
+		w.Reads.add(hits + misses)
+	}
 
 	if hasMemAvail && (!w.HasMemAvail || memAvail < w.MinMemAvailable) {
 		w.MinMemAvailable, w.MinMemAvailableAt = memAvail, s.At
@@ -294,7 +309,7 @@ func (w *Window) rates() {
 	span := w.Len()
 	for _, c := range [...]*Counter{
 		&w.Throttle, &w.Direct, &w.Indirect,
-		&w.AllocStall, &w.PgscanDirect, &w.PgscanKswapd, &w.OOMKill,
+		&w.AllocStall, &w.PgscanDirect, &w.PgscanKswapd, &w.OOMKill, &w.GhostHits, &w.Reads,
 	} {
 		c.rate(span)
 	}

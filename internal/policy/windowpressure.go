@@ -113,7 +113,7 @@ func WindowPressure(w *Window) Pressure {
 
 // CheckReservation compares the peak of non-ARC memory seen in a window
 // with what the budget set aside for it (the reservation plus the host
-// base, since the observation includes the kernel and services). It returns
+// term, since the observation includes the kernel and services). It returns
 // a sentence when the reservation is too small, and by how much.
 func CheckReservation(w *Window, r *Recommendation) string {
 	base := r.HostBase
@@ -122,7 +122,7 @@ func CheckReservation(w *Window, r *Recommendation) string {
 		return ""
 	}
 	short := w.PeakNonARC - allowed
-	return fmt.Sprintf("the declared reservation is too small by %s (%d bytes): non-ARC memory peaked at %s at %s, above the reservation %s plus the host base %s; the cap leaves room for what the workload used (the \"observed excess\" term)",
+	return fmt.Sprintf("the declared reservation is too small by %s (%d bytes): non-ARC memory peaked at %s at %s, above the reservation %s plus the host %s; the cap leaves room for what the workload used (the \"observed excess\" term)",
 		size.Format(short), short, size.Format(w.PeakNonARC), w.PeakNonARCAt.UTC().Format(time.RFC3339), size.Format(r.Reserve), size.Format(base))
 }
 

@@ -28,10 +28,12 @@ type Report struct {
 	Pressure      policy.Pressure `json:"pressure"`
 	// BootPressure is the verdict from the counters since boot when a
 	// sampled window gave the main verdict; nil otherwise.
-	BootPressure   *policy.Pressure `json:"boot_pressure,omitempty"`
-	Window         *Window          `json:"window,omitempty"`
-	Recommendation Recommendation   `json:"recommendation"`
-	Config         *apply.Result    `json:"config,omitempty"`
+	BootPressure *policy.Pressure `json:"boot_pressure,omitempty"`
+	Window       *Window          `json:"window,omitempty"`
+	// WhatIf predicts other caps from a sampled window; nil without one.
+	WhatIf         *policy.WhatIf `json:"whatif,omitempty"`
+	Recommendation Recommendation `json:"recommendation"`
+	Config         *apply.Result  `json:"config,omitempty"`
 	// CrashCapture says whether the host would keep the trace of its next
 	// kernel panic.
 	CrashCapture *crashcap.Report `json:"crash_capture,omitempty"`
@@ -119,6 +121,7 @@ func New(in Input) *Report {
 	}
 	if in.Window != nil {
 		r.Window = newWindow(in.Window)
+		r.WhatIf = policy.NewWhatIf(in.Window, snap, &rec)
 	}
 	m := snap.Mem
 	arcSize := snap.ArcSize()

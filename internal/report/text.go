@@ -136,6 +136,11 @@ func (r *Report) WriteText(w io.Writer, opt TextOptions) error {
 	for _, f := range r.Pressure.Findings {
 		para("  finding: ", 4, f)
 	}
+	if wi := r.WhatIf; wi != nil {
+		if err := whatIfText(bw, &tb, width, wi); err != nil {
+			return err
+		}
+	}
 	if r.BootPressure != nil {
 		if err := pressureText(bw, &tb, width, opt.Verbose, "For context, since boot", r.BootPressure); err != nil {
 			return err
@@ -169,7 +174,7 @@ func (r *Report) WriteText(w io.Writer, opt TextOptions) error {
 		{"MemTotal", size.Format(h.MemTotal), "/proc/meminfo"},
 		{"MemAvailable", size.Format(h.MemAvailable), "/proc/meminfo (the ARC is never counted in it)"},
 		{"hugepages", size.Format(h.Hugepages), "/proc/meminfo " + dash(h.HugepagesSource)},
-		{"non-ARC in use", size.Format(h.NonARCUsed), "MemTotal − MemAvailable − ARC size − hugepages"},
+		{"non-ARC in use", size.Format(h.NonARCUsed), policy.NonARCFormula},
 		{"ARC size", size.Format(a.Size), "arcstats size"},
 		{"ARC target c", size.Format(a.C), "arcstats c"},
 		{"c_min", size.Format(a.CMin), "arcstats c_min"},
@@ -220,6 +225,31 @@ func (r *Report) WriteText(w io.Writer, opt TextOptions) error {
 		}
 	}
 	return bw.Flush()
+}
+
+// whatIfText writes what the window predicts for caps around the answer.
+func whatIfText(w *bufio.Writer, tb *tables, width int, wi *policy.WhatIf) error {
+	fmt.Fprintf(w, "\nWhat if: other caps, from what the window saw\n")
+	paragraph(w, width, "  ", 2, fmt.Sprintf("Non-ARC memory peaked at %s (%s); with the free floor of %s, the largest cap that would not have fought it is %s (%d): predicted C*.",
+		size.Format(wi.PeakNonARC), wi.PeakNonARCAt.Format(time.RFC3339), size.Format(wi.FreeFloor), size.Format(wi.PredictedCStar), wi.PredictedCStar))
+	rows := [][]string{{"cap", "", "at the window's peak"}}
+	for _, c := range wi.Caps {
+		out := "no stall expected: " + size.Format(uint64(c.Margin)) + " to spare"
+		if c.Fights {
+			out = "stall expected: the ARC must give back " + size.Format(uint64(-c.Margin))
+		}
+		rows = append(rows, []string{size.Format(c.Cap), c.Label, out})
+	}
+	if err := tb.table(w, width, nil, rows, right, left, wrap); err != nil {
+		return err
+	}
+	cost := fmt.Sprintf("%d of %d ARC reads (%.1f a minute) hit the ghost lists: data the ARC had evicted, which a larger ARC would have served from memory.",
+		wi.GhostHits, wi.Reads, wi.GhostHitsPerMinute)
+	if wi.CLowest > 0 {
+		cost += " A cap below " + size.Format(wi.CLowest) + ", the smallest target c in the window, would also evict data the ARC kept all through it."
+	}
+	paragraph(w, width, "  ", 2, "Cost of a smaller cap: "+cost)
+	return nil
 }
 
 // pressureText writes a verdict and its signals; with verbose, each

@@ -1,0 +1,86 @@
+package policy
+
+import (
+	"fmt"
+
+	"github.com/arcadvise/arcadvise/internal/host"
+	"github.com/arcadvise/arcadvise/internal/size"
+)
+
+// NonARCUsed is the memory held outside the ARC, as the ARC itself counts
+// free memory: MemTotal − MemFree − Inactive(file) − ARC size − hugepages,
+// clamped at zero. From 2.0 the module's free memory is MemFree +
+// Inactive(file) (arc_free_memory, module/os/linux/zfs/arc_os.c), and it
+// shrinks the ARC when that falls below arc_sys_free; cold page cache is
+// memory the ARC does not fight for. The ARC is in no meminfo line but
+// MemFree (openzfs/zfs#10255, zfs-internals.md §4.1), and hugepages are not
+// free either. This is the one definition: the measured host term, the
+// observed reservation, a sampled window's peak and the what-if all use it.
+func NonARCUsed(s *host.Snapshot) uint64 {
+	m := &s.Mem
+	used := int64(m.MemTotal) - int64(m.MemFree) - int64(m.InactiveFile) - int64(s.ArcSize()) - int64(m.Hugepages)
+	return uint64(max(used, 0))
+}
+
+// NonARCFormula is NonARCUsed's formula, for sources.
+const NonARCFormula = "MemTotal − MemFree − Inactive(file) − ARC size − hugepages"
+
+// hostTerms are the memory the budget leaves to the kernel and the host's
+// own processes besides the reservation. With a declared reservation they
+// are measured now:
+//
+//   - "host in use": NonARCUsed less the processes' memory (AnonPages +
+//     Shmem): the kernel, the page cache in use and the rest;
+//   - "process excess": the processes' memory above the
+//     reservation, when there is any.
+//
+// Together with the reservation that is the kernel's share plus the larger
+// of the reservation and the processes' memory now: the declared workload is
+// taken to be among the processes, up to its size, so a run with the
+// workload up does not count it twice, and a workload (or its services)
+// holding more than declared counts in full. --host-base replaces both. The
+// guess 1 GiB + MemTotal/32 remains only where nothing can be measured: as
+// headroom over an observed reservation (the observation already holds the
+// host; an undeclared workload can grow), and when meminfo and arcstats
+// disagree so that the measurement is zero.
+func hostTerms(h *host.Snapshot, in Input, observed bool, reserve uint64) []Term {
+	mem := h.Mem.MemTotal
+	switch {
+	case in.HostBaseSet:
+		return []Term{{"host base", int64(in.HostBase), "--host-base (replaces the measured host)"}}
+	case observed:
+		return []Term{{"host base", int64(DefaultHostBase(mem)), "a guess, 1 GiB + MemTotal/32: headroom over the observed moment, which already holds the kernel and services (--host-base to override)"}}
+	}
+	used := NonARCUsed(h)
+	if used == 0 {
+		return []Term{{"host base", int64(DefaultHostBase(mem)), "a guess, 1 GiB + MemTotal/32: the host could not be measured (MemFree + Inactive(file) + ARC size reach MemTotal: is /proc/meminfo the container's?)"}}
+	}
+	m := &h.Mem
+	procs := min(m.AnonPages+m.Shmem, used)
+	kernel := m.SUnreclaim + m.SReclaimable + m.KernelStack + m.PageTables + m.Percpu
+	rest := int64(used-procs) - int64(kernel) - int64(m.ActiveFile)
+	terms := []Term{{"host in use", int64(used - procs), fmt.Sprintf("measured: %s − AnonPages − Shmem; kernel %s, active page cache %s, other %s",
+		NonARCFormula, size.Format(kernel), size.Format(m.ActiveFile), size.Format(uint64(max(rest, 0))))}}
+	if procs > reserve {
+		terms = append(terms, Term{"process excess", int64(procs - reserve),
+			fmt.Sprintf("measured: processes hold %s now (AnonPages + Shmem), more than the reservation", size.Format(procs))})
+	}
+	return terms
+}
+
+// freeFloor is the free memory the host keeps: the larger of arc_sys_free
+// (the ARC shrinks itself when MemFree + Inactive(file) fall below it, and
+// stops growing near it; zfs-internals.md §3.2) and the kernel's high
+// watermarks (/proc/zoneinfo: below low kswapd wakes and reclaims up to
+// high, and below min the allocating task reclaims itself). Either way, a
+// cap that leaves less free than this has the workload fight the ARC.
+func freeFloor(h *host.Snapshot, sysFree uint64, sysFreeSrc string) (uint64, string) {
+	if !h.HasZones {
+		return sysFree, sysFreeSrc + "; no /proc/zoneinfo for the kernel's watermarks"
+	}
+	wm := "kernel high watermarks " + size.Format(h.Zones.High) + " (/proc/zoneinfo)"
+	if h.Zones.High > sysFree {
+		return h.Zones.High, wm + ", above " + sysFreeSrc
+	}
+	return sysFree, sysFreeSrc + ", above the " + wm
+}
