@@ -68,6 +68,14 @@ func hostTerms(h *host.Snapshot, in Input, observed bool, reserve uint64) []Term
 	return terms
 }
 
+// growthShift is arc_no_grow_shift: the ARC stops growing (arc_no_grow)
+// when arc_available_memory() — free memory above arc_sys_free — is below
+// arc_c >> 5 (arc_reap_cb_check in module/zfs/arc.c, the same from 0.6.5 to
+// 2.3). A cap the ARC is to reach needs cap/32 free beyond the floor.
+const growthShift = 32
+
+const growthSource = "cap/32: the ARC stops growing with less than c/32 free above the floor (arc_no_grow in arc.c)"
+
 // freeFloor is the free memory the host keeps: the larger of arc_sys_free
 // (the ARC shrinks itself when MemFree + Inactive(file) fall below it, and
 // stops growing near it; zfs-internals.md §3.2) and the kernel's high

@@ -5,7 +5,7 @@
 //
 // The sum it solves is
 //
-//	MemTotal = hugepages + reservation + host + free floor + rounding + zfs_arc_max
+//	MemTotal = hugepages + reservation + host + free floor + growth margin + rounding + zfs_arc_max
 //
 // hugepages are taken out of MemTotal at boot and never given to the ARC or
 // the workload; the reservation is what the workload needs (declared with
@@ -97,6 +97,7 @@ type Recommendation struct {
 	Terms           []Term        `json:"terms"`
 	HostBase        uint64        `json:"host_base_bytes"`  // the host term: measured, --host-base or the guess
 	FreeFloor       uint64        `json:"free_floor_bytes"` // MAX(arc_sys_free, kernel high watermarks)
+	GrowthMargin    uint64        `json:"growth_margin_bytes"`
 	MemTotal        uint64        `json:"mem_total_bytes"`
 	AllMem          uint64        `json:"allmem_bytes"`
 	AllMemSource    string        `json:"allmem_source"`
@@ -263,6 +264,14 @@ func Recommend(in Input) (Recommendation, error) {
 			fmt.Sprintf("the window's non-ARC peak %s (%s) exceeded the reservation plus the host",
 				size.Format(w.PeakNonARC), w.PeakNonARCAt.UTC().Format(time.RFC3339))})
 		r.Budget -= int64(r.WindowExcess)
+	}
+	// The ARC stops growing when less than c/32 is free above the floor,
+	// so a cap that is to be reached keeps cap/32 more: cap + cap/32 fits
+	// the budget when cap ≤ budget × 32/33.
+	if r.Budget > 0 {
+		r.GrowthMargin = uint64(r.Budget) / (growthShift + 1)
+		r.Terms = append(r.Terms, Term{"growth margin", int64(r.GrowthMargin), growthSource})
+		r.Budget -= int64(r.GrowthMargin)
 	}
 
 	// The c_min the cap will meet: at next boot the configured zfs_arc_min

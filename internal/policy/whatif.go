@@ -12,8 +12,9 @@ import (
 // PeakNonARC; the largest cap that would have left the free floor free at
 // that peak is
 //
-//	predicted C* = MemTotal − hugepages − PeakNonARC − free floor
+//	predicted C* = (MemTotal − hugepages − PeakNonARC − free floor) × 32/33
 //
+// (the last factor is the growth margin, cap/32, as in the recommendation).
 // A cap above it would have had the ARC and the workload fight at the peak
 // (the ARC shrinking, kswapd or the allocating task reclaiming); a cap at
 // or below it would not. It is a prediction from one window: a workload
@@ -60,6 +61,7 @@ func NewWhatIf(w *Window, s *host.Snapshot, r *Recommendation) *WhatIf {
 	wi := &WhatIf{PeakNonARC: w.PeakNonARC, PeakNonARCAt: w.PeakNonARCAt.UTC(), FreeFloor: r.FreeFloor,
 		GhostHits: w.GhostHits.Delta, GhostHitsPerMinute: w.GhostHits.PerMinute, Reads: w.Reads.Delta, CLowest: w.CLowest}
 	room := int64(s.Mem.MemTotal) - int64(s.Mem.Hugepages) - int64(w.PeakNonARC) - int64(r.FreeFloor)
+	room -= max(room, 0) / (growthShift + 1) // the growth margin, as in Recommend
 	wi.PredictedCStar = uint64(max(room, 0))
 	step := r.Granularity
 	if step == 0 {

@@ -3,6 +3,7 @@
 # $LAB/lane/results/<variant>/{results.tsv,env,model.env,...}. Called by lane.sh (run, report).
 set -euo pipefail
 LAB=${LAB:-/var/tmp/zfslab}
+REPO=${REPO:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
 RES=$LAB/lane/results
 VARIANTS=(2.1 2.3)
 SCENARIOS=(parse live persist model sample timing)
@@ -220,6 +221,63 @@ cost, not theirs, so the control ratios are the closer estimate of what a real h
 The scenario fails only when an arcadvise run exits non-zero; the ratio is a goal, not an
 assertion. Every run: `out/timing/runs.tsv` in the lane's run directory.
 EOF
+
+cat <<'EOF'
+
+## The frontier: the largest cap that never fights the workload
+
+Scenario g, opt-in (`test/vm/lane.sh run 2.3 frontier`; `MEM=8192 RESERVE=5G` for the held-out
+configuration): the lane's answer to "how much cache does the recommended cap give away?". A
+workload holds R (`stress-ng --vm 1 --vm-bytes R --vm-keep`) beside a reader that keeps a
+working set busy: `fio` reading 1 MiB records (the pool's recordsize) at random over W bytes of
+pool data, W larger than every cap under test (the default cap + 1 GiB, at least 4 GiB), so cache
+size matters to it. A ladder of caps from 256 MiB up to the module's default in 256 MiB steps, and
+arcadvise's own recommendation when it is off the ladder; each cap gets the same warm-up (the ARC
+filled to the cap) and the same 40 s window, with R held for the last 36 s. Per window: deltas of
+arcstats `memory_direct_count` and `memory_indirect_count`, vmstat `allocstall_*` and `oom_kill`,
+PSI memory some/full total stall; the lowest target c (sampled each second); the reader's ARC
+hit ratio (`demand_data_hits / (hits + misses)`) and throughput.
+
+**C\*** is the largest cap whose window has no direct reclaim (`memory_direct_count` +
+`allocstall` = 0), no OOM kill, and PSI some at most 20 ms. The 20 ms is the scheduler noise of
+the TCG guest: a window with no reclaim at all measures 0–20 ms there (the model scenario's capped
+windows and the low rungs of every ladder here), while every window with real reclaim has measured
+well above 100 ms. arcadvise runs at rest before the ladder (ARC warm at the default cap, no
+workload): `--reserve R` gives the recommendation, and `--sample` over the default cap's window
+gives the what-if's predicted C\*. PASS: the recommendation's window is clean, the recommendation
+is at least 0.85 × C\*, and predicted C\* is within 15% of C\*.
+
+EOF
+FR=$REPO/docs/frontier
+shopt -s nullglob
+frs=("$FR"/*/frontier.tsv)
+if [[ ${#frs[@]} -eq 0 ]]; then
+  echo "(not run yet)"
+fi
+for f in "${frs[@]}"; do
+  d=$(dirname "$f"); cfg=$(basename "$d")
+  fe() { sed -n "s/^$1=//p" "$d/frontier.env" | tail -1; }
+  re() { sed -n "s/^$1=//p" "$d/run.env" 2>/dev/null | tail -1; }
+  cs=$(fe c_star); rc=$(fe recommended); pr=$(fe predicted); dc=$(fe default_cap)
+  ratio=$(awk -v r="${rc:-0}" -v c="${cs:-0}" 'BEGIN{if(c>0)printf "%.2f", r/c; else print "-"}')
+  perr=$(awk -v p="${pr:-0}" -v c="${cs:-0}" 'BEGIN{if(c>0)printf "%+.1f%%", 100*(p-c)/c; else print "-"}')
+  dirty=$(re dirty); [[ ${dirty:-0} != 0 ]] && dirty=" + uncommitted changes" || dirty=""
+  echo "### $cfg: $(re result)"
+  echo
+  echo "OpenZFS $(re zfs), kernel $(re kernel), $(re mem_mib) MiB guest, R = $(fe reserve), run $(re date) (arcadvise $(re commit)$dirty), ladder wall time $(fe wall_s) s."
+  echo "Measured **C\* = $(mibs "$cs")**; arcadvise recommends **$(mibs "$rc")** ($ratio × C\*); the what-if predicted C\* = $(mibs "$pr") ($perr); the module's default cap is $(mibs "$dc")."
+  echo
+  if [[ -e $d/frontier.svg ]]; then echo "![frontier $cfg](frontier/$cfg/frontier.svg)"; echo; fi
+  echo "| cap | direct reclaim | allocstall | ARC shrinks by kswapd | OOM kills | PSI some (ms) | PSI full (ms) | lowest c | hit ratio | ghost hits | reader MiB/s | |"
+  echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"
+  awk -F'\t' -v M=1048576 -v cs="$cs" -v rc="$rc" -v dc="$dc" -v p="$(fe psi_ms)" 'NR>1{
+      mark=""; if($2==dc) mark="default"; if($2==cs) mark=mark (mark?", ":"") "C*"; if($2==rc) mark=mark (mark?", ":"") "recommended"
+      clean=($3+$5==0 && $6==0 && $7<=p) ? "" : " ✗"
+      printf "%d\t| %.0f MiB | %s | %s | %s | %s | %s%s | %s | %.0f MiB | %.1f%% | %s | %.1f | %s |\n", $2, $2/M, $3, $5, $4, $6, $7, clean, $8, $9/M, $10*100, $11, $12/M, mark
+    }' "$f" | sort -n | cut -f2-
+  echo
+done
+echo "✗: the window fought the workload (direct reclaim, an OOM kill, or PSI some above the threshold)."
 
 echo
 echo "## Crash capture on the real guest"
