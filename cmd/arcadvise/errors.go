@@ -9,6 +9,7 @@ import (
 
 	"github.com/arcadvise/arcadvise/internal/apply"
 	"github.com/arcadvise/arcadvise/internal/arcstats"
+	"github.com/arcadvise/arcadvise/internal/cli"
 	"github.com/arcadvise/arcadvise/internal/policy"
 )
 
@@ -45,6 +46,8 @@ func reportErr(stderr io.Writer, err error) int {
 	code, hint := exitUsage, ""
 	if ee, ok := errors.AsType[*exitError](err); ok {
 		code, hint = ee.code, ee.hint
+	} else if ue, ok := errors.AsType[*cli.UsageError](err); ok {
+		hint = ue.Hint
 	}
 	fmt.Fprintf(stderr, "arcadvise: error: %v\n", err)
 	if hint != "" {

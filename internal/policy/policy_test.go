@@ -88,7 +88,7 @@ func TestRecommendSeed(t *testing.T) {
 		t.Run(v.String(), func(t *testing.T) {
 			arc := hostArc(t, memTotal, v)
 			in := Input{
-				Host: &host.Snapshot{Mem: atRest(memTotal, 0, 0, arc), Arc: arc, Module: zfsmod.State{Version: v}},
+				Host:         &host.Snapshot{Mem: atRest(memTotal, 0, 0, arc), Arc: arc, Module: zfsmod.State{Version: v}},
 				Reservations: []Reservation{{Bytes: 20 * size.GiB, Source: "--reserve 20G"}},
 			}
 			r, err := Recommend(in)
@@ -230,7 +230,7 @@ func TestRecommendCases(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			arc := hostArc(t, tt.memTotal, v21)
 			in := Input{
-				Host: &host.Snapshot{Mem: atRest(tt.memTotal, tt.huge, tt.avail, arc), Arc: arc, Module: zfsmod.State{Version: v21}},
+				Host:   &host.Snapshot{Mem: atRest(tt.memTotal, tt.huge, tt.avail, arc), Arc: arc, Module: zfsmod.State{Version: v21}},
 				ArcMax: tt.arcMax, BootArcMin: tt.bootMin, BootArcMinSet: tt.bootMin != 0,
 			}
 			for _, b := range tt.reserve {
