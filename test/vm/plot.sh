@@ -41,7 +41,7 @@ set key below
 set xrange [0:$(( def / MiB + 320 ))]
 set style fill solid 0.35
 set boxwidth 150
-$(mark "$def" "module default $((def / MiB)) MiB" "#555555" 0.62)
+$(mark "$def" "module default $((def / MiB)) MiB" "#555555" 0.98)
 $(mark "$cstar" "measured C* $((cstar / MiB)) MiB" "#1a7f37" 0.98)
 $(mark "$rec" "arcadvise $((rec / MiB)) MiB" "#0550ae" 0.62)
 $(mark "$pred" "what-if C* $((pred / MiB)) MiB" "#8250df" 0.26)
