@@ -5,6 +5,21 @@
 # minutes under emulation).
 set -euo pipefail
 cd "$(dirname "$0")"
+# The real components the fleet tests run, from Debian's packages: node_exporter
+# (textfile collector scrape), promtool (metrics lint, alert rules),
+# systemd-analyze (the timer and service), ansible-core (the role). Installed
+# when missing and this runs as root with apt; otherwise those tests say so and
+# skip (and fail under CI=true).
+need=()
+for t in prometheus-node-exporter:prometheus-node-exporter promtool:prometheus \
+         systemd-analyze:systemd ansible-playbook:ansible-core; do
+  command -v "${t%%:*}" >/dev/null || need+=("${t#*:}")
+done
+if (( ${#need[@]} > 0 )) && [[ $EUID == 0 ]] && command -v apt-get >/dev/null; then
+  echo "test.sh: installing ${need[*]} (Debian packages) for the fleet tests" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -q >/dev/null && apt-get install -y -q --no-install-recommends "${need[@]}" >/dev/null
+fi
 go vet ./...
 go test -count=1 ./...
 if [[ ${ARCADVISE_VM:-0} == 1 ]]; then

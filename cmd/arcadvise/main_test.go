@@ -74,6 +74,7 @@ func TestScript(t *testing.T) {
 			"status":   cmdStatus,
 			"snapshot": cmdSnapshot,
 			"waitfile": cmdWaitFile,
+			"mode":     cmdMode,
 		},
 		Condition: func(cond string) (bool, error) {
 			if cond == "shared" {
@@ -82,6 +83,24 @@ func TestScript(t *testing.T) {
 			return false, fmt.Errorf("unknown condition %q", cond)
 		},
 	})
+}
+
+// cmdMode checks a file's permission bits:
+//
+//	mode textfile/arcadvise.prom 0644
+func cmdMode(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: mode FILE OCTAL")
+	}
+	want, err := strconv.ParseUint(args[1], 8, 32)
+	if err != nil {
+		ts.Fatalf("mode: bad mode %q", args[1])
+	}
+	fi, err := os.Stat(ts.MkAbs(args[0]))
+	ts.Check(err)
+	if got := uint64(fi.Mode().Perm()); got != want {
+		ts.Fatalf("%s has mode %#o, want %#o", args[0], got, want)
+	}
 }
 
 // cmdStatus runs a program and checks its exit status:

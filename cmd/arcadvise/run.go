@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"time"
 
 	"golang.org/x/term"
 
@@ -15,6 +16,7 @@ import (
 	"github.com/arcadvise/arcadvise/internal/cli"
 	"github.com/arcadvise/arcadvise/internal/crashcap"
 	"github.com/arcadvise/arcadvise/internal/host"
+	"github.com/arcadvise/arcadvise/internal/metrics"
 	"github.com/arcadvise/arcadvise/internal/modprobe"
 	"github.com/arcadvise/arcadvise/internal/policy"
 	"github.com/arcadvise/arcadvise/internal/report"
@@ -47,7 +49,18 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 // advise reads the host (once, or over a window), runs the policy, carries
 // out the mode and prints the result.
-func advise(ctx context.Context, o *cli.Options, mode apply.Mode, stdout, stderr io.Writer) (int, error) {
+func advise(ctx context.Context, o *cli.Options, mode apply.Mode, stdout, stderr io.Writer) (code int, err error) {
+	mrun := metrics.Run{Version: buildinfo.String(), At: time.Now()}
+	if o.Textfile != "" { // written whatever happens, with arcadvise_last_run_success
+		defer func() {
+			if err != nil {
+				mrun.Report = nil
+			}
+			if terr := metrics.WriteTextfile(o.Textfile, metrics.Registry(mrun)); terr != nil && err == nil {
+				err = inputErr(terr, "--textfile names the directory node_exporter's textfile collector reads (--collector.textfile.directory); it must exist and be writable")
+			}
+		}()
+	}
 	snap, win, replay, err := readHost(ctx, o, stderr)
 	if err != nil {
 		return 0, cmp.Or(interruption(ctx, "nothing read, written or applied"), err)
@@ -82,7 +95,9 @@ func advise(ctx context.Context, o *cli.Options, mode apply.Mode, stdout, stderr
 	}
 	rin := report.Input{Tool: "arcadvise " + buildinfo.String(), Root: o.Root, Host: snap, Recommendation: rec, Window: win, Config: res, CrashCapture: &cc}
 	rin.Pressure, rin.BootPressure = policy.Verdict(snap, win, &rec)
-	if err := render(stdout, o, mode, report.New(rin)); err != nil {
+	rep := report.New(rin)
+	mrun.Report, mrun.Kernel = rep, snap.Kernel
+	if err := render(stdout, o, mode, rep, mrun); err != nil {
 		return 0, err
 	}
 	switch {
@@ -121,10 +136,12 @@ func readHost(ctx context.Context, o *cli.Options, stderr io.Writer) (*host.Snap
 }
 
 // render prints the result in the form the mode and format ask for.
-func render(w io.Writer, o *cli.Options, mode apply.Mode, rep *report.Report) error {
+func render(w io.Writer, o *cli.Options, mode apply.Mode, rep *report.Report, mrun metrics.Run) error {
 	switch {
 	case o.Format == "json":
 		return rep.WriteJSON(w)
+	case o.Format == "prometheus":
+		return metrics.WriteText(w, metrics.Registry(mrun))
 	case rep.Recommendation.Status == policy.StatusOvercommitted:
 		return rep.WriteText(w, report.TextOptionsFor(w, o.Verbose))
 	case mode == apply.Diff:

@@ -35,6 +35,9 @@ type Snapshot struct {
 	Zones    meminfo.Watermarks
 	HasZones bool
 	Module   zfsmod.State
+	// Kernel is the kernel release (proc/sys/kernel/osrelease), "" when
+	// the root does not have it.
+	Kernel string
 	// Container is set when arcadvise runs inside one: arcstats is the
 	// host's ARC, /proc/meminfo may be the container's, and nothing may
 	// be written or applied.
@@ -78,6 +81,9 @@ func Read(root string) (*Snapshot, error) {
 		return nil, err
 	}
 	if s.Module, err = zfsmod.Read(root); err != nil {
+		return nil, err
+	}
+	if s.Kernel, err = readKernelRelease(root); err != nil {
 		return nil, err
 	}
 	if s.Container, err = container.Detect(root); err != nil {

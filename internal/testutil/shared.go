@@ -3,6 +3,7 @@ package testutil
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"testing"
@@ -56,4 +57,21 @@ func WriteTree(t testing.TB, root string, files map[string]string) {
 			t.Fatal(err)
 		}
 	}
+}
+
+// Tool returns the path of a program the test runs for real (node_exporter,
+// promtool, ansible-playbook, ...). Without it the test says so and skips,
+// except under CI=true, where .ci/run installs it from Debian's packages and
+// a missing one is a failure.
+func Tool(t testing.TB, name, debPackage string) string {
+	t.Helper()
+	p, err := exec.LookPath(name)
+	if err == nil {
+		return p
+	}
+	if os.Getenv("CI") == "true" {
+		t.Fatalf("%s is missing: .ci/run installs it (apt-get install %s)", name, debPackage)
+	}
+	t.Skipf("%s not installed (apt-get install %s); .ci/run installs it", name, debPackage)
+	return ""
 }

@@ -311,7 +311,7 @@ run_variant() {
   [[ -e $run/share/out/frontier/frontier.tsv ]] && export_frontier "$v" "$run"
   if [[ -e $run/share/out/timing/timing.env ]]; then cp -f "$run/share/out/timing/timing.env" "$LAB/lane/results/$v/"; fi
   local f
-  for f in zfs_version kernel arcadvise_version boot1_seconds crash_capture.json; do
+  for f in zfs_version kernel arcadvise_version boot1_seconds crash_capture.json textfile.rc textfile/arcadvise.prom; do
     [[ -e $run/share/out/$f ]] && cp -f "$run/share/out/$f" "$LAB/lane/results/$v/"
   done
   echo "$run" >"$LAB/lane/results/$v/rundir"

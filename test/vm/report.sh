@@ -292,6 +292,18 @@ for v in "${VARIANTS[@]}"; do
   echo "- **$v**: keeps a trace: $(jq -r '.keeps_trace' "$f"); $(jq -r '[.items[] | "\(.name): \(.value)"] | join("; ")' "$f")"
 done
 
+echo
+echo "## Fleet metrics on the real guest"
+echo
+echo "What \`arcadvise --reserve R --textfile DIR\` wrote at boot 1 (after the timing scenario, before any"
+echo "other), as node_exporter's textfile collector would read it:"
+echo
+for v in "${VARIANTS[@]}"; do
+  f=$RES/$v/arcadvise.prom
+  if [[ ! -s $f ]]; then echo "- **$v**: not recorded"; continue; fi
+  echo "- **$v** (exit $(cat "$RES/$v/textfile.rc" 2>/dev/null || echo '?')): $(grep -v '^#' "$f" | sed 's/^arcadvise_//' | tr '\n' ';' | sed 's/;$//; s/;/; /g')"
+done
+
 cat <<'EOF'
 
 ## Snapshots

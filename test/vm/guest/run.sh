@@ -45,6 +45,11 @@ if [ "$BOOT" = 1 ]; then
   if want timing; then timing_main; fi    # before anything loads the guest: no pool, ARC near empty
   # what arcadvise says about keeping the trace of a panic, on the real guest
   "$AA" --reserve "$RESERVE" --format json 2>/dev/null | jq '.crash_capture // empty' >"$OUT/crash_capture.json" 2>/dev/null
+  # the fleet metrics, as node_exporter's textfile collector would read them
+  if has_flag --textfile; then
+    mkdir -p "$OUT/textfile"; "$AA" --reserve "$RESERVE" --textfile "$OUT/textfile" >/dev/null 2>"$OUT/textfile.err"
+    echo $? >"$OUT/textfile.rc"
+  fi
   if want parse; then parse_moment idle $((16*MiB)); fi
   if want model || want sample; then
     model_main            # takes the parse moments "filled" and "pressure" inside the default window

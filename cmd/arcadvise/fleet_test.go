@@ -1,0 +1,140 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/arcadvise/arcadvise/internal/testutil"
+)
+
+// TestNodeExporterScrape runs the real node_exporter (Debian's
+// prometheus-node-exporter) on 127.0.0.1 with only the textfile collector,
+// on a directory arcadvise --textfile wrote, and scrapes it: the arcadvise
+// metrics are there and node_textfile_scrape_error is 0. promtool check
+// metrics lints the file itself.
+func TestNodeExporterScrape(t *testing.T) {
+	exporter := testutil.Tool(t, "prometheus-node-exporter", "prometheus-node-exporter")
+	promtool := testutil.Tool(t, "promtool", "prometheus")
+	dir := t.TempDir()
+	root := filepath.Join(testutil.RepoRoot(t), "testdata", "snapshots", "zfs-2.3.2-pressure")
+	if code := run(context.Background(), []string{"--root", root, "--reserve", "2G", "--textfile", dir}, io.Discard, io.Discard); code != 0 {
+		t.Fatalf("arcadvise --textfile: exit %d", code)
+	}
+	prom, err := os.ReadFile(filepath.Join(dir, "arcadvise.prom"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lint := exec.Command(promtool, "check", "metrics")
+	lint.Stdin = bytes.NewReader(prom)
+	if out, err := lint.CombinedOutput(); err != nil || len(bytes.TrimSpace(out)) != 0 {
+		t.Errorf("promtool check metrics: %v\n%s", err, out)
+	}
+
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	cmd := exec.Command(exporter, "--web.listen-address="+addr, "--collector.disable-defaults",
+		"--collector.textfile", "--collector.textfile.directory="+dir)
+	var logs bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &logs, &logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	var body []byte
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		resp, err := http.Get("http://" + addr + "/metrics")
+		if err == nil {
+			body, err = io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if err == nil && resp.StatusCode == 200 {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no scrape from node_exporter at %s: %v\n%s", addr, err, logs.String())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	for _, want := range []string{
+		`node_textfile_scrape_error 0`,
+		`arcadvise_recommended_arc_max_bytes 1.34217728e+09`,
+		`arcadvise_reservation_bytes 2.147483648e+09`,
+		`arcadvise_effective_arc_max_bytes 3.029536768e+09`,
+		`arcadvise_drift 1`,
+		`arcadvise_pressure_level 2`,
+		`arcadvise_last_run_success 1`,
+		`arcadvise_configured_arc_max_bytes{source="next_boot"} 0`,
+	} {
+		if !bytes.Contains(body, []byte("\n"+want+"\n")) {
+			t.Errorf("the scrape lacks %q", want)
+		}
+	}
+	// node_exporter stamps the file's modification time; arcadvise's own
+	// run time is a gauge beside it.
+	if !regexp.MustCompile(`(?m)^node_textfile_mtime_seconds\{file="[^"]*arcadvise.prom"\} `).Match(body) {
+		t.Errorf("no node_textfile_mtime_seconds for arcadvise.prom in the scrape")
+	}
+	m := regexp.MustCompile(`(?m)^arcadvise_last_run_timestamp_seconds (\S+)$`).FindSubmatch(body)
+	if m == nil {
+		t.Fatal("no arcadvise_last_run_timestamp_seconds in the scrape")
+	}
+	if ts, err := strconv.ParseFloat(string(m[1]), 64); err != nil || time.Since(time.Unix(int64(ts), 0)) > time.Minute {
+		t.Errorf("arcadvise_last_run_timestamp_seconds %s is not now", m[1])
+	}
+}
+
+// TestAlertRules checks the alerting rules shipped in contrib/prometheus
+// with promtool, and runs their unit tests (drift for an hour, pressure
+// high, a known bug, arcadvise not running).
+func TestAlertRules(t *testing.T) {
+	promtool := testutil.Tool(t, "promtool", "prometheus")
+	dir := filepath.Join(testutil.RepoRoot(t), "contrib", "prometheus")
+	for _, args := range [][]string{{"check", "rules", "arcadvise.rules.yml"}, {"test", "rules", "arcadvise.rules.test.yml"}} {
+		cmd := exec.Command(promtool, args...)
+		cmd.Dir = dir
+		if out, err := cmd.CombinedOutput(); err != nil || !strings.Contains(string(out), "SUCCESS") {
+			t.Errorf("promtool %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+	}
+}
+
+// TestSystemdUnits verifies the service and timer shipped in contrib/systemd
+// with systemd-analyze, the service's ExecStart pointed at this test's
+// arcadvise stand-in (the real one is installed as /usr/bin/arcadvise).
+func TestSystemdUnits(t *testing.T) {
+	analyze := testutil.Tool(t, "systemd-analyze", "systemd")
+	src := filepath.Join(testutil.RepoRoot(t), "contrib", "systemd")
+	dir := t.TempDir()
+	for _, name := range []string{"arcadvise-textfile.service", "arcadvise-textfile.timer"} {
+		b, err := os.ReadFile(filepath.Join(src, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if name == "arcadvise-textfile.service" && !bytes.Contains(b, []byte("ExecStart=/usr/bin/arcadvise $ARCADVISE_ARGS --textfile ${TEXTFILE_DIR}\n")) {
+			t.Fatalf("%s: ExecStart is not the arcadvise --textfile line", name)
+		}
+		b = bytes.ReplaceAll(b, []byte("/usr/bin/arcadvise"), []byte("/bin/true"))
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cmd := exec.Command(analyze, "verify", "--man=no", filepath.Join(dir, "arcadvise-textfile.service"), filepath.Join(dir, "arcadvise-textfile.timer"))
+	if out, err := cmd.CombinedOutput(); err != nil || len(bytes.TrimSpace(out)) != 0 {
+		t.Errorf("systemd-analyze verify: %v\n%s", err, out)
+	}
+}

@@ -1,0 +1,143 @@
+// Package metrics turns arcadvise's report into Prometheus gauges for
+// node_exporter's textfile collector: a registry of client_golang gauges,
+// written with its text encoder (WriteText) or as DIR/arcadvise.prom through
+// a temporary file in DIR renamed over it (WriteTextfile). Gauges are in base
+// units, with HELP and TYPE and no timestamps, and none repeats what
+// node_exporter's own node_zfs_arc_* already exports from arcstats.
+package metrics
+
+import (
+	"fmt"
+	"io"
+	"path/filepath"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/common/expfmt"
+
+	"github.com/arcadvise/arcadvise/internal/policy"
+	"github.com/arcadvise/arcadvise/internal/report"
+	"github.com/arcadvise/arcadvise/internal/zfsmod"
+)
+
+// Textfile is the file name WriteTextfile writes in its directory.
+const Textfile = "arcadvise.prom"
+
+// Run is what is known about the run besides its report.
+type Run struct {
+	Version string    // arcadvise's version
+	Kernel  string    // the kernel release ("" when unknown)
+	At      time.Time // when it ran
+	// Report is nil when the run failed before it had one: then only
+	// arcadvise_info, arcadvise_last_run_timestamp_seconds and
+	// arcadvise_last_run_success 0 are written.
+	Report *report.Report
+}
+
+// pressureLevels maps the verdict to arcadvise_pressure_level.
+var pressureLevels = map[policy.Level]float64{policy.None: 0, policy.Low: 1, policy.Moderate: 2, policy.High: 3}
+
+// Registry builds the gauges of one run.
+func Registry(run Run) *prometheus.Registry {
+	reg := prometheus.NewPedanticRegistry()
+	gauge := func(name, help string, v float64) {
+		g := prometheus.NewGauge(prometheus.GaugeOpts{Name: name, Help: help})
+		g.Set(v)
+		reg.MustRegister(g)
+	}
+	r := run.Report
+	zfsVersion := ""
+	if r != nil {
+		zfsVersion = r.ZFS.Version
+	}
+	info := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "arcadvise_info",
+		Help: "arcadvise's version, the OpenZFS module's version and the kernel release; always 1."},
+		[]string{"version", "zfs_version", "kernel"})
+	info.WithLabelValues(run.Version, zfsVersion, run.Kernel).Set(1)
+	reg.MustRegister(info)
+	gauge("arcadvise_last_run_timestamp_seconds", "When arcadvise last ran, in seconds since the epoch.", float64(run.At.UnixNano())/1e9)
+	if r == nil {
+		gauge("arcadvise_last_run_success", "1 when the last run read the host and advised, 0 when it failed.", 0)
+		return reg
+	}
+	gauge("arcadvise_last_run_success", "1 when the last run read the host and advised, 0 when it failed.", 1)
+
+	rec := r.Recommendation
+	gauge("arcadvise_recommended_arc_max_bytes", "The zfs_arc_max arcadvise recommends (or the admin's --arc-max); 0 when over-committed.", float64(rec.ArcMax))
+	gauge("arcadvise_reservation_bytes", "The memory declared for the workload (--reserve), or observed when none was declared.", float64(rec.Reserve))
+	gauge("arcadvise_overcommitted", "1 when the reservation leaves no room for a useful ARC (exit status 3).", b2f(rec.Status == policy.StatusOvercommitted))
+	gauge("arcadvise_effective_arc_max_bytes", "The cap in effect: arcstats c_max.", float64(r.Arc.CMax))
+	if r.Arc.CMax > 0 {
+		gauge("arcadvise_arc_size_over_c_max_ratio", "ARC size divided by c_max: near 1 the ARC has grown to its cap.", float64(r.Arc.Size)/float64(r.Arc.CMax))
+	}
+	gauge("arcadvise_pressure_level", "Memory pressure on the ARC: 0 none, 1 low, 2 moderate, 3 high (from the counters since boot, or the --sample window).", pressureLevels[r.Pressure.Level])
+	bugs := 0
+	for _, a := range r.ZFS.Advisories {
+		if !a.Covered {
+			bugs++
+		}
+	}
+	gauge("arcadvise_known_bugs", "Known ARC bugs of the running OpenZFS release that can apply to this host and are not covered by a workaround.", float64(bugs))
+
+	if c := r.Config; c != nil {
+		configured := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "arcadvise_configured_arc_max_bytes",
+			Help: "zfs_arc_max as configured: source=\"next_boot\" is what modprobe.d or the kernel command line set for the next module load, source=\"running\" is /sys/module/zfs/parameters; 0 is the module's default."},
+			[]string{"source"})
+		for _, p := range c.Params {
+			if p.Param != zfsmod.ArcMax {
+				continue
+			}
+			next := 0.0
+			if p.NextBoot != nil && p.NextBoot.Bytes != nil {
+				next = float64(*p.NextBoot.Bytes)
+			}
+			configured.WithLabelValues("next_boot").Set(next)
+			if p.Running != nil {
+				configured.WithLabelValues("running").Set(float64(*p.Running))
+			}
+			// A reboot changes the cap when what the next load will
+			// take differs from the c_max in effect.
+			want := rec.DefaultCMax
+			if next != 0 {
+				want = uint64(next)
+			}
+			gauge("arcadvise_reboot_required", "1 when the next module load will set a different c_max than the one in effect (a write waiting for its reboot, or a live value a reboot would undo).", b2f(p.InEffect != nil && *p.InEffect != want))
+		}
+		reg.MustRegister(configured)
+		gauge("arcadvise_drift", "1 when the next-boot configuration or the running c_max differs from the recommendation (what --check reports, exit status 1).", b2f(len(c.Drift) > 0))
+	}
+	return reg
+}
+
+func b2f(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// WriteText writes the registry in the Prometheus text format.
+func WriteText(w io.Writer, reg *prometheus.Registry) error {
+	mfs, err := reg.Gather()
+	if err != nil {
+		return err
+	}
+	for _, mf := range mfs {
+		if _, err := expfmt.MetricFamilyToText(w, mf); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// WriteTextfile writes DIR/arcadvise.prom atomically: client_golang's
+// WriteToTextfile writes a temporary file in DIR whose name does not end in
+// .prom (so the collector never reads it half-written), makes it 0644 so
+// node_exporter's user can read it, and renames it over the file.
+func WriteTextfile(dir string, reg *prometheus.Registry) error {
+	path := filepath.Join(dir, Textfile)
+	if err := prometheus.WriteToTextfile(path, reg); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	return nil
+}
