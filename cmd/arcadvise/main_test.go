@@ -80,6 +80,18 @@ func TestScript(t *testing.T) {
 			if cond == "shared" {
 				return haveShared, nil
 			}
+			// [tool:NAME]: a real program the script runs (ansible-playbook).
+			// Missing, the script skips; under CI=true, where .ci/run installs
+			// it, that is a failure.
+			if name, ok := strings.CutPrefix(cond, "tool:"); ok {
+				if _, err := exec.LookPath(name); err != nil {
+					if os.Getenv("CI") == "true" {
+						return false, fmt.Errorf("%s is missing: .ci/run installs it", name)
+					}
+					return false, nil
+				}
+				return true, nil
+			}
 			return false, fmt.Errorf("unknown condition %q", cond)
 		},
 	})

@@ -75,6 +75,14 @@ type Result struct {
 	// NixOS is, on NixOS, the configuration.nix setting to use instead of
 	// a modprobe.d file.
 	NixOS string `json:"nixos,omitempty"`
+	// InitramfsCommand is the command that rebuilds this host's initramfs
+	// after a write that needs it ("" otherwise), for configuration
+	// management to run (the Ansible role's handler).
+	InitramfsCommand string `json:"initramfs_command,omitempty"`
+	// Before and After are the target file's content now and as planned
+	// (or written), for a configuration manager's diff (report.Report's
+	// diff); equal when nothing changes.
+	Before, After string `json:"-"`
 }
 
 // ParamSources is one parameter's sources and values.
@@ -210,6 +218,7 @@ func Run(req Request, snap *host.Snapshot, cfg *modprobe.Config, rec *policy.Rec
 	switch {
 	case err == nil:
 		res.TargetFile, res.TargetWhy, res.Changed, res.Diff = edit.Path, edit.Why, edit.Changed(), edit.Diff()
+		res.Before, res.After = string(edit.Old), string(edit.New)
 	case errors.Is(err, modprobe.ErrRefused) && (req.Mode == Advise || req.Mode == Check):
 		res.Warnings = append(res.Warnings, err.Error())
 	default:
@@ -247,6 +256,9 @@ func Run(req Request, snap *host.Snapshot, cfg *modprobe.Config, rec *policy.Rec
 	}
 	if res.Wrote != "" {
 		res.NextSteps = nextSteps(req, boot, req.Mode.Lives() && liveErr == nil)
+		if boot.InitramfsNeeded {
+			res.InitramfsCommand = boot.RebuildCommand
+		}
 	}
 	return res, liveErr
 }

@@ -38,6 +38,21 @@ type Report struct {
 	// kernel panic.
 	CrashCapture *crashcap.Report `json:"crash_capture,omitempty"`
 	Warnings     []string         `json:"warnings"`
+	// Changed, Drift and Diff are what configuration management reads, in
+	// the shape Ansible modules return: the file changes (or would, in a
+	// preview), the host differs from the recommendation, and the file
+	// before and after.
+	Changed bool         `json:"changed"`
+	Drift   bool         `json:"drift"`
+	Diff    *AnsibleDiff `json:"diff,omitempty"`
+}
+
+// AnsibleDiff is a file before and after, as an Ansible module's diff.
+type AnsibleDiff struct {
+	Before       string `json:"before"`
+	After        string `json:"after"`
+	BeforeHeader string `json:"before_header"`
+	AfterHeader  string `json:"after_header"`
 }
 
 // Input is what a report is made of.
@@ -118,6 +133,13 @@ func New(in Input) *Report {
 		BootPressure: in.BootPressure, Config: in.Config, CrashCapture: in.CrashCapture, Warnings: snap.Warnings}
 	if r.Warnings == nil {
 		r.Warnings = []string{}
+	}
+	if c := in.Config; c != nil {
+		r.Changed = c.Changed || c.Wrote != ""
+		r.Drift = len(c.Drift) > 0
+		if c.TargetFile != "" {
+			r.Diff = &AnsibleDiff{Before: c.Before, After: c.After, BeforeHeader: c.TargetFile, AfterHeader: c.TargetFile}
+		}
 	}
 	if in.Window != nil {
 		r.Window = newWindow(in.Window)
