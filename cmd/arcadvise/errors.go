@@ -7,6 +7,8 @@ import (
 	"io"
 	"io/fs"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/arcadvise/arcadvise/internal/apply"
 	"github.com/arcadvise/arcadvise/internal/arcstats"
 	"github.com/arcadvise/arcadvise/internal/cli"
@@ -97,6 +99,9 @@ func applyErr(err error) error {
 	}
 	if errors.Is(err, fs.ErrPermission) {
 		return inputErr(err, "writing modprobe.d and /sys/module/zfs/parameters needs root: run it with sudo")
+	}
+	if errors.Is(err, unix.EROFS) {
+		return inputErr(err, "/etc is on a read-only file system (an image-based or immutable system), so nothing was written: set the option where that system keeps its configuration, or on the kernel command line as zfs.zfs_arc_max=N; --live still applies it until the next boot")
 	}
 	if errors.Is(err, arcstats.ErrNotLoaded) {
 		return readErr(err)

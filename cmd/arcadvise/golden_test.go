@@ -163,6 +163,25 @@ func TestREADMESchema(t *testing.T) {
 	}
 	cancel()
 	<-done
+	// A write on a host whose zfs module loads from the initramfs (root on
+	// ZFS): config.initramfs_command.
+	zroot := filepath.Join(t.TempDir(), "zfsroot")
+	if err := os.CopyFS(zroot, os.DirFS(filepath.Join("..", "..", "testdata", "snapshots", "zfs-2.1.11-arc-filled"))); err != nil {
+		t.Fatal(err)
+	}
+	testutil.WriteTree(t, zroot, map[string]string{
+		"proc/mounts":    "rpool/ROOT/debian / zfs rw,relatime,xattr,noacl 0 0\n",
+		"etc/os-release": "ID=debian\nVERSION_ID=\"12\"\n",
+	})
+	var zout bytes.Buffer
+	if code := run(context.Background(), []string{"--root", zroot, "--reserve", "2G", "--write", "--format", "json"}, &zout, io.Discard); code != 0 {
+		t.Fatalf("write on a root-on-ZFS host: exit %d", code)
+	}
+	var zdoc any
+	if err := json.Unmarshal(zout.Bytes(), &zdoc); err != nil {
+		t.Fatal(err)
+	}
+	flatten("", zdoc, paths)
 	// The version-dependent keys (recommendation.unsupported and
 	// load_order_risk) come from the composed roots of version-rules.txtar.
 	ar, err := txtar.ParseFile(filepath.Join("testdata", "script", "version-rules.txtar"))
