@@ -11,7 +11,8 @@
 #   test/vm/lane.sh ci                       what .ci/run calls: the whole lane when ARCADVISE_VM=1, else skip
 #   test/vm/lane.sh info                     variants, images and timings
 #
-# Scenarios: parse (a), live (b), persist (c), model (d), sample (e), timing (f). See test/vm/README.md.
+# Scenarios: parse (a), live (b), persist (c), model (d), sample (e), timing (f); frontier (g) only when
+# named. See test/vm/README.md.
 # Exit status: 0 every selected scenario passed, 1 a scenario failed or did not report (a guest
 # killed by VM_TIMEOUT is a FAIL "boot" row), 2 usage error, 3 a build step failed (named).
 #
