@@ -231,8 +231,9 @@ image_busy() { # is a qemu running on an overlay of this image?
 }
 host_tools() {
   command -v debootstrap >/dev/null && command -v qemu-system-x86_64 >/dev/null && command -v qemu-img >/dev/null &&
-    command -v mkfs.ext4 >/dev/null && command -v jq >/dev/null && command -v gnuplot >/dev/null && return 0
-  apt-get update -q && apt-get install -y -q qemu-system-x86 qemu-utils debootstrap e2fsprogs jq gnuplot-nox
+    command -v mkfs.ext4 >/dev/null && command -v jq >/dev/null && command -v gnuplot >/dev/null &&
+    command -v go-md2man >/dev/null && return 0
+  apt-get update -q && apt-get install -y -q qemu-system-x86 qemu-utils debootstrap e2fsprogs jq gnuplot-nox go-md2man
 }
 cmd_build() {
   local what=${1:-all} v
@@ -253,6 +254,10 @@ build_arcadvise() { # static linux/amd64 binary from the checkout
   local out=$1
   (cd "$REPO" && CGO_ENABLED=0 GOOS=linux GOARCH=amd64 go build -trimpath -o "$out" ./cmd/arcadvise)
 }
+build_deb() { # the .deb of packaging/build.sh, which the guests install with dpkg
+  rm -rf "$LAB/lane/dist"
+  (cd "$REPO" && DIST=$LAB/lane/dist bash packaging/build.sh >/dev/null) && cp -f "$LAB"/lane/dist/*.deb "$LAB/lane/arcadvise.deb"
+}
 
 # ---------------------------------------------------------------- run one variant
 # Boots a fresh qcow2 overlay over the variant image plus a fresh sparse pool disk; the share holds
@@ -267,6 +272,7 @@ run_variant() {
   cp -f "$HERE/guest/run.sh" "$run/share/run.sh"
   cp -f "$HERE"/guest/lib.sh "$HERE"/guest/s-*.sh "$run/share/lane/"
   cp -f "$LAB/lane/arcadvise" "$run/share/lane/arcadvise"
+  [[ -e $LAB/lane/arcadvise.deb ]] && cp -f "$LAB/lane/arcadvise.deb" "$run/share/lane/arcadvise.deb"
   printf '%s\n' "$@" >"$run/share/lane/scenarios"
   { echo "variant=$v"; echo "zfs_dkms=$(cat "$vd/zfs-version")"; echo "kernel=$(cat "$vd/kernel-version")"
     echo "date=$(date -u +%FT%TZ)"; echo "accel=$(accel_args)"; echo "mem_mib=$MEM"; echo "smp=$SMP"; echo "reserve=${RESERVE:-2G}"
@@ -312,7 +318,7 @@ run_variant() {
   [[ -e $run/share/out/frontier/frontier.tsv ]] && export_frontier "$v" "$run"
   if [[ -e $run/share/out/timing/timing.env ]]; then cp -f "$run/share/out/timing/timing.env" "$LAB/lane/results/$v/"; fi
   local f
-  for f in zfs_version kernel arcadvise_version boot1_seconds crash_capture.json textfile.rc textfile/arcadvise.prom; do
+  for f in zfs_version kernel arcadvise_version boot1_seconds crash_capture.json textfile.rc textfile/arcadvise.prom deb-install.txt; do
     [[ -e $run/share/out/$f ]] && cp -f "$run/share/out/$f" "$LAB/lane/results/$v/"
   done
   echo "$run" >"$LAB/lane/results/$v/rundir"
@@ -421,6 +427,8 @@ cmd_run() {
   BUILD_COMMIT=$(cd "$REPO" && git rev-parse --short HEAD 2>/dev/null || echo none)
   BUILD_DIRTY=$(cd "$REPO" && git status --porcelain -- . ':!testdata/vm' ':!docs/real-kernel.md' 2>/dev/null | grep -c . || true)
   step "go build arcadvise (static linux/amd64)" build_arcadvise "$LAB/lane/arcadvise"
+  rm -f "$LAB/lane/arcadvise.deb"
+  if command -v go-md2man >/dev/null; then step "packaging/build.sh (.deb)" build_deb; else log "no go-md2man: the guests install no .deb"; fi
   for v in "${vs[@]}"; do run_variant "$v" "${sc[@]}"; done
   cmd_report
   all_pass "${sc[@]}"

@@ -304,6 +304,22 @@ for v in "${VARIANTS[@]}"; do
   echo "- **$v** (exit $(cat "$RES/$v/textfile.rc" 2>/dev/null || echo '?')): $(grep -v '^#' "$f" | sed 's/^arcadvise_//' | tr '\n' ';' | sed 's/;$//; s/;/; /g')"
 done
 
+echo "## The .deb on the real guest"
+echo
+echo "The lane builds the .deb with \`packaging/build.sh\`; at boot 1 each guest installs it with dpkg and runs the"
+echo "installed binary:"
+echo
+for v in "${VARIANTS[@]}"; do
+  f=$RES/$v/deb-install.txt
+  if [[ ! -s $f ]]; then echo "- **$v**: not recorded"; echo; continue; fi
+  echo "- **$v**:"
+  echo
+  echo '  ```'
+  sed 's/^/  /' "$f"
+  echo '  ```'
+  echo
+done
+
 cat <<'EOF'
 
 ## Snapshots

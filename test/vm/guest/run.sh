@@ -45,6 +45,15 @@ if [ "$BOOT" = 1 ]; then
   if want timing; then timing_main; fi    # before anything loads the guest: no pool, ARC near empty
   # what arcadvise says about keeping the trace of a panic, on the real guest
   "$AA" --reserve "$RESERVE" --format json 2>/dev/null | jq '.crash_capture // empty' >"$OUT/crash_capture.json" 2>/dev/null
+  # the package: dpkg -i, then the installed binary (as an admin would)
+  if [ -e "$L/arcadvise.deb" ]; then
+    { echo "\$ dpkg -i arcadvise.deb"; dpkg -i "$L/arcadvise.deb" 2>&1 | tail -3; echo "(exit ${PIPESTATUS[0]})"
+      echo "\$ /usr/bin/arcadvise --version"; /usr/bin/arcadvise --version 2>&1; echo "(exit $?)"
+      echo "\$ /usr/bin/arcadvise --reserve $RESERVE"; /usr/bin/arcadvise --reserve "$RESERVE" >/tmp/aa.out 2>&1; rc=$?; head -3 /tmp/aa.out; echo "(exit $rc)"
+      echo "\$ systemctl is-enabled arcadvise-textfile.timer"; systemctl is-enabled arcadvise-textfile.timer 2>&1
+      echo "\$ man -w arcadvise"; man -w arcadvise 2>&1 || ls /usr/share/man/man8/arcadvise.8.gz
+    } >"$OUT/deb-install.txt" 2>&1
+  fi
   # the fleet metrics, as node_exporter's textfile collector would read them
   if has_flag --textfile; then
     mkdir -p "$OUT/textfile"; "$AA" --reserve "$RESERVE" --textfile "$OUT/textfile" >/dev/null 2>"$OUT/textfile.err"
