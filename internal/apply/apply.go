@@ -377,8 +377,8 @@ func drift(cfg *modprobe.Config, snap *host.Snapshot, rec *policy.Recommendation
 }
 
 // CheckCommand is the arcadvise command that checks a write later, with
-// the same reservation (the number observed and the headroom kept over it,
-// for --reserve observed) or cap.
+// the same reservation (the number observed, for --reserve observed) and the
+// host terms pinned with --host-base, or the same cap.
 func CheckCommand(reserves policy.Reserves, arcMax, hostBase size.Arg, rec *policy.Recommendation) string {
 	cmd := "arcadvise --check"
 	if arcMax.IsSet {
@@ -387,11 +387,15 @@ func CheckCommand(reserves policy.Reserves, arcMax, hostBase size.Arg, rec *poli
 	for _, r := range reserves {
 		if r.Observed { // what was observed now, declared from here on
 			r.Text = fmt.Sprintf("observed=%d", rec.Reserve)
-			// and the headroom that went with it: a declared
-			// reservation would measure the host instead
-			hostBase = size.Arg{Bytes: rec.HostBase, IsSet: true}
 		}
 		cmd += " --reserve " + r.Text
+	}
+	// The host terms as they were when the cap was computed: measured
+	// again after the reboot (an empty ARC, no workload) they would give
+	// another cap, and the check would test that instead of what was
+	// written.
+	if len(reserves) > 0 && !hostBase.IsSet {
+		hostBase = size.Arg{Bytes: rec.HostBase, IsSet: true}
 	}
 	if hostBase.IsSet {
 		cmd += fmt.Sprintf(" --host-base %d", hostBase.Bytes)
