@@ -86,7 +86,7 @@ func freeFloor(h *host.Snapshot, sysFree uint64, sysFreeSrc string) (uint64, str
 	if !h.HasZones {
 		return sysFree, sysFreeSrc + "; no /proc/zoneinfo for the kernel's watermarks"
 	}
-	wm := "kernel high watermarks " + size.Format(h.Zones.High) + " (/proc/zoneinfo)"
+	wm := "kernel high watermarks " + size.Format(h.Zones.High) + " (/proc/zoneinfo; min " + size.Format(h.Zones.Min) + ", vm.min_free_kbytes)"
 	if h.Zones.High > sysFree {
 		return h.Zones.High, wm + ", above " + sysFreeSrc
 	}
