@@ -35,6 +35,12 @@ func TestHostTermsRealSnapshots(t *testing.T) {
 		{"testdata/snapshots/zfs-2.1.11-pressure", 3584 * size.MiB, 177752208, 0, 0},
 		// 2.3.2 at rest.
 		{"testdata/snapshots/zfs-2.3.2-arc-filled", 2 * size.GiB, 187092408, 0, 1476395008},
+		// The lane's frontier guest at rest (2.3.2, 4 GiB, ARC warm at the
+		// default cap), with /proc/zoneinfo: the kernel's high watermarks
+		// (99 MiB, raised by THP's recommended min_free_kbytes) are below
+		// arc_sys_free. The frontier measured C* = 1.5 GiB on this guest
+		// with R = 2G held; the cap is 1.37 GiB.
+		{"testdata/vm/2.3.2-2~bpo12+2/50-frontier-rest-4096M", 2 * size.GiB, 148841336, 0, 1476395008},
 	} {
 		t.Run(tc.root+"/"+size.Format(tc.reserve), func(t *testing.T) {
 			s, err := host.Read(filepath.Join(testutil.RepoRoot(t), tc.root))
