@@ -1,0 +1,94 @@
+package metrics
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/arcadvise/arcadvise/internal/apply"
+	"github.com/arcadvise/arcadvise/internal/policy"
+	"github.com/arcadvise/arcadvise/internal/report"
+	"github.com/arcadvise/arcadvise/internal/zfsmod"
+)
+
+func text(t *testing.T, run Run) string {
+	t.Helper()
+	var b bytes.Buffer
+	if err := WriteText(&b, Registry(run)); err != nil {
+		t.Fatal(err)
+	}
+	return b.String()
+}
+
+// A failed run still says when it ran and that it failed, and nothing else.
+func TestFailedRun(t *testing.T) {
+	got := text(t, Run{Version: "1.2.3", Kernel: "6.1.0-57-amd64", At: time.Unix(1796172000, 0)})
+	want := `# HELP arcadvise_info arcadvise's version, the OpenZFS module's version and the kernel release; always 1.
+# TYPE arcadvise_info gauge
+arcadvise_info{kernel="6.1.0-57-amd64",version="1.2.3",zfs_version=""} 1
+# HELP arcadvise_last_run_success 1 when the last run read the host and advised, 0 when it failed.
+# TYPE arcadvise_last_run_success gauge
+arcadvise_last_run_success 0
+# HELP arcadvise_last_run_timestamp_seconds When arcadvise last ran, in seconds since the epoch.
+# TYPE arcadvise_last_run_timestamp_seconds gauge
+arcadvise_last_run_timestamp_seconds 1.796172e+09
+`
+	if got != want {
+		t.Errorf("failed run:\n%s\nwant:\n%s", got, want)
+	}
+}
+
+// The gauges follow the report: drift, reboot pending, the configured
+// values by source, the pressure level, uncovered bugs only.
+func TestReportGauges(t *testing.T) {
+	u := func(v uint64) *uint64 { return &v }
+	rep := &report.Report{
+		ZFS:            report.ZFS{Version: "2.3.2", Advisories: []report.Advisory{{Covered: true}, {Covered: false}}},
+		Arc:            report.Arc{Size: 1 << 30, CMax: 2 << 30},
+		Pressure:       policy.Pressure{Level: policy.High},
+		Recommendation: report.Recommendation{Recommendation: policy.Recommendation{ArcMax: 8 << 30, Reserve: 20 << 30, DefaultCMax: 16 << 30}},
+		Config: &apply.Result{Drift: []string{"running: ..."}, Params: []apply.ParamSources{{
+			Param: zfsmod.ArcMax, NextBoot: &apply.Source{Bytes: u(8 << 30)}, Running: u(0), InEffect: u(16 << 30)}}},
+	}
+	got := text(t, Run{Version: "dev", At: time.Unix(0, 0), Report: rep})
+	for _, want := range []string{
+		"arcadvise_recommended_arc_max_bytes 8.589934592e+09\n",
+		"arcadvise_reservation_bytes 2.147483648e+10\n",
+		`arcadvise_configured_arc_max_bytes{source="next_boot"} 8.589934592e+09` + "\n",
+		`arcadvise_configured_arc_max_bytes{source="running"} 0` + "\n",
+		"arcadvise_effective_arc_max_bytes 2.147483648e+09\n",
+		"arcadvise_arc_size_over_c_max_ratio 0.5\n",
+		"arcadvise_drift 1\n",
+		"arcadvise_reboot_required 1\n", // next boot 8 GiB, in effect 16 GiB
+		"arcadvise_pressure_level 3\n",
+		"arcadvise_known_bugs 1\n",
+		"arcadvise_overcommitted 0\n",
+		"arcadvise_last_run_success 1\n",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("missing %q in:\n%s", want, got)
+		}
+	}
+}
+
+// WriteTextfile leaves one file, 0644, and nothing else in the directory.
+func TestWriteTextfile(t *testing.T) {
+	dir := t.TempDir()
+	if err := WriteTextfile(dir, Registry(Run{Version: "dev", At: time.Unix(0, 0)})); err != nil {
+		t.Fatal(err)
+	}
+	entries, _ := os.ReadDir(dir)
+	if len(entries) != 1 || entries[0].Name() != Textfile {
+		t.Fatalf("directory holds %v, want only %s", entries, Textfile)
+	}
+	fi, err := os.Stat(filepath.Join(dir, Textfile))
+	if err != nil || fi.Mode().Perm() != 0o644 {
+		t.Errorf("mode %v (%v), want 0644", fi.Mode(), err)
+	}
+	if err := WriteTextfile(filepath.Join(dir, "missing"), Registry(Run{})); err == nil || !strings.Contains(err.Error(), "missing/arcadvise.prom") {
+		t.Errorf("missing directory: %v", err)
+	}
+}
