@@ -262,8 +262,11 @@ for f in "${frs[@]}"; do
   ratio=$(awk -v r="${rc:-0}" -v c="${cs:-0}" 'BEGIN{if(c>0)printf "%.2f", r/c; else print "-"}')
   perr=$(awk -v p="${pr:-0}" -v c="${cs:-0}" 'BEGIN{if(c>0)printf "%+.1f%%", 100*(p-c)/c; else print "-"}')
   dirty=$(re dirty); [[ ${dirty:-0} != 0 ]] && dirty=" + uncommitted changes" || dirty=""
-  echo "### $cfg: $(re result)"
+  held=""
+  [[ $(re mem_mib) != 4096 || $(fe reserve) != 2G ]] && held=" (held out)"
+  echo "### $cfg$held: $(re result)"
   echo
+  [[ -n $held ]] && echo "Not used to choose the model's terms: they were chosen on the 4 GiB guest with R = 2G (the growth margin, cap/32, after the first 2.3.2 ladder there put the ARC's own equilibrium at arc_sys_free + c/32 of free memory). This configuration was run once, after." && echo
   echo "OpenZFS $(re zfs), kernel $(re kernel), $(re mem_mib) MiB guest, R = $(fe reserve), run $(re date) (arcadvise $(re commit)$dirty), ladder wall time $(fe wall_s) s."
   echo "Measured **C\* = $(mibs "$cs")**; arcadvise recommends **$(mibs "$rc")** ($ratio × C\*); the what-if predicted C\* = $(mibs "$pr") ($perr); the module's default cap is $(mibs "$dc")."
   echo
