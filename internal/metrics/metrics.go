@@ -95,13 +95,17 @@ func Registry(run Run) *prometheus.Registry {
 			if p.Running != nil {
 				configured.WithLabelValues("running").Set(float64(*p.Running))
 			}
-			// A reboot changes the cap when what the next load will
-			// take differs from the c_max in effect.
-			want := rec.DefaultCMax
-			if next != 0 {
-				want = uint64(next)
+			// A reboot changes the cap when the next load takes a value
+			// other than the c_max in effect, or the default while a
+			// live value is set.
+			var reboot bool
+			switch {
+			case next != 0:
+				reboot = p.InEffect != nil && float64(*p.InEffect) != next
+			default:
+				reboot = p.Running != nil && *p.Running != 0
 			}
-			gauge("arcadvise_reboot_required", "1 when the next module load will set a different c_max than the one in effect (a write waiting for its reboot, or a live value a reboot would undo).", b2f(p.InEffect != nil && *p.InEffect != want))
+			gauge("arcadvise_reboot_required", "1 when the next module load will set a different c_max than the one in effect (a write waiting for its reboot, or a live value a reboot would undo).", b2f(reboot))
 		}
 		reg.MustRegister(configured)
 		gauge("arcadvise_drift", "1 when the next-boot configuration or the running c_max differs from the recommendation (what --check reports, exit status 1).", b2f(len(c.Drift) > 0))

@@ -45,6 +45,7 @@ arcadvise_last_run_timestamp_seconds 1.796172e+09
 // values by source, the pressure level, uncovered bugs only.
 func TestReportGauges(t *testing.T) {
 	u := func(v uint64) *uint64 { return &v }
+	// next boot 8 GiB, in effect 16 GiB: a write waits for its reboot
 	rep := &report.Report{
 		ZFS:            report.ZFS{Version: "2.3.2", Advisories: []report.Advisory{{Covered: true}, {Covered: false}}},
 		Arc:            report.Arc{Size: 1 << 30, CMax: 2 << 30},
@@ -62,7 +63,7 @@ func TestReportGauges(t *testing.T) {
 		"arcadvise_effective_arc_max_bytes 2.147483648e+09\n",
 		"arcadvise_arc_size_over_c_max_ratio 0.5\n",
 		"arcadvise_drift 1\n",
-		"arcadvise_reboot_required 1\n", // next boot 8 GiB, in effect 16 GiB
+		"arcadvise_reboot_required 1\n",
 		"arcadvise_pressure_level 3\n",
 		"arcadvise_known_bugs 1\n",
 		"arcadvise_overcommitted 0\n",
@@ -70,6 +71,21 @@ func TestReportGauges(t *testing.T) {
 	} {
 		if !strings.Contains(got, want) {
 			t.Errorf("missing %q in:\n%s", want, got)
+		}
+	}
+}
+
+// reboot_required without a configured value: 1 only when a live value
+// is set (a reboot would undo it), whatever the version.
+func TestRebootRequiredDefault(t *testing.T) {
+	u := func(v uint64) *uint64 { return &v }
+	for _, tc := range []struct {
+		running uint64
+		want    string
+	}{{0, "0"}, {4 << 30, "1"}} {
+		rep := &report.Report{Config: &apply.Result{Params: []apply.ParamSources{{Param: zfsmod.ArcMax, Running: u(tc.running), InEffect: u(2 << 30)}}}}
+		if got := text(t, Run{Report: rep}); !strings.Contains(got, "arcadvise_reboot_required "+tc.want+"\n") {
+			t.Errorf("running %d: %s", tc.running, got)
 		}
 	}
 }
