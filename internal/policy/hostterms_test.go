@@ -41,6 +41,8 @@ func TestHostTermsRealSnapshots(t *testing.T) {
 		// arc_sys_free. The frontier measured C* = 1.5 GiB on this guest
 		// with R = 2G held; the cap is 1.37 GiB.
 		{"testdata/vm/2.3.2-2~bpo12+2/50-frontier-rest-4096M", 2 * size.GiB, 148841336, 0, 1476395008},
+		// The same on 2.1.11: C* = 1.37 GiB there, the cap itself.
+		{"testdata/vm/2.1.11-1+deb12u1/50-frontier-rest-4096M", 2 * size.GiB, 161608160, 0, 1476395008},
 	} {
 		t.Run(tc.root+"/"+size.Format(tc.reserve), func(t *testing.T) {
 			s, err := host.Read(filepath.Join(testutil.RepoRoot(t), tc.root))
