@@ -114,7 +114,7 @@ frontier_main() {
 frontier_verdict() {
   local d=$OUT/frontier
   ( . "$d/frontier.env"
-    cstar=$(awk -F'\t' -v p="$psi_ms" 'NR>1 && $3+$5==0 && $6==0 && $7<=p {if($2>m)m=$2}END{print m+0}' "$d/frontier.tsv")
+    cstar=$(awk -F'\t' -v p="$psi_ms" 'NR>1 && $3+$5==0 && $6==0 && $7<=p {if($2>m)m=$2}END{printf "%.0f\n", m}' "$d/frontier.tsv")
     recrow=$(awk -F'\t' -v r="$recommended" 'NR>1 && $2==r' "$d/frontier.tsv" | head -1)
     recclean=$(echo "$recrow" | awk -F'\t' '{print ($3+$5==0 && $6==0) ? 1 : 0}')
     pred=$(jq -r '.whatif.predicted_c_star_bytes // 0' "$d/whatif.json" 2>/dev/null)
