@@ -43,6 +43,9 @@ func TestHostTermsRealSnapshots(t *testing.T) {
 		{"testdata/vm/2.3.2-2~bpo12+2/50-frontier-rest-4096M", 2 * size.GiB, 148841336, 0, 1476395008},
 		// The same on 2.1.11: C* = 1.37 GiB there, the cap itself.
 		{"testdata/vm/2.1.11-1+deb12u1/50-frontier-rest-4096M", 2 * size.GiB, 161608160, 0, 1476395008},
+		// The held-out 8 GiB guest, R = 5G: C* = 2.25 GiB there, the cap
+		// 2 GiB (0.89 x C*). arc_sys_free (332 MiB) is the floor.
+		{"testdata/vm/2.3.2-2~bpo12+2/50-frontier-rest-8192M", 5 * size.GiB, 162859144, 0, 2147483648},
 	} {
 		t.Run(tc.root+"/"+size.Format(tc.reserve), func(t *testing.T) {
 			s, err := host.Read(filepath.Join(testutil.RepoRoot(t), tc.root))

@@ -425,7 +425,7 @@ cmd_run() {
   mkdir -p "$LAB/lane"
   # the checkout as it was when the binary was built (edits made while the guests run do not count)
   BUILD_COMMIT=$(cd "$REPO" && git rev-parse --short HEAD 2>/dev/null || echo none)
-  BUILD_DIRTY=$(cd "$REPO" && git status --porcelain -- . ':!testdata/vm' ':!docs/real-kernel.md' 2>/dev/null | grep -c . || true)
+  BUILD_DIRTY=$(cd "$REPO" && git status --porcelain -- . ':!testdata/vm' ':!docs/real-kernel.md' ':!docs/frontier' 2>/dev/null | grep -c . || true)
   step "go build arcadvise (static linux/amd64)" build_arcadvise "$LAB/lane/arcadvise"
   rm -f "$LAB/lane/arcadvise.deb"
   if command -v go-md2man >/dev/null; then step "packaging/build.sh (.deb)" build_deb; else log "no go-md2man: the guests install no .deb"; fi

@@ -268,6 +268,7 @@ for f in "${frs[@]}"; do
   echo
   [[ -n $held ]] && echo "Not used to choose the model's terms: they were chosen on the 4 GiB guest with R = 2G (the growth margin, cap/32, after the first 2.3.2 ladder there put the ARC's own equilibrium at arc_sys_free + c/32 of free memory). This configuration was run once, after." && echo
   echo "OpenZFS $(re zfs), kernel $(re kernel), $(re mem_mib) MiB guest, R = $(fe reserve), run $(re date) (arcadvise $(re commit)$dirty), ladder wall time $(fe wall_s) s."
+  for k in verdict_note dirty_note; do n=$(re $k); [[ -z $n ]] || echo "Note: $n."; done
   echo "Measured **C\* = $(mibs "$cs")**; arcadvise recommends **$(mibs "$rc")** ($ratio × C\*); the what-if predicted C\* = $(mibs "$pr") ($perr); the module's default cap is $(mibs "$dc")."
   echo
   if [[ -e $d/frontier.svg ]]; then echo "![frontier $cfg](frontier/$cfg/frontier.svg)"; echo; fi
