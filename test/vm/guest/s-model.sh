@@ -82,7 +82,7 @@ model_window() {
 }
 
 model_main() {
-  local d=$OUT/model rc rec how lrc
+  local d=$OUT/model rc rec how lrc applied
   mkdir -p "$d"
   pool_fill "$DATA_FILES" "$FILE_MB" || { result model FAIL - "could not create or fill the pool"; return; }
   "$AA" --reserve "$RESERVE" --format json >"$d/recommend.json" 2>"$d/recommend.err"; rc=$?
@@ -100,7 +100,15 @@ model_main() {
   model_window default
   # apply the recommended cap: arcadvise --live when it exists, else the sysfs write it would do
   if has_flag --live; then
-    "$AA" --reserve "$RESERVE" --live >"$d/apply-live.txt" 2>&1; lrc=$?; how="arcadvise --reserve $RESERVE --live (exit $lrc)"
+    # the cap --live computes and applies now: the host is measured again, so it can differ by a
+    # rounding step from the one read before the default window; the capped window runs at this one
+    "$AA" --reserve "$RESERVE" --live --format json >"$d/apply-live.json" 2>"$d/apply-live.err"; lrc=$?
+    how="arcadvise --reserve $RESERVE --live (exit $lrc)"
+    applied=$(jq -r '.recommendation.zfs_arc_max_bytes // 0' "$d/apply-live.json" 2>/dev/null)
+    if [ "${applied:-0}" -gt 0 ] && [ "$applied" != "$rec" ]; then
+      echo "recommended_before_default_window=$rec" >>"$d/model.env"; rec=$applied
+      echo "recommended=$rec" >>"$d/model.env"
+    fi
   else
     lrc=0; printf '%s\n' "$rec" >"$P/zfs_arc_max" || lrc=$?; how="echo $rec > $P/zfs_arc_max (exit $lrc)"
   fi
