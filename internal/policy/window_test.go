@@ -354,3 +354,29 @@ func TestWindowSeries(t *testing.T) {
 		t.Errorf("point 1 = %+v", p1)
 	}
 }
+
+// TestNoGrowAtCap: arc_no_grow for most of a window is moderate pressure,
+// unless c stayed at c_max all through: the ARC had nowhere to grow, and
+// free memory near the margin is what a cap sized to the host leaves (the
+// lane's capped windows on 2.3.2). Then it is low.
+func TestNoGrowAtCap(t *testing.T) {
+	at := mustTime(t, "2026-01-01T00:00:00Z")
+	base := Window{Start: at, End: at.Add(55 * time.Second), NoGrowTime: 33 * time.Second, CMax: 1476395008, CLowest: 1476395008, Ticks: 6}
+	level := func(w Window) (Level, string) {
+		for _, s := range WindowPressure(&w).Signals {
+			if s.Name == "arc_no_grow" {
+				return s.Level, s.Text
+			}
+		}
+		t.Fatal("no arc_no_grow signal")
+		return None, ""
+	}
+	if l, text := level(base); l != Low || !strings.HasSuffix(text, "with c at c_max all through") {
+		t.Errorf("at its cap: %s %q, want low", l, text)
+	}
+	pulled := base
+	pulled.CLowest, pulled.CPulledDown = 1<<30, true
+	if l, _ := level(pulled); l != Moderate {
+		t.Errorf("c pulled below c_max: %s, want moderate", l)
+	}
+}

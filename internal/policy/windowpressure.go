@@ -54,11 +54,18 @@ func WindowPressure(w *Window) Pressure {
 
 	s = Signal{Name: "arc_no_grow", Value: w.NoGrowTime.Seconds(), Unit: Seconds, Text: fmt.Sprintf("set for %s of %s", roundDur(w.NoGrowTime), roundDur(span)),
 		Source: arcSrc("arc_no_grow"), Meaning: "time the ARC was not allowed to grow: free memory below its margin"}
+	// At its cap all through the window (c never below c_max), the ARC
+	// had nowhere to grow anyway: arc_no_grow only says free memory sat
+	// near the margin, which a cap sized to the host leaves. Low at most.
+	atCap := !w.CPulledDown && w.CMax > 0 && w.CLowest >= w.CMax
 	switch {
-	case span > 0 && w.NoGrowTime*2 >= span:
+	case span > 0 && w.NoGrowTime*2 >= span && !atCap:
 		s.Level = Moderate
 	case w.NoGrowTime > 0:
 		s.Level = Low
+		if atCap {
+			s.Text += ", with c at c_max all through"
+		}
 	}
 	p.add(s)
 

@@ -308,6 +308,7 @@ for v in "${VARIANTS[@]}"; do
   echo "- **$v** (exit $(cat "$RES/$v/textfile.rc" 2>/dev/null || echo '?')): $(grep -v '^#' "$f" | sed 's/^arcadvise_//' | tr '\n' ';' | sed 's/;$//; s/;/; /g')"
 done
 
+echo
 echo "## The .deb on the real guest"
 echo
 echo "The lane builds the .deb with \`packaging/build.sh\`; at boot 1 each guest installs it with dpkg and runs the"
