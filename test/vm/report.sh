@@ -239,10 +239,11 @@ PSI memory some/full total stall; the lowest target c (sampled each second); the
 hit ratio (`demand_data_hits / (hits + misses)`) and throughput.
 
 **C\*** is the largest cap whose window has no direct reclaim (`memory_direct_count` +
-`allocstall` = 0), no OOM kill, and PSI some at most 20 ms. The 20 ms is the scheduler noise of
-the TCG guest: a window with no reclaim at all measures 0–20 ms there (the model scenario's capped
-windows and the low rungs of every ladder here), while every window with real reclaim has measured
-well above 100 ms. arcadvise runs at rest before the ladder (ARC warm at the default cap, no
+`allocstall` = 0), no OOM kill, and PSI some at most 20 ms. The 20 ms is above the TCG guest's
+scheduler noise: the windows with no reclaim at all measured 0 ms (the model scenario's capped
+windows, the low rungs of every ladder here), and the one clean window with a few kswapd shrinks
+of the ARC (2.3.2, 4 GiB, 1536 MiB) 11 ms; the smallest stall among the windows that fought was
+25 ms (2.1.11, 1536 MiB: 2 allocstalls), most were above 100 ms. arcadvise runs at rest before the ladder (ARC warm at the default cap, no
 workload): `--reserve R` gives the recommendation, and `--sample` over the default cap's window
 gives the what-if's predicted C\*. PASS: the recommendation's window is clean, the recommendation
 is at least 0.85 × C\*, and predicted C\* is within 15% of C\*.
