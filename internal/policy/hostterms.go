@@ -68,11 +68,18 @@ func hostTerms(h *host.Snapshot, in Input, observed bool, reserve uint64) []Term
 	return terms
 }
 
-// growthShift is arc_no_grow_shift: the ARC stops growing (arc_no_grow)
-// when arc_available_memory() — free memory above arc_sys_free — is below
-// arc_c >> 5 (arc_reap_cb_check in module/zfs/arc.c, the same from 0.6.5 to
-// 2.3). A cap the ARC is to reach needs cap/32 free beyond the floor.
-const growthShift = 32
+// growthMargin is what a cap must leave free above the floor for the ARC to
+// reach it. The ARC stops growing (arc_no_grow) when arc_available_memory()
+// — free memory above arc_sys_free — is below arc_c >> arc_no_grow_shift,
+// c/32 (arc_reap_cb_check in module/zfs/arc.c, the same from 0.6.5 to 2.3),
+// so of what is left, cap + cap/32 must fit: the margin is left/33. The
+// recommendation and the what-if both take it from here.
+func growthMargin(left int64) int64 {
+	if left <= 0 {
+		return 0
+	}
+	return left / 33
+}
 
 const growthSource = "cap/32: the ARC stops growing with less than c/32 free above the floor (arc_no_grow in arc.c)"
 

@@ -265,11 +265,9 @@ func Recommend(in Input) (Recommendation, error) {
 				size.Format(w.PeakNonARC), w.PeakNonARCAt.UTC().Format(time.RFC3339))})
 		r.Budget -= int64(r.WindowExcess)
 	}
-	// The ARC stops growing when less than c/32 is free above the floor,
-	// so a cap that is to be reached keeps cap/32 more: cap + cap/32 fits
-	// the budget when cap ≤ budget × 32/33.
+	// The room the ARC needs to grow to the cap (growthMargin).
 	if r.Budget > 0 {
-		r.GrowthMargin = uint64(r.Budget) / (growthShift + 1)
+		r.GrowthMargin = uint64(growthMargin(r.Budget))
 		r.Terms = append(r.Terms, Term{"growth margin", int64(r.GrowthMargin), growthSource})
 		r.Budget -= int64(r.GrowthMargin)
 	}

@@ -61,7 +61,7 @@ func NewWhatIf(w *Window, s *host.Snapshot, r *Recommendation) *WhatIf {
 	wi := &WhatIf{PeakNonARC: w.PeakNonARC, PeakNonARCAt: w.PeakNonARCAt.UTC(), FreeFloor: r.FreeFloor,
 		GhostHits: w.GhostHits.Delta, GhostHitsPerMinute: w.GhostHits.PerMinute, Reads: w.Reads.Delta, CLowest: w.CLowest}
 	room := int64(s.Mem.MemTotal) - int64(s.Mem.Hugepages) - int64(w.PeakNonARC) - int64(r.FreeFloor)
-	room -= max(room, 0) / (growthShift + 1) // the growth margin, as in Recommend
+	room -= growthMargin(room)
 	wi.PredictedCStar = uint64(max(room, 0))
 	step := r.Granularity
 	if step == 0 {
