@@ -124,18 +124,13 @@ func (o *Options) Usage() string {
 	return UsageHead + strings.ReplaceAll(o.fset.FlagUsagesWrapped(80), "[=true|false]", "             ") + UsageTail
 }
 
-// Flags lists every long flag name, for the man page and completions.
-func (o *Options) Flags() []string {
-	var names []string
-	o.fset.VisitAll(func(f *pflag.Flag) { names = append(names, f.Name) })
-	return names
-}
-
 // Mode checks the flags that go together and resolves what the run does.
 func (o *Options) Mode() (apply.Mode, error) {
 	switch {
 	case o.Format != "text" && o.Format != "json" && o.Format != "prometheus":
 		return 0, usageErr("use --format text, json or prometheus", "unknown format %q", o.Format)
+	case o.Textfile != "" && o.Diff:
+		return 0, usageErr("--diff is a preview and writes nothing; refresh the textfile from a plain run (or --check, --write)", "--textfile does not go with --diff")
 	case o.Format == "prometheus" && (o.Diff || o.Check):
 		return 0, usageErr("the metrics already carry arcadvise_drift; run --diff or --check with --format text or json", "--format prometheus does not go with --diff or --check")
 	case o.Diff && (o.Write || o.Live || o.Check):
