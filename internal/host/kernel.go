@@ -47,7 +47,7 @@ func readKernelRelease(root string) (string, error) {
 	}
 	rel, err := ParseKernelRelease(strings.NewReader(string(data)))
 	if err != nil {
-		return "", fmt.Errorf("%s: %w", filepath.Join(root, KernelPath), err)
+		return "", fmt.Errorf("%s:1: %w", filepath.Join(root, KernelPath), err)
 	}
 	return rel, nil
 }
