@@ -34,10 +34,6 @@ type exitError struct {
 func (e *exitError) Error() string { return e.err.Error() }
 func (e *exitError) Unwrap() error { return e.err }
 
-func usageErr(hint string, format string, args ...any) error {
-	return &exitError{code: exitUsage, err: fmt.Errorf(format, args...), hint: hint}
-}
-
 func inputErr(err error, hint string) error {
 	return &exitError{code: exitUsage, err: err, hint: hint}
 }

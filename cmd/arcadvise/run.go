@@ -71,9 +71,9 @@ func advise(ctx context.Context, o *cli.Options, mode apply.Mode, stdout, stderr
 		mode = apply.Advise
 	}
 	if replay && mode.Acts() {
-		return 0, usageErr("--write and --live act on a live host or a snapshot root, not on a recorded window", "%s is a recorded window", o.Root)
+		return 0, cli.Usage("--write and --live act on a live host or a snapshot root, not on a recorded window", "%s is a recorded window", o.Root)
 	} else if o.Series && win == nil {
-		return 0, usageErr("--series lists the samples of a window: add --sample DURATION, or give a recorded window as --root", "--series without a window")
+		return 0, cli.Usage("--series lists the samples of a window: add --sample DURATION, or give a recorded window as --root", "--series without a window")
 	}
 	cfg, err := modprobe.Load(snap.Root)
 	if err != nil {
@@ -117,7 +117,7 @@ func advise(ctx context.Context, o *cli.Options, mode apply.Mode, stdout, stderr
 // window as --root), with a progress line when a person is watching.
 func readHost(ctx context.Context, o *cli.Options, stderr io.Writer) (*host.Snapshot, *policy.Window, bool, error) {
 	if fi, err := os.Stat(o.Root); err != nil || !fi.IsDir() {
-		return nil, nil, false, usageErr("--root names a directory laid out like / (proc/, sys/, etc/): a host snapshot, or a recorded window",
+		return nil, nil, false, cli.Usage("--root names a directory laid out like / (proc/, sys/, etc/): a host snapshot, or a recorded window",
 			"--root %s: not a directory (%v)", o.Root, cmp.Or(err, errors.New("a file")))
 	}
 	opt := sample.Options{Interval: o.Interval, Duration: o.Sample, KeepSeries: o.Series}

@@ -79,7 +79,9 @@ type UsageError struct {
 func (e *UsageError) Error() string { return e.Err.Error() }
 func (e *UsageError) Unwrap() error { return e.Err }
 
-func usageErr(hint string, format string, args ...any) error {
+// Usage is a UsageError: the command line (or what it names) does not make
+// sense. cmd/arcadvise uses it too, for what only a run can find out.
+func Usage(hint string, format string, args ...any) error {
 	return &UsageError{Err: fmt.Errorf(format, args...), Hint: hint}
 }
 
@@ -109,11 +111,11 @@ func Parse(args []string) (*Options, error) {
 	fset.BoolVarP(&o.Help, "help", "h", false, "print this help and exit")
 	o.fset = fset
 	if err := fset.Parse(args); err != nil {
-		return nil, usageErr("run 'arcadvise --help' for usage", "%v", err)
+		return nil, Usage("run 'arcadvise --help' for usage", "%v", err)
 	}
 	o.IntervalSet = fset.Changed("interval")
 	if fset.NArg() > 0 && !o.Help && !o.Version {
-		return nil, usageErr("run 'arcadvise --help' for usage", "unexpected argument %q", fset.Arg(0))
+		return nil, Usage("run 'arcadvise --help' for usage", "unexpected argument %q", fset.Arg(0))
 	}
 	return o, nil
 }
@@ -128,28 +130,28 @@ func (o *Options) Usage() string {
 func (o *Options) Mode() (apply.Mode, error) {
 	switch {
 	case o.Format != "text" && o.Format != "json" && o.Format != "prometheus":
-		return 0, usageErr("use --format text, json or prometheus", "unknown format %q", o.Format)
+		return 0, Usage("use --format text, json or prometheus", "unknown format %q", o.Format)
 	case o.Textfile != "" && o.Diff:
-		return 0, usageErr("--diff is a preview and writes nothing; refresh the textfile from a plain run (or --check, --write)", "--textfile does not go with --diff")
+		return 0, Usage("--diff is a preview and writes nothing; refresh the textfile from a plain run (or --check, --write)", "--textfile does not go with --diff")
 	case o.Format == "prometheus" && (o.Diff || o.Check):
-		return 0, usageErr("the metrics already carry arcadvise_drift; run --diff or --check with --format text or json", "--format prometheus does not go with --diff or --check")
+		return 0, Usage("the metrics already carry arcadvise_drift; run --diff or --check with --format text or json", "--format prometheus does not go with --diff or --check")
 	case o.Diff && (o.Write || o.Live || o.Check):
-		return 0, usageErr("--diff previews and writes nothing; run it first, then --write or --live", "--diff does not go with --write, --live or --check")
+		return 0, Usage("--diff previews and writes nothing; run it first, then --write or --live", "--diff does not go with --write, --live or --check")
 	case o.Check && (o.Write || o.Live):
-		return 0, usageErr("run --check on its own, after --write or --live", "--check does not go with --write or --live")
+		return 0, Usage("run --check on its own, after --write or --live", "--check does not go with --write or --live")
 	case (o.Write || o.Live || o.Check) && len(o.Reserve) == 0 && !o.ArcMax.IsSet:
-		return 0, usageErr("declare the workload's memory with --reserve SIZE, or give your own cap with --arc-max SIZE; --reserve observed takes what is in use now, on purpose",
+		return 0, Usage("declare the workload's memory with --reserve SIZE, or give your own cap with --arc-max SIZE; --reserve observed takes what is in use now, on purpose",
 			"--write, --live and --check need a declared workload (--reserve) or a cap (--arc-max)")
 	case o.ArcMax.IsSet && o.ArcMax.Bytes == 0:
-		return 0, usageErr("0 leaves the module's default; give the cap you want, e.g. --arc-max 8G", "--arc-max 0 is not a cap")
+		return 0, Usage("0 leaves the module's default; give the cap you want, e.g. --arc-max 8G", "--arc-max 0 is not a cap")
 	case o.ArcMax.IsSet && len(o.Reserve) > 0:
-		return 0, usageErr("--arc-max is your own cap; --reserve asks arcadvise to compute one", "--arc-max and --reserve do not go together")
+		return 0, Usage("--arc-max is your own cap; --reserve asks arcadvise to compute one", "--arc-max and --reserve do not go together")
 	case o.Sample < 0 || o.Interval <= 0:
-		return 0, usageErr("durations look like 90s, 2m or 1m30s", "--sample must not be negative and --interval must be positive")
+		return 0, Usage("durations look like 90s, 2m or 1m30s", "--sample must not be negative and --interval must be positive")
 	case o.IntervalSet && o.Sample == 0:
-		return 0, usageErr("--interval paces --sample; a recorded window keeps its own times", "--interval goes with --sample")
+		return 0, Usage("--interval paces --sample; a recorded window keeps its own times", "--interval goes with --sample")
 	case o.Series && o.Format != "json":
-		return 0, usageErr("add --format json", "--series is part of the JSON document")
+		return 0, Usage("add --format json", "--series is part of the JSON document")
 	}
 	switch {
 	case o.Write && o.Live:
