@@ -108,7 +108,7 @@ func Registry(run Run) *prometheus.Registry {
 			gauge("arcadvise_reboot_required", "1 when the next module load will set a different c_max than the one in effect (a write waiting for its reboot, or a live value a reboot would undo).", b2f(reboot))
 		}
 		reg.MustRegister(configured)
-		gauge("arcadvise_drift", "1 when the next-boot configuration or the running c_max differs from the recommendation (what --check reports, exit status 1).", b2f(len(c.Drift) > 0))
+		gauge("arcadvise_drift", "1 when the next-boot configuration or the running c_max differs from the recommendation (what --check reports, exit status 1).", b2f(r.Drift))
 	}
 	return reg
 }
