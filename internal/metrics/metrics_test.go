@@ -50,6 +50,7 @@ func TestReportGauges(t *testing.T) {
 		ZFS:            report.ZFS{Version: "2.3.2", Advisories: []report.Advisory{{Covered: true}, {Covered: false}}},
 		Arc:            report.Arc{Size: 1 << 30, CMax: 2 << 30},
 		Pressure:       policy.Pressure{Level: policy.High},
+		Drift:          true, // report.New sets it from Config.Drift
 		Recommendation: report.Recommendation{Recommendation: policy.Recommendation{ArcMax: 8 << 30, Reserve: 20 << 30, DefaultCMax: 16 << 30}},
 		Config: &apply.Result{Drift: []string{"running: ..."}, Params: []apply.ParamSources{{
 			Param: zfsmod.ArcMax, NextBoot: &apply.Source{Bytes: u(8 << 30)}, Running: u(0), InEffect: u(16 << 30)}}},
