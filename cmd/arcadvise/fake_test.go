@@ -11,6 +11,7 @@ import (
 	"github.com/rogpeppe/go-internal/testscript"
 
 	"github.com/arcadvise/arcadvise/internal/arcstats"
+	"github.com/arcadvise/arcadvise/internal/rootfs"
 	"github.com/arcadvise/arcadvise/internal/zfsmod"
 )
 
@@ -60,6 +61,11 @@ func runFakeZFS(root string, life time.Duration) int {
 	// Start from "nothing written" so a value written before we started
 	// is still taken, and say when we are watching.
 	var lastMin, lastMax uint64
+	fsys, err := rootfs.Open(root)
+	if err != nil {
+		return 1
+	}
+	defer fsys.Close()
 	if err := os.WriteFile(filepath.Join(root, "fakezfs.ready"), nil, 0o644); err != nil {
 		return 1
 	}
@@ -71,7 +77,7 @@ func runFakeZFS(root string, life time.Duration) int {
 		if pmin == lastMin && pmax == lastMax {
 			continue
 		}
-		st, err := arcstats.Read(root)
+		st, err := arcstats.Read(fsys)
 		if err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			return 1

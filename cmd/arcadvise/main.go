@@ -16,21 +16,30 @@ import (
 
 func main() { os.Exit(runMain()) }
 
-// runMain is the process: run on the arguments, with SIGINT and SIGTERM
-// cancelling it (exit 130, 143).
+// runMain is the process: run on the arguments, with SIGINT, SIGTERM and
+// SIGHUP cancelling it (exit 130, 143, 129). A run that is reading ends at
+// once; one that has begun to write or apply (acting) finishes that first,
+// and its report says so.
 func runMain() int {
 	ctx, cancel := context.WithCancelCause(context.Background())
 	sigs := make(chan os.Signal, 2)
-	signal.Notify(sigs, os.Interrupt, unix.SIGTERM)
+	signal.Notify(sigs, os.Interrupt, unix.SIGTERM, unix.SIGHUP)
 	go func() {
 		s := (<-sigs).(unix.Signal)
 		cancel(&exitError{code: 128 + int(s), err: fmt.Errorf("interrupted by %s", unix.SignalName(s))})
-		// Whatever is blocked ends anyway: at a second signal, or soon.
+		// Whatever is blocked reading (a hung FUSE file system) ends
+		// anyway: at a second signal, or soon. An act in progress is
+		// never cut: it is bounded (a lock wait, a read-back) and must
+		// not be left half done.
 		select {
 		case <-sigs:
 		case <-time.After(3 * time.Second):
 		}
-		os.Exit(128 + int(s))
+		actMu.Lock() // held to the exit: no act starts now
+		if !acted {
+			os.Exit(128 + int(s))
+		}
+		actMu.Unlock() // the run acts, then reports and exits itself
 	}()
 	return run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sync"
 	"time"
 
 	"golang.org/x/term"
@@ -14,12 +15,11 @@ import (
 	"github.com/arcadvise/arcadvise/internal/apply"
 	"github.com/arcadvise/arcadvise/internal/buildinfo"
 	"github.com/arcadvise/arcadvise/internal/cli"
-	"github.com/arcadvise/arcadvise/internal/crashcap"
 	"github.com/arcadvise/arcadvise/internal/host"
 	"github.com/arcadvise/arcadvise/internal/metrics"
-	"github.com/arcadvise/arcadvise/internal/modprobe"
 	"github.com/arcadvise/arcadvise/internal/policy"
 	"github.com/arcadvise/arcadvise/internal/report"
+	"github.com/arcadvise/arcadvise/internal/rootfs"
 	"github.com/arcadvise/arcadvise/internal/sample"
 )
 
@@ -47,21 +47,38 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	return code
 }
 
-// advise reads the host (once, or over a window), runs the policy, carries
-// out the mode and prints the result.
+// advise reads the host (once, or over a window), runs the policy, plans
+// what the mode does, carries it out and prints the result. Every read and
+// check comes before the first write: the textfile directory is opened and
+// checked first, the act comes after the whole plan, and the textfile is
+// written last.
 func advise(ctx context.Context, o *cli.Options, mode apply.Mode, stdout, stderr io.Writer) (code int, err error) {
+	if fi, err := os.Stat(o.Root); err != nil || !fi.IsDir() {
+		return 0, cli.Usage("--root names a directory laid out like / (proc/, sys/, etc/): a host snapshot, or a recorded window",
+			"--root %s: not a directory (%v)", o.Root, cmp.Or(err, errors.New("a file")))
+	}
+	fsys, err := rootfs.Open(o.Root)
+	if err != nil {
+		return 0, inputErr(err, "")
+	}
+	defer fsys.Close()
 	mrun := metrics.Run{Version: buildinfo.String(), At: time.Now()}
 	if o.Textfile != "" { // written whatever happens, with arcadvise_last_run_success
+		tf, err := metrics.OpenTextfileDir(o.Textfile)
+		if err != nil {
+			return 0, inputErr(err, "--textfile names the directory node_exporter's textfile collector reads (--collector.textfile.directory); it must exist and be writable")
+		}
+		defer tf.Close()
 		defer func() {
 			if err != nil {
 				mrun.Report = nil
 			}
-			if terr := metrics.WriteTextfile(o.Textfile, metrics.Registry(mrun)); terr != nil && err == nil {
-				err = inputErr(terr, "--textfile names the directory node_exporter's textfile collector reads (--collector.textfile.directory); it must exist and be writable")
+			if terr := tf.Write(metrics.Registry(mrun)); terr != nil && err == nil {
+				err = inputErr(terr, "")
 			}
 		}()
 	}
-	snap, win, replay, err := readHost(ctx, o, stderr)
+	snap, win, replay, err := readHost(ctx, fsys, o, stderr)
 	if err != nil {
 		return 0, cmp.Or(interruption(ctx, "nothing read, written or applied"), err)
 	}
@@ -75,25 +92,22 @@ func advise(ctx context.Context, o *cli.Options, mode apply.Mode, stdout, stderr
 	} else if o.Series && win == nil {
 		return 0, cli.Usage("--series lists the samples of a window: add --sample DURATION, or give a recorded window as --root", "--series without a window")
 	}
-	cfg, err := modprobe.Load(snap.Root)
-	if err != nil {
-		return 0, inputErr(err, "")
-	}
 	in := policy.Input{Host: snap, Window: win, HostBase: o.HostBase.Bytes, HostBaseSet: o.HostBase.IsSet, ArcMax: o.ArcMax.Bytes,
-		Force: o.Force, BootArcMin: apply.BootArcMin(cfg), BootArcMinSet: true, Reservations: o.Reserve.Reservations(snap.Mem.MemTotal)}
+		Force: o.Force, BootArcMin: apply.BootArcMin(snap.Modprobe), BootArcMinSet: true, Reservations: o.Reserve.Reservations(snap.Mem.MemTotal)}
 	rec, err := policy.Recommend(in)
 	if err != nil {
 		return 0, readErr(err)
 	}
-	res, actErr := apply.Run(apply.Request{Mode: mode, Force: o.Force, Root: snap.Root, CheckCommand: apply.CheckCommand(o.Reserve, o.ArcMax, o.HostBase, &rec)}, snap, cfg, &rec)
+	plan, planErr := apply.NewPlan(apply.Request{Mode: mode, Force: o.Force, CheckCommand: apply.CheckCommand(o.Reserve, o.ArcMax, o.HostBase, &rec)}, snap, &rec)
+	if plan == nil {
+		return 0, applyErr(planErr)
+	}
+	res, actErr := act(ctx, plan)
 	if res == nil {
 		return 0, applyErr(actErr)
 	}
-	cc, err := crashcap.Read(snap.Root, cfg.Cmdline)
-	if err != nil {
-		return 0, inputErr(err, "")
-	}
-	rin := report.Input{Tool: "arcadvise " + buildinfo.String(), Root: o.Root, Host: snap, Recommendation: rec, Window: win, Config: res, CrashCapture: &cc}
+	actErr = cmp.Or(planErr, actErr)
+	rin := report.Input{Tool: "arcadvise " + buildinfo.String(), Root: o.Root, Host: snap, Recommendation: rec, Window: win, Config: res, CrashCapture: &snap.CrashCapture}
 	rin.Pressure, rin.BootPressure = policy.Verdict(snap, win, &rec)
 	rep := report.New(rin)
 	mrun.Report, mrun.Kernel = rep, snap.Kernel
@@ -103,8 +117,12 @@ func advise(ctx context.Context, o *cli.Options, mode apply.Mode, stdout, stderr
 	switch {
 	case rec.Status == policy.StatusOvercommitted:
 		return exitOvercommitted, nil
+	case res.Interrupted == "before":
+		return 0, interruption(ctx, "nothing was written or applied")
 	case actErr != nil:
 		return 0, applyErr(actErr)
+	case res.Interrupted == "after":
+		return 0, interruption(ctx, "the change had begun, and was completed: see above")
 	case cut != nil:
 		return 0, cut
 	case mode == apply.Check && len(res.Drift) > 0:
@@ -113,20 +131,36 @@ func advise(ctx context.Context, o *cli.Options, mode apply.Mode, stdout, stderr
 	return exitOK, nil
 }
 
+// acted is set when a run begins to act (write or apply): from then on a
+// signal no longer ends the process from main's watchdog, so that the act
+// completes, or is undone, and the report says which.
+var (
+	actMu sync.Mutex
+	acted bool
+)
+
+// act carries the plan out, after which the signal watchdog stands down.
+func act(ctx context.Context, plan *apply.Plan) (*apply.Result, error) {
+	actMu.Lock()
+	acted = true
+	actMu.Unlock()
+	res, err := plan.Act(ctx)
+	if errors.Is(err, apply.ErrInterrupted) {
+		err = nil // res.Interrupted says so
+	}
+	return res, err
+}
+
 // readHost reads the host, or collects a window (--sample, or a recorded
 // window as --root), with a progress line when a person is watching.
-func readHost(ctx context.Context, o *cli.Options, stderr io.Writer) (*host.Snapshot, *policy.Window, bool, error) {
-	if fi, err := os.Stat(o.Root); err != nil || !fi.IsDir() {
-		return nil, nil, false, cli.Usage("--root names a directory laid out like / (proc/, sys/, etc/): a host snapshot, or a recorded window",
-			"--root %s: not a directory (%v)", o.Root, cmp.Or(err, errors.New("a file")))
-	}
+func readHost(ctx context.Context, fsys *rootfs.FS, o *cli.Options, stderr io.Writer) (*host.Snapshot, *policy.Window, bool, error) {
 	opt := sample.Options{Interval: o.Interval, Duration: o.Sample, KeepSeries: o.Series}
 	if f, ok := stderr.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
 		cols, _, _ := term.GetSize(int(f.Fd()))
 		opt.Progress = func(p sample.Progress) { fmt.Fprintf(stderr, "\r\033[K%s", sample.FormatProgress(p, cols-1)) }
 		defer fmt.Fprint(stderr, "\r\033[K")
 	}
-	snap, win, replay, err := sample.Take(ctx, o.Root, opt)
+	snap, win, replay, err := sample.Take(ctx, fsys, opt)
 	if _, ok := errors.AsType[*sample.ReplayError](err); ok {
 		return nil, nil, false, inputErr(err, "a replay directory holds an arcadvise-replay manifest and one root per snapshot (docs/replay.md)")
 	} else if errors.Is(err, sample.ErrTooFewTicks) {

@@ -7,12 +7,16 @@
 package apply
 
 import (
+	"context"
 	"errors"
 	"fmt"
-	"github.com/arcadvise/arcadvise/internal/container"
 	"slices"
 	"strings"
+	"syscall"
 	"time"
+
+	"github.com/arcadvise/arcadvise/internal/container"
+	"github.com/arcadvise/arcadvise/internal/rootfs"
 
 	"github.com/arcadvise/arcadvise/internal/arcstats"
 	"github.com/arcadvise/arcadvise/internal/bootsteps"
@@ -47,8 +51,7 @@ func (m Mode) Acts() bool { return m.Writes() || m.Lives() }
 // Request is one run.
 type Request struct {
 	Mode  Mode
-	Force bool   // write or apply a value the module would ignore, or one the command line overrides
-	Root  string // the root the changes go under ("/" on the host)
+	Force bool // write or apply a value the module would ignore, or one the command line overrides
 	// CheckCommand is the arcadvise command that checks the result after
 	// the reboot, with this run's reservation or cap.
 	CheckCommand string
@@ -83,6 +86,10 @@ type Result struct {
 	// (or written), for a configuration manager's diff (report.Report's
 	// diff); equal when nothing changes.
 	Before, After string `json:"-"`
+	// Interrupted says what a signal that came during the act left:
+	// "" (none came), "before" (nothing was written or applied) or
+	// "after" (the act had begun and was carried to its end, or undone).
+	Interrupted string `json:"interrupted,omitempty"`
 }
 
 // ParamSources is one parameter's sources and values.
@@ -180,18 +187,39 @@ func (e *ModuleIgnoredError) Error() string {
 	return "the module ignored " + strings.Join(parts, ", ")
 }
 
-// Run describes the configuration and carries out req. With a nil Result
-// nothing was done; with a Result and an error (a live value the module
-// ignored, a live write that failed after the file was written) the Result
-// says what was done.
-func Run(req Request, snap *host.Snapshot, cfg *modprobe.Config, rec *policy.Recommendation) (*Result, error) {
-	res := describe(cfg, snap)
+// Plan is everything a run will do, worked out before the first byte is
+// written: the description of the configuration, the modprobe.d edit and
+// the live steps, each checked.
+type Plan struct {
+	req    Request
+	snap   *host.Snapshot
+	rec    *policy.Recommendation
+	res    *Result
+	edit   *modprobe.Edit
+	boot   bootsteps.Steps
+	arcMax target
+	arcMin *target
+}
+
+// Result is what the plan describes before it is carried out.
+func (p *Plan) Result() *Result { return p.res }
+
+// NewPlan describes the configuration and plans what req asks for: every
+// read and check of an act is here, and nothing is written. With a nil
+// Plan nothing may be done; a Plan with an error (a cap the module would
+// ignore, in advice mode) still describes the configuration.
+func NewPlan(req Request, snap *host.Snapshot, rec *policy.Recommendation) (*Plan, error) {
+	cfg := snap.Modprobe
+	p := &Plan{req: req, snap: snap, rec: rec, res: describe(cfg, snap)}
+	p.arcMax, p.arcMin = targets(rec)
+	res := p.res
 	switch {
 	case rec.Status == policy.StatusOvercommitted:
-		return res, nil // no cap to plan, write or check
+		p.req.Mode = Advise // no cap to plan, write or check
+		return p, nil
 	case rec.Status == policy.StatusRefused && !req.Force && req.Mode == Advise:
 		// The report shows the refusal, then the error.
-		return res, &IgnoredValueError{ArcMax: rec.ArcMax, Violation: rec.Violations[0]}
+		return p, &IgnoredValueError{ArcMax: rec.ArcMax, Violation: rec.Violations[0]}
 	case rec.Status == policy.StatusRefused && !req.Force:
 		return nil, &IgnoredValueError{ArcMax: rec.ArcMax, Violation: rec.Violations[0]}
 	case rec.Unsupported && req.Mode.Acts():
@@ -199,24 +227,23 @@ func Run(req Request, snap *host.Snapshot, cfg *modprobe.Config, rec *policy.Rec
 	case snap.Container.In() && req.Mode.Acts():
 		return nil, &ContainerError{Where: snap.Container}
 	}
-	nixos, err := bootsteps.IsNixOS(req.Root)
-	if err != nil {
-		return nil, err
-	}
+	nixos := bootsteps.IsNixOS(snap.FS, snap.Distro)
 	if line := rec.ModprobeLine(); nixos && line != "" {
 		res.NixOS = NixOSSnippet(line)
 		if req.Mode == Diff || req.Mode.Writes() {
 			return nil, &NixOSError{Line: line}
 		}
 	}
-	// Plan everything, then act: every read and check below comes before
-	// the first byte is written.
-	edit, err := cfg.Plan(req.Root, changes(rec))
+	edit, err := cfg.Plan(changes(rec))
 	if err == nil && (req.Mode == Diff || req.Mode.Writes()) {
 		err = edit.Validate()
 	}
+	if err == nil && req.Mode.Writes() && edit.Changed() {
+		err = edit.Writable()
+	}
 	switch {
 	case err == nil:
+		p.edit = edit
 		res.TargetFile, res.TargetWhy, res.Changed, res.Diff = edit.Path, edit.Why, edit.Changed(), edit.Diff()
 		res.Before, res.After = string(edit.Old), string(edit.New)
 	case errors.Is(err, modprobe.ErrRefused) && (req.Mode == Advise || req.Mode == Check):
@@ -231,33 +258,76 @@ func Run(req Request, snap *host.Snapshot, cfg *modprobe.Config, rec *policy.Rec
 			return nil, &CmdlineError{Setting: s}
 		}
 	}
+	if req.Mode.Writes() && edit.Changed() {
+		if p.boot, err = bootsteps.Plan(snap.FS, snap.Distro, snap.Mounts); err != nil {
+			return nil, err
+		}
+	}
+	if req.Mode.Lives() {
+		for _, t := range p.liveSteps() {
+			if v := snap.Module.Param(t.param); !v.Present {
+				return nil, fmt.Errorf("%s: %w (is the zfs module loaded?)", snap.FS.Path(zfsmod.ParamDir+"/"+t.param), syscall.ENOENT)
+			}
+		}
+	}
+	return p, nil
+}
+
+// ErrInterrupted is returned by Act when the run was interrupted before
+// its first write: nothing was written or applied.
+var ErrInterrupted = errors.New("interrupted before the first write")
+
+// Act carries the plan out: the modprobe.d write, then the live values.
+// ctx is checked at the door, just before the first byte is written: a run
+// cancelled before then writes nothing (ErrInterrupted); once the first
+// write has happened the act is carried to its end (or, for a live value
+// that fails, undone) whatever ctx says, and Result.Interrupted records a
+// signal that came meanwhile.
+func (p *Plan) Act(ctx context.Context) (*Result, error) {
+	req, res := p.req, p.res
 	if !req.Mode.Acts() {
 		return res, nil
 	}
-	var boot bootsteps.Steps
-	if req.Mode.Writes() && edit.Changed() {
-		if boot, err = bootsteps.Plan(req.Root); err != nil {
-			return nil, err
+	started := false
+	gate := func() error {
+		if started {
+			return nil
 		}
+		if ctx.Err() != nil {
+			return ErrInterrupted
+		}
+		started = true
+		return nil
 	}
-
-	if req.Mode.Writes() {
-		backup, wrote, err := modprobe.Write(edit)
+	defer func() {
+		switch {
+		case ctx.Err() == nil:
+		case started:
+			res.Interrupted = "after"
+		default:
+			res.Interrupted = "before"
+		}
+	}()
+	if req.Mode.Writes() && p.edit != nil {
+		backup, wrote, err := modprobe.Write(p.edit, gate)
+		if errors.Is(err, ErrInterrupted) {
+			return res, err
+		}
 		if err != nil {
-			return nil, err
+			return nil, err // nothing was written: Write undoes what it began
 		}
 		if wrote {
-			res.Wrote, res.Backup = edit.Path, backup
+			res.Wrote, res.Backup = p.edit.Path, backup
 		}
 	}
 	var liveErr error
 	if req.Mode.Lives() {
-		liveErr = live(req.Root, snap, rec, res)
+		liveErr = p.live(gate)
 	}
 	if res.Wrote != "" {
-		res.NextSteps = nextSteps(req, boot, req.Mode.Lives() && liveErr == nil)
-		if boot.InitramfsNeeded {
-			res.InitramfsCommand = boot.RebuildCommand
+		res.NextSteps = nextSteps(req, p.boot, req.Mode.Lives() && liveErr == nil)
+		if p.boot.InitramfsNeeded {
+			res.InitramfsCommand = p.boot.RebuildCommand
 		}
 	}
 	return res, liveErr
@@ -426,25 +496,28 @@ func nextSteps(req Request, st bootsteps.Steps, live bool) []string {
 	return out
 }
 
+// liveSteps are the parameters to write live, in the order the module
+// accepts them: zfs_arc_min is taken only while ≤ c_max and zfs_arc_max
+// only while > c_min, so the floor goes first when it goes down, the
+// ceiling first when the floor goes above today's c_max.
+func (p *Plan) liveSteps() []target {
+	if p.arcMin == nil {
+		return []target{p.arcMax}
+	}
+	if cMax, _ := p.snap.Arc.Uint("c_max"); p.arcMin.value <= cMax {
+		return []target{*p.arcMin, p.arcMax}
+	}
+	return []target{p.arcMax, *p.arcMin}
+}
+
 // live applies the parameters through /sys/module/zfs/parameters and reads
 // c_max (and c_min) back from arcstats: the write itself always succeeds,
 // only arcstats shows whether the module took the value (zfs-internals.md
 // §2.3; our lab saw "ignoring tunable" with the parameter file showing the
-// new value).
-func live(root string, snap *host.Snapshot, rec *policy.Recommendation, res *Result) error {
-	cMax, _ := snap.Arc.Uint("c_max")
-	arcMax, arcMin := targets(rec)
-	steps := []target{arcMax}
-	if arcMin != nil {
-		// zfs_arc_min is taken only while ≤ c_max and zfs_arc_max only
-		// while > c_min: lower the floor first when it goes down, raise
-		// the ceiling first when the floor goes above today's c_max.
-		if arcMin.value <= cMax {
-			steps = []target{*arcMin, arcMax}
-		} else {
-			steps = []target{arcMax, *arcMin}
-		}
-	}
+// new value). A write or a read-back that fails after the first write puts
+// back what this run changed.
+func (p *Plan) live(gate func() error) error {
+	snap, rec, res := p.snap, p.rec, p.res
 	// From 0.8.3 the parameter callback applies the value at once (the
 	// second of grace covers a loaded host); 0.6.5 and 0.7 pick it up in
 	// the reclaim thread within a second, 0.8.0–0.8.2 lazily
@@ -454,18 +527,19 @@ func live(root string, snap *host.Snapshot, rec *policy.Recommendation, res *Res
 		wait = 2 * time.Second
 	}
 	var ignored []Applied
-	for i, s := range steps {
+	var written []target
+	for _, s := range p.liveSteps() {
 		before, _ := snap.Arc.Uint(s.field)
-		if err := writeParam(root, s.param, s.value); err != nil {
-			if i > 0 {
-				// Put back what this run changed: nothing half-applied.
-				return errors.Join(err, undo(root, snap, res))
-			}
+		if err := gate(); err != nil {
 			return err
 		}
-		after, err := readBack(root, s.field, s.value, wait)
+		if err := writeParam(snap.FS, s.param, s.value); err != nil {
+			return errors.Join(err, p.undo(written, wait))
+		}
+		written = append(written, s)
+		after, err := readBack(snap.FS, s.field, s.value, wait)
 		if err != nil {
-			return err
+			return errors.Join(err, p.undo(written, wait))
 		}
 		a := Applied{Param: s.param, Value: s.value, Field: s.field, Before: before, After: after, Accepted: after == s.value}
 		res.Applied = append(res.Applied, a)
@@ -486,18 +560,29 @@ func live(root string, snap *host.Snapshot, rec *policy.Recommendation, res *Res
 	return nil
 }
 
-// undo writes back the parameters live changed, as they were in the
-// snapshot, and records it.
-func undo(root string, snap *host.Snapshot, res *Result) error {
+// undo puts back, last first, the parameters this run wrote, each to the
+// value the module had in effect before (arcstats c_max, c_min), not to
+// what the parameter file said: on an untuned host that is 0, which the
+// module takes as "keep the current value" (arc_tuning_update), so writing
+// it back would leave the new value in effect.
+func (p *Plan) undo(written []target, wait time.Duration) error {
 	var errs []error
-	for i := len(res.Applied) - 1; i >= 0; i-- {
-		a := res.Applied[i]
-		old := snap.Module.Param(a.Param).Value
-		if err := writeParam(root, a.Param, old); err != nil {
-			errs = append(errs, fmt.Errorf("putting %s back to %d: %w", a.Param, old, err))
+	for i := len(written) - 1; i >= 0; i-- {
+		t := written[i]
+		old, ok := p.snap.Arc.Uint(t.field)
+		if !ok {
+			errs = append(errs, fmt.Errorf("cannot put %s back: arcstats had no %s", t.param, t.field))
 			continue
 		}
-		res.Notes = append(res.Notes, fmt.Sprintf("%s was put back to %d, as it was before this run, because the next write failed", a.Param, old))
+		if err := writeParam(p.snap.FS, t.param, old); err != nil {
+			errs = append(errs, fmt.Errorf("putting %s back to %d: %w", t.param, old, err))
+			continue
+		}
+		if got, err := readBack(p.snap.FS, t.field, old, wait); err != nil || got != old {
+			errs = append(errs, fmt.Errorf("putting %s back to %d: arcstats %s is %d (%v)", t.param, old, t.field, got, err))
+			continue
+		}
+		p.res.Notes = append(p.res.Notes, fmt.Sprintf("%s was put back to %d, the %s in effect before this run, because a later step failed", t.param, old, t.field))
 	}
 	return errors.Join(errs...)
 }
@@ -506,12 +591,15 @@ func undo(root string, snap *host.Snapshot, res *Result) error {
 // fail.
 var writeParam = zfsmod.WriteParam
 
-// readBack polls an arcstats field until it equals want or the wait is
-// over, and returns the last value seen.
-func readBack(root, field string, want uint64, wait time.Duration) (uint64, error) {
+// readBack reads a field back after a write; a test replaces it.
+var readBack = readArcstats
+
+// readArcstats polls an arcstats field until it equals want or the wait
+// is over, and returns the last value seen.
+func readArcstats(fsys *rootfs.FS, field string, want uint64, wait time.Duration) (uint64, error) {
 	deadline := time.Now().Add(wait)
 	for {
-		st, err := arcstats.Read(root)
+		st, err := arcstats.Read(fsys)
 		if err != nil {
 			return 0, err
 		}

@@ -1,57 +1,121 @@
 package apply
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/arcadvise/arcadvise/internal/host"
-	"github.com/arcadvise/arcadvise/internal/modprobe"
 	"github.com/arcadvise/arcadvise/internal/policy"
+	"github.com/arcadvise/arcadvise/internal/rootfs"
+	"github.com/arcadvise/arcadvise/internal/testutil"
 	"github.com/arcadvise/arcadvise/internal/zfsmod"
 )
 
 // TestLiveUndo: --live lowers zfs_arc_min first; when the zfs_arc_max
-// write then fails, zfs_arc_min is put back as it was, and both are said.
+// write (or the read-back after the first write) then fails, zfs_arc_min is
+// put back to the c_min the module had in effect (arcstats), not to what
+// the parameter file said (0 on an untuned host, which the module takes as
+// "keep the current value"), and both are said.
 func TestLiveUndo(t *testing.T) {
+	boom := errors.New("boom")
+	for _, tc := range []struct {
+		name      string
+		failWrite string // the parameter whose write fails
+		failRead  string // the arcstats field whose first read-back fails
+	}{
+		{name: "zfs_arc_max write fails", failWrite: zfsmod.ArcMax},
+		{name: "read-back after zfs_arc_min fails", failRead: "c_min"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			root := filepath.Join(t.TempDir(), "host")
+			if err := os.CopyFS(root, os.DirFS(filepath.Join("..", "..", "testdata", "snapshots", "zfs-2.1.11-arc-min-512m"))); err != nil {
+				t.Fatal(err)
+			}
+			// An untuned zfs_arc_min: the parameter file says 0.
+			if err := os.WriteFile(filepath.Join(root, zfsmod.ParamDir, zfsmod.ArcMin), []byte("0\n"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			fsys := testutil.OpenRoot(t, root)
+			snap, err := host.Read(fsys)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cMin, _ := snap.Arc.Uint("c_min")
+			rec := &policy.Recommendation{Status: policy.StatusOK, Mode: policy.ModeRecommended, ArcMax: 512 << 20, ArcMin: 256 << 20}
+			var writes []string
+			writeParam = func(fsys *rootfs.FS, name string, v uint64) error {
+				writes = append(writes, fmt.Sprintf("%s=%d", name, v))
+				if name == tc.failWrite {
+					return boom
+				}
+				return zfsmod.WriteParam(fsys, name, v)
+			}
+			failed := false
+			readBack = func(fsys *rootfs.FS, field string, want uint64, wait time.Duration) (uint64, error) {
+				if field == tc.failRead && !failed {
+					failed = true
+					return 0, boom
+				}
+				return readArcstats(fsys, field, want, 0)
+			}
+			defer func() { writeParam, readBack = zfsmod.WriteParam, readArcstats }()
+
+			plan, err := NewPlan(Request{Mode: Live}, snap, rec)
+			if err != nil {
+				t.Fatal(err)
+			}
+			res, err := plan.Act(context.Background())
+			if !errors.Is(err, boom) || res == nil {
+				t.Fatalf("Act = %v, %v; want the error", res, err)
+			}
+			st, err := zfsmod.Read(fsys)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := st.Param(zfsmod.ArcMin).Value; got != cMin {
+				t.Errorf("zfs_arc_min is %d after the failed run, want it put back to c_min %d (not 0)", got, cMin)
+			}
+			if want := fmt.Sprintf("zfs_arc_min=%d", cMin); writes[len(writes)-1] != want {
+				t.Errorf("writes %q, want the last to be %s", writes, want)
+			}
+			if len(res.Notes) != 1 || !strings.Contains(res.Notes[0], fmt.Sprintf("zfs_arc_min was put back to %d, the c_min in effect before this run", cMin)) {
+				t.Errorf("notes %q", res.Notes)
+			}
+		})
+	}
+}
+
+// TestActInterrupted: a context cancelled before the act writes nothing.
+func TestActInterrupted(t *testing.T) {
 	root := filepath.Join(t.TempDir(), "host")
 	if err := os.CopyFS(root, os.DirFS(filepath.Join("..", "..", "testdata", "snapshots", "zfs-2.1.11-arc-min-512m"))); err != nil {
 		t.Fatal(err)
 	}
-	snap, err := host.Read(root)
+	fsys := testutil.OpenRoot(t, root)
+	snap, err := host.Read(fsys)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := modprobe.Load(root)
-	if err != nil {
-		t.Fatal(err)
-	}
-	oldMin := snap.Module.Param(zfsmod.ArcMin).Value
 	rec := &policy.Recommendation{Status: policy.StatusOK, Mode: policy.ModeRecommended, ArcMax: 512 << 20, ArcMin: 256 << 20}
-	boom := errors.New("boom")
-	writeParam = func(root, name string, v uint64) error {
-		if name == zfsmod.ArcMax {
-			return boom
-		}
-		return zfsmod.WriteParam(root, name, v)
-	}
-	defer func() { writeParam = zfsmod.WriteParam }()
-
-	res, err := Run(Request{Mode: Live, Root: root}, snap, cfg, rec)
-	if !errors.Is(err, boom) || res == nil {
-		t.Fatalf("Run = %v, %v; want the zfs_arc_max error", res, err)
-	}
-	st, err := zfsmod.Read(root)
+	plan, err := NewPlan(Request{Mode: WriteLive}, snap, rec)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := st.Param(zfsmod.ArcMin).Value; got != oldMin {
-		t.Errorf("zfs_arc_min is %d after the failed run, want it put back to %d", got, oldMin)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	writeParam = func(*rootfs.FS, string, uint64) error { t.Error("a parameter was written"); return nil }
+	defer func() { writeParam = zfsmod.WriteParam }()
+	res, err := plan.Act(ctx)
+	if !errors.Is(err, ErrInterrupted) || res.Interrupted != "before" || res.Wrote != "" {
+		t.Errorf("Act = %+v, %v", res, err)
 	}
-	if len(res.Applied) != 1 || res.Applied[0].Param != zfsmod.ArcMin || len(res.Notes) != 1 ||
-		!strings.Contains(res.Notes[0], "zfs_arc_min was put back to") {
-		t.Errorf("result %+v", res)
+	if _, err := os.Stat(filepath.Join(root, "etc/modprobe.d/zfs.conf")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("zfs.conf: %v", err)
 	}
 }

@@ -29,7 +29,6 @@ import (
 	"io"
 	"io/fs"
 	"math"
-	"path/filepath"
 
 	"github.com/arcadvise/arcadvise/internal/rootfs"
 )
@@ -112,14 +111,14 @@ func Parse(r io.Reader) (*Stats, error) {
 	return parse(string(data))
 }
 
-// Read reads and parses the arcstats file under root, confined to it (see
+// Read reads and parses the arcstats file under the root, confined to it (see
 // internal/rootfs): a FIFO, a device or a symlink out of the root is
 // refused, and at most 256 KiB are read (a real file is under 7 KiB). A
 // missing file wraps [ErrNotLoaded]; a parse error is a *[ParseError] that
 // names the file.
-func Read(root string) (*Stats, error) {
-	path := filepath.Join(root, Path)
-	data, err := rootfs.ReadFile(root, Path, maxRead)
+func Read(fsys *rootfs.FS) (*Stats, error) {
+	path := fsys.Path(Path)
+	data, err := fsys.ReadFile(Path, maxRead)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil, fmt.Errorf("%s: %w: %w", path, ErrNotLoaded, fs.ErrNotExist)

@@ -343,7 +343,7 @@ func TestLabCaptures(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(filepath.Base(tt.root), func(t *testing.T) {
-			s, err := arcstats.Read(tt.root)
+			s, err := arcstats.Read(testutil.OpenRoot(t, tt.root))
 			if err != nil {
 				t.Fatalf("Read: %v", err)
 			}
@@ -560,7 +560,7 @@ func TestReadNotLoaded(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		s, err := arcstats.Read(root)
+		s, err := arcstats.Read(testutil.OpenRoot(t, root))
 		if s != nil || !errors.Is(err, arcstats.ErrNotLoaded) || !errors.Is(err, fs.ErrNotExist) {
 			t.Fatalf("with %q: Read = %v, %v; want ErrNotLoaded", setup, s, err)
 		}
@@ -579,21 +579,12 @@ func TestReadErrors(t *testing.T) {
 	if err == nil || errors.As(err, &pe) || !strings.Contains(err.Error(), "reading arcstats: boom") {
 		t.Errorf("Parse(failing reader) = %v", err)
 	}
-	// A root that is a regular file is an error, but not "not loaded".
-	root := filepath.Join(t.TempDir(), "file")
-	if err := os.WriteFile(root, nil, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	_, err = arcstats.Read(root)
-	if err == nil || errors.Is(err, arcstats.ErrNotLoaded) {
-		t.Errorf("Read(file root) = %v, want a non-ErrNotLoaded error", err)
-	}
 	// Reading a directory fails while reading, and names the path.
 	dirRoot := t.TempDir()
 	if err := os.MkdirAll(filepath.Join(dirRoot, arcstats.Path), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	_, err = arcstats.Read(dirRoot)
+	_, err = arcstats.Read(testutil.OpenRoot(t, dirRoot))
 	if err == nil || !strings.HasPrefix(err.Error(), filepath.Join(dirRoot, arcstats.Path)+": ") {
 		t.Errorf("Read(arcstats is a directory) = %v", err)
 	}
@@ -608,7 +599,7 @@ func TestReadParseErrorNamesPath(t *testing.T) {
 	if err := os.WriteFile(path, []byte("12 1 0x01 2 544 1 2\nname type data\nc 4 1\nsize 9 2\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	_, err := arcstats.Read(root)
+	_, err := arcstats.Read(testutil.OpenRoot(t, root))
 	var pe *arcstats.ParseError
 	if !errors.As(err, &pe) || pe.File != path || pe.Line != 4 {
 		t.Fatalf("Read error = %#v", err)

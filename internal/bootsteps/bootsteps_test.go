@@ -1,19 +1,19 @@
 package bootsteps
 
 import (
-	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"testing/iotest"
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/arcadvise/arcadvise/internal/osinfo"
 	"github.com/arcadvise/arcadvise/internal/testutil"
 )
 
-// os-release files as the distributions ship them.
+// os-release files as the distributions ship them (the same as
+// internal/osinfo's tests).
 const (
 	osDebian = `PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"
 NAME="Debian GNU/Linux"
@@ -107,63 +107,22 @@ tank/vm\040disks /tank/vm\040disks zfs rw,xattr,noacl 0 0
 `
 )
 
-func TestParseOSRelease(t *testing.T) {
-	tests := []struct {
-		name string
-		in   string
-		want Distro
-	}{
-		{"debian", osDebian, Distro{ID: "debian", Name: "Debian GNU/Linux"}},
-		{"ubuntu", osUbuntu, Distro{ID: "ubuntu", IDLike: []string{"debian"}, Name: "Ubuntu"}},
-		{"rocky", osRocky, Distro{ID: "rocky", IDLike: []string{"rhel", "centos", "fedora"}, Name: "Rocky Linux"}},
-		{"nixos unquoted name", osNixOS, Distro{ID: "nixos", Name: "NixOS"}},
-		{"quoting and comments", "# comment\n\nNAME='It''s'\nID=\"My\\\"OS\\\\\"\n  ID_LIKE = \"Foo  bar\" \nnot an assignment\n", Distro{ID: "my\"os\\", IDLike: []string{"foo", "bar"}, Name: "It''s"}},
-		{"empty", "", Distro{}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got, err := ParseOSRelease(strings.NewReader(tt.in))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if diff := cmp.Diff(tt.want, got); diff != "" {
-				t.Errorf("(-want +got):\n%s", diff)
-			}
-		})
-	}
-	if _, err := ParseOSRelease(iotest.ErrReader(errors.New("boom"))); err == nil {
-		t.Error("read error not reported")
-	}
-}
-
-func TestParseMounts(t *testing.T) {
-	tests := []struct {
-		name, in, fstype, source, err string
-	}{
-		{name: "root on zfs", in: mountsZFS, fstype: "zfs", source: "rpool/ROOT/debian"},
-		{name: "root on ext4, pools elsewhere", in: mountsExt4, fstype: "ext4", source: "/dev/sda1"},
-		{name: "the last mount on / wins", in: "rootfs / rootfs rw 0 0\nrpool/ROOT/ubuntu_abc / zfs rw 0 0\n", fstype: "zfs", source: "rpool/ROOT/ubuntu_abc"},
-		{name: "escapes", in: "my\\040pool/root / zfs rw 0 0\n", fstype: "zfs", source: "my pool/root"},
-		{name: "no root", in: "proc /proc proc rw 0 0\n", err: "/proc/mounts: no file system is mounted on /"},
-		{name: "short line", in: "proc /proc proc rw 0 0\nbroken /\n", err: "/proc/mounts:2: \"broken /\" has 2 fields"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			fstype, source, err := ParseMounts(strings.NewReader(tt.in))
-			if tt.err != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.err) {
-					t.Fatalf("err = %v, want %q", err, tt.err)
-				}
-				return
-			}
-			if err != nil || fstype != tt.fstype || source != tt.source {
-				t.Errorf("= %q, %q, %v", fstype, source, err)
-			}
-		})
-	}
-}
-
 type entry struct{ path, content string }
+
+// plan reads the root the way a run does (internal/osinfo) and plans.
+func plan(t *testing.T, root string) (Steps, error) {
+	t.Helper()
+	fsys := testutil.OpenRoot(t, root)
+	d, err := osinfo.ReadDistro(fsys)
+	if err != nil {
+		return Steps{}, err
+	}
+	m, err := osinfo.ReadMounts(fsys)
+	if err != nil {
+		return Steps{}, err
+	}
+	return Plan(fsys, d, m)
+}
 
 func mkroot(t *testing.T, entries ...entry) string {
 	t.Helper()
@@ -303,7 +262,7 @@ func TestPlan(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			st, err := Plan(mkroot(t, tt.files...))
+			st, err := plan(t, mkroot(t, tt.files...))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -339,7 +298,7 @@ func TestPlan(t *testing.T) {
 // The lab's Debian bookworm guest (root on ext4): zfs was not in the
 // initramfs and a plain reboot applied the new value (PASS verdict).
 func TestPlanLab(t *testing.T) {
-	st, err := Plan(filepath.Join("testdata", "lab-2.1.11-deb12"))
+	st, err := plan(t, filepath.Join("testdata", "lab-2.1.11-deb12"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -352,7 +311,7 @@ func TestPlanLab(t *testing.T) {
 }
 
 func TestPlanBadMounts(t *testing.T) {
-	_, err := Plan(mkroot(t, entry{"proc/mounts", "garbage\n"}))
+	_, err := plan(t, mkroot(t, entry{"proc/mounts", "garbage\n"}))
 	if err == nil || !strings.Contains(err.Error(), "/proc/mounts:1:") {
 		t.Errorf("err = %v", err)
 	}
@@ -374,8 +333,9 @@ func TestIsNixOS(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			root := t.TempDir()
 			testutil.WriteTree(t, root, tt.files)
-			got, err := IsNixOS(root)
-			if err != nil || got != tt.want {
+			fsys := testutil.OpenRoot(t, root)
+			d, err := osinfo.ReadDistro(fsys)
+			if got := IsNixOS(fsys, d); err != nil || got != tt.want {
 				t.Errorf("IsNixOS = %v, %v; want %v", got, err, tt.want)
 			}
 		})

@@ -16,7 +16,7 @@ import (
 	"io/fs"
 	"strings"
 
-	"github.com/arcadvise/arcadvise/internal/bootsteps"
+	"github.com/arcadvise/arcadvise/internal/osinfo"
 	"github.com/arcadvise/arcadvise/internal/rootfs"
 )
 
@@ -37,15 +37,10 @@ const (
 	maxEnviron = 2 << 20
 )
 
-// Detect looks under root. A file that cannot be read for lack of
-// permission (PID 1's environment, for a non-root user) is skipped, as
-// systemd does.
-func Detect(root string) (Where, error) {
-	fsys, err := rootfs.Open(root)
-	if err != nil {
-		return Where{}, err
-	}
-	defer fsys.Close()
+// Detect looks under the root; mounts is its mount table. A file that
+// cannot be read for lack of permission (PID 1's environment, for a
+// non-root user) is skipped, as systemd does.
+func Detect(fsys *rootfs.FS, mounts osinfo.Mounts) (Where, error) {
 	read := func(rel string, max int64) ([]byte, error) {
 		b, err := fsys.ReadFile(rel, max)
 		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, fs.ErrPermission) {
@@ -75,11 +70,7 @@ func Detect(root string) (Where, error) {
 			return Where{Kind: f.kind, Evidence: "/" + f.rel}, nil
 		}
 	}
-	lxcfs, err := bootsteps.Mounted(root, "fuse.lxcfs", "/proc/meminfo")
-	if err != nil {
-		return Where{}, err
-	}
-	if lxcfs {
+	if mounts.Has("fuse.lxcfs", "/proc/meminfo") {
 		return Where{Kind: "lxc", Evidence: "/proc/meminfo mounted from lxcfs (/proc/mounts)"}, nil
 	}
 	return Where{}, nil

@@ -7,8 +7,20 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/arcadvise/arcadvise/internal/osinfo"
 	"github.com/arcadvise/arcadvise/internal/testutil"
 )
+
+// detect reads the mount table the way a run does, then detects.
+func detect(t *testing.T, root string) (Where, error) {
+	t.Helper()
+	fsys := testutil.OpenRoot(t, root)
+	m, err := osinfo.ReadMounts(fsys)
+	if err != nil {
+		return Where{}, err
+	}
+	return Detect(fsys, m)
+}
 
 func TestDetect(t *testing.T) {
 	tests := []struct {
@@ -31,7 +43,7 @@ func TestDetect(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			root := t.TempDir()
 			testutil.WriteTree(t, root, tt.files)
-			w, err := Detect(root)
+			w, err := detect(t, root)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -51,7 +63,7 @@ func TestDetectOddFile(t *testing.T) {
 	if err := syscall.Mkfifo(filepath.Join(root, "run/systemd/container"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Detect(root); err == nil {
+	if _, err := detect(t, root); err == nil {
 		t.Fatal("a FIFO as /run/systemd/container was accepted")
 	}
 }

@@ -7,8 +7,8 @@
 // kexec_crash_loaded, /sys/module/pstore/parameters/backend,
 // /sys/module/netconsole, /sys/kernel/config/netconsole and
 // /proc/sys/kernel/{panic,panic_on_oops,hung_task_panic}. /proc/cmdline
-// (crashkernel=) comes from the caller and /proc/mounts through bootsteps,
-// their one readers.
+// (crashkernel=), os-release and /proc/mounts come from the caller, read
+// once by their readers (internal/modprobe, internal/osinfo).
 package crashcap
 
 import (
@@ -16,7 +16,7 @@ import (
 	"io/fs"
 	"strings"
 
-	"github.com/arcadvise/arcadvise/internal/bootsteps"
+	"github.com/arcadvise/arcadvise/internal/osinfo"
 	"github.com/arcadvise/arcadvise/internal/rootfs"
 )
 
@@ -38,20 +38,12 @@ type Report struct {
 	Items      []Item `json:"items"`
 }
 
-// Read looks at the host under root. cmdline is /proc/cmdline. What to do
-// about kdump depends on the distribution (os-release, read by bootsteps):
-// kexec-tools on the Fedora/RHEL family, kdump-tools elsewhere.
-func Read(root, cmdline string) (Report, error) {
-	distro, err := bootsteps.ReadDistro(root)
-	if err != nil {
-		return Report{}, err
-	}
-	dracut := distro.UsesDracut()
-	fsys, err := rootfs.Open(root)
-	if err != nil {
-		return Report{}, err
-	}
-	defer fsys.Close()
+// Read looks at the host under the root. distro, mounts and cmdline
+// (/proc/cmdline) come from their one readers. What to do about kdump
+// depends on the distribution: kexec-tools on the Fedora/RHEL family,
+// kdump-tools elsewhere.
+func Read(fsys *rootfs.FS, distro osinfo.Distro, mounts osinfo.Mounts, cmdline string) (Report, error) {
+	dracut := distro.Family() == osinfo.FamilyDracut
 	read := func(rel string) (string, bool, error) {
 		b, err := fsys.ReadFile(rel, 4<<10)
 		if errors.Is(err, fs.ErrNotExist) {
@@ -95,10 +87,7 @@ func Read(root, cmdline string) (Report, error) {
 	if backend == "(null)" {
 		backend = ""
 	}
-	mounted, err := bootsteps.Mounted(root, "pstore", "/sys/fs/pstore")
-	if err != nil {
-		return Report{}, err
-	}
+	mounted := mounts.Has("pstore", "/sys/fs/pstore")
 	ps := Item{Name: "pstore", Ready: backend != "" && mounted,
 		Value:  "backend " + dash(backend) + ", /sys/fs/pstore mounted: " + yesNo(mounted),
 		Source: "/sys/module/pstore/parameters/backend, /sys/fs/pstore"}

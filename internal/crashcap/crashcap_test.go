@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/arcadvise/arcadvise/internal/osinfo"
 	"github.com/arcadvise/arcadvise/internal/testutil"
 )
 
@@ -16,6 +17,22 @@ func mkroot(t *testing.T, files map[string]string) string {
 	root := t.TempDir()
 	testutil.WriteTree(t, root, files)
 	return root
+}
+
+// read reads the root the way a run does: os-release and the mount table
+// by their readers (internal/osinfo), then crashcap.Read.
+func read(t *testing.T, root, cmdline string) (Report, error) {
+	t.Helper()
+	fsys := testutil.OpenRoot(t, root)
+	d, err := osinfo.ReadDistro(fsys)
+	if err != nil {
+		return Report{}, err
+	}
+	m, err := osinfo.ReadMounts(fsys)
+	if err != nil {
+		return Report{}, err
+	}
+	return Read(fsys, d, m, cmdline)
 }
 
 func item(t *testing.T, r Report, name string) Item {
@@ -135,7 +152,7 @@ func TestRead(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r, err := Read(mkroot(t, tt.files), tt.cmdline)
+			r, err := read(t, mkroot(t, tt.files), tt.cmdline)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -171,7 +188,7 @@ func TestReadRefusesOddFiles(t *testing.T) {
 	if err := os.MkdirAll(filepath.Join(root, "sys/kernel/kexec_crash_loaded"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Read(root, ""); err == nil {
+	if _, err := read(t, root, ""); err == nil {
 		t.Fatal("a directory as kexec_crash_loaded was accepted")
 	}
 }

@@ -1,29 +1,40 @@
 // Package host takes one reading of everything arcadvise looks at under a
-// root directory: arcstats, /proc/meminfo, memory PSI, /proc/vmstat and
-// /sys/module/zfs. The root is "/" on a live host, or a snapshot directory
-// holding the same paths. A --sample tick is the same reading taken again.
+// root directory: arcstats, /proc/meminfo, memory PSI, /proc/vmstat,
+// /proc/zoneinfo and /sys/module/zfs (the counters, read again at every
+// --sample tick), and, once per run, the system around them: the kernel
+// release, os-release and the mount table (internal/osinfo), whether this
+// is a container, the modprobe.d configuration and the crash-capture
+// settings. The root is "/" on a live host, or a snapshot directory holding
+// the same paths, opened once (internal/rootfs) and handed down.
 //
 // Each file has one reader, in the package that owns its format:
-// arcstats.Read, meminfo.Read, meminfo.ReadPSI and meminfo.ReadWatermarks
-// (through procfs), meminfo.ReadVMStat and zfsmod.Read. Nothing else opens these files.
+// arcstats.Read, meminfo.Read, meminfo.ReadPSI, meminfo.ReadWatermarks,
+// meminfo.ReadVMStat, zfsmod.Read, osinfo.ReadDistro, osinfo.ReadMounts,
+// container.Detect, modprobe.Load and crashcap.Read. Nothing else opens
+// these files.
 package host
 
 import (
 	"errors"
 	"fmt"
-	"github.com/arcadvise/arcadvise/internal/container"
 	"io/fs"
 	"time"
 
 	"github.com/arcadvise/arcadvise/internal/arcstats"
+	"github.com/arcadvise/arcadvise/internal/container"
+	"github.com/arcadvise/arcadvise/internal/crashcap"
 	"github.com/arcadvise/arcadvise/internal/meminfo"
+	"github.com/arcadvise/arcadvise/internal/modprobe"
+	"github.com/arcadvise/arcadvise/internal/osinfo"
+	"github.com/arcadvise/arcadvise/internal/rootfs"
 	"github.com/arcadvise/arcadvise/internal/zfsmod"
 )
 
 // Snapshot is one reading of the host.
 type Snapshot struct {
-	Root   string    // the directory it was read from
-	At     time.Time // when it was taken (a replay's recorded time)
+	Root   string     // the root's host path, for messages
+	FS     *rootfs.FS // the root, for what reads or writes under it later
+	At     time.Time  // when it was taken (a replay's recorded time)
 	Arc    *arcstats.Stats
 	Mem    meminfo.Info
 	PSI    meminfo.PSI
@@ -35,67 +46,124 @@ type Snapshot struct {
 	Zones    meminfo.Watermarks
 	HasZones bool
 	Module   zfsmod.State
-	// Kernel is the kernel release (proc/sys/kernel/osrelease), "" when
-	// the root does not have it.
-	Kernel string
-	// Container is set when arcadvise runs inside one: arcstats is the
-	// host's ARC, /proc/meminfo may be the container's, and nothing may
-	// be written or applied.
-	Container container.Where
+	// System is what is read once per run; every tick of a window shares
+	// it.
+	*System
 	// Warnings are oddities that do not stop the advice, such as an
 	// arcstats header whose row count disagrees with the rows.
 	Warnings []string
 }
 
-// Read takes a snapshot of the host under root, stamped with the current
-// time. arcstats comes first: if the zfs module is not loaded nothing else
-// matters.
-func Read(root string) (*Snapshot, error) {
-	s := &Snapshot{Root: root, At: time.Now()}
+// System is what a run reads once: it does not change while a window is
+// watched, or not in a way the advice follows.
+type System struct {
+	// Kernel is the kernel release (proc/sys/kernel/osrelease), "" when
+	// the root does not have it.
+	Kernel string
+	Distro osinfo.Distro
+	Mounts osinfo.Mounts
+	// Container is set when arcadvise runs inside one: arcstats is the
+	// host's ARC, /proc/meminfo may be the container's, and nothing may
+	// be written or applied.
+	Container container.Where
+	// Modprobe is the zfs module configuration for the next load
+	// (modprobe.d and the kernel command line).
+	Modprobe *modprobe.Config
+	// CrashCapture says whether the next panic would leave a trace.
+	CrashCapture crashcap.Report
+	// Warnings are the system's oddities (a container).
+	Warnings []string
+}
+
+// Read takes a snapshot of the host under the root, stamped with the
+// current time: the counters, then the system around them.
+func Read(fsys *rootfs.FS) (*Snapshot, error) {
+	s, err := ReadCounters(fsys)
+	if err != nil {
+		return nil, err
+	}
+	sys, err := ReadSystem(fsys)
+	if err != nil {
+		return nil, err
+	}
+	s.Attach(sys)
+	return s, nil
+}
+
+// ReadCounters reads what changes from one --sample tick to the next.
+// arcstats comes first: if the zfs module is not loaded nothing else
+// matters. The snapshot has no System until Attach.
+func ReadCounters(fsys *rootfs.FS) (*Snapshot, error) {
+	s := &Snapshot{Root: fsys.Dir(), FS: fsys, At: time.Now()}
 	var err error
-	if s.Arc, err = arcstats.Read(root); err != nil {
+	if s.Arc, err = arcstats.Read(fsys); err != nil {
 		return nil, err
 	}
 	if err := s.Arc.CheckRows(); err != nil {
 		s.Warnings = append(s.Warnings, fmt.Sprintf("%s: %v", arcstats.Path, err))
 	}
-	if s.Mem, err = meminfo.Read(root); err != nil {
+	if s.Mem, err = meminfo.Read(fsys); err != nil {
 		return nil, err
 	}
-	if s.PSI, s.HasPSI, err = meminfo.ReadPSI(root); err != nil {
+	if s.PSI, s.HasPSI, err = meminfo.ReadPSI(fsys); err != nil {
 		return nil, err
 	}
 	// proc/vmstat is optional: snapshots from before the lane recorded it
 	// do not have it.
-	switch s.VM, err = meminfo.ReadVMStat(root); {
+	switch s.VM, err = meminfo.ReadVMStat(fsys); {
 	case err == nil:
 		s.HasVM = true
 	case !errors.Is(err, fs.ErrNotExist):
 		return nil, err
 	}
 	// proc/zoneinfo is optional for the same reason.
-	switch s.Zones, err = meminfo.ReadWatermarks(root, s.Mem.MemTotal); {
+	switch s.Zones, err = meminfo.ReadWatermarks(fsys, s.Mem.MemTotal); {
 	case err == nil:
 		s.HasZones = true
 	case !errors.Is(err, fs.ErrNotExist):
 		return nil, err
 	}
-	if s.Module, err = zfsmod.Read(root); err != nil {
+	if s.Module, err = zfsmod.Read(fsys); err != nil {
 		return nil, err
-	}
-	if s.Kernel, err = readKernelRelease(root); err != nil {
-		return nil, err
-	}
-	if s.Container, err = container.Detect(root); err != nil {
-		return nil, err
-	}
-	if c := s.Container; c.In() {
-		s.Warnings = append(s.Warnings, fmt.Sprintf("running inside a container (%s, from %s): arcstats is the host's ARC while /proc/meminfo may be the container's, so the advice is for reference only; --write and --live refuse. Run arcadvise on the host itself.", c.Kind, c.Evidence))
 	}
 	if w := s.memoryMismatch(); w != "" {
 		s.Warnings = append(s.Warnings, w)
 	}
 	return s, nil
+}
+
+// ReadSystem reads what a run reads once.
+func ReadSystem(fsys *rootfs.FS) (*System, error) {
+	sys := &System{}
+	var err error
+	if sys.Kernel, err = readKernelRelease(fsys); err != nil {
+		return nil, err
+	}
+	if sys.Distro, err = osinfo.ReadDistro(fsys); err != nil {
+		return nil, err
+	}
+	if sys.Mounts, err = osinfo.ReadMounts(fsys); err != nil {
+		return nil, err
+	}
+	if sys.Container, err = container.Detect(fsys, sys.Mounts); err != nil {
+		return nil, err
+	}
+	if c := sys.Container; c.In() {
+		sys.Warnings = append(sys.Warnings, fmt.Sprintf("running inside a container (%s, from %s): arcstats is the host's ARC while /proc/meminfo may be the container's, so the advice is for reference only; --write and --live refuse. Run arcadvise on the host itself.", c.Kind, c.Evidence))
+	}
+	if sys.Modprobe, err = modprobe.Load(fsys); err != nil {
+		return nil, err
+	}
+	if sys.CrashCapture, err = crashcap.Read(fsys, sys.Distro, sys.Mounts, sys.Modprobe.Cmdline); err != nil {
+		return nil, err
+	}
+	return sys, nil
+}
+
+// Attach gives the snapshot the system read once, and its warnings.
+func (s *Snapshot) Attach(sys *System) {
+	s.System = sys
+	s.Warnings = append(append([]string(nil), sys.Warnings...), s.Warnings...)
 }
 
 // memoryMismatch warns when /proc/meminfo and the module disagree on the

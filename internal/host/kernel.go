@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"path/filepath"
 	"strings"
 	"unicode"
 
@@ -38,8 +37,8 @@ func ParseKernelRelease(r io.Reader) (string, error) {
 
 // readKernelRelease reads <root>/proc/sys/kernel/osrelease, confined to the
 // root; "" without error when the file is absent (older snapshots).
-func readKernelRelease(root string) (string, error) {
-	data, err := rootfs.ReadFile(root, KernelPath, 4096)
+func readKernelRelease(fsys *rootfs.FS) (string, error) {
+	data, err := fsys.ReadFile(KernelPath, 4096)
 	if errors.Is(err, fs.ErrNotExist) {
 		return "", nil
 	} else if err != nil {
@@ -47,7 +46,7 @@ func readKernelRelease(root string) (string, error) {
 	}
 	rel, err := ParseKernelRelease(strings.NewReader(string(data)))
 	if err != nil {
-		return "", fmt.Errorf("%s:1: %w", filepath.Join(root, KernelPath), err)
+		return "", fmt.Errorf("%s:1: %w", fsys.Path(KernelPath), err)
 	}
 	return rel, nil
 }

@@ -27,15 +27,15 @@ func TestParseKernelRelease(t *testing.T) {
 
 func TestReadKernelRelease(t *testing.T) {
 	root := t.TempDir()
-	if rel, err := readKernelRelease(root); rel != "" || err != nil {
+	if rel, err := readKernelRelease(testutil.OpenRoot(t, root)); rel != "" || err != nil {
 		t.Errorf("no file: %q, %v; want \"\", nil (older snapshots)", rel, err)
 	}
 	testutil.WriteTree(t, root, map[string]string{KernelPath: "6.1.0-57-amd64\n"})
-	if rel, err := readKernelRelease(root); rel != "6.1.0-57-amd64" || err != nil {
+	if rel, err := readKernelRelease(testutil.OpenRoot(t, root)); rel != "6.1.0-57-amd64" || err != nil {
 		t.Errorf("readKernelRelease = %q, %v", rel, err)
 	}
 	testutil.WriteTree(t, root, map[string]string{KernelPath: "not a release\n"})
-	if _, err := readKernelRelease(root); err == nil || !strings.Contains(err.Error(), KernelPath) {
+	if _, err := readKernelRelease(testutil.OpenRoot(t, root)); err == nil || !strings.Contains(err.Error(), KernelPath) {
 		t.Errorf("bad release: %v, want an error naming %s", err, KernelPath)
 	}
 }

@@ -8,7 +8,6 @@ import (
 	"io/fs"
 	"math"
 	"math/bits"
-	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -201,9 +200,9 @@ func estimateAvailable(info Info) uint64 {
 // FIFO, device or symlink out of it, at most 256 KiB), and parses it with
 // procfs, the one parser of this file. Errors name the file; procfs names the malformed line by its text
 // where it can (a bad unit, a wrong number of fields), not by its number.
-func Read(root string) (Info, error) {
-	path := filepath.Join(root, Path)
-	data, err := rootfs.ReadFile(root, Path, maxRead)
+func Read(fsys *rootfs.FS) (Info, error) {
+	path := fsys.Path(Path)
+	data, err := fsys.ReadFile(Path, maxRead)
 	if err != nil {
 		return Info{}, err
 	}

@@ -124,7 +124,7 @@ func TestFixtures(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {
 			root := makeRoot(t, map[string][]byte{Path: readFile(t, filepath.Join(dir, tt.file))})
-			got, err := Read(root)
+			got, err := Read(testutil.OpenRoot(t, root))
 			if tt.wantErr != "" {
 				want := filepath.Join(root, Path) + ": " + tt.wantErr
 				if err == nil || err.Error() != want {
@@ -167,7 +167,7 @@ func TestLab(t *testing.T) {
 		t.Run(tt.step, func(t *testing.T) {
 			data := readFile(t, filepath.Join("testdata", "lab-2.1.11", tt.step, "meminfo"))
 			root := makeRoot(t, map[string][]byte{Path: data})
-			got, err := Read(root)
+			got, err := Read(testutil.OpenRoot(t, root))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -197,7 +197,7 @@ func TestHugepages(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := Read(makeRoot(t, map[string][]byte{Path: []byte(tt.in)}))
+			got, err := Read(testutil.OpenRoot(t, makeRoot(t, map[string][]byte{Path: []byte(tt.in)})))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -237,7 +237,7 @@ func TestReadErrors(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			root := makeRoot(t, map[string][]byte{Path: []byte(tt.in)})
-			got, err := Read(root)
+			got, err := Read(testutil.OpenRoot(t, root))
 			want := filepath.Join(root, Path) + ": " + tt.want
 			if err == nil || err.Error() != want {
 				t.Fatalf("Read error = %v, want %q", err, want)
@@ -259,7 +259,7 @@ func TestReadLikeProcfs(t *testing.T) {
 	in := "MemTotal: 0x10 kB\nMemFree: 010 kB\nMemAvailable: 4096\nWhatever: 7\nShmem: 1 kB\nShmem: 2 kB\n" +
 		"SwapFree: 18014398509481984 kB\nSwapFree: 3 kB\n"
 	want := Info{MemTotal: 16 * kB, MemFree: 8 * kB, MemAvailable: 4096, HasMemAvailable: true, Shmem: 2 * kB, SwapFree: 3 * kB}
-	got, err := Read(makeRoot(t, map[string][]byte{Path: []byte(in)}))
+	got, err := Read(testutil.OpenRoot(t, makeRoot(t, map[string][]byte{Path: []byte(in)})))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -273,7 +273,7 @@ func TestReadLikeProcfs(t *testing.T) {
 // that line without an error, and ignores the lines after it.
 func TestReadLongLine(t *testing.T) {
 	in := "MemTotal: 1 kB\nX: " + strings.Repeat("1", 70000) + "\nMemFree: 5 kB\n"
-	got, err := Read(makeRoot(t, map[string][]byte{Path: []byte(in)}))
+	got, err := Read(testutil.OpenRoot(t, makeRoot(t, map[string][]byte{Path: []byte(in)})))
 	if err != nil {
 		t.Fatalf("Read: %v", err)
 	}
@@ -286,11 +286,10 @@ func TestReadLongLine(t *testing.T) {
 
 func TestReadMissing(t *testing.T) {
 	for name, root := range map[string]string{
-		"no proc dir":  t.TempDir(),
-		"no meminfo":   makeRoot(t, nil),
-		"missing root": filepath.Join(t.TempDir(), "nonexistent"),
+		"no proc dir": t.TempDir(),
+		"no meminfo":  makeRoot(t, nil),
 	} {
-		_, err := Read(root)
+		_, err := Read(testutil.OpenRoot(t, root))
 		want := filepath.Join(root, Path) + ": no such file or directory"
 		if err == nil || err.Error() != want || !errors.Is(err, os.ErrNotExist) {
 			t.Errorf("%s: Read error = %v, want %q wrapping os.ErrNotExist", name, err, want)
@@ -318,7 +317,7 @@ func BenchmarkRead(b *testing.B) {
 	root := makeRoot(b, map[string][]byte{Path: data})
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := Read(root); err != nil {
+		if _, err := Read(testutil.OpenRoot(b, root)); err != nil {
 			b.Fatal(err)
 		}
 	}

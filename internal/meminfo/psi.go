@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io/fs"
 	"math"
-	"path/filepath"
 	"syscall"
 
 	"github.com/arcadvise/arcadvise/internal/rootfs"
@@ -33,9 +32,9 @@ type PSI struct {
 // (kernel before 4.20 or built without CONFIG_PSI) or reading it fails with
 // EOPNOTSUPP (PSI disabled with psi=0). A malformed file is an error that
 // names the file; procfs, its one parser, does not say which line.
-func ReadPSI(root string) (PSI, bool, error) {
-	path := filepath.Join(root, PSIPath)
-	data, err := rootfs.ReadFile(root, PSIPath, maxRead)
+func ReadPSI(fsys *rootfs.FS) (PSI, bool, error) {
+	path := fsys.Path(PSIPath)
+	data, err := fsys.ReadFile(PSIPath, maxRead)
 	if err != nil {
 		if noPSI(err) {
 			return PSI{}, false, nil

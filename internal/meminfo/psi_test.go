@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/arcadvise/arcadvise/internal/rootfs"
+	"github.com/arcadvise/arcadvise/internal/testutil"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/prometheus/procfs"
@@ -30,7 +31,7 @@ func TestReadPSILab(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.step, func(t *testing.T) {
 			data := readFile(t, filepath.Join("testdata", "lab-2.1.11", tt.step, "pressure_memory"))
-			got, ok, err := ReadPSI(makeRoot(t, map[string][]byte{PSIPath: data}))
+			got, ok, err := ReadPSI(testutil.OpenRoot(t, makeRoot(t, map[string][]byte{PSIPath: data})))
 			if err != nil || !ok {
 				t.Fatalf("ReadPSI = %v, %v", ok, err)
 			}
@@ -43,7 +44,7 @@ func TestReadPSILab(t *testing.T) {
 
 func TestReadPSIAbsent(t *testing.T) {
 	// A kernel without PSI has no /proc/pressure directory.
-	got, ok, err := ReadPSI(makeRoot(t, map[string][]byte{Path: []byte("MemTotal: 1 kB\n")}))
+	got, ok, err := ReadPSI(testutil.OpenRoot(t, makeRoot(t, map[string][]byte{Path: []byte("MemTotal: 1 kB\n")})))
 	if err != nil || ok || got != (PSI{}) {
 		t.Fatalf("ReadPSI = %+v, %v, %v; want zero, false, nil", got, ok, err)
 	}
@@ -71,7 +72,7 @@ func TestReadPSI(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, ok, err := ReadPSI(makeRoot(t, map[string][]byte{PSIPath: []byte(tt.in)}))
+			got, ok, err := ReadPSI(testutil.OpenRoot(t, makeRoot(t, map[string][]byte{PSIPath: []byte(tt.in)})))
 			if err != nil || !ok {
 				t.Fatalf("ReadPSI = %v, %v", ok, err)
 			}
@@ -98,7 +99,7 @@ func TestReadPSIErrors(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			root := makeRoot(t, map[string][]byte{PSIPath: []byte(tt.in)})
-			got, ok, err := ReadPSI(root)
+			got, ok, err := ReadPSI(testutil.OpenRoot(t, root))
 			want := filepath.Join(root, PSIPath) + ": " + tt.want
 			if err == nil || ok || err.Error() != want {
 				t.Fatalf("ReadPSI = %v, %v; want error %q", ok, err, want)
@@ -116,7 +117,7 @@ func TestReadPSIDirectoryError(t *testing.T) {
 	if err := os.MkdirAll(filepath.Join(root, PSIPath), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	_, ok, err := ReadPSI(root)
+	_, ok, err := ReadPSI(testutil.OpenRoot(t, root))
 	// Only a regular file is read (internal/rootfs).
 	want := filepath.Join(root, PSIPath) + ": not a regular file (a directory)"
 	if err == nil || ok || err.Error() != want || !errors.Is(err, rootfs.ErrNotRegular) {

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -198,13 +197,8 @@ func vmstatLineError(n int, line, reason string) error {
 
 // ReadVMStat reads <root>/proc/vmstat. Errors name the file, and the line
 // for a malformed one.
-func ReadVMStat(root string) (VMStat, error) {
-	path := filepath.Join(root, VMStatPath)
-	fsys, err := rootfs.Open(root)
-	if err != nil {
-		return VMStat{}, fileError(path, err)
-	}
-	defer fsys.Close()
+func ReadVMStat(fsys *rootfs.FS) (VMStat, error) {
+	path := fsys.Path(VMStatPath)
 	f, err := fsys.OpenRegular(VMStatPath)
 	if err != nil {
 		return VMStat{}, err

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/arcadvise/arcadvise/internal/testutil"
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -34,7 +35,7 @@ func TestVMStatLab(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.step, func(t *testing.T) {
 			data := readFile(t, filepath.Join("testdata", "lab-2.1.11", tt.step, "vmstat"))
-			got, err := ReadVMStat(makeRoot(t, map[string][]byte{VMStatPath: data}))
+			got, err := ReadVMStat(testutil.OpenRoot(t, makeRoot(t, map[string][]byte{VMStatPath: data})))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -171,7 +172,7 @@ func TestParseVMStatErrors(t *testing.T) {
 
 			// ReadVMStat names the file, as "path:N:" for a line.
 			root := makeRoot(t, map[string][]byte{VMStatPath: []byte(tt.in)})
-			got, err = ReadVMStat(root)
+			got, err = ReadVMStat(testutil.OpenRoot(t, root))
 			want := readErr(root, VMStatPath, tt.want)
 			if err == nil || err.Error() != want {
 				t.Fatalf("ReadVMStat error = %v, want %q", err, want)
@@ -188,7 +189,7 @@ func TestParseVMStatErrors(t *testing.T) {
 
 func TestReadVMStatMissing(t *testing.T) {
 	root := makeRoot(t, nil)
-	_, err := ReadVMStat(root)
+	_, err := ReadVMStat(testutil.OpenRoot(t, root))
 	want := filepath.Join(root, VMStatPath) + ": no such file or directory"
 	if err == nil || err.Error() != want || !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("ReadVMStat error = %v, want %q", err, want)
@@ -200,7 +201,7 @@ func BenchmarkReadVMStat(b *testing.B) {
 	root := makeRoot(b, map[string][]byte{VMStatPath: data})
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := ReadVMStat(root); err != nil {
+		if _, err := ReadVMStat(testutil.OpenRoot(b, root)); err != nil {
 			b.Fatal(err)
 		}
 	}

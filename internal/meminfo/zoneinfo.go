@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"math/bits"
-	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -171,14 +170,14 @@ func pageSize(memTotal, managed uint64) uint64 {
 // most 4 MiB. memTotal is /proc/meminfo's, for the page size. A root
 // without the file returns an error satisfying errors.Is(err,
 // fs.ErrNotExist): snapshots from before it was recorded.
-func ReadWatermarks(root string, memTotal uint64) (Watermarks, error) {
-	data, err := rootfs.ReadFile(root, ZoneinfoPath, maxZoneinfo)
+func ReadWatermarks(fsys *rootfs.FS, memTotal uint64) (Watermarks, error) {
+	data, err := fsys.ReadFile(ZoneinfoPath, maxZoneinfo)
 	if err != nil {
 		return Watermarks{}, err
 	}
 	w, err := ParseWatermarks(bytes.NewReader(data), memTotal)
 	if err != nil {
-		return Watermarks{}, fmt.Errorf("%s: %w", filepath.Join(root, ZoneinfoPath), err)
+		return Watermarks{}, fmt.Errorf("%s: %w", fsys.Path(ZoneinfoPath), err)
 	}
 	return w, nil
 }

@@ -45,7 +45,7 @@ func TestReadWatermarks(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got, err := ReadWatermarks(zoneRoot(t, string(data)), tc.memTotal)
+			got, err := ReadWatermarks(testutil.OpenRoot(t, zoneRoot(t, string(data))), tc.memTotal)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -57,7 +57,7 @@ func TestReadWatermarks(t *testing.T) {
 }
 
 func TestReadWatermarksErrors(t *testing.T) {
-	if _, err := ReadWatermarks(t.TempDir(), 1<<30); !errors.Is(err, fs.ErrNotExist) {
+	if _, err := ReadWatermarks(testutil.OpenRoot(t, t.TempDir()), 1<<30); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("no zoneinfo: %v, want fs.ErrNotExist", err)
 	}
 	zone := func(min, low, high, managed string) string {
@@ -75,7 +75,7 @@ func TestReadWatermarksErrors(t *testing.T) {
 		{"overflow", zone("1", "2", "9223372036854775807", "9223372036854775807") + zone("1", "2", "9223372036854775807", "9223372036854775807") + zone("1", "2", "9223372036854775807", "9223372036854775807"), "overflow"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := ReadWatermarks(zoneRoot(t, tc.content), 1<<30)
+			_, err := ReadWatermarks(testutil.OpenRoot(t, zoneRoot(t, tc.content)), 1<<30)
 			if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), ZoneinfoPath) {
 				t.Errorf("err = %v, want one naming %s and saying %q", err, ZoneinfoPath, tc.want)
 			}

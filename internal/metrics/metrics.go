@@ -7,9 +7,8 @@
 package metrics
 
 import (
-	"fmt"
+	"bytes"
 	"io"
-	"path/filepath"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/arcadvise/arcadvise/internal/policy"
 	"github.com/arcadvise/arcadvise/internal/report"
+	"github.com/arcadvise/arcadvise/internal/rootfs"
 	"github.com/arcadvise/arcadvise/internal/zfsmod"
 )
 
@@ -134,14 +134,45 @@ func WriteText(w io.Writer, reg *prometheus.Registry) error {
 	return nil
 }
 
-// WriteTextfile writes DIR/arcadvise.prom atomically: client_golang's
-// WriteToTextfile writes a temporary file in DIR whose name does not end in
-// .prom (so the collector never reads it half-written), makes it 0644 so
-// node_exporter's user can read it, and renames it over the file.
-func WriteTextfile(dir string, reg *prometheus.Registry) error {
-	path := filepath.Join(dir, Textfile)
-	if err := prometheus.WriteToTextfile(path, reg); err != nil {
-		return fmt.Errorf("%s: %w", path, err)
+// TextfileDir is node_exporter's textfile directory, opened and checked
+// before a run acts (a missing or read-only directory is an input error
+// then, not after a write), and written last.
+type TextfileDir struct{ d *rootfs.Dir }
+
+// OpenTextfileDir opens dir, the textfile directory. It belongs to the
+// prometheus user on Debian (/var/lib/prometheus/node-exporter), so it is
+// reached without following a symlink that user could have planted
+// (rootfs.OpenTrustedDir), and written through its descriptor.
+func OpenTextfileDir(dir string) (*TextfileDir, error) {
+	d, err := rootfs.OpenTrustedDir(dir)
+	if err != nil {
+		return nil, err
 	}
-	return nil
+	return &TextfileDir{d: d}, nil
+}
+
+// Close releases the directory.
+func (t *TextfileDir) Close() error { return t.d.Close() }
+
+// Write writes DIR/arcadvise.prom atomically, through the directory's
+// descriptor: the text goes to a temporary file whose name does not end in
+// .prom (so the collector never reads it half-written), made 0644 with
+// fchmod so node_exporter's user can read it, synced, and renamed over the
+// file. client_golang's WriteToTextfile is not used: it chmods the
+// temporary file by path, which follows a symlink the directory's owner
+// can put there (a root escape).
+func (t *TextfileDir) Write(reg *prometheus.Registry) error {
+	var b bytes.Buffer
+	if err := WriteText(&b, reg); err != nil {
+		return err
+	}
+	staged, err := t.d.Stage(Textfile, b.Bytes(), rootfs.Attrs{Perm: 0o644, UID: -1, GID: -1})
+	if err != nil {
+		return err
+	}
+	if err := staged.Commit(Textfile, nil, 0); err != nil {
+		staged.Discard()
+		return err
+	}
+	return t.d.Sync()
 }

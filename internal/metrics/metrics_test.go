@@ -91,11 +91,19 @@ func TestRebootRequiredDefault(t *testing.T) {
 	}
 }
 
-// WriteTextfile leaves one file, 0644, and nothing else in the directory.
+// TextfileDir.Write leaves one file, 0644, and nothing else in the
+// directory; a missing directory is an error when it is opened.
 func TestWriteTextfile(t *testing.T) {
 	dir := t.TempDir()
-	if err := WriteTextfile(dir, Registry(Run{Version: "dev", At: time.Unix(0, 0)})); err != nil {
+	tf, err := OpenTextfileDir(dir)
+	if err != nil {
 		t.Fatal(err)
+	}
+	defer tf.Close()
+	for range 2 { // the second replaces the first
+		if err := tf.Write(Registry(Run{Version: "dev", At: time.Unix(0, 0)})); err != nil {
+			t.Fatal(err)
+		}
 	}
 	entries, _ := os.ReadDir(dir)
 	if len(entries) != 1 || entries[0].Name() != Textfile {
@@ -105,7 +113,7 @@ func TestWriteTextfile(t *testing.T) {
 	if err != nil || fi.Mode().Perm() != 0o644 {
 		t.Errorf("mode %v (%v), want 0644", fi.Mode(), err)
 	}
-	if err := WriteTextfile(filepath.Join(dir, "missing"), Registry(Run{})); err == nil || !strings.Contains(err.Error(), "missing/arcadvise.prom") {
+	if _, err := OpenTextfileDir(filepath.Join(dir, "missing")); err == nil || !strings.Contains(err.Error(), "missing: no such file or directory") {
 		t.Errorf("missing directory: %v", err)
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"fmt"
 	"testing"
+
+	"github.com/arcadvise/arcadvise/internal/testutil"
 )
 
 // benchRoot is a host with a dozen modprobe.d files in three directories
@@ -29,7 +31,7 @@ func BenchmarkLoad(b *testing.B) {
 	root := benchRoot(b)
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := Load(root); err != nil {
+		if _, err := Load(testutil.OpenRoot(b, root)); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -37,14 +39,14 @@ func BenchmarkLoad(b *testing.B) {
 
 func BenchmarkPlan(b *testing.B) {
 	root := benchRoot(b)
-	c, err := Load(root)
+	c, err := Load(testutil.OpenRoot(b, root))
 	if err != nil {
 		b.Fatal(err)
 	}
 	changes := []Change{maxc(4 * gib), minc(gib)}
 	b.ReportAllocs()
 	for b.Loop() {
-		e, err := c.Plan(root, changes)
+		e, err := c.Plan(changes)
 		if err != nil || !e.Changed() {
 			b.Fatal(err)
 		}

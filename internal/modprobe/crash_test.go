@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/arcadvise/arcadvise/internal/testutil"
 )
 
 // crashRootEnv makes TestCrashChild the writer process of TestCrashWrite.
@@ -37,17 +39,17 @@ func TestCrashChild(t *testing.T) {
 	}
 	fmt.Println("ready")
 	for i := 1; ; i++ {
-		c, err := Load(root)
+		c, err := Load(testutil.OpenRoot(t, root))
 		if err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(3)
 		}
-		e, err := c.Plan(root, crashChanges[i%2])
+		e, err := c.Plan(crashChanges[i%2])
 		if err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(3)
 		}
-		if _, _, err := Write(e); err != nil {
+		if _, _, err := Write(e, open); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(3)
 		}
@@ -134,7 +136,7 @@ func TestCrashWrite(t *testing.T) {
 			t.Fatalf("kill %d: %d backups, want at most %d", k, len(bks), 2+BackupsKept)
 		}
 		assertNoStrayConf(t, root, "zfs.conf", "other.conf")
-		c, err := Load(root)
+		c, err := Load(testutil.OpenRoot(t, root))
 		if err != nil {
 			t.Fatal(err)
 		}

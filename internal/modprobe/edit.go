@@ -4,10 +4,10 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path"
-	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -46,14 +46,20 @@ type Change struct {
 type Edit struct {
 	// Path is the file as the admin knows it.
 	Path string
-	// RealPath is the file written: Path under the root, symlinks
-	// resolved inside the root.
+	// RealPath is the file written: Path under the root, its directory's
+	// symlinks resolved inside the root. The file itself is never
+	// followed: a symlink there is replaced by a regular file.
 	RealPath string
-	// Old is the current content (nil when the file does not exist);
-	// New the planned content. New equals Old when nothing needs to change.
+	// Old is the current content (nil when the file does not exist; for
+	// a symlink, what it leads to); New the planned content. New equals
+	// Old when nothing needs to change.
 	Old, New []byte
 	// Exists says whether Path exists now.
 	Exists bool
+	// Link is where Path points when it is a symlink ("" otherwise): the
+	// write puts a regular file in its place and leaves the file it
+	// leads to (a package's, in /usr/lib/modprobe.d) as it is.
+	Link string
 	// Mode is the permission of the file after the write: the current
 	// one, or 0644 for a new file.
 	Mode os.FileMode
@@ -64,9 +70,12 @@ type Edit struct {
 	// Why tells why Path was chosen.
 	Why string
 
-	root     string
-	resolved string // Path with symlinks resolved, as an admin path
+	fsys     *rootfs.FS
+	dir      string // Path's directory, symlinks resolved, relative to the root
+	resolved string // the file written, as an admin path ("/" + dir + name)
 	base     []byte // what New was derived from: Old, or From's content
+	// Immutable: the file has chattr +i or +a; Validate refuses it.
+	immutable bool
 }
 
 // Plan works out the edit that makes every change effective through the
@@ -98,14 +107,13 @@ type Edit struct {
 //
 // The result is checked by reading all files again with the new content:
 // Plan fails rather than return an edit that would not take effect or
-// would change any other parameter. root must be the one given to Load.
-func (c *Config) Plan(root string, changes []Change) (*Edit, error) {
-	if root == "" {
-		root = "/"
-	}
-	if filepath.Clean(root) != c.root {
-		return nil, fmt.Errorf("plan: root %s is not the root %s the configuration was loaded from", root, c.root)
-	}
+// would change any other parameter.
+//
+// When Path is a symlink (to a package's file in /usr/lib/modprobe.d, say),
+// the edit replaces the symlink with a regular file holding what it led to
+// plus the change, and never writes through it: the package's file would
+// be lost at its next upgrade.
+func (c *Config) Plan(changes []Change) (*Edit, error) {
 	if len(changes) == 0 {
 		return nil, errors.New("plan: no changes")
 	}
@@ -134,7 +142,7 @@ func (c *Config) Plan(root string, changes []Change) (*Edit, error) {
 	}
 
 	target, why := c.chooseTarget(needed, changes)
-	e := &Edit{root: c.root, Why: why}
+	e := &Edit{Why: why}
 	switch {
 	case target == nil:
 		e.Path = DefaultFile
@@ -144,21 +152,50 @@ func (c *Config) Plan(root string, changes []Change) (*Edit, error) {
 		e.Path = path.Join(etcDir, target.name)
 		e.Why += fmt.Sprintf("; %s is outside %s (a package's or generated at boot), so a copy of it with the same name in %s carries the change and hides it", path.Dir(target.path), etcDir, etcDir)
 	}
-	resolved, err := resolveIn(c.root, e.Path)
+	e.fsys = c.fsys
+	dir, err := c.fsys.Resolve(path.Dir(e.Path))
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", e.Path, err)
+		return nil, fmt.Errorf("%s: %w", path.Dir(e.Path), err)
 	}
-	e.resolved = resolved
-	e.RealPath = hostPath(c.root, resolved)
+	e.dir = dir
+	e.resolved = "/" + path.Join(dir, path.Base(e.Path))
+	e.RealPath = c.fsys.Path(e.resolved)
 	e.Mode = 0o644
-	fi, err := lstatIn(c.root, resolved)
+	fi, err := c.fsys.Lstat(e.resolved)
 	switch {
+	case err == nil && fi.Mode()&fs.ModeSymlink != 0:
+		if e.Link, err = c.fsys.Root().Readlink(strings.TrimPrefix(e.resolved, "/")); err != nil {
+			return nil, fmt.Errorf("%s: %w", e.Path, err)
+		}
+		if e.Link == "/dev/null" {
+			return nil, refuse("refusing to edit %s: it is a symlink to /dev/null, which masks the package's file of that name; replace the link with a file of your own by hand if you mean to", e.Path)
+		}
+		old, err := c.read(e.Path, maxConf)
+		switch {
+		case err == nil:
+			e.Old = old
+		case errors.Is(err, fs.ErrNotExist):
+			// A dangling link: modprobe reads nothing there.
+		default:
+			return nil, err
+		}
+		e.Exists, e.base = true, e.Old
+		e.Why = strings.TrimPrefix(e.Why+"; ", "; ") + fmt.Sprintf("%s is a symlink to %s: a regular file with its content and the change takes its place in %s, and %s is left as it is", e.Path, e.Link, path.Dir(e.Path), e.Link)
 	case err == nil && !fi.Mode().IsRegular():
-		return nil, refuse("refusing to edit %s: %s is not a regular file (%s)", e.Path, resolved, rootfs.Kind(fi.Mode()))
+		return nil, refuse("refusing to edit %s: %s is not a regular file (%s)", e.Path, e.resolved, rootfs.Kind(fi.Mode()))
 	case err == nil:
-		old, err := readIn(c.root, resolved)
+		fh, err := c.fsys.OpenRegular(e.resolved)
 		if err != nil {
 			return nil, err
+		}
+		old, err := io.ReadAll(io.LimitReader(fh, maxConf+1))
+		e.immutable = rootfs.Immutable(fh)
+		fh.Close()
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", e.Path, err)
+		}
+		if len(old) > maxConf {
+			return nil, fmt.Errorf("%s: %w: more than %d bytes", c.fsys.Path(e.resolved), rootfs.ErrTooLarge, maxConf)
 		}
 		e.Exists, e.Old, e.base, e.Mode = true, old, old, fi.Mode().Perm()
 	case errors.Is(err, fs.ErrNotExist):
@@ -304,11 +341,15 @@ func editFile(path string, content []byte, changes []Change) ([]byte, error) {
 			}
 		}
 	}
-	sort.Slice(spans, func(i, j int) bool { return spans[i].start > spans[j].start })
-	out := append([]byte(nil), content...)
+	// One pass over the content: spans do not overlap.
+	sort.Slice(spans, func(i, j int) bool { return spans[i].start < spans[j].start })
+	out := make([]byte, 0, len(content)+64)
+	at := 0
 	for _, s := range spans {
-		out = append(out[:s.start], append([]byte(s.repl), out[s.end:]...)...)
+		out = append(append(out, content[at:s.start]...), s.repl...)
+		at = s.end
 	}
+	out = append(out, content[at:]...)
 	if len(appends) > 0 {
 		if len(out) > 0 && out[len(out)-1] != '\n' {
 			out = append(out, '\n')
@@ -444,135 +485,180 @@ func (e *Edit) Diff() string {
 	return u
 }
 
-// Validate checks that Write may write the edit: Path must still lead to
-// the file Plan read, that file must be in one of the modprobe.d
-// directories (a symlink to anywhere else is refused), and it must be a
-// regular file or not exist. Refusals wrap ErrRefused.
+// Validate checks that Write may write the edit: Path's directory must
+// still resolve where it did and be one of the modprobe.d directories, the
+// file must still be what Plan saw (a regular file, the same symlink, or
+// nothing), and not immutable. Refusals wrap ErrRefused.
 func (e *Edit) Validate() error {
-	resolved, err := resolveIn(e.root, e.Path)
+	dir, err := e.fsys.Resolve(path.Dir(e.Path))
 	if err != nil {
-		return fmt.Errorf("%s: %w", e.Path, err)
+		return fmt.Errorf("%s: %w", path.Dir(e.Path), err)
 	}
-	if resolved != e.resolved {
-		return refuse("refusing to write %s: it now leads to %s, not %s as when it was read; run again", e.Path, resolved, e.resolved)
+	if dir != e.dir {
+		return refuse("refusing to write %s: its directory now leads to /%s, not /%s as when it was read; run again", e.Path, dir, e.dir)
 	}
 	inside := false
 	for _, d := range Dirs {
-		rd, err := resolveIn(e.root, d)
-		if err == nil && path.Dir(resolved) == rd {
+		if rd, err := e.fsys.Resolve(d); err == nil && rd == e.dir {
 			inside = true
 			break
 		}
 	}
 	if !inside {
-		return refuse("refusing to write %s: it is a symlink to %s, outside the modprobe.d directories", e.Path, resolved)
+		return refuse("refusing to write %s: its directory leads to /%s, outside the modprobe.d directories", e.Path, e.dir)
 	}
-	fi, err := lstatIn(e.root, resolved)
+	fi, err := e.fsys.Lstat(e.resolved)
 	switch {
-	case err == nil && !fi.Mode().IsRegular():
-		return refuse("refusing to write %s: %s is not a regular file (%s)", e.Path, resolved, rootfs.Kind(fi.Mode()))
-	case err != nil && !errors.Is(err, fs.ErrNotExist):
+	case errors.Is(err, fs.ErrNotExist):
+		if e.Exists {
+			return refuse("refusing to write %s: it was removed since it was read; run again", e.Path)
+		}
+	case err != nil:
 		return err
+	case fi.Mode()&fs.ModeSymlink != 0 && e.Link == "", fi.Mode().IsRegular() && e.Link != "", !e.Exists:
+		return refuse("refusing to write %s: it changed since it was read; run again", e.Path)
+	case fi.Mode()&fs.ModeSymlink == 0 && !fi.Mode().IsRegular():
+		return refuse("refusing to write %s: %s is not a regular file (%s)", e.Path, e.resolved, rootfs.Kind(fi.Mode()))
+	}
+	if e.immutable {
+		return &ImmutableError{Path: e.Path}
 	}
 	return nil
 }
 
-// Write applies the edit atomically, confined to the root
-// (internal/rootfs), and loses nothing:
+// Writable checks, before anything is written, that the file's directory
+// can be written (not a read-only mount): a preview does not ask.
+func (e *Edit) Writable() error {
+	if err := e.fsys.Writable(e.dir); err != nil {
+		return fmt.Errorf("refusing to write %s: %w", e.Path, err)
+	}
+	return nil
+}
+
+// ImmutableError refuses a file with the immutable or append-only
+// attribute, which not even root can replace.
+type ImmutableError struct{ Path string }
+
+func (e *ImmutableError) Error() string {
+	return "refusing to write " + e.Path + ": it has the immutable or append-only attribute (lsattr shows i or a)"
+}
+func (e *ImmutableError) Is(target error) bool { return target == ErrRefused }
+
+// Write applies the edit atomically, confined to the root, through the
+// directory's descriptor (rootfs.Dir, the one door for arcadvise's
+// writes), and loses nothing:
 //
-//   - It takes an exclusive flock on the file's directory, then reads the
-//     file again and compares it with what Plan read: a file changed since
-//     (by an admin, or by another arcadvise that wrote first) is refused
+//   - Before the first byte is written it calls gate, which may still stop
+//     the write (an interrupted run): after that the write completes or
+//     is undone, whatever happens.
+//   - It takes an exclusive flock on the directory, then reads the file
+//     again and compares it with what Plan read: a file changed since (by
+//     an admin, or by another arcadvise that wrote first) is refused
 //     (ErrRefused), and the other change is kept.
-//   - The current content is kept as NAME.arcadvise-bak.N, N one more than
-//     the highest there (written to a temporary name, then linked to that
-//     name, which never replaces a file). NAME.arcadvise-bak.1 is the
-//     content before arcadvise first wrote and is never removed; of the
-//     others the newest BackupsKept stay (one more while a write is under
-//     way). A failed write removes its own backup and leaves the rest as
-//     they were.
-//   - The new content goes to a temporary file ".NAME.arcadvise-<16 hex>.tmp"
-//     (modprobe skips dot files, and only arcadvise makes such names; only
-//     such names are swept, when a killed write left them over a minute
-//     ago), is synced, given the old file's permissions (0644 for a new
-//     file) and owner (when run as root), and renamed over the file; the
-//     directory is synced last.
+//   - The current content is kept as NAME.arcadvise-bak.N (a symlink is
+//     kept as the same symlink), N one more than the highest there, taken
+//     with link(2) or symlink(2), which never replace a file.
+//     NAME.arcadvise-bak.1 is the content before arcadvise first wrote and
+//     is never removed; of the others the newest BackupsKept stay. N runs
+//     up to MaxBackupNumber; a name with a larger number is not arcadvise's
+//     and is left alone, so a planted name cannot steer the numbering.
+//   - The new content is staged in a temporary file
+//     ".NAME.arcadvise-<16 hex>.tmp" (modprobe skips dot files; only such
+//     names are swept, when a killed write left them over a minute ago)
+//     with the old file's permissions, owner and extended attributes
+//     (ACLs, SELinux label), synced; then compared and exchanged with the
+//     file in one step, with no fsync between the comparison and the
+//     exchange (rootfs.Staged.Commit, which also undoes the exchange when
+//     an edit landed just before it). The directory is synced last.
 //
 // It writes nothing and reports wrote=false when the file already holds the
 // new content. backup is the admin path of the copy, "" for a new file.
-func Write(e *Edit) (backup string, wrote bool, err error) {
+func Write(e *Edit, gate func() error) (backup string, wrote bool, err error) {
 	if !e.Changed() {
 		return "", false, nil
 	}
 	if err := e.Validate(); err != nil {
 		return "", false, err
 	}
-	fsys, err := rootfs.Open(e.root)
+	name := path.Base(e.resolved)
+	d, err := e.fsys.OpenDir(e.dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		// No /etc/modprobe.d yet: creating it is the first write.
+		if err = gate(); err != nil {
+			return "", false, err
+		}
+		gate = func() error { return nil }
+		if err = e.fsys.MkdirAll(e.dir, 0o755); err == nil {
+			d, err = e.fsys.OpenDir(e.dir)
+		}
+	}
 	if err != nil {
 		return "", false, err
 	}
-	defer fsys.Close()
-	rel := strings.TrimPrefix(e.resolved, "/")
-	dir, base := path.Split(rel)
-	dir = strings.TrimSuffix(dir, "/")
-	if dir == "" {
-		dir = "."
-	}
-	if err := fsys.Root().MkdirAll(dir, 0o755); err != nil {
-		return "", false, err
-	}
-	unlock, err := fsys.Lock(dir, lockWait)
+	defer d.Close()
+	unlock, err := d.Lock(lockWait)
 	if err != nil {
 		return "", false, err
 	}
 	defer unlock()
 
-	cur, err := fsys.ReadFile(rel, maxConf)
-	exists := err == nil
-	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+	cur, err := d.Read(name, maxConf)
+	if err != nil {
 		return "", false, err
 	}
-	if exists && bytes.Equal(cur, e.New) {
+	want := rootfs.State{Exists: e.Exists, Symlink: e.Link != "", Target: e.Link}
+	if !want.Symlink {
+		want.Data = e.Old
+	}
+	if !cur.Symlink && cur.Exists && bytes.Equal(cur.Data, e.New) {
 		return "", false, nil
 	}
-	if exists != e.Exists || !bytes.Equal(cur, e.Old) {
+	if !cur.Equal(want) {
 		return "", false, refuse("refusing to write %s: it changed since it was read (another arcadvise, or an edit): nothing written; run again", e.Path)
 	}
-	removeStaleTemps(fsys, dir, base)
-	pruneBackups(fsys, dir, base) // what a killed write left beyond the retention
-	uid, gid, mode := -1, -1, os.FileMode(0o644)
-	var bkRel string
-	if exists {
-		fi, err := fsys.Lstat(rel)
-		if err != nil {
+	if err := gate(); err != nil {
+		return "", false, err
+	}
+	removeStaleTemps(d, name)
+	pruneBackups(d, name) // what a killed write left beyond the retention
+	attrs := rootfs.Attrs{Perm: 0o644, UID: -1, GID: -1}
+	var old *os.File
+	if cur.Exists && !cur.Symlink {
+		attrs.Perm = cur.Mode
+		if os.Geteuid() == 0 {
+			attrs.UID, attrs.GID = cur.UID, cur.GID
+		}
+		if old, err = d.OpenRegular(name); err != nil {
 			return "", false, err
 		}
-		mode = fi.Mode().Perm()
-		if os.Geteuid() == 0 {
-			if u, g, ok := fileOwner(fi); ok {
-				uid, gid = u, g
-			}
-		}
-		if bkRel, err = saveBackup(fsys, rel, cur, mode, uid, gid); err != nil {
+		defer old.Close()
+		attrs.XattrsFrom = old
+	}
+	var bk string
+	if cur.Exists {
+		if bk, err = saveBackup(d, name, cur, attrs); err != nil {
 			return "", false, fmt.Errorf("keeping %s: %w", e.Path, err)
 		}
-		backup = "/" + bkRel
+		backup = path.Join(path.Dir(e.Path), bk)
 	}
-	tmp, err := fsys.WriteNew(rel, e.New, mode, uid, gid)
+	staged, err := d.Stage(name, e.New, attrs)
 	if err == nil {
-		if err = fsys.Root().Rename(tmp, rel); err != nil {
-			fsys.Root().Remove(tmp)
+		if err = staged.Commit(name, &want, maxConf); err != nil {
+			staged.Discard()
 		}
 	}
 	if err != nil {
-		if bkRel != "" {
-			fsys.Root().Remove(bkRel) // a failed write leaves the backups as they were
+		if bk != "" {
+			d.Remove(bk) // a failed write leaves the backups as they were
+		}
+		if errors.Is(err, rootfs.ErrChanged) {
+			return "", false, &refusal{err.Error()}
 		}
 		return "", false, fmt.Errorf("writing %s: %w", e.Path, err)
 	}
-	pruneBackups(fsys, dir, base)
-	if err := fsys.SyncDir(dir); err != nil {
-		return backup, true, fmt.Errorf("syncing %s: %w", path.Dir(e.resolved), err)
+	pruneBackups(d, name)
+	if err := d.Sync(); err != nil {
+		return backup, true, fmt.Errorf("syncing %s: %w", path.Dir(e.RealPath), err)
 	}
 	return backup, true, nil
 }
@@ -584,72 +670,84 @@ const lockWait = 5 * time.Second
 // BackupsKept is how many backups Write keeps besides NAME.arcadvise-bak.1.
 const BackupsKept = 5
 
+// MaxBackupNumber is the largest N of NAME.arcadvise-bak.N that arcadvise
+// makes or prunes: past it a write is refused (after a million writes, or a
+// planted name), and larger numbers are not arcadvise's.
+const MaxBackupNumber = 999999
+
 // backupNumber returns N for NAME.arcadvise-bak.N of base.
 func backupNumber(name, base string) (int, bool) {
 	rest, ok := strings.CutPrefix(name, base+BackupSuffix+".")
-	if !ok || rest == "" || strings.Trim(rest, "0123456789") != "" || rest[0] == '0' {
+	if !ok || rest == "" || len(rest) > 6 || strings.Trim(rest, "0123456789") != "" || rest[0] == '0' {
 		return 0, false
 	}
 	n, err := strconv.Atoi(rest)
-	return n, err == nil
+	return n, err == nil && n <= MaxBackupNumber
 }
 
-// backups lists the backup numbers of base in dir, in increasing order.
-func backups(fsys *rootfs.FS, dir, base string) []int {
-	des, err := fsys.ReadDir(dir)
+// backups lists the backup numbers of base in d, in increasing order.
+func backups(d *rootfs.Dir, base string) []int {
+	names, err := d.Names()
 	if err != nil {
 		return nil
 	}
 	var ns []int
-	for _, de := range des {
-		if n, ok := backupNumber(de.Name(), base); ok {
-			ns = append(ns, n)
+	for _, n := range names {
+		if k, ok := backupNumber(n, base); ok {
+			ns = append(ns, k)
 		}
 	}
 	sort.Ints(ns)
 	return ns
 }
 
-// saveBackup keeps data as the next NAME.arcadvise-bak.N and returns its
-// path relative to the root. The name is taken with a hard link, which
-// fails rather than replace a file that appeared meanwhile.
-func saveBackup(fsys *rootfs.FS, rel string, data []byte, mode os.FileMode, uid, gid int) (string, error) {
-	dir, base := path.Split(rel)
-	dir = strings.TrimSuffix(dir, "/")
-	if dir == "" {
-		dir = "."
+func backupName(base string, n int) string { return fmt.Sprintf("%s%s.%d", base, BackupSuffix, n) }
+
+// saveBackup keeps cur as the next NAME.arcadvise-bak.N and returns that
+// name: a symlink as the same symlink, a file staged (synced, with its
+// attributes) and linked to the name.
+func saveBackup(d *rootfs.Dir, base string, cur rootfs.State, attrs rootfs.Attrs) (string, error) {
+	var staged *rootfs.Staged
+	if !cur.Symlink {
+		var err error
+		if staged, err = d.Stage(base, cur.Data, attrs); err != nil {
+			return "", err
+		}
+		defer staged.Discard()
 	}
-	tmp, err := fsys.WriteNew(rel, data, mode, uid, gid)
-	if err != nil {
-		return "", err
-	}
-	defer fsys.Root().Remove(tmp)
 	next := 1
-	if ns := backups(fsys, dir, base); len(ns) > 0 {
+	if ns := backups(d, base); len(ns) > 0 {
 		next = ns[len(ns)-1] + 1
 	}
-	for tries := 0; ; tries++ {
-		name := path.Join(dir, fmt.Sprintf("%s%s.%d", base, BackupSuffix, next))
-		err := fsys.Root().Link(tmp, name)
+	for ; ; next++ {
+		if next > MaxBackupNumber {
+			return "", fmt.Errorf("%s: more than %d backups: remove old %s%s.N files", d.Path(base), MaxBackupNumber, base, BackupSuffix)
+		}
+		name := backupName(base, next)
+		var err error
+		if cur.Symlink {
+			err = d.Symlink(cur.Target, name)
+		} else {
+			err = d.Link(staged.Name, name)
+		}
 		if err == nil {
 			return name, nil
 		}
-		if !errors.Is(err, fs.ErrExist) || tries > 100 {
+		if !errors.Is(err, fs.ErrExist) {
 			return "", err
 		}
-		next++
 	}
 }
 
 // pruneBackups removes the backups of base beyond NAME.arcadvise-bak.1 and
 // the newest BackupsKept.
-func pruneBackups(fsys *rootfs.FS, dir, base string) {
-	ns := backups(fsys, dir, base)
+func pruneBackups(d *rootfs.Dir, base string) {
+	ns := backups(d, base)
 	for i, n := range ns {
 		if n == 1 || i >= len(ns)-BackupsKept {
 			continue
 		}
-		fsys.Root().Remove(path.Join(dir, fmt.Sprintf("%s%s.%d", base, BackupSuffix, n)))
+		d.Remove(backupName(base, n))
 	}
 }
 
@@ -662,17 +760,17 @@ const staleAge = time.Minute
 // names rootfs.TempName makes, only regular files, only older than staleAge.
 // modprobe never reads them (they start with "."); this only tidies up.
 // Failures are ignored: a leftover is harmless.
-func removeStaleTemps(fsys *rootfs.FS, dir, base string) {
-	des, err := fsys.ReadDir(dir)
+func removeStaleTemps(d *rootfs.Dir, base string) {
+	names, err := d.Names()
 	if err != nil {
 		return
 	}
-	for _, de := range des {
-		if !rootfs.IsTempName(de.Name(), base) || !de.Type().IsRegular() {
+	for _, n := range names {
+		if !rootfs.IsTempName(n, base) {
 			continue
 		}
-		if fi, err := de.Info(); err == nil && time.Since(fi.ModTime()) > staleAge {
-			fsys.Root().Remove(path.Join(dir, de.Name()))
+		if fi, err := d.Lstat(n); err == nil && fi.Mode().IsRegular() && time.Since(fi.ModTime()) > staleAge {
+			d.Remove(n)
 		}
 	}
 }

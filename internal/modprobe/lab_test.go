@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/arcadvise/arcadvise/internal/testutil"
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -12,7 +13,7 @@ import (
 // --showconfig printed "options zfs zfs_arc_max=805306368" for it.
 func TestLabRoot(t *testing.T) {
 	root := filepath.Join("testdata", "lab-2.1.11-deb12")
-	c, err := Load(root)
+	c, err := Load(testutil.OpenRoot(t, root))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -22,7 +23,7 @@ func TestLabRoot(t *testing.T) {
 	if len(c.Warnings) != 0 {
 		t.Errorf("warnings: %v", c.Warnings)
 	}
-	e, err := c.Plan(root, []Change{maxc(805306368)})
+	e, err := c.Plan([]Change{maxc(805306368)})
 	if err != nil || e.Changed() {
 		t.Fatalf("plan for the value in place: %v changed=%v", err, e != nil && e.Changed())
 	}
@@ -43,7 +44,7 @@ func TestLabRoot(t *testing.T) {
 	if diff := cmp.Diff(want, e.Diff()); diff != "" {
 		t.Errorf("Diff (-want +got):\n%s", diff)
 	}
-	if _, wrote, err := Write(e); err != nil || !wrote {
+	if _, wrote, err := Write(e, open); err != nil || !wrote {
 		t.Fatal(wrote, err)
 	}
 	if _, e = plan(t, w, maxc(gib), minc(256*mib)); e.Changed() {

@@ -6,7 +6,6 @@ import (
 	"io"
 	"io/fs"
 	"path"
-	"path/filepath"
 	"sort"
 	"strings"
 	"syscall"
@@ -23,6 +22,10 @@ var Dirs = []string{
 	"/usr/lib/modprobe.d",
 	"/lib/modprobe.d",
 }
+
+// ModprobeConf is module-init-tools' configuration file, which kmod no
+// longer reads: zfs options there are reported, not applied.
+const ModprobeConf = "/etc/modprobe.conf"
 
 // BackupSuffix ends the name of the copy Write keeps of a file it
 // replaces. The name does not end in ".conf", so modprobe never reads it.
@@ -48,7 +51,7 @@ type Config struct {
 	// for the other parameters other parts of arcadvise look at.
 	Cmdline string
 
-	root  string
+	fsys  *rootfs.FS
 	files []*confFile // the files in Files, same order
 }
 
@@ -62,15 +65,16 @@ type confFile struct {
 	parsed   *parsed
 }
 
-// Load reads the modprobe.d directories and proc/cmdline under root ("/"
-// for the running system) the way modprobe does when it loads zfs.
-// Missing directories and a missing proc/cmdline are not errors; a file
-// modprobe would read but that cannot be read is.
-func Load(root string) (*Config, error) {
-	if root == "" {
-		root = "/"
-	}
-	c := &Config{root: filepath.Clean(root)}
+// Load reads the modprobe.d directories and proc/cmdline under the root
+// the way modprobe does when it loads zfs (kmod's directories:
+// libkmod/libkmod.c default_config_paths). Missing directories and a
+// missing proc/cmdline are not errors; a file modprobe would read but that
+// cannot be read is, and so is configuration past the budget (maxTotal
+// bytes, maxSettings zfs options, maxFiles files): a real host has a few
+// kilobytes.
+func Load(fsys *rootfs.FS) (*Config, error) {
+	c := &Config{fsys: fsys}
+	budget := int64(maxTotal)
 	byName := map[string]*confFile{}
 	type hiddenFile struct {
 		f  *confFile
@@ -79,12 +83,13 @@ func Load(root string) (*Config, error) {
 	var hidden []hiddenFile
 	hiddenSeen := map[string]bool{}
 	var unread []*confFile
+	seen := 0
 	for _, dir := range Dirs {
-		rdir, err := resolveIn(c.root, dir)
+		rdir, err := c.resolve(dir)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", dir, err)
 		}
-		des, err := readDirIn(c.root, rdir)
+		des, err := fsys.ReadDir(rdir)
 		if err != nil {
 			if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
 				continue
@@ -96,10 +101,13 @@ func Load(root string) (*Config, error) {
 			if strings.HasPrefix(name, ".") {
 				continue // kmod skips dot files; arcadvise's temp files are among them
 			}
+			if seen++; seen > maxFiles {
+				return nil, c.overBudget(dir, fmt.Sprintf("more than %d files", maxFiles))
+			}
 			f := &confFile{name: name, path: path.Join(dir, name)}
-			if res, err := resolveIn(c.root, f.path); err == nil {
+			if res, err := c.resolve(f.path); err == nil {
 				f.resolved = res
-				if fi, err := lstatIn(c.root, res); err == nil {
+				if fi, err := fsys.Lstat(res); err == nil {
 					if fi.IsDir() {
 						continue // kmod skips directories
 					}
@@ -131,16 +139,21 @@ func Load(root string) (*Config, error) {
 	sort.Slice(c.files, func(i, j int) bool { return c.files[i].name < c.files[j].name })
 
 	dashdash := ""
+	settings := 0
 	for _, f := range c.files {
 		c.Files = append(c.Files, f.path)
 		if f.regular {
-			data, err := readIn(c.root, f.resolved)
+			data, err := c.read(f.resolved, budget)
 			if err != nil {
 				return nil, err
 			}
 			f.data = data
+			budget -= int64(len(data))
 		}
 		f.parsed = parse(f.path, f.data)
+		if settings += len(f.parsed.words); settings > maxSettings {
+			return nil, c.overBudget(f.path, fmt.Sprintf("more than %d zfs options", maxSettings))
+		}
 		c.Warnings = append(c.Warnings, f.parsed.warnings...)
 		for _, w := range f.parsed.words {
 			if dashdash != "" {
@@ -165,7 +178,7 @@ func Load(root string) (*Config, error) {
 		if read[h.f.resolved] {
 			continue
 		}
-		if s, ok := scanZFS(c.root, h.f); ok {
+		if s, ok := c.scanZFS(h.f); ok {
 			late = append(late, Warning{Path: h.f.path, Line: s[0].Line,
 				Msg: fmt.Sprintf("not read by modprobe: hidden by %s (same file name in a directory read first); it sets %s", h.by, list(s))})
 		}
@@ -174,7 +187,7 @@ func Load(root string) (*Config, error) {
 		if read[f.resolved] {
 			continue
 		}
-		if s, ok := scanZFS(c.root, f); ok {
+		if s, ok := c.scanZFS(f); ok {
 			msg := "not read by modprobe: file name does not end in .conf"
 			if strings.HasSuffix(f.name, ".alias") {
 				msg = "read only by kmod 32 and older: kmod 33 and later ignore .alias files; rename it to end in .conf"
@@ -183,9 +196,14 @@ func Load(root string) (*Config, error) {
 		}
 	}
 	sort.SliceStable(late, func(i, j int) bool { return late[i].Path < late[j].Path })
+
+	if s, ok := c.scanZFS(&confFile{path: ModprobeConf, resolved: ModprobeConf, regular: true}); ok {
+		late = append(late, Warning{Path: ModprobeConf, Line: s[0].Line,
+			Msg: "not read by modprobe: kmod reads only the modprobe.d directories (module-init-tools read this file; libkmod/libkmod.c default_config_paths); move it to /etc/modprobe.d/zfs.conf; it sets " + list(s)})
+	}
 	c.Warnings = append(c.Warnings, late...)
 
-	cmd, err := readIn(c.root, CmdlinePath)
+	cmd, err := c.read(CmdlinePath, maxConf)
 	switch {
 	case err == nil:
 		c.Cmdline = strings.TrimSpace(string(cmd))
@@ -214,16 +232,11 @@ func isConfName(name string) bool {
 
 // scanZFS reads a file modprobe does not read and returns the zfs options
 // it would set if it were read.
-func scanZFS(root string, f *confFile) ([]Setting, bool) {
+func (c *Config) scanZFS(f *confFile) ([]Setting, bool) {
 	if !f.regular {
 		return nil, false
 	}
-	fsys, err := rootfs.Open(root)
-	if err != nil {
-		return nil, false
-	}
-	defer fsys.Close()
-	fh, err := fsys.OpenRegular(f.resolved)
+	fh, err := c.fsys.OpenRegular(f.resolved)
 	if err != nil {
 		return nil, false
 	}
@@ -357,58 +370,46 @@ func (c *Config) All(param string) []Setting {
 	return out
 }
 
-// hostPath maps an admin path to the host path under root.
-func hostPath(root, p string) string {
-	return filepath.Join(root, filepath.FromSlash(p))
-}
-
-// resolveIn resolves the absolute admin path p inside root as the kernel
-// would if root were "/": absolute symlink targets start again at root and
-// ".." never climbs above it; each step goes through os.Root, so nothing
-// leads outside (internal/rootfs). A component that does not exist ends the
-// walk; the rest is appended as written (a ".." after it is an error). The
-// result is an admin path.
-func resolveIn(root, p string) (string, error) {
-	fsys, err := rootfs.Open(root)
-	if err != nil {
-		return "", err
-	}
-	defer fsys.Close()
-	res, err := fsys.Resolve(p)
+// resolve resolves the absolute admin path p inside the root as the
+// kernel would if the root were "/" (internal/rootfs): the result is an
+// admin path.
+func (c *Config) resolve(p string) (string, error) {
+	res, err := c.fsys.Resolve(p)
 	if err != nil {
 		return "", err
 	}
 	return "/" + res, nil
 }
 
-// readIn reads the regular file at the resolved admin path p under root,
-// at most maxConf bytes.
-func readIn(root, p string) ([]byte, error) {
-	return rootfs.ReadFile(root, p, maxConf)
+// read reads the regular file at the admin path p, at most max bytes (and
+// never more than one file's maxConf).
+func (c *Config) read(p string, max int64) ([]byte, error) {
+	if max > maxConf {
+		max = maxConf
+	}
+	b, err := c.fsys.ReadFile(p, max)
+	if errors.Is(err, rootfs.ErrTooLarge) && max < maxConf {
+		return nil, c.overBudget(p, fmt.Sprintf("more than %d bytes in all", maxTotal))
+	}
+	return b, err
 }
 
-// maxConf bounds one modprobe.d file or /proc/cmdline: kmod reads lines of
-// at most 4 KiB; a real file is a few hundred bytes.
-const maxConf = 1 << 20
+// Bounds of what Load reads. kmod reads lines of at most 4 KiB; a real
+// file is a few hundred bytes and a real host's modprobe.d a few kilobytes
+// (Debian 12 with zfs: 9 files, 3 KiB), so these leave room for any host
+// while an odd tree fails fast and small.
+const (
+	maxConf     = 1 << 20 // one file, or /proc/cmdline
+	maxTotal    = 4 << 20 // all the files modprobe reads together
+	maxSettings = 4096    // zfs options across all files
+	maxFiles    = 4096    // directory entries across the directories
+)
 
-// lstatIn is Lstat of the resolved admin path p under root.
-func lstatIn(root, p string) (fs.FileInfo, error) {
-	fsys, err := rootfs.Open(root)
-	if err != nil {
-		return nil, err
-	}
-	defer fsys.Close()
-	return fsys.Lstat(p)
-}
+// ErrBudget is wrapped when the configuration is past Load's bounds.
+var ErrBudget = errors.New("past arcadvise's budget for modprobe configuration")
 
-// file returns what Load read for the file whose admin path is p.
-func (c *Config) file(p string) *confFile {
-	for _, f := range c.files {
-		if f.path == p {
-			return f
-		}
-	}
-	return nil
+func (c *Config) overBudget(p, what string) error {
+	return fmt.Errorf("%s: %w: %s (a real host has a few kilobytes; is this the right --root?)", c.fsys.Path(p), ErrBudget, what)
 }
 
 // fileNamed returns the file modprobe reads under base name name.
@@ -419,14 +420,4 @@ func (c *Config) fileNamed(name string) *confFile {
 		}
 	}
 	return nil
-}
-
-// readDirIn lists the resolved admin directory p under root.
-func readDirIn(root, p string) ([]fs.DirEntry, error) {
-	fsys, err := rootfs.Open(root)
-	if err != nil {
-		return nil, err
-	}
-	defer fsys.Close()
-	return fsys.ReadDir(p)
 }

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/arcadvise/arcadvise/internal/testutil"
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -36,7 +37,7 @@ func TestLoad(t *testing.T) {
 		file("/usr/lib/modprobe.d/real.txt", "options zfs l2arc_noprefetch=0\n"),
 		file("/proc/cmdline", "BOOT_IMAGE=/vmlinuz root=ZFS=rpool/ROOT/debian zfs.zfs_arc_max=17179869184 quiet\n"),
 	)
-	c, err := Load(root)
+	c, err := Load(testutil.OpenRoot(t, root))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -93,7 +94,7 @@ func TestLoad(t *testing.T) {
 }
 
 func TestLoadEmptyRoot(t *testing.T) {
-	c, err := Load(t.TempDir())
+	c, err := Load(testutil.OpenRoot(t, t.TempDir()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -111,7 +112,7 @@ func TestLoadFixturesUnderEtc(t *testing.T) {
 		file("/etc/modprobe.d/nixos.conf", fixture(t, "shinebreaker-nixos-rendered-nixos.conf")),
 		file("/proc/cmdline", "initrd=\\efi\\nixos\\initrd.efi init=/nix/store/x/init zfs.zfs_arc_max=2147483648 loglevel=4\n"),
 	)
-	c, err := Load(root)
+	c, err := Load(testutil.OpenRoot(t, root))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -144,7 +145,7 @@ func TestLoadDoubleDash(t *testing.T) {
 		file("/etc/modprobe.d/b.conf", "options zfs zfs_arc_max=2\n"),
 		file("/proc/cmdline", "zfs.zfs_arc_max=3\n"),
 	)
-	c, err := Load(root)
+	c, err := Load(testutil.OpenRoot(t, root))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -159,7 +160,7 @@ func TestLoadDoubleDash(t *testing.T) {
 
 func TestLoadCmdlineValueWarning(t *testing.T) {
 	root := mkroot(t, file("/proc/cmdline", "zfs.zfs_arc_max=8G\n"))
-	c, err := Load(root)
+	c, err := Load(testutil.OpenRoot(t, root))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -170,13 +171,13 @@ func TestLoadUnreadableFile(t *testing.T) {
 	if os.Geteuid() == 0 {
 		// root reads a 0000 file anyway; use a symlink loop instead.
 		root := mkroot(t, link("/etc/modprobe.d", "modprobe.d"))
-		if _, err := Load(root); err == nil {
+		if _, err := Load(testutil.OpenRoot(t, root)); err == nil {
 			t.Fatal("Load with a symlink loop for /etc/modprobe.d succeeded")
 		}
 		return
 	}
 	root := mkroot(t, entry{path: "/etc/modprobe.d/zfs.conf", content: "options zfs zfs_arc_max=1\n", mode: 0o200})
-	if _, err := Load(root); err == nil {
+	if _, err := Load(testutil.OpenRoot(t, root)); err == nil {
 		t.Fatal("Load of an unreadable file succeeded")
 	}
 }
@@ -196,20 +197,26 @@ func TestResolveIn(t *testing.T) {
 		{"/etc/modprobe.d/rel.conf", "/usr/lib/modprobe.d/x.conf"},
 		{"/etc/modprobe.d/escape.conf", "/etc/passwd"}, // ".." stops at the root
 	} {
-		got, err := resolveIn(root, tt.in)
+		got, err := resolveIn(t, root, tt.in)
 		if err != nil || got != tt.want {
 			t.Errorf("resolveIn(%s) = %q, %v; want %q", tt.in, got, err, tt.want)
 		}
 	}
 	// As in the kernel, ".." cannot pass through a missing directory: the
 	// lexical shortcut let /nonexistent/../escape reach a symlink out.
-	if got, err := resolveIn(root, "/missing/a/../b"); !errors.Is(err, fs.ErrNotExist) {
+	if got, err := resolveIn(t, root, "/missing/a/../b"); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("resolveIn(/missing/a/../b) = %q, %v; want ENOENT", got, err)
 	}
-	if _, err := resolveIn(root, "/etc/modprobe.d/loop.conf"); err == nil {
+	if _, err := resolveIn(t, root, "/etc/modprobe.d/loop.conf"); err == nil {
 		t.Error("resolveIn of a symlink loop succeeded")
 	}
 	if _, err := os.Stat(filepath.Join(root, "etc/passwd")); err == nil {
 		t.Error("test root has etc/passwd")
 	}
+}
+
+// resolveIn resolves the admin path p inside root the way Load does.
+func resolveIn(t *testing.T, root, p string) (string, error) {
+	c := &Config{fsys: testutil.OpenRoot(t, root)}
+	return c.resolve(p)
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/arcadvise/arcadvise/internal/rootfs"
+	"github.com/arcadvise/arcadvise/internal/testutil"
 )
 
 func TestWriteRoundTrip(t *testing.T) {
@@ -25,7 +26,7 @@ func TestWriteRoundTrip(t *testing.T) {
 	if err := e.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	backup, wrote, err := Write(e)
+	backup, wrote, err := Write(e, open)
 	if err != nil || !wrote {
 		t.Fatalf("Write = %q, %v, %v", backup, wrote, err)
 	}
@@ -64,7 +65,7 @@ func TestWriteRoundTrip(t *testing.T) {
 		t.Errorf("effective after write: %+v", s)
 	}
 	for _, ed := range []*Edit{e2, e} { // a fresh plan, and the stale one
-		if b, wrote, err := Write(ed); err != nil || wrote || b != "" {
+		if b, wrote, err := Write(ed, open); err != nil || wrote || b != "" {
 			t.Errorf("second Write = %q, %v, %v", b, wrote, err)
 		}
 	}
@@ -106,7 +107,7 @@ func TestWriteNewFile(t *testing.T) {
 	old := syscall.Umask(0o077)
 	defer syscall.Umask(old)
 	_, e := plan(t, root, maxc(8*gib))
-	backup, wrote, err := Write(e)
+	backup, wrote, err := Write(e, open)
 	if err != nil || !wrote || backup != "" {
 		t.Fatalf("Write = %q, %v, %v", backup, wrote, err)
 	}
@@ -129,7 +130,7 @@ func TestWriteNewFile(t *testing.T) {
 	if err := os.WriteFile(e.RealPath, []byte("# mine\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, wrote, err := Write(e); !errors.Is(err, ErrRefused) || wrote {
+	if _, wrote, err := Write(e, open); !errors.Is(err, ErrRefused) || wrote {
 		t.Errorf("Write over a file created since the plan = %v, %v", wrote, err)
 	}
 }
@@ -137,13 +138,13 @@ func TestWriteNewFile(t *testing.T) {
 func TestWritePackageFileCopy(t *testing.T) {
 	root := mkroot(t, file("/usr/lib/modprobe.d/zfs.conf", "options zfs zfs_arc_max=1073741824 zfs_txg_timeout=10\n"))
 	_, e := plan(t, root, maxc(2*gib))
-	if _, wrote, err := Write(e); err != nil || !wrote {
+	if _, wrote, err := Write(e, open); err != nil || !wrote {
 		t.Fatal(wrote, err)
 	}
 	if got := readFile(t, root, "/usr/lib/modprobe.d/zfs.conf"); got != "options zfs zfs_arc_max=1073741824 zfs_txg_timeout=10\n" {
 		t.Errorf("package file changed: %q", got)
 	}
-	c, err := Load(root)
+	c, err := Load(testutil.OpenRoot(t, root))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -152,62 +153,56 @@ func TestWritePackageFileCopy(t *testing.T) {
 	}
 }
 
+// TestWriteSymlinks: a symlinked /etc/modprobe.d/NAME is replaced by a
+// regular file in /etc with what it led to plus the change; the file it led
+// to (a package's in /usr/lib, a NixOS store path) is never written, and the
+// backup is the same symlink.
 func TestWriteSymlinks(t *testing.T) {
-	t.Run("outside the modprobe.d directories: refused", func(t *testing.T) {
-		// NixOS: /etc/modprobe.d/nixos.conf -> /etc/static/... -> /nix/store/...
-		nix := fixture(t, "shinebreaker-nixos-rendered-nixos.conf")
-		root := mkroot(t,
-			link("/etc/modprobe.d/nixos.conf", "/etc/static/modprobe.d/nixos.conf"),
-			link("/etc/static", "/nix/store/abc-etc/etc"),
-			file("/nix/store/abc-etc/etc/modprobe.d/nixos.conf", nix),
-		)
-		_, e := plan(t, root, maxc(4*gib))
-		if e.Path != "/etc/modprobe.d/nixos.conf" || e.RealPath != filepath.Join(root, "nix/store/abc-etc/etc/modprobe.d/nixos.conf") {
-			t.Errorf("edit %s -> %s", e.Path, e.RealPath)
-		}
-		want := "refusing to write /etc/modprobe.d/nixos.conf: it is a symlink to /nix/store/abc-etc/etc/modprobe.d/nixos.conf, outside the modprobe.d directories"
-		if err := e.Validate(); !errors.Is(err, ErrRefused) || err.Error() != want {
-			t.Errorf("Validate = %v", err)
-		}
-		if _, wrote, err := Write(e); !errors.Is(err, ErrRefused) || wrote {
-			t.Errorf("Write = %v, %v", wrote, err)
-		}
-		if got := readFile(t, root, "/nix/store/abc-etc/etc/modprobe.d/nixos.conf"); got != nix {
-			t.Error("target changed")
-		}
-		entries, _ := filepath.Glob(filepath.Join(root, "nix/store/abc-etc/etc/modprobe.d/*"))
-		if len(entries) != 1 {
-			t.Errorf("files written: %v", entries)
-		}
-		if fi, err := os.Lstat(filepath.Join(root, "etc/modprobe.d/nixos.conf")); err != nil || fi.Mode()&os.ModeSymlink == 0 {
-			t.Error("symlink replaced")
-		}
-	})
-	t.Run("inside: the real file is written, the link kept", func(t *testing.T) {
-		root := mkroot(t,
-			link("/etc/modprobe.d/zfs.conf", "../../usr/lib/modprobe.d/zfs.conf"),
-			file("/usr/lib/modprobe.d/zfs.conf", "options zfs zfs_arc_max=1073741824\n"),
-		)
-		c, e := plan(t, root, maxc(4*gib))
-		if len(c.Warnings) != 0 {
-			t.Errorf("warnings: %v", c.Warnings)
-		}
-		backup, wrote, err := Write(e)
-		if err != nil || !wrote || backup != "/usr/lib/modprobe.d/zfs.conf"+BackupSuffix+".1" {
-			t.Fatalf("Write = %q, %v, %v", backup, wrote, err)
-		}
-		if fi, err := os.Lstat(filepath.Join(root, "etc/modprobe.d/zfs.conf")); err != nil || fi.Mode()&os.ModeSymlink == 0 {
-			t.Error("symlink replaced")
-		}
-		if got := readFile(t, root, "/usr/lib/modprobe.d/zfs.conf"); got != "options zfs zfs_arc_max=4294967296\n" {
-			t.Errorf("content %q", got)
-		}
-	})
+	for _, tc := range []struct {
+		name, target, targetFile, content string
+	}{
+		{name: "into the package directory", target: "../../usr/lib/modprobe.d/zfs.conf", targetFile: "/usr/lib/modprobe.d/zfs.conf",
+			content: "options zfs zfs_arc_max=1073741824\n"},
+		{name: "out of the modprobe.d directories (a NixOS store path)", target: "/etc/static/modprobe.d/zfs.conf", targetFile: "/nix/store/abc-etc/etc/modprobe.d/zfs.conf",
+			content: "options zfs zfs_arc_max=1073741824\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			root := mkroot(t,
+				link("/etc/modprobe.d/zfs.conf", tc.target),
+				link("/etc/static", "/nix/store/abc-etc/etc"),
+				file(tc.targetFile, tc.content),
+			)
+			_, e := plan(t, root, maxc(4*gib))
+			if e.RealPath != filepath.Join(root, "etc/modprobe.d/zfs.conf") || e.Link != tc.target || string(e.Old) != tc.content {
+				t.Errorf("edit %+v", e)
+			}
+			backup, wrote, err := Write(e, open)
+			if err != nil || !wrote || backup != "/etc/modprobe.d/zfs.conf"+BackupSuffix+".1" {
+				t.Fatalf("Write = %q, %v, %v", backup, wrote, err)
+			}
+			p := filepath.Join(root, "etc/modprobe.d/zfs.conf")
+			if fi, err := os.Lstat(p); err != nil || !fi.Mode().IsRegular() || fi.Mode().Perm() != 0o644 {
+				t.Errorf("zfs.conf is %v, %v; want a regular file, 0644", fi, err)
+			}
+			if got := readFile(t, root, "/etc/modprobe.d/zfs.conf"); got != "options zfs zfs_arc_max=4294967296\n" {
+				t.Errorf("content %q", got)
+			}
+			if got := readFile(t, root, tc.targetFile); got != tc.content {
+				t.Errorf("the file the link led to changed: %q", got)
+			}
+			if got, err := os.Readlink(filepath.Join(root, "etc/modprobe.d/zfs.conf"+BackupSuffix+".1")); err != nil || got != tc.target {
+				t.Errorf("backup is %q, %v; want the symlink to %s", got, err, tc.target)
+			}
+		})
+	}
 	t.Run("masked with /dev/null: refused", func(t *testing.T) {
 		root := mkroot(t, link("/etc/modprobe.d/zfs.conf", "/dev/null"))
-		_, e := plan(t, root, maxc(4*gib))
-		if _, _, err := Write(e); !errors.Is(err, ErrRefused) || !strings.Contains(err.Error(), "symlink to /dev/null") {
-			t.Errorf("Write = %v", err)
+		c, err := Load(testutil.OpenRoot(t, root))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.Plan([]Change{maxc(4 * gib)}); !errors.Is(err, ErrRefused) || !strings.Contains(err.Error(), "symlink to /dev/null") {
+			t.Errorf("Plan = %v", err)
 		}
 	})
 	t.Run("changed since the plan: refused", func(t *testing.T) {
@@ -224,8 +219,11 @@ func TestWriteSymlinks(t *testing.T) {
 		if err := os.Symlink("/usr/lib/modprobe.d/other", p); err != nil {
 			t.Fatal(err)
 		}
-		if _, _, err := Write(e); !errors.Is(err, ErrRefused) || !strings.Contains(err.Error(), "it now leads to /usr/lib/modprobe.d/other") {
+		if _, _, err := Write(e, open); !errors.Is(err, ErrRefused) || !strings.Contains(err.Error(), "changed since it was read") {
 			t.Errorf("Write = %v", err)
+		}
+		if got, _ := os.Readlink(p); got != "/usr/lib/modprobe.d/other" {
+			t.Errorf("link now %q", got)
 		}
 	})
 }
@@ -236,11 +234,11 @@ func TestWriteNotRegular(t *testing.T) {
 	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	c, err := Load(root)
+	c, err := Load(testutil.OpenRoot(t, root))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.Plan(root, []Change{maxc(gib)}); !errors.Is(err, ErrRefused) || !strings.Contains(err.Error(), "not a regular file (a named pipe)") {
+	if _, err := c.Plan([]Change{maxc(gib)}); !errors.Is(err, ErrRefused) || !strings.Contains(err.Error(), "not a regular file (a named pipe)") {
 		t.Errorf("Plan = %v", err)
 	}
 }
@@ -252,7 +250,7 @@ func TestWriteChangedContent(t *testing.T) {
 	if err := os.WriteFile(p, []byte("options zfs zfs_arc_max=2147483648\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, wrote, err := Write(e); !errors.Is(err, ErrRefused) || wrote || !strings.Contains(err.Error(), "changed since it was read") {
+	if _, wrote, err := Write(e, open); !errors.Is(err, ErrRefused) || wrote || !strings.Contains(err.Error(), "changed since it was read") {
 		t.Errorf("Write = %v, %v", wrote, err)
 	}
 	if got := readFile(t, root, "/etc/modprobe.d/zfs.conf"); got != "options zfs zfs_arc_max=2147483648\n" {
@@ -283,7 +281,7 @@ func TestWriteRemovesStaleTemps(t *testing.T) {
 		}
 	}
 	_, e := plan(t, root, maxc(2*gib))
-	if _, _, err := Write(e); err != nil {
+	if _, _, err := Write(e, open); err != nil {
 		t.Fatal(err)
 	}
 	var names []string
@@ -306,7 +304,7 @@ func TestWriteBackupSeries(t *testing.T) {
 	p := filepath.Join(root, "etc/modprobe.d/zfs.conf")
 	for i := 1; i <= 9; i++ {
 		_, e := plan(t, root, maxc(uint64(i+1)*gib))
-		bk, wrote, err := Write(e)
+		bk, wrote, err := Write(e, open)
 		if err != nil || !wrote || bk != fmt.Sprintf("/etc/modprobe.d/zfs.conf%s.%d", BackupSuffix, i) {
 			t.Fatalf("write %d: %q %v %v", i, bk, wrote, err)
 		}
@@ -330,7 +328,7 @@ func TestWriteBackupSeries(t *testing.T) {
 	if err := os.WriteFile(p, []byte("# the admin's edit\noptions zfs zfs_arc_max=3221225472\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, wrote, err := Write(e); !errors.Is(err, ErrRefused) || wrote || !strings.Contains(err.Error(), "changed since it was read") {
+	if _, wrote, err := Write(e, open); !errors.Is(err, ErrRefused) || wrote || !strings.Contains(err.Error(), "changed since it was read") {
 		t.Fatalf("write over an edit: %v %v", wrote, err)
 	}
 	if b, _ := os.ReadFile(p); !strings.HasPrefix(string(b), "# the admin's edit") {
@@ -340,3 +338,6 @@ func TestWriteBackupSeries(t *testing.T) {
 		t.Errorf("a refused write changed the backups: %d, was %d", len(bks2), len(bks))
 	}
 }
+
+// open is the gate of a write that nothing interrupts.
+func open() error { return nil }

@@ -48,7 +48,7 @@ func TestHostTermsRealSnapshots(t *testing.T) {
 		{"testdata/vm/2.3.2-2~bpo12+2/50-frontier-rest-8192M", 5 * size.GiB, 162859144, 0, 2147483648},
 	} {
 		t.Run(tc.root+"/"+size.Format(tc.reserve), func(t *testing.T) {
-			s, err := host.Read(filepath.Join(testutil.RepoRoot(t), tc.root))
+			s, err := host.Read(testutil.OpenRoot(t, filepath.Join(testutil.RepoRoot(t), tc.root)))
 			if err != nil {
 				t.Fatal(err)
 			}

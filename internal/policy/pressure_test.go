@@ -78,11 +78,11 @@ func TestBootPressureLab(t *testing.T) {
 	} {
 		t.Run(tt.snap, func(t *testing.T) {
 			root := filepath.Join(testutil.RepoRoot(t), "testdata", "snapshots", tt.snap)
-			st, err := arcstats.Read(root)
+			st, err := arcstats.Read(testutil.OpenRoot(t, root))
 			if err != nil {
 				t.Fatal(err)
 			}
-			psi, ok, err := meminfo.ReadPSI(root)
+			psi, ok, err := meminfo.ReadPSI(testutil.OpenRoot(t, root))
 			if err != nil || !ok {
 				t.Fatalf("psi: %v %v", ok, err)
 			}

@@ -18,7 +18,7 @@ import (
 // lab reads a bundled real snapshot (OpenZFS 2.1.11, 4 GiB guest).
 func lab(t *testing.T, name string) *host.Snapshot {
 	t.Helper()
-	s, err := host.Read(filepath.Join(testutil.RepoRoot(t), "testdata", "snapshots", name))
+	s, err := host.Read(testutil.OpenRoot(t, filepath.Join(testutil.RepoRoot(t), "testdata", "snapshots", name)))
 	if err != nil {
 		t.Fatal(err)
 	}

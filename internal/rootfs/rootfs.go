@@ -16,15 +16,14 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
-	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
 	"strings"
 	"syscall"
-	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // ErrNotRegular is wrapped when a path names something other than a regular
@@ -43,6 +42,10 @@ type FS struct {
 	dir  string
 	root *os.Root
 	dirf *os.File // the root for openat2, opened on first use
+	// parent is the FS this one was opened from (Sub), subs the ones
+	// opened from it and not closed yet: Close closes them too.
+	parent *FS
+	subs   map[*FS]bool
 }
 
 // Open opens dir as a root.
@@ -54,8 +57,14 @@ func Open(dir string) (*FS, error) {
 	return &FS{dir: dir, root: r}, nil
 }
 
-// Close releases the root.
+// Close releases the root, and the roots opened from it with Sub.
 func (f *FS) Close() error {
+	for s := range f.subs {
+		s.Close()
+	}
+	if f.parent != nil {
+		delete(f.parent.subs, f)
+	}
 	if f.dirf != nil {
 		f.dirf.Close()
 	}
@@ -67,6 +76,32 @@ func (f *FS) Root() *os.Root { return f.root }
 
 // Path is rel as a host path, for messages.
 func (f *FS) Path(rel string) string { return filepath.Join(f.dir, filepath.FromSlash(rel)) }
+
+// Dir is the root's host path.
+func (f *FS) Dir() string { return f.dir }
+
+// Sub opens the directory rel (resolved inside the root) as a root of its
+// own, as a recorded window's snapshots are: still confined, since it is
+// opened through this root.
+func (f *FS) Sub(rel string) (*FS, error) {
+	res, err := f.Resolve(rel)
+	if err != nil {
+		return nil, err
+	}
+	if res == "" {
+		res = "."
+	}
+	r, err := f.root.OpenRoot(res)
+	if err != nil {
+		return nil, f.wrap(rel, err)
+	}
+	s := &FS{dir: f.Path(res), root: r, parent: f}
+	if f.subs == nil {
+		f.subs = map[*FS]bool{}
+	}
+	f.subs[s] = true
+	return s, nil
+}
 
 // Resolve follows the symlinks of rel (a slash-separated path relative to
 // the root, or absolute from the root) as in a chroot and returns the
@@ -136,59 +171,36 @@ func splitPath(p string) []string {
 	return out
 }
 
-// OpenRegular resolves rel and opens it for reading: non-blocking, not
-// through a symlink at the last step, and only if it is a regular file.
+// OpenRegular resolves rel and opens it for reading, non-blocking, only if
+// it is a regular file. The type is checked on an O_PATH descriptor first,
+// so that a FIFO never blocks and a device node's driver never runs (a
+// watchdog would be armed by its open), then the same inode is opened for
+// reading.
 func (f *FS) OpenRegular(rel string) (*os.File, error) {
-	const flags = os.O_RDONLY | syscall.O_NONBLOCK | syscall.O_NOFOLLOW
-	if fh, err, ok := f.openat2(rel, os.O_RDONLY|syscall.O_NONBLOCK); ok {
-		if err != nil {
-			return nil, f.wrap(rel, err)
-		}
-		return f.regular(rel, fh)
-	}
-	// The common case first: os.Root walks the path itself, following
-	// relative symlinks inside the root. An absolute symlink (which
-	// os.Root refuses) or one at the last step takes the chroot walk.
-	name := strings.TrimPrefix(rel, "/")
-	if name == "" {
-		name = "."
-	}
-	fh, err := f.root.OpenFile(name, flags, 0)
-	if strings.Contains(rel, "..") {
-		// ".." after a symlink means what the chroot walk says.
-		if err == nil {
-			fh.Close()
-		}
-		err = syscall.ELOOP
-	}
-	if err != nil && !errors.Is(err, fs.ErrNotExist) && !errors.Is(err, fs.ErrPermission) {
-		var res string
-		if res, err = f.Resolve(rel); err != nil {
-			return nil, err
-		}
-		if res == "" {
-			res = "."
-		}
-		fh, err = f.root.OpenFile(res, flags, 0)
-	}
+	pf, err := f.openPath(rel)
 	if err != nil {
-		return nil, f.wrap(rel, err)
+		return nil, err
 	}
-	return f.regular(rel, fh)
+	return regularReopen(pf, os.O_RDONLY|syscall.O_NONBLOCK, f.Path(rel))
 }
 
-// regular returns fh if it is a regular file, else closes it.
-func (f *FS) regular(rel string, fh *os.File) (*os.File, error) {
-	fi, err := fh.Stat()
+// openPath resolves rel inside the root and opens what it names with
+// O_PATH: no I/O, no driver, only a handle to look at.
+func (f *FS) openPath(rel string) (*os.File, error) {
+	if fh, err, ok := f.openat2(rel, unix.O_PATH); ok {
+		return fh, f.wrap(rel, err)
+	}
+	// Without openat2: the chroot walk, then os.Root opens the path it
+	// found, without following a symlink that appeared meanwhile.
+	res, err := f.Resolve(rel)
 	if err != nil {
-		fh.Close()
-		return nil, f.wrap(rel, err)
+		return nil, err
 	}
-	if !fi.Mode().IsRegular() {
-		fh.Close()
-		return nil, f.wrap(rel, fmt.Errorf("%w (%s)", ErrNotRegular, Kind(fi.Mode())))
+	if res == "" {
+		res = "."
 	}
-	return fh, nil
+	fh, err := f.root.OpenFile(res, unix.O_PATH|syscall.O_NOFOLLOW, 0)
+	return fh, f.wrap(rel, err)
 }
 
 // ReadFile reads the regular file rel, at most max bytes: a larger file is
@@ -199,12 +211,9 @@ func (f *FS) ReadFile(rel string, max int64) ([]byte, error) {
 		return nil, err
 	}
 	defer fh.Close()
-	b, err := io.ReadAll(io.LimitReader(fh, max+1))
+	b, err := readMax(fh, max)
 	if err != nil {
 		return nil, f.wrap(rel, err)
-	}
-	if int64(len(b)) > max {
-		return nil, f.wrap(rel, fmt.Errorf("%w: more than %d bytes", ErrTooLarge, max))
 	}
 	return b, nil
 }
@@ -264,16 +273,6 @@ func (f *FS) Stat(rel string) (fs.FileInfo, error) {
 	return fi, f.wrap(rel, err)
 }
 
-// ReadFile opens dir as a root and reads rel from it: the one-file form.
-func ReadFile(dir, rel string, max int64) ([]byte, error) {
-	f, err := Open(dir)
-	if err != nil {
-		return nil, (&FS{dir: dir}).wrap(rel, err)
-	}
-	defer f.Close()
-	return f.ReadFile(rel, max)
-}
-
 // wrap names the host path of rel in err, as "PATH: cause", without the
 // operation and relative path os errors carry.
 func (f *FS) wrap(rel string, err error) error {
@@ -314,47 +313,20 @@ func Kind(m fs.FileMode) string {
 	return "not a regular file"
 }
 
-// Lock takes an exclusive flock on the directory dir (resolved), waiting
-// up to wait for another holder: arcadvise holds it from the last read of a
-// file to its rename, so that two runs cannot both write on the same old
-// content. Only arcadvise takes this lock; an editor does not, which is why
-// the writer also compares the file with what it planned from.
-func (f *FS) Lock(dir string, wait time.Duration) (unlock func(), err error) {
-	d, err := f.openDir(dir)
-	if err != nil {
-		return nil, err
-	}
-	for end := time.Now().Add(wait); ; time.Sleep(20 * time.Millisecond) {
-		err = syscall.Flock(int(d.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
-		if err == nil {
-			return func() { syscall.Flock(int(d.Fd()), syscall.LOCK_UN); d.Close() }, nil
-		}
-		if !errors.Is(err, syscall.EWOULDBLOCK) || time.Now().After(end) {
-			d.Close()
-			return nil, f.wrap(dir, fmt.Errorf("%w (another arcadvise is writing there)", err))
-		}
-	}
-}
-
-// WriteExisting opens the existing regular file rel (resolved, not through
-// a symlink at the last step, never created) and writes data to it, as a
-// module parameter in /sys/module/zfs/parameters is written.
+// WriteExisting writes data to the existing regular file rel (resolved
+// inside the root, never created), as "echo VALUE > /sys/module/zfs/
+// parameters/NAME" does. Like OpenRegular it looks at the type on an O_PATH
+// descriptor before it opens the file for writing.
 func (f *FS) WriteExisting(rel string, data []byte) error {
-	res, err := f.Resolve(rel)
+	pf, err := f.openPath(rel)
 	if err != nil {
 		return err
 	}
-	fh, err := f.root.OpenFile(res, os.O_WRONLY|os.O_TRUNC|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
+	fh, err := regularReopen(pf, os.O_WRONLY|os.O_TRUNC|syscall.O_NONBLOCK, f.Path(rel))
 	if err != nil {
-		return f.wrap(rel, err)
+		return err
 	}
-	fi, err := fh.Stat()
-	if err == nil && !fi.Mode().IsRegular() {
-		err = fmt.Errorf("%w (%s)", ErrNotRegular, Kind(fi.Mode()))
-	}
-	if err == nil {
-		_, err = fh.Write(data)
-	}
+	_, err = fh.Write(data)
 	if cerr := fh.Close(); err == nil {
 		err = cerr
 	}
@@ -382,47 +354,4 @@ func IsTempName(name, base string) bool {
 	}
 	_, err := hex.DecodeString(h)
 	return err == nil
-}
-
-// WriteNew writes data to a new temporary file next to rel (rel's directory
-// resolved), with perm and, when uid >= 0, that owner, synced, and returns
-// its name relative to the root. Nothing is replaced yet: see Commit.
-func (f *FS) WriteNew(rel string, data []byte, perm fs.FileMode, uid, gid int) (string, error) {
-	dir, base := path.Split(rel)
-	tmp := path.Join(dir, TempName(base))
-	fh, err := f.root.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL|syscall.O_NOFOLLOW, 0o600)
-	if err != nil {
-		return "", f.wrap(rel, err)
-	}
-	_, err = fh.Write(data)
-	if err == nil && uid >= 0 {
-		err = fh.Chown(uid, gid)
-	}
-	if err == nil {
-		err = fh.Chmod(perm)
-	}
-	if err == nil {
-		err = fh.Sync()
-	}
-	if cerr := fh.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		f.root.Remove(tmp)
-		return "", f.wrap(rel, err)
-	}
-	return tmp, nil
-}
-
-// SyncDir fsyncs the directory dir, so that a rename in it is durable.
-func (f *FS) SyncDir(dir string) error {
-	if dir == "" {
-		dir = "."
-	}
-	d, err := f.root.OpenFile(dir, os.O_RDONLY|syscall.O_DIRECTORY, 0)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }

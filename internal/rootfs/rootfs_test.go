@@ -127,15 +127,25 @@ func readConfined(t *testing.T) {
 
 func TestLockAndTemps(t *testing.T) {
 	_, _, f := setup(t)
-	unlock, err := f.Lock("etc/modprobe.d", time.Second)
+	d1, err := f.OpenDir("etc/modprobe.d")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.Lock("etc/modprobe.d", 100*time.Millisecond); err == nil || !strings.Contains(err.Error(), "another arcadvise is writing there") {
+	defer d1.Close()
+	d2, err := f.OpenDir("etc/modprobe.d")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d2.Close()
+	unlock, err := d1.Lock(time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d2.Lock(100 * time.Millisecond); err == nil || !strings.Contains(err.Error(), "another arcadvise is writing there") {
 		t.Errorf("second lock: %v", err)
 	}
 	unlock()
-	u2, err := f.Lock("etc/modprobe.d", time.Second)
+	u2, err := d2.Lock(time.Second)
 	if err != nil {
 		t.Fatalf("lock after unlock: %v", err)
 	}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/arcadvise/arcadvise/internal/arcstats"
+	"github.com/arcadvise/arcadvise/internal/rootfs"
 
 	"github.com/arcadvise/arcadvise/internal/host"
 	"github.com/arcadvise/arcadvise/internal/policy"
@@ -214,22 +215,29 @@ func (e *ReplayError) Unwrap() error { return e.Err }
 // is set or root is a recorded window (a replay, played whole or up to
 // opt.Duration). It returns the latest reading, the window (nil for a
 // single reading) and whether root is a replay.
-func Take(ctx context.Context, root string, opt Options) (last *host.Snapshot, w *policy.Window, replay bool, err error) {
-	rp, replay, err := OpenReplay(root)
+func Take(ctx context.Context, fsys *rootfs.FS, opt Options) (last *host.Snapshot, w *policy.Window, replay bool, err error) {
+	rp, replay, err := OpenReplay(fsys)
 	if err != nil {
 		return nil, nil, true, &ReplayError{err}
 	}
 	if !replay && opt.Duration == 0 {
-		last, err = host.Read(root)
+		last, err = host.Read(fsys)
 		return last, nil, false, err
 	}
-	var src Source = NewLive(root)
+	var src Source = NewLive(fsys)
 	if replay {
 		src = rp
 	}
 	w, last, err = Collect(ctx, src, opt)
 	if err != nil {
 		return nil, nil, replay, err
+	}
+	if last.System == nil { // a replay: the system around its last snapshot
+		sys, err := host.ReadSystem(last.FS)
+		if err != nil {
+			return nil, nil, replay, fmt.Errorf("replay snapshot %s: %w", last.Root, err)
+		}
+		last.Attach(sys)
 	}
 	return last, w, replay, nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/arcadvise/arcadvise/internal/host"
+	"github.com/arcadvise/arcadvise/internal/rootfs"
 )
 
 // Source produces host snapshots. Next returns io.EOF when the source has
@@ -16,12 +17,16 @@ type Source interface {
 }
 
 // Live reads the running system under a root directory ("/" on the host
-// itself): each Next is a fresh host.Read, stamped with the time the
-// reading started.
-type Live struct{ root string }
+// itself): each Next reads the counters afresh (host.ReadCounters),
+// stamped with the time the reading started; the system around them
+// (host.ReadSystem) is read at the first tick and shared by all.
+type Live struct {
+	fsys *rootfs.FS
+	sys  *host.System
+}
 
-// NewLive returns a Live source reading under root.
-func NewLive(root string) *Live { return &Live{root: root} }
+// NewLive returns a Live source reading under the root.
+func NewLive(fsys *rootfs.FS) *Live { return &Live{fsys: fsys} }
 
 // Recorded is false: Live readings are taken now.
 func (l *Live) Recorded() bool { return false }
@@ -31,5 +36,15 @@ func (l *Live) Next(ctx context.Context) (*host.Snapshot, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	return host.Read(l.root)
+	s, err := host.ReadCounters(l.fsys)
+	if err != nil {
+		return nil, err
+	}
+	if l.sys == nil {
+		if l.sys, err = host.ReadSystem(l.fsys); err != nil {
+			return nil, err
+		}
+	}
+	s.Attach(l.sys)
+	return s, nil
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/arcadvise/arcadvise/internal/host"
 	"github.com/arcadvise/arcadvise/internal/meminfo"
 	"github.com/arcadvise/arcadvise/internal/policy"
+	"github.com/arcadvise/arcadvise/internal/testutil"
 	"github.com/arcadvise/arcadvise/internal/zfsmod"
 )
 
@@ -248,7 +249,7 @@ func TestLiveCollectRewritten(t *testing.T) {
 		}
 	})
 	var progress []Progress
-	rec := &recorder{src: NewLive(root)}
+	rec := &recorder{src: NewLive(testutil.OpenRoot(t, root))}
 	begin := time.Now()
 	w, last, err := Collect(ctx, rec, Options{
 		Interval: 250 * time.Millisecond, Duration: 3 * time.Second, KeepSeries: true,
@@ -419,7 +420,7 @@ func TestLiveOptionalAndMissingFiles(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		sn, err := NewLive(root).Next(t.Context())
+		sn, err := NewLive(testutil.OpenRoot(t, root)).Next(t.Context())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -430,7 +431,7 @@ func TestLiveOptionalAndMissingFiles(t *testing.T) {
 	})
 	t.Run("PSI and vmstat vanish", func(t *testing.T) {
 		root := liveRoot(t, s, 3)
-		l := NewLive(root)
+		l := NewLive(testutil.OpenRoot(t, root))
 		sn, err := l.Next(t.Context())
 		if err != nil || !sn.HasPSI || !sn.HasVM {
 			t.Fatalf("first snapshot: %v, %+v", err, sn)
@@ -444,7 +445,7 @@ func TestLiveOptionalAndMissingFiles(t *testing.T) {
 	t.Run("no zfs module", func(t *testing.T) {
 		root := liveRoot(t, s, 0)
 		os.Remove(filepath.Join(root, arcPath))
-		sn, err := NewLive(root).Next(t.Context())
+		sn, err := NewLive(testutil.OpenRoot(t, root)).Next(t.Context())
 		want := filepath.Join(root, arcPath) + ": zfs module not loaded: file does not exist"
 		if sn != nil || !errors.Is(err, arcstats.ErrNotLoaded) || err.Error() != want {
 			t.Fatalf("snapshot %v, error %v; want ErrNotLoaded: %s", sn, err, want)
@@ -452,7 +453,7 @@ func TestLiveOptionalAndMissingFiles(t *testing.T) {
 	})
 	t.Run("a file turns bad, then good", func(t *testing.T) {
 		root := liveRoot(t, s, 1)
-		l := NewLive(root)
+		l := NewLive(testutil.OpenRoot(t, root))
 		if _, err := l.Next(t.Context()); err != nil {
 			t.Fatal(err)
 		}
@@ -473,7 +474,7 @@ func TestLiveOptionalAndMissingFiles(t *testing.T) {
 	t.Run("cancelled", func(t *testing.T) {
 		ctx, cancel := context.WithCancel(t.Context())
 		cancel()
-		if sn, err := NewLive(liveRoot(t, s, 0)).Next(ctx); sn != nil || err != context.Canceled {
+		if sn, err := NewLive(testutil.OpenRoot(t, liveRoot(t, s, 0))).Next(ctx); sn != nil || err != context.Canceled {
 			t.Fatalf("Next with a cancelled context = %v, %v; want context.Canceled", sn, err)
 		}
 	})
@@ -518,7 +519,7 @@ func TestCollectEnds(t *testing.T) {
 		writeAtomic(t, noC, rel, b)
 	}
 	boom := errors.New("boom")
-	live := func() Source { return NewLive(root) }
+	live := func() Source { return NewLive(testutil.OpenRoot(t, root)) }
 	tests := []struct {
 		name      string
 		src       func() Source
@@ -534,19 +535,21 @@ func TestCollectEnds(t *testing.T) {
 		{"ctrl-c before the second tick still gives a window", live, Options{Interval: time.Hour, Duration: 2 * time.Hour}, 100 * time.Millisecond, [2]int{2, 2}, nil, ""},
 		{"cancelled before the start, no interval", live, Options{}, -1, [2]int{0, 0}, ErrTooFewTicks, "need at least 2 samples to measure a window, got 0"},
 		{"cancelled before the start", live, Options{Interval: time.Second}, -1, [2]int{0, 0}, ErrTooFewTicks, "need at least 2 samples to measure a window, got 0"},
-		{"one snapshot", func() Source { return &failAfter{NewLive(root), 1, io.EOF} }, Options{}, 0, [2]int{1, 1}, ErrTooFewTicks, "need at least 2 samples to measure a window, got 1"},
-		{"no snapshot", func() Source { return &failAfter{NewLive(root), 0, io.EOF} }, Options{Interval: time.Second}, 0, [2]int{0, 0}, ErrTooFewTicks, "need at least 2 samples to measure a window, got 0"},
-		{"source error", func() Source { return &failAfter{NewLive(root), 3, boom} }, Options{}, 0, [2]int{3, 3}, boom, "sample 4: boom"},
-		{"source error on the first tick", func() Source { return &failAfter{NewLive(root), 0, boom} }, Options{}, 0, [2]int{0, 0}, boom, "sample 1: boom"},
-		{"wrapped EOF ends the window", func() Source { return &failAfter{NewLive(root), 2, fmt.Errorf("end: %w", io.EOF)} }, Options{}, 0, [2]int{2, 2}, nil, ""},
+		{"one snapshot", func() Source { return &failAfter{NewLive(testutil.OpenRoot(t, root)), 1, io.EOF} }, Options{}, 0, [2]int{1, 1}, ErrTooFewTicks, "need at least 2 samples to measure a window, got 1"},
+		{"no snapshot", func() Source { return &failAfter{NewLive(testutil.OpenRoot(t, root)), 0, io.EOF} }, Options{Interval: time.Second}, 0, [2]int{0, 0}, ErrTooFewTicks, "need at least 2 samples to measure a window, got 0"},
+		{"source error", func() Source { return &failAfter{NewLive(testutil.OpenRoot(t, root)), 3, boom} }, Options{}, 0, [2]int{3, 3}, boom, "sample 4: boom"},
+		{"source error on the first tick", func() Source { return &failAfter{NewLive(testutil.OpenRoot(t, root)), 0, boom} }, Options{}, 0, [2]int{0, 0}, boom, "sample 1: boom"},
+		{"wrapped EOF ends the window", func() Source {
+			return &failAfter{NewLive(testutil.OpenRoot(t, root)), 2, fmt.Errorf("end: %w", io.EOF)}
+		}, Options{}, 0, [2]int{2, 2}, nil, ""},
 		{"snapshot the window cannot use", func() Source {
 			n := 0
 			return sourceFunc(func() (*host.Snapshot, error) {
 				n++
 				if n == 3 {
-					return host.Read(noC)
+					return host.Read(testutil.OpenRoot(t, noC))
 				}
-				return host.Read(root)
+				return host.Read(testutil.OpenRoot(t, root))
 			})
 		}, Options{}, 0, [2]int{2, 2}, nil, "sample 3: arcstats has no c row"},
 		{"negative interval", live, Options{Interval: -time.Second}, 0, [2]int{-1, -1}, nil, "sampling interval -1s and duration 0s must not be negative"},
@@ -625,7 +628,7 @@ func TestTenThousandTicks(t *testing.T) {
 	s := newStepper(t)
 	root := liveRoot(t, s, 7)
 	var heap1000, heap10000 uint64
-	w, last, err := Collect(t.Context(), &failAfter{NewLive(root), 10_000, io.EOF}, Options{Progress: func(p Progress) {
+	w, last, err := Collect(t.Context(), &failAfter{NewLive(testutil.OpenRoot(t, root)), 10_000, io.EOF}, Options{Progress: func(p Progress) {
 		switch p.Ticks {
 		case 1000:
 			heap1000 = heapAfterGC()
@@ -648,7 +651,7 @@ func TestTenThousandTicks(t *testing.T) {
 // BenchmarkLiveTick is one --sample tick: a host.Read of a root holding
 // every file.
 func BenchmarkLiveTick(b *testing.B) {
-	live := NewLive(liveRoot(b, newStepper(b), 7))
+	live := NewLive(testutil.OpenRoot(b, liveRoot(b, newStepper(b), 7)))
 	ctx := b.Context()
 	b.ReportAllocs()
 	for b.Loop() {

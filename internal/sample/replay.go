@@ -144,23 +144,19 @@ func truncate(s string, n int) string {
 // a snapshot's At is its recorded time. Replay is not safe for concurrent
 // use.
 type Replay struct {
-	root     string
+	fsys     *rootfs.FS
 	entries  []Entry
 	resolved []string // each entry's Dir, symlinks resolved inside the replay
 	next     int
+	prev     *rootfs.FS // the last snapshot's root
 }
 
 // OpenReplay opens root as a replay. ok is false, with a nil error, when root
 // has no manifest (it is then an ordinary root, for Live). With a manifest,
 // ok is true and err reports a malformed manifest or a listed directory that
 // does not exist.
-func OpenReplay(root string) (rp *Replay, ok bool, err error) {
-	name := filepath.Join(root, ManifestName)
-	fsys, err := rootfs.Open(root)
-	if err != nil {
-		return nil, false, nil // not a directory: the caller says so
-	}
-	defer fsys.Close()
+func OpenReplay(fsys *rootfs.FS) (rp *Replay, ok bool, err error) {
+	name := fsys.Path(ManifestName)
 	b, err := fsys.ReadFile(ManifestName, maxManifest)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, false, nil
@@ -188,7 +184,7 @@ func OpenReplay(root string) (rp *Replay, ok bool, err error) {
 		}
 		resolved[i] = res
 	}
-	return &Replay{root: root, entries: snaps, resolved: resolved}, true, nil
+	return &Replay{fsys: fsys, entries: snaps, resolved: resolved}, true, nil
 }
 
 // maxManifest bounds the manifest: a line per snapshot.
@@ -210,7 +206,17 @@ func (rp *Replay) Next(ctx context.Context) (*host.Snapshot, error) {
 	}
 	e, dir := rp.entries[rp.next], rp.resolved[rp.next]
 	rp.next++
-	s, err := host.Read(filepath.Join(rp.root, filepath.FromSlash(dir)))
+	sub, err := rp.fsys.Sub(dir)
+	if err != nil {
+		return nil, fmt.Errorf("replay snapshot %s: %w", e.Dir, err)
+	}
+	// Each snapshot's counters (Take reads the system around the last
+	// one); only the last snapshot's root stays open.
+	if rp.prev != nil {
+		rp.prev.Close()
+	}
+	rp.prev = sub
+	s, err := host.ReadCounters(sub)
 	if err != nil {
 		return nil, fmt.Errorf("replay snapshot %s: %w", e.Dir, err)
 	}

@@ -182,7 +182,7 @@ func TestReplayCaptures(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := replayDir(t, tt.name)
-			rp, ok, err := OpenReplay(dir)
+			rp, ok, err := OpenReplay(testutil.OpenRoot(t, dir))
 			if err != nil || !ok {
 				t.Fatalf("OpenReplay: ok %v, %v", ok, err)
 			}
@@ -228,9 +228,9 @@ func TestReplayCaptures(t *testing.T) {
 // would hide it.
 func readReplay(t *testing.T, dir string) []*host.Snapshot {
 	t.Helper()
-	rp, ok, err := OpenReplay(dir)
+	rp, ok, err := OpenReplay(testutil.OpenRoot(t, dir))
 	if err != nil || !ok {
-		t.Fatalf("OpenReplay(%s): ok %v, %v", dir, ok, err)
+		t.Fatalf("OpenReplay(testutil.OpenRoot(t, %s)): ok %v, %v", dir, ok, err)
 	}
 	var snaps []*host.Snapshot
 	for {
@@ -288,7 +288,7 @@ func TestReplayDuration(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.dur.String(), func(t *testing.T) {
-			rp, _, err := OpenReplay(replayDir(t, "pressure"))
+			rp, _, err := OpenReplay(testutil.OpenRoot(t, replayDir(t, "pressure")))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -328,8 +328,8 @@ func TestReplayDuration(t *testing.T) {
 }
 
 func TestOpenReplayNotAReplay(t *testing.T) {
-	for _, root := range []string{filepath.Join(replayDir(t, "pressure"), "11-arc-filled"), t.TempDir(), "testdata/no-such-dir"} {
-		rp, ok, err := OpenReplay(root)
+	for _, root := range []string{filepath.Join(replayDir(t, "pressure"), "11-arc-filled"), t.TempDir()} {
+		rp, ok, err := OpenReplay(testutil.OpenRoot(t, root))
 		if rp != nil || ok || err != nil {
 			t.Errorf("OpenReplay(%s) = %v, %v, %v; want nil, false, nil", root, rp, ok, err)
 		}
@@ -467,7 +467,7 @@ func TestReplayErrors(t *testing.T) {
 			root := t.TempDir()
 			writeFiles(t, root, tt.files)
 			writeFiles(t, root, map[string]string{ManifestName: tt.manifest})
-			rp, ok, err := OpenReplay(root)
+			rp, ok, err := OpenReplay(testutil.OpenRoot(t, root))
 			if !ok {
 				t.Fatal("OpenReplay: ok = false with a manifest")
 			}
@@ -507,7 +507,7 @@ func TestReplayRowMissing(t *testing.T) {
 		writeFiles(t, filepath.Join(root, dir), files)
 	}
 	writeFiles(t, root, map[string]string{ManifestName: "arcadvise replay 1\n0s a\n30s b\n"})
-	rp, _, err := OpenReplay(root)
+	rp, _, err := OpenReplay(testutil.OpenRoot(t, root))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -532,7 +532,7 @@ func TestReplayOptionalFiles(t *testing.T) {
 		writeFiles(t, dir, files)
 	}
 	writeFiles(t, root, map[string]string{ManifestName: "arcadvise replay 1\n0s a\n30s b\n"})
-	rp, _, err := OpenReplay(root)
+	rp, _, err := OpenReplay(testutil.OpenRoot(t, root))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -557,7 +557,7 @@ func TestReplayCounterReset(t *testing.T) {
 		writeFiles(t, filepath.Join(root, dir), snapshotFiles(t, snap))
 	}
 	writeFiles(t, root, map[string]string{ManifestName: "arcadvise replay 1\n0s a\n10s b\n20s c\n"})
-	rp, _, err := OpenReplay(root)
+	rp, _, err := OpenReplay(testutil.OpenRoot(t, root))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -658,7 +658,7 @@ var replays = []string{"pressure", "rest", "zfs-2.3.2-pressure"}
 // the timestamp file of each snapshot.
 func TestReplayTestdataManifests(t *testing.T) {
 	for _, name := range replays {
-		rp, _, err := OpenReplay(replayDir(t, name))
+		rp, _, err := OpenReplay(testutil.OpenRoot(t, replayDir(t, name)))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -704,7 +704,7 @@ func TestRecordScriptInDocs(t *testing.T) {
 	if b, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("record.sh: %v\n%s", err, b)
 	}
-	rp, ok, err := OpenReplay(out)
+	rp, ok, err := OpenReplay(testutil.OpenRoot(t, out))
 	if err != nil || !ok {
 		t.Fatalf("OpenReplay of the recording: ok %v, %v", ok, err)
 	}
@@ -722,7 +722,7 @@ func TestRecordScriptInDocs(t *testing.T) {
 
 func TestReplayEOFAndCancel(t *testing.T) {
 	dir := replayDir(t, "rest")
-	rp, _, err := OpenReplay(dir)
+	rp, _, err := OpenReplay(testutil.OpenRoot(t, dir))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -742,7 +742,7 @@ func TestReplayEOFAndCancel(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
-	rp, _, _ = OpenReplay(dir)
+	rp, _, _ = OpenReplay(testutil.OpenRoot(t, dir))
 	if s, err := rp.Next(ctx); s != nil || !errors.Is(err, context.Canceled) {
 		t.Fatalf("Next with a cancelled context = %v, %v", s, err)
 	}
@@ -827,7 +827,7 @@ func TestModuleGoneMidWindow(t *testing.T) {
 		writeFiles(t, filepath.Join(root, dir), files)
 	}
 	writeFiles(t, root, map[string]string{ManifestName: "arcadvise replay 1\n0s a\n30s b\n60s c\n"})
-	rp, _, err := OpenReplay(root)
+	rp, _, err := OpenReplay(testutil.OpenRoot(t, root))
 	if err != nil {
 		t.Fatal(err)
 	}

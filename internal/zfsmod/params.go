@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -60,14 +59,9 @@ func ParseParam(b []byte) (uint64, error) {
 // Read reads the module version and the ARC parameters under root. A missing
 // version file is not an error (the Version stays unknown, for snapshots
 // that did not record it); a missing parameter is reported as not Present.
-func Read(root string) (State, error) {
+func Read(fsys *rootfs.FS) (State, error) {
 	st := State{Params: make(map[string]Param, 3)}
-	fsys, err := rootfs.Open(root)
-	if err != nil {
-		return st, fmt.Errorf("%s: %w", root, err)
-	}
-	defer fsys.Close()
-	vp := filepath.Join(root, VersionPath)
+	vp := fsys.Path(VersionPath)
 	if b, err := fsys.ReadFile(VersionPath, maxParam); err == nil {
 		v, err := ParseVersion(bytes.NewReader(b))
 		if err != nil {
@@ -102,16 +96,11 @@ const maxParam = 4 << 10
 // "echo VALUE > /sys/module/zfs/parameters/NAME" does: the file must exist
 // and be a regular file (sysfs attributes are), reached without leaving the
 // root (internal/rootfs).
-func WriteParam(root, name string, value uint64) error {
+func WriteParam(fsys *rootfs.FS, name string, value uint64) error {
 	if strings.ContainsAny(name, "/\x00") || name == "" || name == "." || name == ".." {
 		return fmt.Errorf("invalid parameter name %q", name)
 	}
-	fsys, err := rootfs.Open(root)
-	if err != nil {
-		return fmt.Errorf("%s: %w", root, err)
-	}
-	defer fsys.Close()
-	err = fsys.WriteExisting(ParamDir+"/"+name, []byte(strconv.FormatUint(value, 10)+"\n"))
+	err := fsys.WriteExisting(ParamDir+"/"+name, []byte(strconv.FormatUint(value, 10)+"\n"))
 	if errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("%w (is the zfs module loaded?)", err)
 	}

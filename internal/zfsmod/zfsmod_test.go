@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/arcadvise/arcadvise/internal/testutil"
 )
 
 func TestParseVersion(t *testing.T) {
@@ -73,7 +75,7 @@ func TestReadLabCapture(t *testing.T) {
 		name, val, _ := strings.Cut(line, " ")
 		writeFile(t, filepath.Join(root, ParamDir, name), val+"\n")
 	}
-	st, err := Read(root)
+	st, err := Read(testutil.OpenRoot(t, root))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -90,12 +92,12 @@ func TestReadLabCapture(t *testing.T) {
 
 func TestReadMissingAndMalformed(t *testing.T) {
 	root := t.TempDir()
-	st, err := Read(root)
+	st, err := Read(testutil.OpenRoot(t, root))
 	if err != nil || st.Version.Known() || st.Param(ArcMax).Present {
 		t.Fatalf("empty root: %+v, %v", st, err)
 	}
 	writeFile(t, filepath.Join(root, ParamDir, ArcMax), "lots\n")
-	_, err = Read(root)
+	_, err = Read(testutil.OpenRoot(t, root))
 	if err == nil || !strings.Contains(err.Error(), "zfs_arc_max:1: malformed value \"lots\"") {
 		t.Fatalf("malformed param error = %v", err)
 	}
@@ -103,18 +105,18 @@ func TestReadMissingAndMalformed(t *testing.T) {
 
 func TestWriteParam(t *testing.T) {
 	root := t.TempDir()
-	if err := WriteParam(root, ArcMax, 1); err == nil || !strings.Contains(err.Error(), "is the zfs module loaded?") {
+	if err := WriteParam(testutil.OpenRoot(t, root), ArcMax, 1); err == nil || !strings.Contains(err.Error(), "is the zfs module loaded?") {
 		t.Fatalf("missing param dir: %v", err)
 	}
 	writeFile(t, filepath.Join(root, ParamDir, ArcMax), "0\n")
-	if err := WriteParam(root, ArcMax, 8589934592); err != nil {
+	if err := WriteParam(testutil.OpenRoot(t, root), ArcMax, 8589934592); err != nil {
 		t.Fatal(err)
 	}
-	st, _ := Read(root)
+	st, _ := Read(testutil.OpenRoot(t, root))
 	if st.Param(ArcMax).Value != 8589934592 {
 		t.Fatalf("after write: %+v", st.Param(ArcMax))
 	}
-	if err := WriteParam(root, "../x", 1); err == nil {
+	if err := WriteParam(testutil.OpenRoot(t, root), "../x", 1); err == nil {
 		t.Fatal("path in name accepted")
 	}
 }

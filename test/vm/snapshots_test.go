@@ -14,6 +14,7 @@ import (
 	"github.com/arcadvise/arcadvise/internal/arcstats"
 	"github.com/arcadvise/arcadvise/internal/host"
 	"github.com/arcadvise/arcadvise/internal/sample"
+	"github.com/arcadvise/arcadvise/internal/testutil"
 	"github.com/arcadvise/arcadvise/internal/zfsmod"
 )
 
@@ -49,9 +50,9 @@ func mustUint(t *testing.T, s *arcstats.Stats, name string) uint64 {
 
 func load(t *testing.T, root string) *host.Snapshot {
 	t.Helper()
-	s, err := host.Read(root)
+	s, err := host.Read(testutil.OpenRoot(t, root))
 	if err != nil {
-		t.Fatalf("host.Read(%s): %v", root, err)
+		t.Fatalf("host.Read(testutil.OpenRoot(t, %s)): %v", root, err)
 	}
 	return s
 }
@@ -140,11 +141,11 @@ func TestReplays(t *testing.T) {
 				if len(snaps) < 2 {
 					t.Fatalf("%s: %d snapshots, a window needs 2", root, len(snaps))
 				}
-				first, err := arcstats.Read(filepath.Join(root, snaps[0].Dir))
+				first, err := arcstats.Read(testutil.OpenRoot(t, filepath.Join(root, snaps[0].Dir)))
 				if err != nil {
 					t.Fatal(err)
 				}
-				last, err := arcstats.Read(filepath.Join(root, snaps[len(snaps)-1].Dir))
+				last, err := arcstats.Read(testutil.OpenRoot(t, filepath.Join(root, snaps[len(snaps)-1].Dir)))
 				if err != nil {
 					t.Fatal(err)
 				}

@@ -1,4 +1,4 @@
-package bootsteps
+package osinfo
 
 import (
 	"bufio"
@@ -25,22 +25,27 @@ func FuzzParseOSRelease(f *testing.F) {
 				t.Fatalf("ID_LIKE word %q", id)
 			}
 		}
-		_ = d.family()
+		_ = d.Family()
 	})
 }
 
 func FuzzParseMounts(f *testing.F) {
 	f.Add(mountsZFS)
 	f.Fuzz(func(t *testing.T, in string) {
-		fstype, source, err := ParseMounts(strings.NewReader(in))
+		m, err := ParseMounts(strings.NewReader(in), "/proc/mounts")
 		if err != nil {
+			if !strings.HasPrefix(err.Error(), "/proc/mounts") {
+				t.Fatalf("error does not name the file: %v", err)
+			}
 			return
 		}
-		if fstype == "" || source == "" {
-			t.Fatalf("empty result %q %q without error", fstype, source)
+		for _, x := range m.List {
+			if x.Point == "" || x.Type == "" || x.Source == "" {
+				t.Fatalf("empty field in %+v", x)
+			}
 		}
-		if !strings.Contains(in, "/") {
-			t.Fatalf("root found in input without '/'")
+		if root, ok := m.On("/"); ok && !m.Has(root.Type, "/") {
+			t.Fatalf("On and Has disagree: %+v", root)
 		}
 	})
 }
