@@ -39,6 +39,10 @@ const (
 	WriteLive             // both
 )
 
+// A preview (Diff) is refused wherever the write it previews would be,
+// the same way: configuration management's check mode runs it and must
+// see what the real run will do.
+
 // Writes reports whether the mode writes modprobe.d.
 func (m Mode) Writes() bool { return m == Write || m == WriteLive }
 
@@ -222,9 +226,9 @@ func NewPlan(req Request, snap *host.Snapshot, rec *policy.Recommendation) (*Pla
 		return p, &IgnoredValueError{ArcMax: rec.ArcMax, Violation: rec.Violations[0]}
 	case rec.Status == policy.StatusRefused && !req.Force:
 		return nil, &IgnoredValueError{ArcMax: rec.ArcMax, Violation: rec.Violations[0]}
-	case rec.Unsupported && req.Mode.Acts():
+	case rec.Unsupported && (req.Mode == Diff || req.Mode.Acts()):
 		return nil, &UnsupportedError{Version: snap.Module.Version.String()}
-	case snap.Container.In() && req.Mode.Acts():
+	case snap.Container.In() && (req.Mode == Diff || req.Mode.Acts()):
 		return nil, &ContainerError{Where: snap.Container}
 	}
 	nixos := bootsteps.IsNixOS(snap.FS, snap.Distro)
@@ -238,7 +242,7 @@ func NewPlan(req Request, snap *host.Snapshot, rec *policy.Recommendation) (*Pla
 	if err == nil && (req.Mode == Diff || req.Mode.Writes()) {
 		err = edit.Validate()
 	}
-	if err == nil && req.Mode.Writes() && edit.Changed() {
+	if err == nil && (req.Mode == Diff || req.Mode.Writes()) && edit.Changed() {
 		err = edit.Writable()
 	}
 	switch {

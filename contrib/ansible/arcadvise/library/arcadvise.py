@@ -9,8 +9,9 @@ DOCUMENTATION = r'''
 module: arcadvise
 short_description: Converge zfs_arc_max in modprobe.d to arcadvise's recommendation
 description:
-  - Runs C(arcadvise --write --format json) (in check mode C(arcadvise --format json),
-    which plans the change and writes nothing) and returns arcadvise's verdict.
+  - Runs C(arcadvise --write --format json) (in check mode C(arcadvise --diff --format json),
+    which plans the change, is refused wherever the write would be, and writes
+    nothing) and returns arcadvise's verdict.
   - Supports check mode and diff mode.
 options:
   reserve: {type: list, elements: str, default: [], description: "arcadvise --reserve values"}
@@ -53,8 +54,11 @@ def main():
         cmd += ['--arc-max', p['arc_max']]
     if p['force']:
         cmd.append('--force')
-    if not module.check_mode:
-        cmd.append('--write')
+    # Check mode previews with --diff, which refuses what --write would
+    # refuse (a kernel command line that overrides the file, a container,
+    # NixOS, a read-only /etc), so that check mode never reports "changed"
+    # where the real run fails.
+    cmd.append('--diff' if module.check_mode else '--write')
     rc, out, err = module.run_command(cmd)
     try:
         doc = json.loads(out)
