@@ -6,12 +6,14 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"os"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/arcadvise/arcadvise/internal/apply"
 	"github.com/arcadvise/arcadvise/internal/arcstats"
 	"github.com/arcadvise/arcadvise/internal/cli"
+	"github.com/arcadvise/arcadvise/internal/modprobe"
 	"github.com/arcadvise/arcadvise/internal/policy"
 )
 
@@ -93,7 +95,13 @@ func applyErr(err error) error {
 		}
 		return &exitError{code: exitIgnored, err: err, hint: why + "; the write to /sys/module/zfs/parameters succeeds either way"}
 	}
+	if _, ok := errors.AsType[*modprobe.ImmutableError](err); ok {
+		return inputErr(err, "someone made it immutable on purpose: find out why, then chattr -i -a the file and run again")
+	}
 	if errors.Is(err, fs.ErrPermission) {
+		if os.Geteuid() == 0 {
+			return inputErr(err, "root was refused: a security module (SELinux, AppArmor), a read-only bind mount or the systemd unit's sandbox (ReadWritePaths=) stands in the way")
+		}
 		return inputErr(err, "writing modprobe.d and /sys/module/zfs/parameters needs root: run it with sudo")
 	}
 	if errors.Is(err, unix.EROFS) {

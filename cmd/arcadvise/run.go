@@ -24,7 +24,18 @@ import (
 )
 
 // run is the whole command; main only maps its result to the exit code.
+// What it prints goes through report.SafeWriter: file names, contents and
+// the module's version come from files it does not trust, and reach a
+// terminal with their control characters escaped. The progress line alone
+// writes to the terminal itself.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	out, errw := report.NewSafeWriter(stdout), report.NewSafeWriter(stderr)
+	defer out.Flush()
+	defer errw.Flush()
+	return runSafe(ctx, args, out, errw, stderr)
+}
+
+func runSafe(ctx context.Context, args []string, stdout, stderr, tty io.Writer) int {
 	o, err := cli.Parse(args)
 	switch {
 	case err != nil:
@@ -40,7 +51,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return reportErr(stderr, err)
 	}
-	code, err := advise(ctx, o, mode, stdout, stderr)
+	code, err := advise(ctx, o, mode, stdout, tty)
 	if err != nil {
 		return reportErr(stderr, err)
 	}
@@ -52,7 +63,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 // check comes before the first write: the textfile directory is opened and
 // checked first, the act comes after the whole plan, and the textfile is
 // written last.
-func advise(ctx context.Context, o *cli.Options, mode apply.Mode, stdout, stderr io.Writer) (code int, err error) {
+func advise(ctx context.Context, o *cli.Options, mode apply.Mode, stdout, tty io.Writer) (code int, err error) {
 	if fi, err := os.Stat(o.Root); err != nil || !fi.IsDir() {
 		return 0, cli.Usage("--root names a directory laid out like / (proc/, sys/, etc/): a host snapshot, or a recorded window",
 			"--root %s: not a directory (%v)", o.Root, cmp.Or(err, errors.New("a file")))
@@ -78,7 +89,7 @@ func advise(ctx context.Context, o *cli.Options, mode apply.Mode, stdout, stderr
 			}
 		}()
 	}
-	snap, win, replay, err := readHost(ctx, fsys, o, stderr)
+	snap, win, replay, err := readHost(ctx, fsys, o, tty)
 	if err != nil {
 		return 0, cmp.Or(interruption(ctx, "nothing read, written or applied"), err)
 	}
@@ -153,12 +164,12 @@ func act(ctx context.Context, plan *apply.Plan) (*apply.Result, error) {
 
 // readHost reads the host, or collects a window (--sample, or a recorded
 // window as --root), with a progress line when a person is watching.
-func readHost(ctx context.Context, fsys *rootfs.FS, o *cli.Options, stderr io.Writer) (*host.Snapshot, *policy.Window, bool, error) {
+func readHost(ctx context.Context, fsys *rootfs.FS, o *cli.Options, tty io.Writer) (*host.Snapshot, *policy.Window, bool, error) {
 	opt := sample.Options{Interval: o.Interval, Duration: o.Sample, KeepSeries: o.Series}
-	if f, ok := stderr.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+	if f, ok := tty.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
 		cols, _, _ := term.GetSize(int(f.Fd()))
-		opt.Progress = func(p sample.Progress) { fmt.Fprintf(stderr, "\r\033[K%s", sample.FormatProgress(p, cols-1)) }
-		defer fmt.Fprint(stderr, "\r\033[K")
+		opt.Progress = func(p sample.Progress) { fmt.Fprintf(tty, "\r\033[K%s", sample.FormatProgress(p, cols-1)) }
+		defer fmt.Fprint(tty, "\r\033[K")
 	}
 	snap, win, replay, err := sample.Take(ctx, fsys, opt)
 	if _, ok := errors.AsType[*sample.ReplayError](err); ok {

@@ -146,6 +146,16 @@ func (s *Stats) lookup(name string) (*row, bool) {
 	return &s.rows[i], true
 }
 
+// Line is the line of the file that holds the named field (the kstat
+// header and the column names are lines 1 and 2), 0 when it is missing.
+func (s *Stats) Line(name string) int {
+	i, ok := s.index[name]
+	if !ok {
+		return 0
+	}
+	return i + 3
+}
+
 // Has reports whether the running module exports the named field.
 func (s *Stats) Has(name string) bool {
 	_, ok := s.lookup(name)

@@ -126,6 +126,9 @@ func ReadCounters(fsys *rootfs.FS) (*Snapshot, error) {
 	if s.Module, err = zfsmod.Read(fsys); err != nil {
 		return nil, err
 	}
+	if err := s.checkSizes(); err != nil {
+		return nil, err
+	}
 	if w := s.memoryMismatch(); w != "" {
 		s.Warnings = append(s.Warnings, w)
 	}
@@ -164,6 +167,22 @@ func ReadSystem(fsys *rootfs.FS) (*System, error) {
 func (s *Snapshot) Attach(sys *System) {
 	s.System = sys
 	s.Warnings = append(append([]string(nil), sys.Warnings...), s.Warnings...)
+}
+
+// maxPhysical is the most memory any machine can address: 2^52 bytes,
+// x86-64's physical address width with 5-level paging (4 PiB).
+const maxPhysical = 1 << 52
+
+// checkSizes refuses an ARC that arcstats says is larger than any machine:
+// no real reading has one (inside a container the ARC may exceed
+// MemTotal, so that is no bound), and the arithmetic must not take it.
+func (s *Snapshot) checkSizes() error {
+	for _, f := range []string{"size", "c", "c_min", "c_max"} {
+		if v, ok := s.Arc.Uint(f); ok && v > maxPhysical {
+			return fmt.Errorf("%s:%d: %s is %d bytes, more than any machine can address (4 PiB): not a reading of a real ARC", s.FS.Path(arcstats.Path), s.Arc.Line(f), f, v)
+		}
+	}
+	return nil
 }
 
 // memoryMismatch warns when /proc/meminfo and the module disagree on the

@@ -18,8 +18,18 @@ import (
 // observed reservation, a sampled window's peak and the what-if all use it.
 func NonARCUsed(s *host.Snapshot) uint64 {
 	m := &s.Mem
-	used := int64(m.MemTotal) - int64(m.MemFree) - int64(m.InactiveFile) - int64(s.ArcSize()) - int64(m.Hugepages)
-	return uint64(max(used, 0))
+	return minus(m.MemTotal, m.MemFree, m.InactiveFile, s.ArcSize(), m.Hugepages)
+}
+
+// minus is a − b − c ..., stopping at 0 (in uint64: no conversion can wrap).
+func minus(a uint64, bs ...uint64) uint64 {
+	for _, b := range bs {
+		if b >= a {
+			return 0
+		}
+		a -= b
+	}
+	return a
 }
 
 // NonARCFormula is NonARCUsed's formula, for sources.
