@@ -5,12 +5,14 @@ package meminfo
 import (
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"math"
 	"math/bits"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/arcadvise/arcadvise/internal/rootfs"
 
@@ -247,3 +249,161 @@ type procfsError struct {
 
 func (e *procfsError) Error() string { return e.msg }
 func (e *procfsError) Unwrap() error { return e.err }
+
+// meminfoKey is a /proc/meminfo line that Info uses.
+type meminfoKey int
+
+const (
+	kMemTotal meminfoKey = iota
+	kMemFree
+	kMemAvailable
+	kActiveFile
+	kInactiveFile
+	kSReclaimable
+	kSUnreclaim
+	kShmem
+	kSwapTotal
+	kSwapFree
+	kBuffers
+	kCached
+	kAnonPages
+	kKernelStack
+	kPageTables
+	kPercpu
+	kHugetlb
+	kHugepagesize
+	kHugePagesTotal
+	numMeminfoKeys
+)
+
+// meminfoKeys maps the name of a line, with its colon, to its key. The
+// kernel prints them in fs/proc/meminfo.c meminfo_proc_show (hugetlb lines:
+// mm/hugetlb.c hugetlb_report_meminfo).
+var meminfoKeys = map[string]meminfoKey{
+	"MemTotal:": kMemTotal, "MemFree:": kMemFree, "MemAvailable:": kMemAvailable,
+	"Active(file):": kActiveFile, "Inactive(file):": kInactiveFile,
+	"SReclaimable:": kSReclaimable, "SUnreclaim:": kSUnreclaim, "Shmem:": kShmem,
+	"SwapTotal:": kSwapTotal, "SwapFree:": kSwapFree,
+	"Buffers:": kBuffers, "Cached:": kCached, "AnonPages:": kAnonPages,
+	"KernelStack:": kKernelStack, "PageTables:": kPageTables, "Percpu:": kPercpu,
+	"Hugetlb:": kHugetlb, "Hugepagesize:": kHugepagesize, "HugePages_Total:": kHugePagesTotal,
+}
+
+// meminfoLine is the last line seen of one key.
+type meminfoLine struct {
+	n     int    // 1-based line number, 0 when the key was absent
+	text  string // the line, for errors
+	value uint64 // the number as printed (a page count for HugePages_Total)
+	bytes uint64 // in bytes: value × 1024 with "kB", else value
+}
+
+// ParseMeminfo parses a /proc/meminfo file: one "Name: value [kB]" line per
+// entry (fs/proc/meminfo.c), value an unsigned decimal integer, "kB" the
+// only unit (1024 bytes); a value without a unit is taken as it is (the
+// HugePages_ counts). Blank lines are skipped, unknown names ignored but
+// checked, and of a repeated name the last line counts. A malformed line,
+// and a value that contradicts another (MemTotal 0, MemAvailable or
+// hugepages above MemTotal), give a *LineError with the line's number.
+// At most 256 KiB is read.
+func ParseMeminfo(r io.Reader) (Info, error) {
+	data, err := io.ReadAll(io.LimitReader(r, maxRead+1))
+	if err != nil {
+		return Info{}, fmt.Errorf("reading meminfo: %w", err)
+	}
+	if len(data) > maxRead {
+		return Info{}, fmt.Errorf("larger than %d bytes: not a /proc/meminfo", maxRead)
+	}
+	var lines [numMeminfoKeys]meminfoLine
+	n := 0
+	for line := range strings.Lines(string(data)) {
+		n++
+		line = strings.TrimSuffix(line, "\n")
+		f := strings.Fields(line)
+		if len(f) == 0 {
+			continue
+		}
+		if len(f) != 2 && len(f) != 3 {
+			return Info{}, lineError(n, line, `want "Name: value" or "Name: value kB"`)
+		}
+		v, err := strconv.ParseUint(f[1], 10, 64)
+		if err != nil {
+			return Info{}, lineError(n, line, "value is not an unsigned decimal 64-bit integer")
+		}
+		b := v
+		if len(f) == 3 {
+			if f[2] != "kB" {
+				return Info{}, lineError(n, line, fmt.Sprintf("unit %q is not kB", f[2]))
+			}
+			if v > math.MaxUint64/1024 {
+				return Info{}, lineError(n, line, fmt.Sprintf("%d kB overflows 64-bit bytes", v))
+			}
+			b = v * 1024
+		}
+		if k, ok := meminfoKeys[f[0]]; ok {
+			lines[k] = meminfoLine{n: n, text: line, value: v, bytes: b}
+		}
+	}
+	return infoFrom(&lines)
+}
+
+// infoFrom builds an Info from the lines ParseMeminfo kept.
+func infoFrom(l *[numMeminfoKeys]meminfoLine) (Info, error) {
+	info := Info{
+		MemTotal: l[kMemTotal].bytes, MemFree: l[kMemFree].bytes, MemAvailable: l[kMemAvailable].bytes,
+		ActiveFile: l[kActiveFile].bytes, InactiveFile: l[kInactiveFile].bytes,
+		SReclaimable: l[kSReclaimable].bytes, SUnreclaim: l[kSUnreclaim].bytes, Shmem: l[kShmem].bytes,
+		SwapTotal: l[kSwapTotal].bytes, SwapFree: l[kSwapFree].bytes,
+		Buffers: l[kBuffers].bytes, Cached: l[kCached].bytes, AnonPages: l[kAnonPages].bytes,
+		KernelStack: l[kKernelStack].bytes, PageTables: l[kPageTables].bytes, Percpu: l[kPercpu].bytes,
+	}
+	bad := func(k meminfoKey, format string, a ...any) error {
+		return lineError(l[k].n, l[k].text, fmt.Sprintf(format, a...))
+	}
+	if l[kMemTotal].n == 0 {
+		return Info{}, errors.New("no MemTotal line: not a Linux /proc/meminfo")
+	}
+	if info.MemTotal == 0 {
+		return Info{}, bad(kMemTotal, "MemTotal is 0")
+	}
+	info.HasMemAvailable = l[kMemAvailable].n != 0
+	if info.MemAvailable > info.MemTotal {
+		return Info{}, bad(kMemAvailable, "MemAvailable (%d bytes) is above MemTotal (%d bytes)", info.MemAvailable, info.MemTotal)
+	}
+	if !info.HasMemAvailable {
+		info.MemAvailable = estimateAvailable(info)
+		info.MemAvailableEstimated = true
+	}
+
+	from := kHugetlb
+	switch {
+	case l[kHugetlb].n != 0:
+		info.Hugepages = l[kHugetlb].bytes
+		info.HugepagesSource = HugepagesFromHugetlb
+	case l[kHugePagesTotal].n != 0 && l[kHugepagesize].n != 0:
+		from = kHugePagesTotal
+		count, size := l[kHugePagesTotal].value, l[kHugepagesize].bytes
+		hi, lo := bits.Mul64(count, size)
+		if hi != 0 {
+			return Info{}, bad(from, "HugePages_Total × Hugepagesize (%d × %d bytes) overflows 64 bits", count, size)
+		}
+		info.Hugepages = lo
+		info.HugepagesSource = HugepagesFromPages
+	}
+	if info.Hugepages > info.MemTotal {
+		return Info{}, bad(from, "hugepages (%d bytes, %s) are above MemTotal (%d bytes)", info.Hugepages, info.HugepagesSource, info.MemTotal)
+	}
+	return info, nil
+}
+
+// lineError is a *LineError for line n, quoting at most 80 bytes of it.
+func lineError(n int, line, reason string) error {
+	const max = 80
+	if len(line) > max {
+		cut := max
+		for cut > 0 && !utf8.RuneStart(line[cut]) {
+			cut--
+		}
+		line = line[:cut] + "…"
+	}
+	return &LineError{Line: n, Text: line, Reason: reason}
+}

@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/arcadvise/arcadvise/internal/rootfs"
 )
@@ -121,11 +120,11 @@ func ParseVMStat(r io.Reader) (VMStat, error) {
 			continue
 		}
 		if len(f) != 2 {
-			return VMStat{}, vmstatLineError(n, line, `want "name value"`)
+			return VMStat{}, lineError(n, line, `want "name value"`)
 		}
 		val, err := strconv.ParseUint(f[1], 10, 64)
 		if err != nil {
-			return VMStat{}, vmstatLineError(n, line, "value is not an unsigned decimal 64-bit integer")
+			return VMStat{}, lineError(n, line, "value is not an unsigned decimal 64-bit integer")
 		}
 		s, ok := vmstatNames[f[0]]
 		if !ok {
@@ -182,18 +181,6 @@ func ParseVMStat(r io.Reader) (VMStat, error) {
 		v.WorkingsetRefaultFile, v.HasWorkingsetRefaultFile = refaultOld, true
 	}
 	return v, nil
-}
-
-func vmstatLineError(n int, line, reason string) error {
-	const max = 80
-	if len(line) > max {
-		cut := max
-		for cut > 0 && !utf8.RuneStart(line[cut]) {
-			cut--
-		}
-		line = line[:cut] + "…"
-	}
-	return &LineError{Line: n, Text: line, Reason: reason}
 }
 
 // ReadVMStat reads <root>/proc/vmstat. Errors name the file, and the line
