@@ -4,8 +4,8 @@
 // holding the same paths. A --sample tick is the same reading taken again.
 //
 // Each file has one reader, in the package that owns its format:
-// arcstats.Read, meminfo.Read, meminfo.ReadPSI and meminfo.ReadWatermarks
-// (through procfs), meminfo.ReadVMStat and zfsmod.Read. Nothing else opens these files.
+// arcstats.Read, meminfo.Read, meminfo.ReadPSI, meminfo.ReadWatermarks,
+// meminfo.ReadVMStat and zfsmod.Read. Nothing else opens these files.
 package host
 
 import (

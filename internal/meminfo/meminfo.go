@@ -3,6 +3,7 @@
 package meminfo
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -15,8 +16,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/arcadvise/arcadvise/internal/rootfs"
-
-	"github.com/prometheus/procfs"
 )
 
 // Path is the location of the meminfo file below the root directory.
@@ -104,88 +103,6 @@ func fileError(path string, err error) error {
 	return fmt.Errorf("%s: %w", path, err)
 }
 
-// field returns the byte value of a procfs field, or 0 when the line was
-// absent. raw is the number as printed, b the byte value procfs computed
-// from it; procfs multiplies kB values by 1024 without an overflow check, so
-// a kB value that does not fit in 64 bits is detected here.
-func field(name string, raw, b *uint64) (uint64, error) {
-	if b == nil {
-		return 0, nil
-	}
-	if raw != nil && *raw > math.MaxUint64/1024 && *b != *raw {
-		return 0, fmt.Errorf("%s: %d kB overflows 64-bit bytes", name, *raw)
-	}
-	return *b, nil
-}
-
-// FromProcfs converts what procfs parsed from /proc/meminfo. It fails when
-// MemTotal is missing or 0, or when a value it uses overflows in bytes.
-func FromProcfs(m procfs.Meminfo) (Info, error) {
-	var info Info
-	var err error
-	get := func(name string, raw, b *uint64) uint64 {
-		v, e := field(name, raw, b)
-		if e != nil && err == nil {
-			err = e
-		}
-		return v
-	}
-	info.MemTotal = get("MemTotal", m.MemTotal, m.MemTotalBytes)
-	info.MemFree = get("MemFree", m.MemFree, m.MemFreeBytes)
-	info.MemAvailable = get("MemAvailable", m.MemAvailable, m.MemAvailableBytes)
-	info.ActiveFile = get("Active(file)", m.ActiveFile, m.ActiveFileBytes)
-	info.InactiveFile = get("Inactive(file)", m.InactiveFile, m.InactiveFileBytes)
-	info.SReclaimable = get("SReclaimable", m.SReclaimable, m.SReclaimableBytes)
-	info.SUnreclaim = get("SUnreclaim", m.SUnreclaim, m.SUnreclaimBytes)
-	info.Shmem = get("Shmem", m.Shmem, m.ShmemBytes)
-	info.SwapTotal = get("SwapTotal", m.SwapTotal, m.SwapTotalBytes)
-	info.SwapFree = get("SwapFree", m.SwapFree, m.SwapFreeBytes)
-	info.Buffers = get("Buffers", m.Buffers, m.BuffersBytes)
-	info.Cached = get("Cached", m.Cached, m.CachedBytes)
-	info.AnonPages = get("AnonPages", m.AnonPages, m.AnonPagesBytes)
-	info.KernelStack = get("KernelStack", m.KernelStack, m.KernelStackBytes)
-	info.PageTables = get("PageTables", m.PageTables, m.PageTablesBytes)
-	info.Percpu = get("Percpu", m.Percpu, m.PercpuBytes)
-	hugetlb := get("Hugetlb", m.Hugetlb, m.HugetlbBytes)
-	pageSize := get("Hugepagesize", m.Hugepagesize, m.HugepagesizeBytes)
-	if err != nil {
-		return Info{}, err
-	}
-	if m.MemTotalBytes == nil {
-		return Info{}, errors.New("no MemTotal line: not a Linux /proc/meminfo")
-	}
-	if info.MemTotal == 0 {
-		return Info{}, errors.New("MemTotal is 0")
-	}
-
-	if info.MemAvailable > info.MemTotal {
-		return Info{}, fmt.Errorf("malformed: MemAvailable (%d bytes) is above MemTotal (%d bytes)", info.MemAvailable, info.MemTotal)
-	}
-	info.HasMemAvailable = m.MemAvailableBytes != nil
-	if !info.HasMemAvailable {
-		info.MemAvailable = estimateAvailable(info)
-		info.MemAvailableEstimated = true
-	}
-
-	switch {
-	case m.HugetlbBytes != nil:
-		info.Hugepages = hugetlb
-		info.HugepagesSource = HugepagesFromHugetlb
-	case m.HugePagesTotal != nil && m.HugepagesizeBytes != nil:
-		hi, lo := bits.Mul64(*m.HugePagesTotal, pageSize)
-		if hi != 0 {
-			return Info{}, fmt.Errorf("HugePages_Total × Hugepagesize (%d × %d bytes) overflows 64 bits",
-				*m.HugePagesTotal, pageSize)
-		}
-		info.Hugepages = lo
-		info.HugepagesSource = HugepagesFromPages
-	}
-	if info.Hugepages > info.MemTotal {
-		return Info{}, fmt.Errorf("malformed: hugepages (%d bytes, %s) are above MemTotal (%d bytes)", info.Hugepages, info.HugepagesSource, info.MemTotal)
-	}
-	return info, nil
-}
-
 // estimateAvailable computes MemAvailable for kernels that do not print it;
 // see Info.MemAvailableEstimated. It saturates instead of overflowing.
 func estimateAvailable(info Info) uint64 {
@@ -199,56 +116,35 @@ func estimateAvailable(info Info) uint64 {
 	return v
 }
 
+// maxRead bounds how much of a /proc memory file is read: a real
+// /proc/meminfo is under 2 KiB, /proc/pressure/memory under 200 bytes.
+const maxRead = 256 << 10
+
 // Read reads <root>/proc/meminfo, confined to the root (internal/rootfs: no
 // FIFO, device or symlink out of it, at most 256 KiB), and parses it with
-// procfs, the one parser of this file. Errors name the file; procfs names the malformed line by its text
-// where it can (a bad unit, a wrong number of fields), not by its number.
+// ParseMeminfo. Errors name the file, and the line for a malformed one.
 func Read(root string) (Info, error) {
-	path := filepath.Join(root, Path)
 	data, err := rootfs.ReadFile(root, Path, maxRead)
 	if err != nil {
 		return Info{}, err
 	}
-	var m procfs.Meminfo
-	err = withProcfs("meminfo", data, func(fsys procfs.FS) (err error) {
-		m, err = fsys.Meminfo()
-		return err
-	})
+	info, err := ParseMeminfo(bytes.NewReader(data))
 	if err != nil {
-		if errors.Is(err, procfs.ErrFileParse) {
-			return Info{}, parseError(path, err)
-		}
-		return Info{}, fileError(path, err)
-	}
-	info, err := FromProcfs(m)
-	if err != nil {
-		return Info{}, fmt.Errorf("%s: %w", path, err)
+		return Info{}, withPath(filepath.Join(root, Path), err)
 	}
 	return info, nil
 }
 
-// parseError names path in a procfs parse error, without procfs's
-// repeated "error parsing file: " prefixes; errors.Is still finds
-// procfs.ErrFileParse.
-func parseError(path string, err error) error {
-	msg := err.Error()
-	for {
-		rest, ok := strings.CutPrefix(msg, procfs.ErrFileParse.Error()+": ")
-		if !ok {
-			break
-		}
-		msg = rest
+// withPath names the file in a parse error: a *LineError gets its Path,
+// anything else the "path: " prefix.
+func withPath(path string, err error) error {
+	var le *LineError
+	if errors.As(err, &le) {
+		le.Path = path
+		return le
 	}
-	return &procfsError{msg: path + ": malformed: " + msg, err: err}
+	return fmt.Errorf("%s: %w", path, err)
 }
-
-type procfsError struct {
-	msg string
-	err error
-}
-
-func (e *procfsError) Error() string { return e.msg }
-func (e *procfsError) Unwrap() error { return e.err }
 
 // meminfoKey is a /proc/meminfo line that Info uses.
 type meminfoKey int

@@ -1,6 +1,7 @@
 package meminfo
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -13,8 +14,6 @@ import (
 	"syscall"
 
 	"github.com/arcadvise/arcadvise/internal/rootfs"
-
-	"github.com/prometheus/procfs"
 )
 
 // PSIPath is the location of the memory pressure file below the root.
@@ -32,13 +31,12 @@ type PSI struct {
 	HasFull                          bool   // the file has a "full" line
 }
 
-// ReadPSI reads <root>/proc/pressure/memory with procfs. It returns
-// ok=false and no error when the kernel has no PSI: the file is absent
-// (kernel before 4.20 or built without CONFIG_PSI) or reading it fails with
-// EOPNOTSUPP (PSI disabled with psi=0). A malformed file is an error that
-// names the file; procfs, its one parser, does not say which line.
+// ReadPSI reads <root>/proc/pressure/memory, confined to the root as Read
+// is, and parses it with ParsePSI. It returns ok=false and no error when
+// the kernel has no PSI: the file is absent (kernel before 4.20 or built
+// without CONFIG_PSI) or reading it fails with EOPNOTSUPP (PSI disabled
+// with psi=0). Errors name the file, and the line for a malformed one.
 func ReadPSI(root string) (PSI, bool, error) {
-	path := filepath.Join(root, PSIPath)
 	data, err := rootfs.ReadFile(root, PSIPath, maxRead)
 	if err != nil {
 		if noPSI(err) {
@@ -46,18 +44,9 @@ func ReadPSI(root string) (PSI, bool, error) {
 		}
 		return PSI{}, false, err
 	}
-	var st procfs.PSIStats
-	err = withProcfs("pressure/memory", data, func(fsys procfs.FS) (err error) {
-		st, err = fsys.PSIStatsForResource("memory")
-		return err
-	})
+	p, err := ParsePSI(bytes.NewReader(data))
 	if err != nil {
-		// procfs returns fmt.Sscanf's error, without a line.
-		return PSI{}, false, fmt.Errorf("%s: malformed: %w", path, err)
-	}
-	p, err := fromPSIStats(st)
-	if err != nil {
-		return PSI{}, false, fmt.Errorf("%s: %w", path, err)
+		return PSI{}, false, withPath(filepath.Join(root, PSIPath), err)
 	}
 	return p, true, nil
 }
@@ -65,32 +54,6 @@ func ReadPSI(root string) (PSI, bool, error) {
 // noPSI reports whether a read error means that the kernel has no PSI.
 func noPSI(err error) bool {
 	return errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.EOPNOTSUPP)
-}
-
-func fromPSIStats(st procfs.PSIStats) (PSI, error) {
-	if st.Some == nil {
-		return PSI{}, errors.New(`no "some" line: want "some avg10=… avg60=… avg300=… total=…"`)
-	}
-	for _, l := range []*procfs.PSILine{st.Some, st.Full} {
-		if l == nil {
-			continue
-		}
-		for _, v := range []float64{l.Avg10, l.Avg60, l.Avg300} {
-			if math.IsNaN(v) || math.IsInf(v, 0) || v < 0 || v > 100 {
-				return PSI{}, fmt.Errorf("malformed: an average of %v is not a percentage", v)
-			}
-		}
-	}
-	p := PSI{
-		SomeAvg10: st.Some.Avg10, SomeAvg60: st.Some.Avg60, SomeAvg300: st.Some.Avg300,
-		SomeTotal: st.Some.Total,
-	}
-	if st.Full != nil {
-		p.HasFull = true
-		p.FullAvg10, p.FullAvg60, p.FullAvg300 = st.Full.Avg10, st.Full.Avg60, st.Full.Avg300
-		p.FullTotal = st.Full.Total
-	}
-	return p, nil
 }
 
 // ParsePSI parses a /proc/pressure/memory file (kernel/sched/psi.c

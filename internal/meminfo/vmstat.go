@@ -199,12 +199,7 @@ func ReadVMStat(root string) (VMStat, error) {
 	defer f.Close()
 	v, err := ParseVMStat(f)
 	if err != nil {
-		var le *LineError
-		if errors.As(err, &le) {
-			le.Path = path
-			return VMStat{}, le
-		}
-		return VMStat{}, fmt.Errorf("%s: %w", path, err)
+		return VMStat{}, withPath(path, err)
 	}
 	return v, nil
 }
