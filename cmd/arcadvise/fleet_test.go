@@ -41,34 +41,44 @@ func TestNodeExporterScrape(t *testing.T) {
 		t.Errorf("promtool check metrics: %v\n%s", err, out)
 	}
 
+	// The listener is the test's, handed to node_exporter as systemd
+	// socket activation does (sd_listen_fds(3): fd 3 on, LISTEN_FDS, and
+	// LISTEN_PID the receiving process, which sh sets to its own pid before
+	// it execs node_exporter; --web.systemd-socket in exporter-toolkit).
+	// The port stays bound from here to the end, so no other process can
+	// take it, and a scrape sent before node_exporter serves waits in the
+	// backlog instead of failing.
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	addr := l.Addr().String()
+	lf, err := l.(*net.TCPListener).File()
 	l.Close()
-	cmd := exec.Command(exporter, "--web.listen-address="+addr, "--collector.disable-defaults",
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	cmd := exec.Command("sh", "-c", `LISTEN_PID=$$ LISTEN_FDS=1; export LISTEN_PID LISTEN_FDS; exec "$@"`, "sh",
+		exporter, "--web.systemd-socket", "--collector.disable-defaults",
 		"--collector.textfile", "--collector.textfile.directory="+dir)
+	cmd.ExtraFiles = []*os.File{lf}
 	var logs bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &logs, &logs
-	if err := cmd.Start(); err != nil {
+	err = cmd.Start()
+	lf.Close() // node_exporter holds the socket now: if it fails, the scrape is refused at once
+	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	var body []byte
-	for deadline := time.Now().Add(10 * time.Second); ; {
-		resp, err := http.Get("http://" + addr + "/metrics")
-		if err == nil {
-			body, err = io.ReadAll(resp.Body)
-			resp.Body.Close()
-			if err == nil && resp.StatusCode == 200 {
-				break
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no scrape from node_exporter at %s: %v\n%s", addr, err, logs.String())
-		}
-		time.Sleep(100 * time.Millisecond)
+	client := &http.Client{Timeout: 10 * time.Second}
+	resp, err := client.Get("http://" + addr + "/metrics")
+	if err != nil {
+		t.Fatalf("no scrape from node_exporter at %s: %v\n%s", addr, err, logs.String())
+	}
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("scrape of node_exporter at %s: %s, %v\n%s", addr, resp.Status, err, logs.String())
 	}
 	for _, want := range []string{
 		`node_textfile_scrape_error 0`,

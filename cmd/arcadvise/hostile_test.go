@@ -190,12 +190,12 @@ func hostileCases() []hostileCase {
 				b, _ := os.ReadFile(filepath.Join(root, "proc/meminfo"))
 				writeFile(t, filepath.Join(root, "proc/meminfo"), strings.Replace(string(b), "MemAvailable:    1685256 kB", "MemAvailable:    9685256 kB", 1))
 			},
-			args: []string{"--reserve", "1G"}, code: 2, stderr: `proc/meminfo: malformed: MemAvailable \(9917702144 bytes\) is above MemTotal`},
+			args: []string{"--reserve", "1G"}, code: 2, stderr: `proc/meminfo:3: malformed line "MemAvailable:    9685256 kB": MemAvailable \(9917702144 bytes\) is above MemTotal`},
 		{name: "NaN in PSI",
 			setup: func(t *testing.T, root, _ string) {
 				writeFile(t, filepath.Join(root, "proc/pressure/memory"), "some avg10=NaN avg60=0.00 avg300=0.00 total=1\nfull avg10=0.00 avg60=0.00 avg300=0.00 total=1\n")
 			},
-			args: []string{"--reserve", "1G"}, code: 2, stderr: `proc/pressure/memory: malformed: an average of NaN is not a percentage`},
+			args: []string{"--reserve", "1G"}, code: 2, stderr: `proc/pressure/memory:1: malformed line "some avg10=NaN avg60=0.00 avg300=0.00 total=1": avg10 "NaN" is not a percentage`},
 		// --diff and --write decide alike.
 		{name: "--diff refuses what --write refuses: an unbalanced quote",
 			setup: func(t *testing.T, root, _ string) {

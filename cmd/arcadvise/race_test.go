@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/creack/pty"
 )
 
 // TestConcurrentWrites: 100 pairs of --write on one root at once, each pair
@@ -80,7 +82,10 @@ func TestConcurrentWrites(t *testing.T) {
 
 // TestSignalNeverActs: SIGTERM (or SIGINT) during --sample 1000h --write
 // --live ends the window; the advice is printed from what was seen, nothing
-// is written or applied, and the exit status is 143 (130).
+// is written or applied, and the exit status is 143 (130). The signal goes
+// when the child is ready for it: its stderr is a terminal, where the
+// progress line appears after the first reading, and the child handles
+// SIGINT and SIGTERM from before it reads anything (runMain).
 func TestSignalNeverActs(t *testing.T) {
 	bin, err := exec.LookPath("arcadvise")
 	if err != nil {
@@ -95,12 +100,45 @@ func TestSignalNeverActs(t *testing.T) {
 			}
 			before := treeSums(t, root)
 			cmd := exec.Command(bin, "--root", root, "--reserve", "2G", "--sample", "1000h", "--interval", "100ms", "--write", "--live")
-			var stdout, stderr bytes.Buffer
-			cmd.Stdout, cmd.Stderr = &stdout, &stderr
+			ptmx, tty, err := pty.Open()
+			if err != nil {
+				t.Fatalf("opening a pty: %v", err)
+			}
+			defer ptmx.Close()
+			var stdout bytes.Buffer
+			cmd.Stdout, cmd.Stderr = &stdout, tty
 			if err := cmd.Start(); err != nil {
 				t.Fatal(err)
 			}
-			time.Sleep(500 * time.Millisecond)
+			tty.Close() // the child holds it; reads of ptmx end when it exits
+			// Read the terminal until the child has gone, and say when the
+			// first progress line is there.
+			var stderr bytes.Buffer
+			ready, eof := make(chan struct{}), make(chan struct{})
+			go func() {
+				defer close(eof)
+				buf, unready := make([]byte, 4096), ready
+				for {
+					n, err := ptmx.Read(buf)
+					stderr.Write(buf[:n])
+					if unready != nil && bytes.Contains(stderr.Bytes(), []byte("sampling: ")) {
+						close(unready)
+						unready = nil
+					}
+					if err != nil {
+						return
+					}
+				}
+			}()
+			select {
+			case <-ready:
+			case <-eof:
+				cmd.Wait()
+				t.Fatalf("the child ended before its first progress line: %q", stderr.String())
+			case <-time.After(10 * time.Second):
+				cmd.Process.Kill()
+				t.Fatal("no progress line after 10 s")
+			}
 			cmd.Process.Signal(sig)
 			done := make(chan error, 1)
 			go func() { done <- cmd.Wait() }()
@@ -110,6 +148,7 @@ func TestSignalNeverActs(t *testing.T) {
 				cmd.Process.Kill()
 				t.Fatal("still running 5 s after the signal")
 			}
+			<-eof
 			if code, want := cmd.ProcessState.ExitCode(), 128+int(sig); code != want {
 				t.Errorf("exit %d, want %d\nstderr: %s", code, want, stderr.String())
 			}

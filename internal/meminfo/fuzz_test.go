@@ -3,6 +3,9 @@ package meminfo
 import (
 	"bytes"
 	"errors"
+	"math"
+	"math/big"
+	"math/bits"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -113,4 +116,203 @@ func referenceVMStat(data []byte) (VMStat, int) {
 		v.WorkingsetRefaultFile, v.HasWorkingsetRefaultFile = last["workingset_refault"]
 	}
 	return v, 0
+}
+
+// FuzzParseMeminfo checks that ParseMeminfo never panics and agrees with a
+// plain reference reading of its rules: the same Info on success, a
+// *LineError on the same line for a malformed line or contradicting value,
+// and an error about the whole file otherwise.
+func FuzzParseMeminfo(f *testing.F) {
+	addLabSeeds(f, "meminfo")
+	f.Fuzz(func(t *testing.T, data []byte) {
+		got, err := ParseMeminfo(bytes.NewReader(data))
+		want, wantLine := referenceMeminfo(data)
+		checkAgainstReference(t, "ParseMeminfo", got, err, want, wantLine)
+		if err == nil && (got.MemTotal == 0 || got.MemAvailable > got.MemTotal || got.Hugepages > got.MemTotal) {
+			t.Fatalf("ParseMeminfo = %+v: MemTotal 0, or MemAvailable or Hugepages above it", got)
+		}
+	})
+}
+
+// FuzzParsePSI checks ParsePSI in the same way against referencePSI.
+func FuzzParsePSI(f *testing.F) {
+	addLabSeeds(f, "pressure_memory")
+	f.Fuzz(func(t *testing.T, data []byte) {
+		got, err := ParsePSI(bytes.NewReader(data))
+		want, wantLine := referencePSI(data)
+		checkAgainstReference(t, "ParsePSI", got, err, want, wantLine)
+	})
+}
+
+// checkAgainstReference compares a parser's result with the reference's:
+// wantLine > 0 is the line of a *LineError (quoting at most 80 bytes and
+// "…"), -1 an error that is not one, 0 success with want.
+func checkAgainstReference[T comparable](t *testing.T, name string, got T, err error, want T, wantLine int) {
+	t.Helper()
+	var le *LineError
+	var zero T
+	switch {
+	case wantLine > 0:
+		if !errors.As(err, &le) || le.Line != wantLine || le.Path != "" {
+			t.Fatalf("%s error %v, want a *LineError on line %d", name, err, wantLine)
+		}
+		if len(le.Text) > 80+len("…") {
+			t.Fatalf("%s error quotes %d bytes of the line, want at most 80 and \"…\"", name, len(le.Text))
+		}
+	case wantLine < 0:
+		if err == nil || errors.As(err, &le) {
+			t.Fatalf("%s error %v, want an error about the whole file", name, err)
+		}
+	default:
+		if err != nil || got != want {
+			t.Fatalf("%s = %+v, %v; want %+v", name, got, err, want)
+		}
+	}
+	if err != nil && got != zero {
+		t.Fatalf("%s returned %+v with error %v, want zero", name, got, err)
+	}
+}
+
+// referenceMeminfo is a slow, plain reading of the ParseMeminfo rules. It
+// returns the 1-based line of the first malformed or contradicting line,
+// -1 for an error about the whole file, or 0 and the Info.
+func referenceMeminfo(data []byte) (Info, int) {
+	if len(data) > 256<<10 {
+		return Info{}, -1
+	}
+	type entry struct {
+		line       int
+		num, bytes uint64
+	}
+	last := map[string]entry{}
+	for i, line := range strings.Split(string(data), "\n") {
+		f := strings.Fields(line)
+		if len(f) == 0 {
+			continue
+		}
+		if len(f) > 3 || len(f) < 2 {
+			return Info{}, i + 1
+		}
+		n, err := strconv.ParseUint(f[1], 10, 64)
+		if err != nil {
+			return Info{}, i + 1
+		}
+		b := n
+		if len(f) == 3 {
+			hi, lo := bits.Mul64(n, 1024)
+			if f[2] != "kB" || hi != 0 {
+				return Info{}, i + 1
+			}
+			b = lo
+		}
+		last[f[0]] = entry{i + 1, n, b}
+	}
+	get := func(name string) (entry, bool) {
+		e, ok := last[name+":"]
+		return e, ok
+	}
+	v := func(name string) uint64 { e, _ := get(name); return e.bytes }
+	total, ok := get("MemTotal")
+	if !ok {
+		return Info{}, -1
+	}
+	if total.bytes == 0 {
+		return Info{}, total.line
+	}
+	info := Info{
+		MemTotal: total.bytes, MemFree: v("MemFree"),
+		ActiveFile: v("Active(file)"), InactiveFile: v("Inactive(file)"),
+		SReclaimable: v("SReclaimable"), SUnreclaim: v("SUnreclaim"), Shmem: v("Shmem"),
+		SwapTotal: v("SwapTotal"), SwapFree: v("SwapFree"), Buffers: v("Buffers"), Cached: v("Cached"),
+		AnonPages: v("AnonPages"), KernelStack: v("KernelStack"), PageTables: v("PageTables"), Percpu: v("Percpu"),
+	}
+	if avail, ok := get("MemAvailable"); ok {
+		if avail.bytes > total.bytes {
+			return Info{}, avail.line
+		}
+		info.MemAvailable, info.HasMemAvailable = avail.bytes, true
+	} else {
+		// Saturating, as the kernel's numbers never get near 2^64.
+		sum := new(big.Int).SetUint64(info.MemFree)
+		for _, half := range []uint64{info.ActiveFile / 2, info.InactiveFile / 2, info.SReclaimable / 2} {
+			sum.Add(sum, new(big.Int).SetUint64(half))
+		}
+		info.MemAvailable = math.MaxUint64
+		if sum.IsUint64() {
+			info.MemAvailable = sum.Uint64()
+		}
+		info.MemAvailableEstimated = true
+	}
+	hugetlb, hasHugetlb := get("Hugetlb")
+	count, hasCount := get("HugePages_Total")
+	size, hasSize := get("Hugepagesize")
+	var line int
+	switch {
+	case hasHugetlb:
+		info.Hugepages, info.HugepagesSource, line = hugetlb.bytes, HugepagesFromHugetlb, hugetlb.line
+	case hasCount && hasSize:
+		p := new(big.Int).Mul(new(big.Int).SetUint64(count.num), new(big.Int).SetUint64(size.bytes))
+		if !p.IsUint64() {
+			return Info{}, count.line
+		}
+		info.Hugepages, info.HugepagesSource, line = p.Uint64(), HugepagesFromPages, count.line
+	}
+	if info.Hugepages > info.MemTotal {
+		return Info{}, line
+	}
+	return info, 0
+}
+
+// referencePSI is a slow, plain reading of the ParsePSI rules, returning as
+// referenceMeminfo does.
+func referencePSI(data []byte) (PSI, int) {
+	if len(data) > 256<<10 {
+		return PSI{}, -1
+	}
+	var p PSI
+	hasSome := false
+	for i, line := range strings.Split(string(data), "\n") {
+		f := strings.Fields(line)
+		if len(f) == 0 || (f[0] != "some" && f[0] != "full") {
+			continue
+		}
+		vals := map[string]string{}
+		for _, field := range f[1:] {
+			k, val, ok := strings.Cut(field, "=")
+			if !ok {
+				return PSI{}, i + 1
+			}
+			if k != "avg10" && k != "avg60" && k != "avg300" && k != "total" {
+				continue
+			}
+			if _, dup := vals[k]; dup {
+				return PSI{}, i + 1
+			}
+			vals[k] = val
+		}
+		if len(vals) != 4 {
+			return PSI{}, i + 1
+		}
+		var avg [3]float64
+		for j, k := range []string{"avg10", "avg60", "avg300"} {
+			a, err := strconv.ParseFloat(vals[k], 64)
+			if err != nil || !(a >= 0 && a <= 100) {
+				return PSI{}, i + 1
+			}
+			avg[j] = a
+		}
+		total, err := strconv.ParseUint(vals["total"], 10, 64)
+		if err != nil {
+			return PSI{}, i + 1
+		}
+		if f[0] == "some" {
+			p.SomeAvg10, p.SomeAvg60, p.SomeAvg300, p.SomeTotal, hasSome = avg[0], avg[1], avg[2], total, true
+		} else {
+			p.FullAvg10, p.FullAvg60, p.FullAvg300, p.FullTotal, p.HasFull = avg[0], avg[1], avg[2], total, true
+		}
+	}
+	if !hasSome {
+		return PSI{}, -1
+	}
+	return p, 0
 }

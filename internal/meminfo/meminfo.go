@@ -3,17 +3,18 @@
 package meminfo
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"math"
 	"math/bits"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/arcadvise/arcadvise/internal/rootfs"
-
-	"github.com/prometheus/procfs"
 )
 
 // Path is the location of the meminfo file below the root directory.
@@ -101,88 +102,6 @@ func fileError(path string, err error) error {
 	return fmt.Errorf("%s: %w", path, err)
 }
 
-// field returns the byte value of a procfs field, or 0 when the line was
-// absent. raw is the number as printed, b the byte value procfs computed
-// from it; procfs multiplies kB values by 1024 without an overflow check, so
-// a kB value that does not fit in 64 bits is detected here.
-func field(name string, raw, b *uint64) (uint64, error) {
-	if b == nil {
-		return 0, nil
-	}
-	if raw != nil && *raw > math.MaxUint64/1024 && *b != *raw {
-		return 0, fmt.Errorf("%s: %d kB overflows 64-bit bytes", name, *raw)
-	}
-	return *b, nil
-}
-
-// FromProcfs converts what procfs parsed from /proc/meminfo. It fails when
-// MemTotal is missing or 0, or when a value it uses overflows in bytes.
-func FromProcfs(m procfs.Meminfo) (Info, error) {
-	var info Info
-	var err error
-	get := func(name string, raw, b *uint64) uint64 {
-		v, e := field(name, raw, b)
-		if e != nil && err == nil {
-			err = e
-		}
-		return v
-	}
-	info.MemTotal = get("MemTotal", m.MemTotal, m.MemTotalBytes)
-	info.MemFree = get("MemFree", m.MemFree, m.MemFreeBytes)
-	info.MemAvailable = get("MemAvailable", m.MemAvailable, m.MemAvailableBytes)
-	info.ActiveFile = get("Active(file)", m.ActiveFile, m.ActiveFileBytes)
-	info.InactiveFile = get("Inactive(file)", m.InactiveFile, m.InactiveFileBytes)
-	info.SReclaimable = get("SReclaimable", m.SReclaimable, m.SReclaimableBytes)
-	info.SUnreclaim = get("SUnreclaim", m.SUnreclaim, m.SUnreclaimBytes)
-	info.Shmem = get("Shmem", m.Shmem, m.ShmemBytes)
-	info.SwapTotal = get("SwapTotal", m.SwapTotal, m.SwapTotalBytes)
-	info.SwapFree = get("SwapFree", m.SwapFree, m.SwapFreeBytes)
-	info.Buffers = get("Buffers", m.Buffers, m.BuffersBytes)
-	info.Cached = get("Cached", m.Cached, m.CachedBytes)
-	info.AnonPages = get("AnonPages", m.AnonPages, m.AnonPagesBytes)
-	info.KernelStack = get("KernelStack", m.KernelStack, m.KernelStackBytes)
-	info.PageTables = get("PageTables", m.PageTables, m.PageTablesBytes)
-	info.Percpu = get("Percpu", m.Percpu, m.PercpuBytes)
-	hugetlb := get("Hugetlb", m.Hugetlb, m.HugetlbBytes)
-	pageSize := get("Hugepagesize", m.Hugepagesize, m.HugepagesizeBytes)
-	if err != nil {
-		return Info{}, err
-	}
-	if m.MemTotalBytes == nil {
-		return Info{}, errors.New("no MemTotal line: not a Linux /proc/meminfo")
-	}
-	if info.MemTotal == 0 {
-		return Info{}, errors.New("MemTotal is 0")
-	}
-
-	if info.MemAvailable > info.MemTotal {
-		return Info{}, fmt.Errorf("malformed: MemAvailable (%d bytes) is above MemTotal (%d bytes)", info.MemAvailable, info.MemTotal)
-	}
-	info.HasMemAvailable = m.MemAvailableBytes != nil
-	if !info.HasMemAvailable {
-		info.MemAvailable = estimateAvailable(info)
-		info.MemAvailableEstimated = true
-	}
-
-	switch {
-	case m.HugetlbBytes != nil:
-		info.Hugepages = hugetlb
-		info.HugepagesSource = HugepagesFromHugetlb
-	case m.HugePagesTotal != nil && m.HugepagesizeBytes != nil:
-		hi, lo := bits.Mul64(*m.HugePagesTotal, pageSize)
-		if hi != 0 {
-			return Info{}, fmt.Errorf("HugePages_Total × Hugepagesize (%d × %d bytes) overflows 64 bits",
-				*m.HugePagesTotal, pageSize)
-		}
-		info.Hugepages = lo
-		info.HugepagesSource = HugepagesFromPages
-	}
-	if info.Hugepages > info.MemTotal {
-		return Info{}, fmt.Errorf("malformed: hugepages (%d bytes, %s) are above MemTotal (%d bytes)", info.Hugepages, info.HugepagesSource, info.MemTotal)
-	}
-	return info, nil
-}
-
 // estimateAvailable computes MemAvailable for kernels that do not print it;
 // see Info.MemAvailableEstimated. It saturates instead of overflowing.
 func estimateAvailable(info Info) uint64 {
@@ -196,53 +115,190 @@ func estimateAvailable(info Info) uint64 {
 	return v
 }
 
+// maxRead bounds how much of a /proc memory file is read: a real
+// /proc/meminfo is under 2 KiB, /proc/pressure/memory under 200 bytes.
+const maxRead = 256 << 10
+
 // Read reads <root>/proc/meminfo, confined to the root (internal/rootfs: no
 // FIFO, device or symlink out of it, at most 256 KiB), and parses it with
-// procfs, the one parser of this file. Errors name the file; procfs names the malformed line by its text
-// where it can (a bad unit, a wrong number of fields), not by its number.
+// ParseMeminfo. Errors name the file, and the line for a malformed one.
 func Read(fsys *rootfs.FS) (Info, error) {
-	path := fsys.Path(Path)
 	data, err := fsys.ReadFile(Path, maxRead)
 	if err != nil {
 		return Info{}, err
 	}
-	var m procfs.Meminfo
-	err = withProcfs("meminfo", data, func(fsys procfs.FS) (err error) {
-		m, err = fsys.Meminfo()
-		return err
-	})
+	info, err := ParseMeminfo(bytes.NewReader(data))
 	if err != nil {
-		if errors.Is(err, procfs.ErrFileParse) {
-			return Info{}, parseError(path, err)
-		}
-		return Info{}, fileError(path, err)
-	}
-	info, err := FromProcfs(m)
-	if err != nil {
-		return Info{}, fmt.Errorf("%s: %w", path, err)
+		return Info{}, withPath(fsys.Path(Path), err)
 	}
 	return info, nil
 }
 
-// parseError names path in a procfs parse error, without procfs's
-// repeated "error parsing file: " prefixes; errors.Is still finds
-// procfs.ErrFileParse.
-func parseError(path string, err error) error {
-	msg := err.Error()
-	for {
-		rest, ok := strings.CutPrefix(msg, procfs.ErrFileParse.Error()+": ")
-		if !ok {
-			break
-		}
-		msg = rest
+// withPath names the file in a parse error: a *LineError gets its Path,
+// anything else the "path: " prefix.
+func withPath(path string, err error) error {
+	var le *LineError
+	if errors.As(err, &le) {
+		le.Path = path
+		return le
 	}
-	return &procfsError{msg: path + ": malformed: " + msg, err: err}
+	return fmt.Errorf("%s: %w", path, err)
 }
 
-type procfsError struct {
-	msg string
-	err error
+// meminfoKey is a /proc/meminfo line that Info uses.
+type meminfoKey int
+
+const (
+	kMemTotal meminfoKey = iota
+	kMemFree
+	kMemAvailable
+	kActiveFile
+	kInactiveFile
+	kSReclaimable
+	kSUnreclaim
+	kShmem
+	kSwapTotal
+	kSwapFree
+	kBuffers
+	kCached
+	kAnonPages
+	kKernelStack
+	kPageTables
+	kPercpu
+	kHugetlb
+	kHugepagesize
+	kHugePagesTotal
+	numMeminfoKeys
+)
+
+// meminfoKeys maps the name of a line, with its colon, to its key. The
+// kernel prints them in fs/proc/meminfo.c meminfo_proc_show (hugetlb lines:
+// mm/hugetlb.c hugetlb_report_meminfo).
+var meminfoKeys = map[string]meminfoKey{
+	"MemTotal:": kMemTotal, "MemFree:": kMemFree, "MemAvailable:": kMemAvailable,
+	"Active(file):": kActiveFile, "Inactive(file):": kInactiveFile,
+	"SReclaimable:": kSReclaimable, "SUnreclaim:": kSUnreclaim, "Shmem:": kShmem,
+	"SwapTotal:": kSwapTotal, "SwapFree:": kSwapFree,
+	"Buffers:": kBuffers, "Cached:": kCached, "AnonPages:": kAnonPages,
+	"KernelStack:": kKernelStack, "PageTables:": kPageTables, "Percpu:": kPercpu,
+	"Hugetlb:": kHugetlb, "Hugepagesize:": kHugepagesize, "HugePages_Total:": kHugePagesTotal,
 }
 
-func (e *procfsError) Error() string { return e.msg }
-func (e *procfsError) Unwrap() error { return e.err }
+// meminfoLine is the last line seen of one key.
+type meminfoLine struct {
+	n     int    // 1-based line number, 0 when the key was absent
+	text  string // the line, for errors
+	value uint64 // the number as printed (a page count for HugePages_Total)
+	bytes uint64 // in bytes: value × 1024 with "kB", else value
+}
+
+// ParseMeminfo parses a /proc/meminfo file: one "Name: value [kB]" line per
+// entry (fs/proc/meminfo.c), value an unsigned decimal integer, "kB" the
+// only unit (1024 bytes); a value without a unit is taken as it is (the
+// HugePages_ counts). Blank lines are skipped, unknown names ignored but
+// checked, and of a repeated name the last line counts. A malformed line,
+// and a value that contradicts another (MemTotal 0, MemAvailable or
+// hugepages above MemTotal), give a *LineError with the line's number.
+// At most 256 KiB is read.
+func ParseMeminfo(r io.Reader) (Info, error) {
+	data, err := io.ReadAll(io.LimitReader(r, maxRead+1))
+	if err != nil {
+		return Info{}, fmt.Errorf("reading meminfo: %w", err)
+	}
+	if len(data) > maxRead {
+		return Info{}, fmt.Errorf("larger than %d bytes: not a /proc/meminfo", maxRead)
+	}
+	var lines [numMeminfoKeys]meminfoLine
+	n := 0
+	for line := range strings.Lines(string(data)) {
+		n++
+		line = strings.TrimSuffix(line, "\n")
+		f := strings.Fields(line)
+		if len(f) == 0 {
+			continue
+		}
+		if len(f) != 2 && len(f) != 3 {
+			return Info{}, lineError(n, line, `want "Name: value" or "Name: value kB"`)
+		}
+		v, err := strconv.ParseUint(f[1], 10, 64)
+		if err != nil {
+			return Info{}, lineError(n, line, "value is not an unsigned decimal 64-bit integer")
+		}
+		b := v
+		if len(f) == 3 {
+			if f[2] != "kB" {
+				return Info{}, lineError(n, line, fmt.Sprintf("unit %q is not kB", f[2]))
+			}
+			if v > math.MaxUint64/1024 {
+				return Info{}, lineError(n, line, fmt.Sprintf("%d kB overflows 64-bit bytes", v))
+			}
+			b = v * 1024
+		}
+		if k, ok := meminfoKeys[f[0]]; ok {
+			lines[k] = meminfoLine{n: n, text: line, value: v, bytes: b}
+		}
+	}
+	return infoFrom(&lines)
+}
+
+// infoFrom builds an Info from the lines ParseMeminfo kept.
+func infoFrom(l *[numMeminfoKeys]meminfoLine) (Info, error) {
+	info := Info{
+		MemTotal: l[kMemTotal].bytes, MemFree: l[kMemFree].bytes, MemAvailable: l[kMemAvailable].bytes,
+		ActiveFile: l[kActiveFile].bytes, InactiveFile: l[kInactiveFile].bytes,
+		SReclaimable: l[kSReclaimable].bytes, SUnreclaim: l[kSUnreclaim].bytes, Shmem: l[kShmem].bytes,
+		SwapTotal: l[kSwapTotal].bytes, SwapFree: l[kSwapFree].bytes,
+		Buffers: l[kBuffers].bytes, Cached: l[kCached].bytes, AnonPages: l[kAnonPages].bytes,
+		KernelStack: l[kKernelStack].bytes, PageTables: l[kPageTables].bytes, Percpu: l[kPercpu].bytes,
+	}
+	bad := func(k meminfoKey, format string, a ...any) error {
+		return lineError(l[k].n, l[k].text, fmt.Sprintf(format, a...))
+	}
+	if l[kMemTotal].n == 0 {
+		return Info{}, errors.New("no MemTotal line: not a Linux /proc/meminfo")
+	}
+	if info.MemTotal == 0 {
+		return Info{}, bad(kMemTotal, "MemTotal is 0")
+	}
+	info.HasMemAvailable = l[kMemAvailable].n != 0
+	if info.MemAvailable > info.MemTotal {
+		return Info{}, bad(kMemAvailable, "MemAvailable (%d bytes) is above MemTotal (%d bytes)", info.MemAvailable, info.MemTotal)
+	}
+	if !info.HasMemAvailable {
+		info.MemAvailable = estimateAvailable(info)
+		info.MemAvailableEstimated = true
+	}
+
+	from := kHugetlb
+	switch {
+	case l[kHugetlb].n != 0:
+		info.Hugepages = l[kHugetlb].bytes
+		info.HugepagesSource = HugepagesFromHugetlb
+	case l[kHugePagesTotal].n != 0 && l[kHugepagesize].n != 0:
+		from = kHugePagesTotal
+		count, size := l[kHugePagesTotal].value, l[kHugepagesize].bytes
+		hi, lo := bits.Mul64(count, size)
+		if hi != 0 {
+			return Info{}, bad(from, "HugePages_Total × Hugepagesize (%d × %d bytes) overflows 64 bits", count, size)
+		}
+		info.Hugepages = lo
+		info.HugepagesSource = HugepagesFromPages
+	}
+	if info.Hugepages > info.MemTotal {
+		return Info{}, bad(from, "hugepages (%d bytes, %s) are above MemTotal (%d bytes)", info.Hugepages, info.HugepagesSource, info.MemTotal)
+	}
+	return info, nil
+}
+
+// lineError is a *LineError for line n, quoting at most 80 bytes of it.
+func lineError(n int, line, reason string) error {
+	const max = 80
+	if len(line) > max {
+		cut := max
+		for cut > 0 && !utf8.RuneStart(line[cut]) {
+			cut--
+		}
+		line = line[:cut] + "…"
+	}
+	return &LineError{Line: n, Text: line, Reason: reason}
+}

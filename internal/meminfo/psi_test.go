@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 
@@ -13,7 +14,6 @@ import (
 	"github.com/arcadvise/arcadvise/internal/testutil"
 
 	"github.com/google/go-cmp/cmp"
-	"github.com/prometheus/procfs"
 )
 
 func TestReadPSILab(t *testing.T) {
@@ -57,7 +57,7 @@ func TestReadPSI(t *testing.T) {
 	}{
 		{
 			// cpu pressure on kernels before 5.13 has no "full" line;
-			// procfs skips lines with an unknown first word.
+			// a line with another first word is skipped.
 			name: "some only, unknown line",
 			in:   "some avg10=1.50 avg60=2.00 avg300=3.25 total=12345\nnew avg10=1\n",
 			want: PSI{SomeAvg10: 1.5, SomeAvg60: 2, SomeAvg300: 3.25, SomeTotal: 12345},
@@ -68,6 +68,13 @@ func TestReadPSI(t *testing.T) {
 				"full avg10=0.01 avg60=0.02 avg300=0.03 total=2",
 			want: PSI{SomeAvg10: 0.1, SomeAvg60: 0.2, SomeAvg300: 0.3, SomeTotal: 4,
 				FullAvg10: 0.01, FullAvg60: 0.02, FullAvg300: 0.03, FullTotal: 2, HasFull: true},
+		},
+		{
+			// A field a later kernel might add is skipped; the bounds
+			// of a percentage are in; "\r\n" and blank lines are whitespace.
+			name: "unknown field, bounds, CRLF",
+			in:   "\nsome avg10=100.00 avg60=0 avg300=0.00 avg900=7 total=0\r\nfull total=18446744073709551615 avg300=0.00 avg60=0.00 avg10=0.00\r\n",
+			want: PSI{SomeAvg10: 100, FullTotal: 18446744073709551615, HasFull: true},
 		},
 	}
 	for _, tt := range tests {
@@ -84,30 +91,57 @@ func TestReadPSI(t *testing.T) {
 }
 
 func TestReadPSIErrors(t *testing.T) {
+	const zeros = "avg10=0.00 avg60=0.00 avg300=0.00 total=0"
 	tests := []struct {
 		name, in string
-		want     string // after "<path>: "
+		want     string // after "<path>"
+		line     int    // the *LineError's line, 0 for none
 	}{
-		// procfs returns fmt.Sscanf's error: no line number, no line text.
-		{"bad some", "some avg10=x avg60=0.00 avg300=0.00 total=0\nfull avg10=0.00 avg60=0.00 avg300=0.00 total=0\n",
-			`malformed: strconv.ParseFloat: parsing "": invalid syntax`},
-		{"bad full", "some avg10=0.00 avg60=0.00 avg300=0.00 total=0\nfull avg10=0.00 avg60=0.00 total=0\n",
-			"malformed: input does not match format"},
-		{"empty", "", `no "some" line: want "some avg10=… avg60=… avg300=… total=…"`},
-		{"full only", "full avg10=0.00 avg60=0.00 avg300=0.00 total=0\n", `no "some" line: want "some avg10=… avg60=… avg300=… total=…"`},
+		{name: "bad some", in: "some avg10=x avg60=0.00 avg300=0.00 total=0\nfull " + zeros + "\n", line: 1,
+			want: `:1: malformed line "some avg10=x avg60=0.00 avg300=0.00 total=0": avg10 "x" is not a percentage`},
+		{name: "bad full", in: "some " + zeros + "\nfull avg10=0.00 avg60=0.00 total=0\n", line: 2,
+			want: `:2: malformed line "full avg10=0.00 avg60=0.00 total=0": no avg300: want "avg10=… avg60=… avg300=… total=…"`},
+		{name: "NaN", in: "some avg10=NaN avg60=0.00 avg300=0.00 total=1\n", line: 1,
+			want: `:1: malformed line "some avg10=NaN avg60=0.00 avg300=0.00 total=1": avg10 "NaN" is not a percentage`},
+		{name: "above 100", in: "some avg10=0 avg60=100.01 avg300=0 total=1\n", line: 1,
+			want: `:1: malformed line "some avg10=0 avg60=100.01 avg300=0 total=1": avg60 "100.01" is not a percentage`},
+		{name: "negative", in: "some " + zeros + "\nfull avg10=0 avg60=0 avg300=-0.5 total=1\n", line: 2,
+			want: `:2: malformed line "full avg10=0 avg60=0 avg300=-0.5 total=1": avg300 "-0.5" is not a percentage`},
+		{name: "infinite", in: "some avg10=+Inf avg60=0 avg300=0 total=1\n", line: 1,
+			want: `:1: malformed line "some avg10=+Inf avg60=0 avg300=0 total=1": avg10 "+Inf" is not a percentage`},
+		{name: "negative total", in: "some avg10=0 avg60=0 avg300=0 total=-1\n", line: 1,
+			want: `:1: malformed line "some avg10=0 avg60=0 avg300=0 total=-1": total "-1" is not an unsigned decimal 64-bit integer`},
+		{name: "field without =", in: "some avg10=0 avg60=0 avg300 0 total=1\n", line: 1,
+			want: `:1: malformed line "some avg10=0 avg60=0 avg300 0 total=1": field "avg300" is not name=value`},
+		{name: "field twice", in: "some avg10=0 avg10=0 avg60=0 avg300=0 total=1\n", line: 1,
+			want: `:1: malformed line "some avg10=0 avg10=0 avg60=0 avg300=0 total=1": avg10 appears twice`},
+		{name: "empty", in: "", want: `: no "some" line: want "some avg10=… avg60=… avg300=… total=…"`},
+		{name: "full only", in: "full " + zeros + "\n", want: `: no "some" line: want "some avg10=… avg60=… avg300=… total=…"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			root := makeRoot(t, map[string][]byte{PSIPath: []byte(tt.in)})
 			got, ok, err := ReadPSI(testutil.OpenRoot(t, root))
-			want := filepath.Join(root, PSIPath) + ": " + tt.want
+			want := filepath.Join(root, PSIPath) + tt.want
 			if err == nil || ok || err.Error() != want {
 				t.Fatalf("ReadPSI = %v, %v; want error %q", ok, err, want)
 			}
 			if got != (PSI{}) {
 				t.Errorf("ReadPSI returned %+v with its error, want zero", got)
 			}
+			var le *LineError
+			if errors.As(err, &le) != (tt.line > 0) || (le != nil && le.Line != tt.line) {
+				t.Errorf("ReadPSI error %#v: want a *LineError on line %d (0: none)", err, tt.line)
+			}
 		})
+	}
+}
+
+func TestParsePSITooLarge(t *testing.T) {
+	in := "some avg10=0 avg60=0 avg300=0 total=1\n" + strings.Repeat("\n", 256<<10)
+	_, err := ParsePSI(strings.NewReader(in))
+	if want := "larger than 262144 bytes: not a PSI file"; err == nil || err.Error() != want {
+		t.Fatalf("ParsePSI error = %v, want %q", err, want)
 	}
 }
 
@@ -129,9 +163,8 @@ func TestReadPSIDirectoryError(t *testing.T) {
 }
 
 func TestNoPSI(t *testing.T) {
-	// What procfs returns for a read that fails as with psi=0.
-	eopnotsupp := fmt.Errorf("%w: psi_stats: unavailable for %q: %w", procfs.ErrFileRead, "memory",
-		&fs.PathError{Op: "read", Path: "/proc/pressure/memory", Err: syscall.EOPNOTSUPP})
+	// A read that fails as with psi=0, wrapped.
+	eopnotsupp := fmt.Errorf("x: %w", &fs.PathError{Op: "read", Path: "/proc/pressure/memory", Err: syscall.EOPNOTSUPP})
 	if !noPSI(eopnotsupp) {
 		t.Errorf("noPSI(%v) = false, want true", eopnotsupp)
 	}

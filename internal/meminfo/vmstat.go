@@ -8,7 +8,6 @@ import (
 	"io"
 	"strconv"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/arcadvise/arcadvise/internal/rootfs"
 )
@@ -120,11 +119,11 @@ func ParseVMStat(r io.Reader) (VMStat, error) {
 			continue
 		}
 		if len(f) != 2 {
-			return VMStat{}, vmstatLineError(n, line, `want "name value"`)
+			return VMStat{}, lineError(n, line, `want "name value"`)
 		}
 		val, err := strconv.ParseUint(f[1], 10, 64)
 		if err != nil {
-			return VMStat{}, vmstatLineError(n, line, "value is not an unsigned decimal 64-bit integer")
+			return VMStat{}, lineError(n, line, "value is not an unsigned decimal 64-bit integer")
 		}
 		s, ok := vmstatNames[f[0]]
 		if !ok {
@@ -183,18 +182,6 @@ func ParseVMStat(r io.Reader) (VMStat, error) {
 	return v, nil
 }
 
-func vmstatLineError(n int, line, reason string) error {
-	const max = 80
-	if len(line) > max {
-		cut := max
-		for cut > 0 && !utf8.RuneStart(line[cut]) {
-			cut--
-		}
-		line = line[:cut] + "…"
-	}
-	return &LineError{Line: n, Text: line, Reason: reason}
-}
-
 // ReadVMStat reads <root>/proc/vmstat. Errors name the file, and the line
 // for a malformed one.
 func ReadVMStat(fsys *rootfs.FS) (VMStat, error) {
@@ -206,12 +193,7 @@ func ReadVMStat(fsys *rootfs.FS) (VMStat, error) {
 	defer f.Close()
 	v, err := ParseVMStat(f)
 	if err != nil {
-		var le *LineError
-		if errors.As(err, &le) {
-			le.Path = path
-			return VMStat{}, le
-		}
-		return VMStat{}, fmt.Errorf("%s: %w", path, err)
+		return VMStat{}, withPath(path, err)
 	}
 	return v, nil
 }

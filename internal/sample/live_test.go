@@ -459,7 +459,7 @@ func TestLiveOptionalAndMissingFiles(t *testing.T) {
 		}
 		good, _ := os.ReadFile(filepath.Join(root, memPath))
 		writeAtomic(t, root, memPath, []byte("MemTotal: many kB\n"))
-		want := filepath.Join(root, memPath) + `: malformed: strconv.ParseUint: parsing "many": invalid syntax`
+		want := filepath.Join(root, memPath) + `:1: malformed line "MemTotal: many kB": value is not an unsigned decimal 64-bit integer`
 		// The same bad file read again fails again.
 		for range 2 {
 			if sn, err := l.Next(t.Context()); sn != nil || err == nil || err.Error() != want {

@@ -429,7 +429,7 @@ func TestReplayErrors(t *testing.T) {
 			name:     "malformed meminfo",
 			manifest: "arcadvise replay 1\n0s a\n",
 			files:    with(map[string]string{"a/" + memPath: "MemTotal: 4 kB\nMemFree: lots kB\n"}),
-			nextErr:  `replay snapshot a: ROOT/a/proc/meminfo: malformed: strconv.ParseUint: parsing "lots": invalid syntax`,
+			nextErr:  `replay snapshot a: ROOT/a/proc/meminfo:2: malformed line "MemFree: lots kB": value is not an unsigned decimal 64-bit integer`,
 		},
 		{
 			name:     "meminfo without MemTotal",
@@ -447,7 +447,7 @@ func TestReplayErrors(t *testing.T) {
 			name:     "malformed pressure",
 			manifest: "arcadvise replay 1\n0s a\n",
 			files:    with(map[string]string{"a/" + psiPath: "some avg10=x\n"}),
-			nextErr:  `replay snapshot a: ROOT/a/proc/pressure/memory: malformed: strconv.ParseFloat: parsing "": invalid syntax`,
+			nextErr:  `replay snapshot a: ROOT/a/proc/pressure/memory:1: malformed line "some avg10=x": avg10 "x" is not a percentage`,
 		},
 		{
 			name:     "malformed vmstat",

@@ -70,23 +70,34 @@ func V(parts ...int) Version {
 	return v
 }
 
-// ParseVersion reads the first line of the version file. The release part
-// after the first '-' (the packaging release, "1+deb12u1", "2~bpo12+1") is
-// kept in Raw only. Accepted: "2.3.2-2~bpo12+1", "0.6.5.11-1", "2.2.99-1",
-// "2.1.11".
+// versionPrefixes are the prefixes a version may carry before its number:
+// "zfs-kmod-2.1.5-1" and "zfs-2.1.5-1" as zfs version(8) prints the kernel
+// module's and the userland's, and the "v" of a tag such as "v2.1.5".
+var versionPrefixes = [...]string{"zfs-kmod-", "zfs-", "v"}
+
+// ParseVersion reads the first line of the version file. A prefix
+// (versionPrefixes) is dropped first, then the release part after the
+// first '-' (the packaging release, "1+deb12u1", "2~bpo12+1", or a git
+// build's "1_gabcdef") is kept in Raw only. Accepted: "2.3.2-2~bpo12+1",
+// "0.6.5.11-1", "2.2.99-1_gabcdef", "2.1.11", "zfs-2.1.5", "v2.1.5-1".
 func ParseVersion(r io.Reader) (Version, error) {
 	sc := bufio.NewScanner(r)
 	if !sc.Scan() {
 		if err := sc.Err(); err != nil {
-			return Version{}, err
+			return Version{}, fmt.Errorf("line 1: %w", err)
 		}
 		return Version{}, fmt.Errorf("line 1: empty version file")
 	}
 	raw := strings.TrimSpace(sc.Text())
-	num, _, _ := strings.Cut(raw, "-")
-	// Some builds append a git description: "2.2.99-365_g1234" keeps the
-	// numeric part before '-'; "zfs-2.1.5" has a prefix.
-	num = strings.TrimPrefix(num, "zfs-")
+	num := raw
+	for _, p := range versionPrefixes {
+		if rest, ok := strings.CutPrefix(num, p); ok {
+			num = rest
+			break
+		}
+	}
+	// The prefix goes before the cut at '-': "zfs-2.1.5" is not "zfs".
+	num, _, _ = strings.Cut(num, "-")
 	parts := strings.Split(num, ".")
 	if len(parts) < 2 || len(parts) > 4 {
 		return Version{}, fmt.Errorf("line 1: malformed version %q: want MAJOR.MINOR[.PATCH[.FIX]]", raw)

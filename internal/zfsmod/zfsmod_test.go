@@ -21,6 +21,18 @@ func TestParseVersion(t *testing.T) {
 		{in: "0.7.5-1ubuntu16.12", want: Version{0, 7, 5, 0, "0.7.5-1ubuntu16.12"}},
 		{in: "2.2.99-365_g1234\n", want: Version{2, 2, 99, 0, "2.2.99-365_g1234"}},
 		{in: "0.8.0_rc5-1\n", want: Version{0, 8, 0, 0, "0.8.0_rc5-1"}},
+		// Prefixes go before the cut at '-' (issue 19: "zfs-2.1.5" failed
+		// the whole run as "zfs").
+		{in: "zfs-2.1.5\n", want: Version{2, 1, 5, 0, "zfs-2.1.5"}},
+		{in: "zfs-2.1.5-1\n", want: Version{2, 1, 5, 0, "zfs-2.1.5-1"}},
+		{in: "zfs-kmod-2.2.2-1\n", want: Version{2, 2, 2, 0, "zfs-kmod-2.2.2-1"}},
+		{in: "v2.1.5-1\n", want: Version{2, 1, 5, 0, "v2.1.5-1"}},
+		{in: "2.1.5-1\n", want: Version{2, 1, 5, 0, "2.1.5-1"}},
+		{in: "  2.1.5-1  \nignored\n", want: Version{2, 1, 5, 0, "2.1.5-1"}},
+		{in: "2.2.99-1_gabcdef\n", want: Version{2, 2, 99, 0, "2.2.99-1_gabcdef"}},
+		{in: "zfs-\n", wantErr: `line 1: malformed version "zfs-": want MAJOR.MINOR[.PATCH[.FIX]]`},
+		{in: "vv2.1.5\n", wantErr: `line 1: malformed version "vv2.1.5": part "v2" is not a number`},
+		{in: "2.1.99999999999999999999\n", wantErr: `part "99999999999999999999" is not a number`},
 		{in: "", wantErr: "line 1: empty version file"},
 		{in: "zfs\n", wantErr: "malformed version"},
 		{in: "2.x.1\n", wantErr: "is not a number"},

@@ -1,0 +1,432 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// The goldens record what the command prints; this file checks the numbers
+// in every JSON golden against the README's arithmetic ("The arithmetic"),
+// restated here without policy's code:
+//
+//	MemTotal = hugepages + reservation + host in use + process excess
+//	           + free floor + observed excess + growth margin + rounding + zfs_arc_max
+//
+// and recomputes the host terms from the root the golden was made from. A
+// model change then shows up here, not only as rewritten goldens.
+
+// goldenDoc is the part of the JSON document the invariants look at.
+type goldenDoc struct {
+	Root string `json:"root"`
+	Host struct {
+		MemTotal     uint64 `json:"mem_total_bytes"`
+		MemFree      uint64 `json:"mem_free_bytes"`
+		InactiveFile uint64 `json:"inactive_file_bytes"`
+		Hugepages    uint64 `json:"hugepages_bytes"`
+		NonARC       uint64 `json:"non_arc_used_bytes"`
+	} `json:"host"`
+	Arc struct {
+		Size uint64 `json:"size_bytes"`
+	} `json:"arc"`
+	Rec struct {
+		Status          string `json:"status"`
+		ArcMax          uint64 `json:"zfs_arc_max_bytes"`
+		Reserve         uint64 `json:"reserve_bytes"`
+		ReserveObserved bool   `json:"reserve_observed"`
+		Terms           []struct {
+			Name  string `json:"name"`
+			Bytes int64  `json:"bytes"`
+		} `json:"terms"`
+		HostBase     uint64 `json:"host_base_bytes"`
+		FreeFloor    uint64 `json:"free_floor_bytes"`
+		GrowthMargin uint64 `json:"growth_margin_bytes"`
+		MemTotal     uint64 `json:"mem_total_bytes"`
+		Budget       int64  `json:"budget_bytes"`
+		Granularity  uint64 `json:"granularity_bytes"`
+		Short        uint64 `json:"short_bytes"`
+		WindowExcess uint64 `json:"window_excess_bytes"`
+	} `json:"recommendation"`
+	WhatIf *struct {
+		PeakNonARC uint64 `json:"peak_non_arc_bytes"`
+	} `json:"whatif"`
+}
+
+const (
+	mib = 1 << 20
+	gib = 1 << 30
+)
+
+// readGolden decodes a JSON golden, without the "# exit N" line of an
+// over-committed one.
+func readGolden(t *testing.T, path string) goldenDoc {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rest, ok := strings.CutPrefix(string(b), "# exit "); ok {
+		_, rest, _ = strings.Cut(rest, "\n")
+		b = []byte(rest)
+	}
+	var doc goldenDoc
+	if err := json.Unmarshal(b, &doc); err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	return doc
+}
+
+// hostReading is what the test reads itself from one snapshot directory.
+type hostReading struct {
+	meminfo     map[string]uint64 // bytes ("kB" lines × 1024), counts as printed
+	arcSize     uint64
+	arcSysFree  uint64
+	zoneHigh    uint64 // the zones' high watermarks summed, in bytes
+	hasZoneinfo bool
+}
+
+// readHostDir reads proc/meminfo, the arcstats rows size and arc_sys_free,
+// and proc/zoneinfo's high watermarks under dir, each in a few lines.
+func readHostDir(t *testing.T, dir string) hostReading {
+	t.Helper()
+	r := hostReading{meminfo: map[string]uint64{}}
+	read := func(rel string) (string, bool) {
+		b, err := os.ReadFile(filepath.Join(dir, rel))
+		if os.IsNotExist(err) {
+			return "", false
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		return string(b), true
+	}
+	num := func(s string) uint64 {
+		n, err := strconv.ParseUint(s, 10, 64)
+		if err != nil {
+			t.Fatalf("%s: %v", dir, err)
+		}
+		return n
+	}
+	mem, _ := read("proc/meminfo")
+	for line := range strings.Lines(mem) {
+		f := strings.Fields(line) // "MemTotal:  4007108 kB"
+		n := num(f[1])
+		if len(f) == 3 && f[2] == "kB" {
+			n *= 1024
+		}
+		r.meminfo[strings.TrimSuffix(f[0], ":")] = n
+	}
+	arc, _ := read("proc/spl/kstat/zfs/arcstats")
+	for line := range strings.Lines(arc) {
+		if f := strings.Fields(line); len(f) == 3 && f[0] == "size" {
+			r.arcSize = num(f[2])
+		} else if len(f) == 3 && f[0] == "arc_sys_free" {
+			r.arcSysFree = num(f[2])
+		}
+	}
+	// The first "high N" of each "Node N, zone NAME" block, in 4 KiB pages
+	// (x86-64, where every bundled root was taken).
+	zi, ok := read("proc/zoneinfo")
+	r.hasZoneinfo = ok
+	inZone := false
+	for line := range strings.Lines(zi) {
+		f := strings.Fields(line)
+		switch {
+		case len(f) > 0 && f[0] == "Node":
+			inZone = true
+		case inZone && len(f) == 2 && f[0] == "high":
+			r.zoneHigh += num(f[1]) * 4096
+			inZone = false
+		}
+	}
+	return r
+}
+
+// hugepages are Hugetlb, or HugePages_Total × Hugepagesize (README, the
+// hugepages term).
+func (r hostReading) hugepages() uint64 {
+	if v, ok := r.meminfo["Hugetlb"]; ok {
+		return v
+	}
+	return r.meminfo["HugePages_Total"] * r.meminfo["Hugepagesize"]
+}
+
+// nonARC is MemTotal − MemFree − Inactive(file) − ARC size − hugepages,
+// floored at zero (README, "The arithmetic").
+func (r hostReading) nonARC() uint64 {
+	m := r.meminfo
+	used := int64(m["MemTotal"]) - int64(m["MemFree"]) - int64(m["Inactive(file)"]) - int64(r.arcSize) - int64(r.hugepages())
+	return uint64(max(used, 0))
+}
+
+// goldenRoots returns the directory the golden's host terms come from, and
+// every directory of its window: a snapshot root is both; a replay's host
+// is its last snapshot, its window every snapshot of the manifest.
+func goldenRoots(t *testing.T, root string) (last string, all []string) {
+	t.Helper()
+	manifest, err := os.ReadFile(filepath.Join(root, "arcadvise-replay"))
+	if os.IsNotExist(err) {
+		return root, []string{root}
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	for i, line := range strings.Split(strings.TrimSpace(string(manifest)), "\n") {
+		line = strings.TrimSpace(line)
+		if i == 0 || line == "" || strings.HasPrefix(line, "#") || strings.HasPrefix(line, "start ") {
+			continue
+		}
+		_, dir, _ := strings.Cut(strings.ReplaceAll(line, "\t", " "), " ")
+		all = append(all, filepath.Join(root, strings.TrimSpace(dir)))
+	}
+	if len(all) == 0 {
+		t.Fatalf("%s: no snapshot in the manifest", root)
+	}
+	return all[len(all)-1], all
+}
+
+// granularity is the README's rounding step: the largest power of two
+// that is at most 1/8 of what is left, between 64 MiB and 1 GiB.
+func granularity(left uint64) uint64 {
+	g := uint64(gib)
+	for g > 64*mib && g > left/8 {
+		g /= 2
+	}
+	return g
+}
+
+// checkGolden returns every invariant doc breaks; last and all are the
+// readings of the host and of the window (goldenRoots).
+func checkGolden(doc goldenDoc, last hostReading, all []hostReading) []string {
+	var bad []string
+	fail := func(format string, a ...any) { bad = append(bad, fmt.Sprintf(format, a...)) }
+	rec := doc.Rec
+	terms := map[string]int64{}
+	var sum int64
+	for _, t := range rec.Terms {
+		if _, dup := terms[t.Name]; dup {
+			fail("term %q appears twice", t.Name)
+		}
+		terms[t.Name] = t.Bytes
+		sum += t.Bytes
+	}
+	memTotal := last.meminfo["MemTotal"]
+
+	// The host section is the snapshot's own meminfo and arcstats.
+	for _, c := range []struct {
+		name      string
+		got, want uint64
+	}{
+		{"host.mem_total_bytes", doc.Host.MemTotal, memTotal},
+		{"recommendation.mem_total_bytes", rec.MemTotal, memTotal},
+		{"host.mem_free_bytes", doc.Host.MemFree, last.meminfo["MemFree"]},
+		{"host.inactive_file_bytes", doc.Host.InactiveFile, last.meminfo["Inactive(file)"]},
+		{"host.hugepages_bytes", doc.Host.Hugepages, last.hugepages()},
+		{"arc.size_bytes", doc.Arc.Size, last.arcSize},
+		{"host.non_arc_used_bytes", doc.Host.NonARC, last.nonARC()},
+	} {
+		if c.got != c.want {
+			fail("%s is %d, the snapshot gives %d", c.name, c.got, c.want)
+		}
+	}
+
+	// The sum: the terms are MemTotal when there is a cap; over-committed,
+	// what is left (the budget, below 256 MiB) is what they lack.
+	switch rec.Status {
+	case "ok":
+		if sum != int64(memTotal) {
+			fail("the terms add up to %d, not MemTotal %d (off by %d)", sum, memTotal, sum-int64(memTotal))
+		}
+		if terms["zfs_arc_max"] != int64(rec.ArcMax) {
+			fail("the zfs_arc_max term %d is not zfs_arc_max_bytes %d", terms["zfs_arc_max"], rec.ArcMax)
+		}
+		left := uint64(terms["rounding"] + terms["zfs_arc_max"])
+		if int64(left) != rec.Budget {
+			fail("rounding + cap = %d, not budget_bytes %d", left, rec.Budget)
+		}
+		g := granularity(left)
+		if rec.Granularity != g {
+			fail("granularity_bytes is %d, the rule gives %d for %d left", rec.Granularity, g, left)
+		}
+		if rec.ArcMax%g != 0 || terms["rounding"] < 0 || uint64(terms["rounding"]) >= g {
+			fail("the cap %d is not %d left rounded down to a multiple of %d (rounding %d)", rec.ArcMax, left, g, terms["rounding"])
+		}
+	case "overcommitted":
+		if sum+rec.Budget != int64(memTotal) {
+			fail("the terms (%d) and the budget (%d) add up to %d, not MemTotal %d", sum, rec.Budget, sum+rec.Budget, memTotal)
+		}
+		if rec.Budget >= 256*mib || rec.Short != uint64(256*mib-rec.Budget) || rec.ArcMax != 0 {
+			fail("over-committed with a budget of %d, short_bytes %d and a cap of %d: want a budget below 256 MiB, 256 MiB − budget short, no cap", rec.Budget, rec.Short, rec.ArcMax)
+		}
+	default:
+		fail("status %q: the goldens run --reserve 2G, which gives ok or overcommitted", rec.Status)
+	}
+
+	// The terms and their fields.
+	var reserved int64
+	for _, t := range rec.Terms {
+		if strings.HasPrefix(t.Name, "reservation") {
+			reserved += t.Bytes
+		}
+	}
+	if rec.Reserve != 2*gib || reserved != 2*gib || rec.ReserveObserved {
+		fail("the reservation is %d (terms %d, observed %v): the goldens declare --reserve 2G", rec.Reserve, reserved, rec.ReserveObserved)
+	}
+	if terms["hugepages"] != int64(last.hugepages()) {
+		fail("the hugepages term is %d, the snapshot's meminfo gives %d", terms["hugepages"], last.hugepages())
+	}
+
+	// The host terms, measured from the host reading: the non-ARC memory
+	// less the processes' (AnonPages + Shmem), and the processes' memory
+	// above the reservation.
+	nonARC := last.nonARC()
+	procs := last.meminfo["AnonPages"] + last.meminfo["Shmem"]
+	var wantHost, wantExcess uint64
+	if procs < nonARC {
+		wantHost = nonARC - procs
+	}
+	if procs > rec.Reserve {
+		wantExcess = procs - rec.Reserve
+	}
+	if nonARC == 0 { // nothing measured: the guess 1 GiB + MemTotal/32
+		if want := int64(gib + memTotal/32); terms["host base"] != want {
+			fail("the host measures 0: want the guessed host base %d, got %d", want, terms["host base"])
+		}
+		wantHost, wantExcess = gib+memTotal/32, 0
+	} else {
+		if terms["host in use"] != int64(wantHost) {
+			fail("host in use is %d, the snapshot gives %d (non-ARC %d − AnonPages − Shmem %d)", terms["host in use"], wantHost, nonARC, procs)
+		}
+		if terms["process excess"] != int64(wantExcess) {
+			fail("process excess is %d, the snapshot gives %d (AnonPages + Shmem %d − reservation %d)", terms["process excess"], wantExcess, procs, rec.Reserve)
+		}
+	}
+	if rec.HostBase != wantHost+wantExcess {
+		fail("host_base_bytes is %d, want host in use + process excess = %d", rec.HostBase, wantHost+wantExcess)
+	}
+
+	// The free floor: the larger of arc_sys_free and the zones' high
+	// watermarks.
+	wantFloor := last.arcSysFree
+	if last.hasZoneinfo {
+		wantFloor = max(wantFloor, last.zoneHigh)
+	}
+	if terms["free floor"] != int64(wantFloor) || rec.FreeFloor != wantFloor {
+		fail("the free floor is %d (free_floor_bytes %d), the snapshot gives %d", terms["free floor"], rec.FreeFloor, wantFloor)
+	}
+
+	// The window: its peak of non-ARC memory over every snapshot, and the
+	// excess of that peak over the reservation and the host terms.
+	if len(all) > 1 {
+		var peak uint64
+		for _, r := range all {
+			peak = max(peak, r.nonARC())
+		}
+		if doc.WhatIf == nil || doc.WhatIf.PeakNonARC != peak {
+			fail("whatif.peak_non_arc_bytes is %v, the window's snapshots give %d", doc.WhatIf, peak)
+		}
+		var wantWin uint64
+		if peak > rec.Reserve+wantHost+wantExcess {
+			wantWin = peak - (rec.Reserve + wantHost + wantExcess)
+		}
+		if rec.WindowExcess != wantWin || terms["observed excess"] != int64(wantWin) {
+			fail("the observed excess is %d (window_excess_bytes %d), the window gives %d", terms["observed excess"], rec.WindowExcess, wantWin)
+		}
+	} else if _, ok := terms["observed excess"]; ok {
+		fail("an observed excess without a window")
+	}
+
+	// The growth margin: cap + cap/32 fits what is left, so the margin is
+	// a 33rd of what is left before it (rounded down).
+	if left := rec.Budget + int64(rec.GrowthMargin); left > 0 {
+		if rec.GrowthMargin != uint64(left)/33 || terms["growth margin"] != int64(rec.GrowthMargin) {
+			fail("the growth margin is %d (growth_margin_bytes %d), want %d/33 = %d", terms["growth margin"], rec.GrowthMargin, left, left/33)
+		}
+	}
+	return bad
+}
+
+// TestGoldenInvariants checks every JSON golden with checkGolden against
+// the root it was made from.
+func TestGoldenInvariants(t *testing.T) {
+	files, err := filepath.Glob(filepath.Join("testdata", "golden", "*.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(files) < 20 {
+		t.Fatalf("found %d JSON goldens, want every bundled root (at least 20)", len(files))
+	}
+	withWindow := 0
+	for _, f := range files {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			doc := readGolden(t, f)
+			lastDir, dirs := goldenRoots(t, doc.Root)
+			var all []hostReading
+			for _, d := range dirs {
+				all = append(all, readHostDir(t, d))
+			}
+			if len(all) > 1 {
+				withWindow++
+			}
+			for _, p := range checkGolden(doc, readHostDir(t, lastDir), all) {
+				t.Errorf("%s: %s", f, p)
+			}
+		})
+	}
+	if withWindow == 0 {
+		t.Error("no golden of a recorded window: the window checks never ran")
+	}
+
+	// The checks bite: each hand edit of one golden, made on a copy in
+	// memory, breaks the invariant it names, even when the edit keeps the
+	// sum.
+	path := filepath.Join("testdata", "golden", "snapshots_zfs-2.1.11-arc-filled.json")
+	orig := readGolden(t, path)
+	host := readHostDir(t, orig.Root)
+	if bad := checkGolden(orig, host, []hostReading{host}); len(bad) > 0 {
+		t.Fatalf("%s breaks the invariants: %q", path, bad)
+	}
+	term := func(doc *goldenDoc, name string) *int64 {
+		for i := range doc.Rec.Terms {
+			if doc.Rec.Terms[i].Name == name {
+				return &doc.Rec.Terms[i].Bytes
+			}
+		}
+		t.Fatalf("%s has no term %q", path, name)
+		return nil
+	}
+	for _, tc := range []struct {
+		name, want string
+		edit       func(d *goldenDoc)
+	}{
+		{"one term changed", "the terms add up to", func(d *goldenDoc) { *term(d, "free floor") += 4096 }},
+		{"host in use moved into rounding", "host in use is", func(d *goldenDoc) {
+			*term(d, "host in use") += mib
+			*term(d, "rounding") -= mib
+			d.Rec.HostBase += mib
+		}},
+		{"the cap off its step, rounding compensating", "left rounded down to a multiple of", func(d *goldenDoc) {
+			*term(d, "zfs_arc_max") -= mib
+			*term(d, "rounding") += mib
+			d.Rec.ArcMax -= mib
+		}},
+		{"MemTotal changed in the host section", "host.mem_total_bytes is", func(d *goldenDoc) { d.Host.MemTotal += 4096 }},
+		{"a process excess that the snapshot does not have", "process excess is", func(d *goldenDoc) {
+			d.Rec.Terms = append(d.Rec.Terms, d.Rec.Terms[0])
+			d.Rec.Terms[len(d.Rec.Terms)-1].Name, d.Rec.Terms[len(d.Rec.Terms)-1].Bytes = "process excess", mib
+			*term(d, "rounding") -= mib
+		}},
+	} {
+		t.Run("bites/"+tc.name, func(t *testing.T) {
+			doc := orig
+			doc.Rec.Terms = append(doc.Rec.Terms[:0:0], orig.Rec.Terms...)
+			tc.edit(&doc)
+			bad := checkGolden(doc, host, []hostReading{host})
+			if !strings.Contains(strings.Join(bad, "\n"), tc.want) {
+				t.Errorf("after the edit the check reports %q, want %q", bad, tc.want)
+			}
+		})
+	}
+}
