@@ -415,9 +415,20 @@ func (s *Staged) Commit(name string, want *State, max int64) error {
 	if err != nil {
 		return d.wrap(name, err)
 	}
-	// s.Name now holds what name held at the instant of the swap.
-	displaced, err := d.Read(s.Name, max)
-	if err != nil || !displaced.Equal(*want) {
+	// s.Name now holds what name held at the instant of the swap. It is
+	// compared at once, and again once the directory is synced: an editor
+	// that opened the old file just before the swap and writes just after
+	// it writes to the displaced file, which is then put back.
+	for pass := 0; pass < 2; pass++ {
+		if pass == 1 {
+			if err := d.Sync(); err != nil {
+				return err
+			}
+		}
+		displaced, err := d.Read(s.Name, max)
+		if err == nil && displaced.Equal(*want) {
+			continue
+		}
 		// Put the other change back where it was.
 		if uerr := unix.Renameat2(dfd, s.Name, dfd, name, unix.RENAME_EXCHANGE); uerr != nil {
 			return d.wrap(name, fmt.Errorf("%w; putting it back failed too (%v): the other version is at %s", ErrChanged, uerr, s.Name))
