@@ -12,9 +12,11 @@ import (
 )
 
 // TestLibvirtReal has a real libvirtd (Debian's libvirt-daemon-system) define
-// three domains in a private namespace, then reads the files it wrote.
-// libvirt rewrites every size in KiB, rounded up, and makes the autostart
-// link itself; the expected bytes are worked out from what was defined.
+// three domains in a private namespace and start one of them (TCG: no KVM
+// needed), then reads the files it wrote. libvirt rewrites every size in
+// KiB, rounded up, makes the autostart link itself, and writes the running
+// domain's status file; the expected bytes are worked out from what was
+// defined.
 func TestLibvirtReal(t *testing.T) {
 	in := t.TempDir()
 	for name, xml := range map[string]string{
@@ -27,9 +29,9 @@ func TestLibvirtReal(t *testing.T) {
 		"mt.xml": `<domain type='qemu'><name>mt</name><memory unit='MB'>1500</memory>
 <memtune><hard_limit unit='MiB'>1024</hard_limit></memtune>
 <os><type arch='x86_64'>hvm</type></os></domain>`,
-		// 512 MiB + 1 byte, autostarted.
+		// 512 MiB + 1 byte, autostarted and started.
 		"auto.xml": `<domain type='qemu'><name>auto</name><memory unit='b'>536870913</memory>
-<os><type arch='x86_64'>hvm</type></os></domain>`,
+<os><type arch='x86_64'>hvm</type></os><devices><memballoon model='none'/></devices></domain>`,
 	} {
 		if err := os.WriteFile(filepath.Join(in, name), []byte(xml), 0o644); err != nil {
 			t.Fatal(err)
@@ -40,7 +42,8 @@ start_libvirtd
 for d in hp mt auto; do virsh define "`+in+`/$d.xml"; done
 virsh autostart auto
 virsh autostart hp
-virsh list --all --autostart
+virsh start auto
+virsh list --all
 `)
 	// libvirt wrote the autostart links itself, as symlinks.
 	for _, d := range []string{"auto", "hp"} {
@@ -54,9 +57,14 @@ virsh list --all --autostart
 		t.Fatal(err)
 	}
 	want := []Guest{
-		// 536870913 bytes = 524288.0009 KiB, rounded up to 524289 KiB.
-		{Source: Libvirt, ID: "auto", Name: "auto", Path: "/etc/libvirt/qemu/auto.xml",
-			DeclaredBytes: 524289 * kib, OnBoot: true},
+		// Running, from its status file: libvirt aligns a running x86
+		// guest's memory to whole MiB (qemuDomainAlignMemorySizes), so
+		// 536870913 bytes = 524288.0009 KiB, 524289 KiB in the definition,
+		// is 525312 KiB (513 MiB) live. Autostarted, per the persistent
+		// definition's link.
+		{Source: Libvirt, ID: "auto", Name: "auto", Path: "/run/libvirt/qemu/auto.xml",
+			DeclaredBytes: 513 * mib, OnBoot: true, Running: true,
+			Cgroup: `machine.slice/machine-qemu\x2d1\x2dauto.scope`},
 		{Source: Libvirt, ID: "hp", Name: "hp", Path: "/etc/libvirt/qemu/hp.xml",
 			DeclaredBytes: 2 * gib, BalloonMinBytes: gib, OnBoot: true,
 			Hugepages: []HugePageUse{{PageSize: 2 * mib, Bytes: 2 * gib}}},
@@ -77,7 +85,7 @@ virsh list --all --autostart
 		Pools: []HugePool{{PageSize: 2 * mib, Total: 1024, Free: 1024}}}}
 	got := Count(gs, Boot, host)
 	checkCount(t, got, []counted{
-		{"auto", true, 524289 * kib, "starts at boot (autostart)"},
+		{"auto", true, 513 * mib, "running"},
 		{"hp", true, 0, "1024 free pages of the pool cover it"},
 		{"mt", false, 0, "does not start at boot"},
 	})

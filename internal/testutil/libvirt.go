@@ -29,12 +29,17 @@ done
 cp -a "$seed/." /etc/libvirt/
 rm -rf "$seed"
 
-libvirtd_pid=
+libvirtd_pid= virtlogd_pid=
 virsh() { command virsh -c qemu:///system "$@"; }
 # start_libvirtd starts the daemon (after the script has put its hooks or
 # configuration in place: libvirtd reads them at start) and waits until it
-# answers, at most 120 s.
+# answers, at most 120 s. virtlogd, which systemd would start on demand to
+# take a QEMU's output, is started first.
 start_libvirtd() {
+  if [[ -z $virtlogd_pid ]]; then
+    virtlogd >>"$out/virtlogd.log" 2>&1 &
+    virtlogd_pid=$!
+  fi
   libvirtd --pid-file /run/libvirt/arcadvise-test-libvirtd.pid >>"$out/libvirtd.log" 2>&1 &
   libvirtd_pid=$!
   for _ in $(seq 600); do
@@ -55,11 +60,34 @@ stop_libvirtd() {
     wait "$libvirtd_pid" 2>/dev/null || true
     libvirtd_pid=
   fi
+  if [[ -n $virtlogd_pid ]]; then
+    kill "$virtlogd_pid" 2>/dev/null || true
+    wait "$virtlogd_pid" 2>/dev/null || true
+    virtlogd_pid=
+  fi
 }
+
+# At the end, even a failed one: stop the domains through libvirt, so that
+# it removes what it made outside the namespace (a domain's cgroups in the
+# host's /sys/fs/cgroup), then the daemons, then the cgroup directories of
+# libvirt's /machine partition (cgroupfs, without systemd) if they were not
+# there before.
+machine_before=$(ls -d /sys/fs/cgroup/machine /sys/fs/cgroup/*/machine 2>/dev/null || true)
+cleanup() {
+  if compgen -G '/run/libvirt/qemu/*.xml' >/dev/null; then
+    if [[ -z $libvirtd_pid ]]; then start_libvirtd || true; fi
+    for d in $(virsh list --name 2>/dev/null); do virsh destroy "$d" >/dev/null 2>&1 || true; done
+  fi
+  stop_libvirtd
+  for d in /sys/fs/cgroup/machine /sys/fs/cgroup/*/machine; do
+    if [[ -d $d ]] && ! grep -qxF "$d" <<<"$machine_before"; then rmdir "$d" 2>/dev/null || true; fi
+  done
+}
+trap cleanup EXIT
 
 . "$ARCADVISE_SCRIPT"
 
-stop_libvirtd
+# What libvirt wrote, the status files of running domains included.
 mkdir -p "$out/root/etc" "$out/root/run" "$out/root/var/lib" "$out/root/var/cache" "$out/root/var/log"
 cp -a /etc/libvirt "$out/root/etc/"
 cp -a /run/libvirt "$out/root/run/"
@@ -81,12 +109,22 @@ find "$out/root" -type s -delete
 // not running when it starts: the script may first install hooks
 // (/etc/libvirt/hooks/qemu) or edit /etc/libvirt/qemu.conf, then call
 // start_libvirtd; "virsh" talks to qemu:///system; stop_libvirtd is
-// optional. $ARCADVISE_OUT is a directory the script may write results to;
-// libvirtd's log goes to $ARCADVISE_OUT/libvirtd.log. After the script,
-// libvirtd stops (domains it started are killed with the namespace) and
-// libvirt's five directories are copied, symlinks kept, sockets left out,
-// under $ARCADVISE_OUT/root, whose path InLibvirtNamespace returns: a root
-// for rootfs.Open.
+// optional (it stops virtlogd too). $ARCADVISE_OUT is a directory the
+// script may write results to; libvirtd's and virtlogd's logs go to
+// $ARCADVISE_OUT/libvirtd.log and virtlogd.log. After the script, libvirt's
+// five directories are copied, symlinks kept, sockets left out, under
+// $ARCADVISE_OUT/root, whose path InLibvirtNamespace returns (a root for
+// rootfs.Open): a domain the script started is still running then, and
+// its status file in run/libvirt/qemu is there. Then the domains are
+// destroyed through libvirt (which removes the cgroups it made for them)
+// and the daemons stop; whatever is left dies with the namespace.
+//
+// Only those five directories are private: the rest of the file system is
+// the host's, so the script writes nowhere else but $ARCADVISE_OUT (or
+// t.TempDir() paths). libvirt runs a hook (/etc/libvirt/hooks/qemu) with an
+// empty environment, so a hook cannot see $ARCADVISE_OUT: have it write
+// under /var/log/libvirt or /run/libvirt, which are copied out. A domain
+// of type 'qemu' (TCG) starts without /dev/kvm.
 //
 // It needs root (unshare, mount); without it, or without the programs, the
 // test skips, except under CI=true, where it fails. A failing script fails
