@@ -38,7 +38,8 @@ import (
 //     order of gs, first come first served: a guest either fits whole in
 //     what is left (and takes it) or counts in full (and takes nothing),
 //     which never counts a page twice. The pool is the host's, not one
-//     NUMA node's.
+//     NUMA node's. A PVE VM with keephugepages left its pages in the pool
+//     when it stopped, so they are among the free ones.
 //
 // Cgroups: an active cgroup's memory.min (MemTotal for "max", and never
 // more than MemTotal) counts once in its subtree. The kernel limits a

@@ -58,7 +58,9 @@ virsh list --all
 	}
 	want := []Guest{
 		// Running, from its status file: libvirt aligns a running x86
-		// guest's memory to whole MiB (qemuDomainAlignMemorySizes), so
+		// guest's memory to whole MiB (qemuDomainAlignMemorySizes and
+		// qemuDomainGetMemorySizeAlignment, src/qemu/qemu_domain.c:8886-8897
+		// in libvirt 10.7.0, the same in Debian's 9.0), so
 		// 536870913 bytes = 524288.0009 KiB, 524289 KiB in the definition,
 		// is 525312 KiB (513 MiB) live. Autostarted, per the persistent
 		// definition's link.
