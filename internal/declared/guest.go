@@ -98,7 +98,10 @@ type Guest struct {
 	// slash) the guest owns, for de-duplication; "" if unknown.
 	Cgroup string
 
-	// Set by Count.
+	// Set by Count. Counted: the rule takes this declaration and nothing
+	// else counts it already; CountedBytes may still be 0 (a running
+	// guest's huge pages are the hugepages term's). Why says which rule
+	// and what was left out, for the report's line.
 	CountedBytes uint64
 	Counted      bool
 	Why          string
