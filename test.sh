@@ -9,20 +9,23 @@ cd "$(dirname "$0")"
 # (textfile collector scrape), promtool (metrics lint, alert rules),
 # systemd-analyze (the timer and service), ansible-core (the role), unshare (a
 # read-only /etc), go-md2man, groff and man (the man page), lintian and rpm
-# (the packages), strace (a read-only run creates no file). Installed
+# (the packages), strace (a read-only run creates no file), libvirtd and
+# virsh (a real libvirt defines domains in a private namespace for
+# internal/declared). Installed
 # when missing and this runs as root with apt; otherwise those tests say so and
 # skip (and fail under CI=true).
 need=()
 for t in prometheus-node-exporter:prometheus-node-exporter promtool:prometheus \
          systemd-analyze:systemd ansible-playbook:ansible-core unshare:util-linux \
          go-md2man:go-md2man groff:groff-base man:man-db lintian:lintian rpm:rpm \
-         strace:strace; do
+         strace:strace libvirtd:libvirt-daemon-system virsh:libvirt-clients; do
   command -v "${t%%:*}" >/dev/null || need+=("${t#*:}")
 done
 if (( ${#need[@]} > 0 )) && [[ $EUID == 0 ]] && command -v apt-get >/dev/null; then
   echo "test.sh: installing ${need[*]} (Debian packages) for the fleet tests" >&2
   export DEBIAN_FRONTEND=noninteractive
-  apt-get update -q >/dev/null && apt-get install -y -q --no-install-recommends "${need[@]}" >/dev/null
+  apt-get update -q >/dev/null &&
+    apt-get -o DPkg::Lock::Timeout=600 install -y -q --no-install-recommends "${need[@]}" >/dev/null
 fi
 go vet ./...
 go test -count=1 ./...
