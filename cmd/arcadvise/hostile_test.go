@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -196,12 +197,99 @@ func hostileCases() []hostileCase {
 				writeFile(t, filepath.Join(root, "proc/pressure/memory"), "some avg10=NaN avg60=0.00 avg300=0.00 total=1\nfull avg10=0.00 avg60=0.00 avg300=0.00 total=1\n")
 			},
 			args: []string{"--reserve", "1G"}, code: 2, stderr: `proc/pressure/memory:1: malformed line "some avg10=NaN avg60=0.00 avg300=0.00 total=1": avg10 "NaN" is not a percentage`},
+		// Every read and check before the first write (issue 18, finding 5).
+		{name: "a FIFO as kexec_crash_loaded stops --write --live before anything is written",
+			setup: fifo("sys/kernel/kexec_crash_loaded"), args: []string{"--reserve", "2G", "--write", "--live"}, code: 2, stderr: notRegular,
+			check: nothingActed},
+		{name: "a missing --textfile directory stops --write --live before anything is written",
+			args: []string{"--reserve", "2G", "--write", "--live", "--textfile", "/nonexistent/textfile"}, code: 2, stderr: `/nonexistent: no such file or directory`,
+			check: nothingActed},
+		// A budget for all of modprobe.d (finding 3): 200 files of 1 MiB,
+		// each within the per-file limit, fail fast and small.
+		{name: "200 modprobe.d files of 1 MiB",
+			setup: func(t *testing.T, root, _ string) {
+				line := "options zfs zfs_txg_timeout=5\n" + strings.Repeat("# padding\n", (1<<20-64)/10)
+				for i := range 200 {
+					writeFile(t, filepath.Join(root, modprobeD, fmt.Sprintf("f%03d.conf", i)), line)
+				}
+			},
+			args: []string{"--reserve", "2G", "--write"}, code: 2, stderr: `past arcadvise's budget for modprobe configuration: more than 4194304 bytes in all`,
+			check: nothingActed},
+		{name: "one 1 MiB modprobe.d file of zfs options",
+			setup: func(t *testing.T, root, _ string) {
+				writeFile(t, filepath.Join(root, modprobeD, "big.conf"), strings.Repeat("options zfs zfs_arc_max=1\n", (1<<20-64)/26))
+			},
+			args: []string{"--reserve", "2G"}, code: 2, stderr: `big.conf: past arcadvise's budget for modprobe configuration: more than 4096 zfs options`},
+		{name: "one 1 MiB modprobe.d file of comments is read, fast",
+			setup: func(t *testing.T, root, _ string) {
+				writeFile(t, filepath.Join(root, modprobeD, "big.conf"), "options zfs zfs_arc_max=1073741824\n"+strings.Repeat("# padding\n", (1<<20-64)/10))
+			},
+			args: []string{"--reserve", "2G", "--diff"}, code: 0},
+		// An ARC near 2^64 bytes is an input error, not an over-commit
+		// (finding 8).
+		{name: "an arcstats size near 2^64",
+			setup: func(t *testing.T, root, _ string) {
+				p := filepath.Join(root, arcPath)
+				b, _ := os.ReadFile(p)
+				writeFile(t, p, regexp.MustCompile(`(?m)^size( +4 +)\d+$`).ReplaceAllString(string(b), "size${1}18446744073709551000"))
+			},
+			args: []string{"--reserve", "2G"}, code: 2, stderr: `arcstats:\d+: size is 18446744073709551000 bytes, more than any machine can address`},
+		// Backups stay bounded, and a planted name cannot steer them
+		// (finding 10).
+		{name: "a planted backup number near 2^63",
+			setup: func(t *testing.T, root, _ string) {
+				writeFile(t, filepath.Join(root, modprobeD, "zfs.conf"), "options zfs zfs_arc_max=1073741824\n")
+				writeFile(t, filepath.Join(root, modprobeD, "zfs.conf.arcadvise-bak.9223372036854775807"), "planted\n")
+				for i := range 12 {
+					r := []string{"1G", "1536M"}[i%2]
+					if code := run(context.Background(), []string{"--root", root, "--reserve", r, "--write"}, io.Discard, io.Discard); code != 0 {
+						t.Fatalf("write %d: exit %d", i, code)
+					}
+				}
+			},
+			args: []string{"--reserve", "2G", "--write"}, code: 0,
+			check: func(t *testing.T, root, _ string) {
+				des, _ := os.ReadDir(filepath.Join(root, modprobeD))
+				var bks []string
+				for _, de := range des {
+					if strings.Contains(de.Name(), ".arcadvise-bak.") {
+						bks = append(bks, de.Name())
+					}
+				}
+				// .1 (the original), the newest 5, and the planted file,
+				// which is not arcadvise's and is left alone.
+				want := []string{"zfs.conf.arcadvise-bak.1", "zfs.conf.arcadvise-bak.10", "zfs.conf.arcadvise-bak.11", "zfs.conf.arcadvise-bak.12",
+					"zfs.conf.arcadvise-bak.13", "zfs.conf.arcadvise-bak.9", "zfs.conf.arcadvise-bak.9223372036854775807"}
+				if strings.Join(bks, " ") != strings.Join(want, " ") {
+					t.Errorf("backups %q, want %q", bks, want)
+				}
+				if b, _ := os.ReadFile(filepath.Join(root, modprobeD, "zfs.conf.arcadvise-bak.9223372036854775807")); string(b) != "planted\n" {
+					t.Errorf("the planted file changed: %q", b)
+				}
+			}},
 		// --diff and --write decide alike.
 		{name: "--diff refuses what --write refuses: an unbalanced quote",
 			setup: func(t *testing.T, root, _ string) {
 				writeFile(t, filepath.Join(root, modprobeD, "zfs.conf"), "options zfs zfs_arc_max=\"1073741824\n")
 			},
 			args: []string{"--reserve", "2G", "--diff"}, code: 2, stderr: `unbalanced '"' in the zfs options`},
+	}
+}
+
+// nothingActed checks that no modprobe.d file and no module parameter was
+// written.
+func nothingActed(t *testing.T, root, _ string) {
+	t.Helper()
+	if _, err := os.Stat(filepath.Join(root, modprobeD, "zfs.conf")); err == nil {
+		t.Error("zfs.conf was written")
+	}
+	src := filepath.Join("..", "..", "testdata", "snapshots", "zfs-2.1.11-arc-filled")
+	for _, p := range []string{paramMax, paramMin} {
+		a, _ := os.ReadFile(filepath.Join(src, p))
+		b, _ := os.ReadFile(filepath.Join(root, p))
+		if !bytes.Equal(a, b) {
+			t.Errorf("%s changed: %q, was %q", p, b, a)
+		}
 	}
 }
 

@@ -80,9 +80,9 @@ func TestConcurrentWrites(t *testing.T) {
 	t.Logf("100 pairs: both wrote in turn %d times, %d runs refused with exit 2", both, refused)
 }
 
-// TestSignalNeverActs: SIGTERM (or SIGINT) during --sample 1000h --write
+// TestSignalNeverActs: SIGTERM (or SIGINT, SIGHUP) during --sample 1000h --write
 // --live ends the window; the advice is printed from what was seen, nothing
-// is written or applied, and the exit status is 143 (130). The signal goes
+// is written or applied, and the exit status is 143 (130, 129). The signal goes
 // when the child is ready for it: its stderr is a terminal, where the
 // progress line appears after the first reading, and the child handles
 // SIGINT and SIGTERM from before it reads anything (runMain).
@@ -92,7 +92,7 @@ func TestSignalNeverActs(t *testing.T) {
 		t.Fatal(err)
 	}
 	src := filepath.Join("..", "..", "testdata", "snapshots", "zfs-2.1.11-arc-filled")
-	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT} {
+	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP} {
 		t.Run(sig.String(), func(t *testing.T) {
 			root := filepath.Join(t.TempDir(), "host")
 			if err := os.CopyFS(root, os.DirFS(src)); err != nil {

@@ -75,9 +75,9 @@ func advise(ctx context.Context, o *cli.Options, mode apply.Mode, stdout, tty io
 	defer fsys.Close()
 	mrun := metrics.Run{Version: buildinfo.String(), At: time.Now()}
 	if o.Textfile != "" { // written whatever happens, with arcadvise_last_run_success
-		tf, err := metrics.OpenTextfileDir(o.Textfile)
-		if err != nil {
-			return 0, inputErr(err, "--textfile names the directory node_exporter's textfile collector reads (--collector.textfile.directory); it must exist and be writable")
+		tf, terr := metrics.OpenTextfileDir(o.Textfile)
+		if terr != nil {
+			return 0, inputErr(terr, "--textfile names the directory node_exporter's textfile collector reads (--collector.textfile.directory); it must exist and be writable")
 		}
 		defer tf.Close()
 		defer func() {
@@ -195,7 +195,7 @@ func render(w io.Writer, o *cli.Options, mode apply.Mode, rep *report.Report, mr
 	case mode == apply.Check:
 		return rep.WriteCheck(w)
 	case mode.Acts():
-		return rep.WriteActed(w, mode.Writes(), o.Diff)
+		return rep.WriteActed(w, mode.Writes())
 	}
 	return rep.WriteText(w, report.TextOptionsFor(w, o.Verbose))
 }

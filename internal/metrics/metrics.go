@@ -53,7 +53,9 @@ func Registry(run Run) *prometheus.Registry {
 	info := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "arcadvise_info",
 		Help: "arcadvise's version, the OpenZFS module's version and the kernel release; always 1."},
 		[]string{"version", "zfs_version", "kernel"})
-	info.WithLabelValues(run.Version, zfsVersion, run.Kernel).Set(1)
+	// Label values come from files under the root (the module's version
+	// file): shown escaped, as on a terminal.
+	info.WithLabelValues(report.Sanitize(run.Version), report.Sanitize(zfsVersion), report.Sanitize(run.Kernel)).Set(1)
 	reg.MustRegister(info)
 	gauge("arcadvise_last_run_timestamp_seconds", "When arcadvise last ran, in seconds since the epoch.", float64(run.At.UnixNano())/1e9)
 	if r == nil {

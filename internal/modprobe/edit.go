@@ -76,6 +76,9 @@ type Edit struct {
 	base     []byte // what New was derived from: Old, or From's content
 	// Immutable: the file has chattr +i or +a; Validate refuses it.
 	immutable bool
+	// edits turn base into New: the diff is made from them, not by
+	// comparing the two (which costs a pass over every line of both).
+	edits []udiff.Edit
 }
 
 // Plan works out the edit that makes every change effective through the
@@ -218,7 +221,7 @@ func (c *Config) Plan(changes []Change) (*Edit, error) {
 		e.New = e.Old
 		return e, nil
 	}
-	e.New, err = editFile(e.Path, e.base, needed)
+	e.New, e.edits, err = editFile(e.Path, e.base, needed)
 	if err != nil {
 		return nil, err
 	}
@@ -296,7 +299,7 @@ func Snippet(changes []Change) string {
 // checks the result: the last occurrence of each changed parameter has the
 // new value and every other zfs parameter is set in the same order to the
 // same values as before.
-func editFile(path string, content []byte, changes []Change) ([]byte, error) {
+func editFile(path string, content []byte, changes []Change) ([]byte, []udiff.Edit, error) {
 	p := parse(path, content)
 	type span struct {
 		start, end int
@@ -350,19 +353,25 @@ func editFile(path string, content []byte, changes []Change) ([]byte, error) {
 		at = s.end
 	}
 	out = append(out, content[at:]...)
+	edits := make([]udiff.Edit, 0, len(spans)+1)
+	for _, s := range spans {
+		edits = append(edits, udiff.Edit{Start: s.start, End: s.end, New: s.repl})
+	}
 	if len(appends) > 0 {
+		tail := len(out)
 		if len(out) > 0 && out[len(out)-1] != '\n' {
 			out = append(out, '\n')
 		}
-		if _, pending := readLines(out); pending {
+		if eachLine(out, func(*logicalLine) {}) {
 			out = append(out, '\n') // end a continuation left open at EOF
 		}
 		out = append(out, Snippet(appends)...)
+		edits = append(edits, udiff.Edit{Start: len(content), End: len(content), New: string(out[tail:])})
 	}
 	if err := checkEdit(path, content, out, changes); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return out, nil
+	return out, edits, nil
 }
 
 // checkEdit verifies editFile's result (see there).
@@ -469,20 +478,59 @@ func (e *Edit) Diff() string {
 	if !e.Changed() {
 		return ""
 	}
-	oldLabel, old := e.Path, string(e.Old)
+	// The content the edits apply to: the file, or the package file a new
+	// one copies, or nothing.
+	oldLabel, old := e.Path, string(e.base)
 	if !e.Exists {
-		oldLabel, old = "/dev/null", ""
+		oldLabel = "/dev/null"
 		if e.From != "" {
-			oldLabel, old = e.From, string(e.base)
+			oldLabel = e.From
 		}
 	}
 	newLabel := e.Path + " (arcadvise)"
-	u, err := udiff.ToUnified(oldLabel, newLabel, old, udiff.Lines(old, string(e.New)), udiff.DefaultContextLines)
+	u, err := udiff.ToUnified(oldLabel, newLabel, old, lineEdits(e.base, e.edits), udiff.DefaultContextLines)
 	if err != nil {
 		// A line diff the library rejects: show the whole file replaced.
 		u, _ = udiff.ToUnified(oldLabel, newLabel, old, []udiff.Edit{{Start: 0, End: len(old), New: string(e.New)}}, udiff.DefaultContextLines)
 	}
 	return u
+}
+
+// lineEdits widens byte edits (sorted, not overlapping) to whole lines and
+// joins those that touch, so that the diff shows a change as diff -u does:
+// the old lines, then the new.
+func lineEdits(content []byte, edits []udiff.Edit) []udiff.Edit {
+	var out []udiff.Edit
+	var b strings.Builder
+	start, end, at := -1, -1, 0 // the cluster's lines [start, end); content[:at] is in b
+	flush := func() {
+		if start >= 0 {
+			b.Write(content[at:end])
+			out = append(out, udiff.Edit{Start: start, End: end, New: b.String()})
+			b.Reset()
+		}
+	}
+	for _, e := range edits {
+		a := bytes.LastIndexByte(content[:e.Start], '\n') + 1
+		z := e.End
+		if z == e.Start || content[z-1] != '\n' {
+			if k := bytes.IndexByte(content[z:], '\n'); k >= 0 {
+				z += k + 1
+			} else {
+				z = len(content)
+			}
+		}
+		if start < 0 || a > end {
+			flush()
+			start, end, at = a, z, a
+		}
+		end = max(end, z)
+		b.Write(content[at:e.Start])
+		b.WriteString(e.New)
+		at = e.End
+	}
+	flush()
+	return out
 }
 
 // Validate checks that Write may write the edit: Path's directory must

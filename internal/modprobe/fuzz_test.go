@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/aymanbagabas/go-udiff"
 )
 
 // FuzzParseFile checks that any file parses, and that every word it finds
@@ -50,17 +52,24 @@ func FuzzEdit(f *testing.F) {
 	f.Add([]byte("options zfs zfs_arc_max=8589934592\n"), uint64(4294967296), uint64(1073741824))
 	f.Fuzz(func(t *testing.T, data []byte, maxv, minv uint64) {
 		changes := []Change{maxc(maxv), minc(minv)}
-		out, err := editFile("f", data, changes)
+		out, edits, err := editFile("f", data, changes)
 		if err != nil {
 			if !errors.Is(err, ErrRefused) {
 				t.Fatalf("error not a refusal: %v", err)
 			}
 			return
 		}
+		// The edits the diff is made from turn the content into out.
+		if applied, err := udiff.Apply(string(data), edits); err != nil || applied != string(out) {
+			t.Fatalf("the edits give %q (%v), want %q", applied, err, out)
+		}
+		if applied, err := udiff.Apply(string(data), lineEdits(data, edits)); err != nil || applied != string(out) {
+			t.Fatalf("the line edits give %q (%v), want %q", applied, err, out)
+		}
 		if err := checkEdit("f", data, out, changes); err != nil {
 			t.Fatal(err)
 		}
-		again, err := editFile("f", out, changes)
+		again, _, err := editFile("f", out, changes)
 		if err != nil || !bytes.Equal(again, out) {
 			t.Fatalf("second edit: %v\nfirst:\n%q\nsecond:\n%q", err, out, again)
 		}

@@ -53,6 +53,7 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -254,14 +255,18 @@ type logicalLine struct {
 // data ends inside a continuation (its last newline was escaped), so that a
 // line appended after it would be joined to the previous one.
 func readLines(data []byte) (lines []logicalLine, pending bool) {
+	pending = eachLine(data, func(ll *logicalLine) { lines = append(lines, ll.clone()) })
+	return lines, pending
+}
+
+// eachLine calls fn with each logical line of data, as readLines splits
+// them, in buffers it reuses: fn must clone a line it keeps. A file of
+// comments costs no allocation per line.
+func eachLine(data []byte, fn func(*logicalLine)) (pending bool) {
 	i := 0
+	var ll logicalLine
 	for i < len(data) {
-		ll := logicalLine{start: i}
-		n := bytes.IndexByte(data[i:], '\n')
-		if n < 0 {
-			n = len(data) - i
-		}
-		ll.text, ll.off = make([]byte, 0, n), make([]int, 0, n)
+		ll.start, ll.text, ll.off = i, ll.text[:0], ll.off[:0]
 		pending = false
 		terminated := false
 		for i < len(data) && !terminated {
@@ -289,23 +294,30 @@ func readLines(data []byte) (lines []logicalLine, pending bool) {
 		}
 		if !terminated && len(ll.text) == 0 {
 			// EOF with nothing buffered: freadline_wrapped returns NULL.
-			return lines, pending
+			return pending
 		}
 		ll.end = i
 		if k := bytes.IndexByte(ll.text, 0); k >= 0 {
 			// C string semantics: everything after a NUL is invisible.
 			ll.text, ll.off = ll.text[:k], ll.off[:k]
 		}
-		lines = append(lines, ll)
+		fn(&ll)
 	}
-	return lines, pending
+	return pending
+}
+
+// clone copies a line out of eachLine's buffers.
+func (ll *logicalLine) clone() logicalLine {
+	c := *ll
+	c.text, c.off = slices.Clone(ll.text), slices.Clone(ll.off)
+	return c
 }
 
 // lineIndex holds the start offset of every physical line.
 type lineIndex []int
 
 func newLineIndex(data []byte) lineIndex {
-	idx := lineIndex{0}
+	idx := make(lineIndex, 1, bytes.Count(data, []byte{'\n'})+1)
 	for i, c := range data {
 		if c == '\n' {
 			idx = append(idx, i+1)
@@ -485,100 +497,108 @@ var knownCommands = map[string]bool{
 func parse(path string, data []byte) *parsed {
 	p := &parsed{}
 	idx := newLineIndex(data)
-	lines, pending := readLines(data)
-	p.pending = pending
-	for _, ll := range lines {
-		t := ll.text
-		first := idx.lineOf(ll.start)
-		if len(t) == 0 {
-			continue
-		}
-		if t[0] == '#' {
-			if last := idx.lineOf(max(ll.end-1, ll.start)); last > first && continuesIntoContent(data, ll) {
-				p.warn(path, first, fmt.Sprintf("comment ends in '\\': modprobe reads line(s) %d-%d as part of the comment and ignores them", first+1, last))
-			}
-			continue
-		}
-		cs, ce, next, ok := strtok(t, 0)
-		if !ok {
-			continue
-		}
-		if cmd := string(t[cs:ce]); cmd != "options" {
-			if cmd[0] != '#' && !knownCommands[cmd] && bytes.Contains(t, []byte("zfs")) {
-				hint := ""
-				if cmd == "option" {
-					hint = " (did you mean 'options'?)"
-				}
-				p.warn(path, first, fmt.Sprintf("modprobe ignores this line: %q is not a modprobe.d command%s", cmd, hint))
-			}
-			continue
-		}
-		ms, me, next, ok := strtok(t, next)
-		if !ok || normParam(string(t[ms:me])) != "zfs" || next >= len(t) {
-			// Another module, or "options zfs" with nothing after it,
-			// which kmod ignores as a bad line.
-			continue
-		}
-		if p.dashdash {
-			p.warn(path, first, "ignored by the kernel: it comes after a '--' word, which ends the module parameters")
-			continue
-		}
-		opts := bytes.ReplaceAll(t[next:], []byte{'\t'}, []byte{' '})
-		args, unbalanced := splitKernelArgs(opts)
-		pl := parsedLine{ll: ll}
-		prevEnd := ll.off[me-1] + 1
-		var hashWords []string
-		hashLine := 0
-		for _, a := range args {
-			start := ll.off[next+a.start]
-			w := word{
-				Setting: Setting{
-					Param:  a.param,
-					Value:  a.value,
-					Path:   path,
-					Line:   idx.lineOf(start),
-					Source: FromFile,
-				},
-				hasValue:  a.hasValue,
-				line:      len(p.lines),
-				fileStart: start,
-				fileEnd:   ll.off[next+a.end-1] + 1,
-				prevEnd:   prevEnd,
-			}
-			prevEnd = w.fileEnd
-			if !a.hasValue && a.param == "--" {
-				p.dashdash = true
-				p.warn(path, w.Line, "a '--' word ends the module parameters: the kernel ignores everything after it, later lines, files and the command line included")
-				break
-			}
-			if hashLine > 0 || strings.HasPrefix(a.param, "#") {
-				if hashLine == 0 {
-					hashLine = w.Line
-				}
-				text := a.param
-				if a.hasValue {
-					text += "=" + a.value
-				}
-				hashWords = append(hashWords, text)
-			}
-			pl.words = append(pl.words, len(p.words))
-			p.words = append(p.words, w)
-			if msg := valueProblem(w.Setting, w.hasValue); msg != "" {
-				p.warn(path, w.Line, msg)
-			}
-		}
-		if hashLine > 0 {
-			p.warn(path, hashLine, "trailing '# ...' is passed to the module as parameters (modprobe.d has no end-of-line comments): "+strings.Join(hashWords, " "))
-		}
-		if unbalanced {
-			if p.unbalanced == 0 {
-				p.unbalanced = first
-			}
-			p.warn(path, first, "unbalanced '\"': the kernel reads the rest of the zfs options, later lines, files and the command line included, as part of one value")
-		}
-		p.lines = append(p.lines, pl)
-	}
+	p.pending = eachLine(data, func(lp *logicalLine) {
+		p.parseLine(path, data, idx, lp)
+	})
 	return p
+}
+
+// parseLine parses one logical line (eachLine's: cloned when kept).
+func (p *parsed) parseLine(path string, data []byte, idx lineIndex, lp *logicalLine) {
+	if len(p.words) > maxSettings {
+		return // past Load's budget already: it refuses the file
+	}
+	ll := *lp
+	t := ll.text
+	first := idx.lineOf(ll.start)
+	if len(t) == 0 {
+		return
+	}
+	if t[0] == '#' {
+		if last := idx.lineOf(max(ll.end-1, ll.start)); last > first && continuesIntoContent(data, ll) {
+			p.warn(path, first, fmt.Sprintf("comment ends in '\\': modprobe reads line(s) %d-%d as part of the comment and ignores them", first+1, last))
+		}
+		return
+	}
+	cs, ce, next, ok := strtok(t, 0)
+	if !ok {
+		return
+	}
+	if cmd := string(t[cs:ce]); cmd != "options" {
+		if cmd[0] != '#' && !knownCommands[cmd] && bytes.Contains(t, []byte("zfs")) {
+			hint := ""
+			if cmd == "option" {
+				hint = " (did you mean 'options'?)"
+			}
+			p.warn(path, first, fmt.Sprintf("modprobe ignores this line: %q is not a modprobe.d command%s", cmd, hint))
+		}
+		return
+	}
+	ms, me, next, ok := strtok(t, next)
+	if !ok || normParam(string(t[ms:me])) != "zfs" || next >= len(t) {
+		// Another module, or "options zfs" with nothing after it,
+		// which kmod ignores as a bad line.
+		return
+	}
+	if p.dashdash {
+		p.warn(path, first, "ignored by the kernel: it comes after a '--' word, which ends the module parameters")
+		return
+	}
+	opts := bytes.ReplaceAll(t[next:], []byte{'\t'}, []byte{' '})
+	args, unbalanced := splitKernelArgs(opts)
+	ll = lp.clone() // kept in p.lines
+	pl := parsedLine{ll: ll}
+	prevEnd := ll.off[me-1] + 1
+	var hashWords []string
+	hashLine := 0
+	for _, a := range args {
+		start := ll.off[next+a.start]
+		w := word{
+			Setting: Setting{
+				Param:  a.param,
+				Value:  a.value,
+				Path:   path,
+				Line:   idx.lineOf(start),
+				Source: FromFile,
+			},
+			hasValue:  a.hasValue,
+			line:      len(p.lines),
+			fileStart: start,
+			fileEnd:   ll.off[next+a.end-1] + 1,
+			prevEnd:   prevEnd,
+		}
+		prevEnd = w.fileEnd
+		if !a.hasValue && a.param == "--" {
+			p.dashdash = true
+			p.warn(path, w.Line, "a '--' word ends the module parameters: the kernel ignores everything after it, later lines, files and the command line included")
+			break
+		}
+		if hashLine > 0 || strings.HasPrefix(a.param, "#") {
+			if hashLine == 0 {
+				hashLine = w.Line
+			}
+			text := a.param
+			if a.hasValue {
+				text += "=" + a.value
+			}
+			hashWords = append(hashWords, text)
+		}
+		pl.words = append(pl.words, len(p.words))
+		p.words = append(p.words, w)
+		if msg := valueProblem(w.Setting, w.hasValue); msg != "" {
+			p.warn(path, w.Line, msg)
+		}
+	}
+	if hashLine > 0 {
+		p.warn(path, hashLine, "trailing '# ...' is passed to the module as parameters (modprobe.d has no end-of-line comments): "+strings.Join(hashWords, " "))
+	}
+	if unbalanced {
+		if p.unbalanced == 0 {
+			p.unbalanced = first
+		}
+		p.warn(path, first, "unbalanced '\"': the kernel reads the rest of the zfs options, later lines, files and the command line included, as part of one value")
+	}
+	p.lines = append(p.lines, pl)
 }
 
 // continuesIntoContent reports whether the physical lines a comment swallowed

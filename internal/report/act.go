@@ -25,8 +25,12 @@ func (r *Report) WriteCheck(w io.Writer) error {
 // that nothing needed writing), each value applied live and whether the
 // module took it, the diff when asked for or when the file changed, and
 // the next steps.
-func (r *Report) WriteActed(w io.Writer, wrote, showDiff bool) error {
+func (r *Report) WriteActed(w io.Writer, wrote bool) error {
 	c := r.Config
+	if c.Interrupted == "before" {
+		_, err := fmt.Fprintln(w, "interrupted before the first write: nothing was written or applied")
+		return err
+	}
 	switch {
 	case !wrote:
 	case c.Wrote == "":
@@ -46,7 +50,10 @@ func (r *Report) WriteActed(w io.Writer, wrote, showDiff bool) error {
 	for _, n := range c.Notes {
 		fmt.Fprintf(w, "note: %s\n", n)
 	}
-	if showDiff || c.Wrote != "" {
+	if c.Interrupted == "after" {
+		fmt.Fprintln(w, "interrupted after the first write: arcadvise finished the change rather than leave it half done")
+	}
+	if c.Wrote != "" {
 		io.WriteString(w, c.Diff)
 	}
 	for i, s := range c.NextSteps {

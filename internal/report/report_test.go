@@ -190,28 +190,32 @@ func TestWriteCheck(t *testing.T) {
 
 func TestWriteActed(t *testing.T) {
 	tests := []struct {
-		name            string
-		cfg             apply.Result
-		wrote, showDiff bool
-		want            string
+		name  string
+		cfg   apply.Result
+		wrote bool
+		want  string
 	}{
-		{"nothing to write", apply.Result{TargetFile: "/etc/modprobe.d/zfs.conf", Diff: "D\n"}, true, false,
+		{"nothing to write", apply.Result{TargetFile: "/etc/modprobe.d/zfs.conf", Diff: "D\n"}, true,
 			"/etc/modprobe.d/zfs.conf already has the recommended values: nothing written\n"},
-		{"new file", apply.Result{Wrote: "/e/z.conf", Diff: "D\n", NextSteps: []string{"one", "two"}}, true, false,
+		{"new file", apply.Result{Wrote: "/e/z.conf", Diff: "D\n", NextSteps: []string{"one", "two"}}, true,
 			"wrote /e/z.conf (a new file)\nD\nNext steps:\n  1. one\n  2. two\n"},
-		{"with backup", apply.Result{Wrote: "/e/z.conf", Backup: "/e/z.conf.arcadvise-bak", Diff: "D\n"}, true, false,
+		{"with backup", apply.Result{Wrote: "/e/z.conf", Backup: "/e/z.conf.arcadvise-bak", Diff: "D\n"}, true,
 			"wrote /e/z.conf (the previous content is in /e/z.conf.arcadvise-bak)\nD\n"},
-		{"live only, diff asked", apply.Result{Diff: "D\n", Notes: []string{"shrinks later"}, Applied: []apply.Applied{
+		{"live only: no diff", apply.Result{Diff: "D\n", Notes: []string{"shrinks later"}, Applied: []apply.Applied{
 			{Param: "zfs_arc_min", Value: 1, Field: "c_min", Before: 5, After: 1, Accepted: true},
 			{Param: "zfs_arc_max", Value: 2, Field: "c_max", Before: 9, After: 9},
-		}}, false, true,
-			"live: zfs_arc_min=1 accepted: arcstats c_min 5 → 1\nlive: zfs_arc_max=2 ignored by the module: arcstats c_max is still 9\nnote: shrinks later\nD\n"},
+		}}, false,
+			"live: zfs_arc_min=1 accepted: arcstats c_min 5 → 1\nlive: zfs_arc_max=2 ignored by the module: arcstats c_max is still 9\nnote: shrinks later\n"},
+		{"interrupted before the first write", apply.Result{TargetFile: "/e/z.conf", Diff: "D\n", Interrupted: "before"}, true,
+			"interrupted before the first write: nothing was written or applied\n"},
+		{"interrupted after it", apply.Result{Wrote: "/e/z.conf", Diff: "D\n", Interrupted: "after"}, true,
+			"wrote /e/z.conf (a new file)\ninterrupted after the first write: arcadvise finished the change rather than leave it half done\nD\n"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			r := &Report{Config: &tt.cfg}
 			var buf bytes.Buffer
-			if err := r.WriteActed(&buf, tt.wrote, tt.showDiff); err != nil || buf.String() != tt.want {
+			if err := r.WriteActed(&buf, tt.wrote); err != nil || buf.String() != tt.want {
 				t.Errorf("got %q, %v\nwant %q", buf.String(), err, tt.want)
 			}
 		})

@@ -379,6 +379,12 @@ func (s *Staged) Commit(name string, want *State, max int64) error {
 	}
 	dfd := int(d.d.Fd())
 	if want == nil {
+		// In a directory another user can write (the textfile's), that
+		// user may have swapped the staged name for something else:
+		// renaming it into place would publish their file as ours.
+		if !s.owns(s.Name) {
+			return d.wrap(name, fmt.Errorf("arcadvise's temporary file %s was replaced by someone else: nothing written", s.Name))
+		}
 		return d.wrap(name, unix.Renameat(dfd, s.Name, dfd, name))
 	}
 	changed := func() error {
