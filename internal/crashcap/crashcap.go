@@ -5,10 +5,10 @@
 //
 // Everything is read under a root (internal/rootfs): /sys/kernel/
 // kexec_crash_loaded, /sys/module/pstore/parameters/backend,
-// /sys/module/netconsole, /sys/kernel/config/netconsole and
-// /proc/sys/kernel/{panic,panic_on_oops,hung_task_panic}. /proc/cmdline
-// (crashkernel=) comes from the caller and /proc/mounts through bootsteps,
-// their one readers.
+// /sys/module/netconsole, /sys/kernel/config/netconsole, the netconsole
+// options of modprobe.d and /proc/sys/kernel/{panic,panic_on_oops,
+// hung_task_panic}. /proc/cmdline (crashkernel=, netconsole=) comes from
+// the caller and /proc/mounts through bootsteps, their one readers.
 package crashcap
 
 import (
@@ -81,7 +81,11 @@ func Read(root, cmdline string) (Report, error) {
 	if !kd.Ready {
 		kd.Fix = "apt install kdump-tools (Debian, Ubuntu, Proxmox), set USE_KDUMP=1 in /etc/default/kdump-tools, reboot; kdump-config show then says ready"
 		if dracut {
-			kd.Fix = "dnf install kexec-tools, kdumpctl reset-crashkernel, systemctl enable --now kdump, reboot; kdumpctl status then says ready"
+			// RHEL 9, "Managing, monitoring and updating the kernel",
+			// "Configuring kdump on the command line": kdumpctl
+			// reset-crashkernel --kernel=ALL sets the default
+			// crashkernel= for every installed kernel.
+			kd.Fix = "dnf install kexec-tools, kdumpctl reset-crashkernel --kernel=ALL, systemctl enable --now kdump, reboot; kdumpctl status then says ready"
 		}
 	}
 	r.Items = append(r.Items, kd)
@@ -107,26 +111,10 @@ func Read(root, cmdline string) (Report, error) {
 	}
 	r.Items = append(r.Items, ps)
 
-	// netconsole: the module with a target, from its parameter or configfs.
-	target, modLoaded, err := read("sys/module/netconsole/parameters/netconsole")
+	// netconsole: the module with a target (netconsole.go).
+	nc, err := netconsoleItem(fsys, cmdline, read)
 	if err != nil {
 		return Report{}, err
-	}
-	if _, err := fsys.Stat("sys/module/netconsole"); err == nil {
-		modLoaded = true
-	}
-	if des, err := fsys.ReadDir("sys/kernel/config/netconsole"); err == nil {
-		for _, de := range des {
-			if on, _, _ := read("sys/kernel/config/netconsole/" + de.Name() + "/enabled"); on == "1" {
-				target = "configfs " + de.Name()
-			}
-		}
-	}
-	nc := Item{Name: "netconsole", Ready: modLoaded && target != "",
-		Value:  "module loaded: " + yesNo(modLoaded) + ", target " + dash(target),
-		Source: "/sys/module/netconsole, /sys/kernel/config/netconsole"}
-	if !nc.Ready {
-		nc.Fix = "sends the panic to a log host: modprobe netconsole netconsole=@/IFACE,PORT@LOGHOST/ (or its configfs targets), with a listener such as nc -u -l PORT there"
 	}
 	r.Items = append(r.Items, nc)
 	r.KeepsTrace = kd.Ready || ps.Ready || nc.Ready

@@ -1,0 +1,54 @@
+package crashcap
+
+import (
+	"net/netip"
+	"strings"
+	"testing"
+)
+
+// FuzzParseNetconsole: any value either parses into targets whose log host
+// is an IP address, or is refused with an error; it never panics.
+func FuzzParseNetconsole(f *testing.F) {
+	f.Add("@/eth0,6666@192.0.2.1/")
+	f.Fuzz(func(t *testing.T, in string) {
+		targets, err := ParseNetconsole(in)
+		if err != nil {
+			if targets != nil {
+				t.Fatalf("targets %v with error %v", targets, err)
+			}
+			return
+		}
+		if len(in) > maxNetconsoleParam || len(targets) != strings.Count(in, ";")+1 {
+			t.Fatalf("%q gave %d targets", in, len(targets))
+		}
+		for _, tg := range targets {
+			if !tg.LogHost.IsValid() || tg.LogHost.Zone() != "" || !strings.Contains(tg.Config, "@") {
+				t.Fatalf("%q: target %+v", in, tg)
+			}
+			if _, err := netip.ParseAddr(tg.LogHost.String()); err != nil {
+				t.Fatal(err)
+			}
+		}
+	})
+}
+
+// FuzzParseModprobeOptions: bounded, no panic, every option has a name or
+// a value and a line within the file.
+func FuzzParseModprobeOptions(f *testing.F) {
+	f.Add("options netconsole netconsole=@/eth0,6666@192.0.2.1/\n")
+	f.Fuzz(func(t *testing.T, in string) {
+		opts, err := ParseModprobeOptions("netconsole", strings.NewReader(in))
+		if err != nil {
+			return
+		}
+		lines := strings.Count(in, "\n") + 1
+		for _, o := range opts {
+			if o.Line < 1 || o.Line > lines {
+				t.Fatalf("line %d of %d", o.Line, lines)
+			}
+			if strings.ContainsAny(o.Name, " \t\n") {
+				t.Fatalf("option name %q", o.Name)
+			}
+		}
+	})
+}
