@@ -25,7 +25,13 @@ const (
 	ShrinkerLimit = "zfs_arc_shrinker_limit"
 	// MetaLimitPercent (0.7–2.1): 100 triggers #14054 on 2.1.0–2.1.6.
 	MetaLimitPercent = "zfs_arc_meta_limit_percent"
+	// PCPercent (0.7.0+, default 0): above 0 it triggers PR #17334 before
+	// 2.2.8 and 2.3.3.
+	PCPercent = "zfs_arc_pc_percent"
 )
+
+// Names are the parameters Read reads, when the module has them.
+var Names = []string{ArcMax, ArcMin, ArcSysFree, ShrinkerLimit, MetaLimitPercent, PCPercent}
 
 // Param is one parameter file's value. Present is false when the running
 // module has no such parameter (or the snapshot did not record it).
@@ -61,7 +67,7 @@ func ParseParam(b []byte) (uint64, error) {
 // version file is not an error (the Version stays unknown, for snapshots
 // that did not record it); a missing parameter is reported as not Present.
 func Read(root string) (State, error) {
-	st := State{Params: make(map[string]Param, 3)}
+	st := State{Params: make(map[string]Param, len(Names))}
 	fsys, err := rootfs.Open(root)
 	if err != nil {
 		return st, fmt.Errorf("%s: %w", root, err)
@@ -77,7 +83,7 @@ func Read(root string) (State, error) {
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		return st, err
 	}
-	for _, name := range []string{ArcMax, ArcMin, ArcSysFree, ShrinkerLimit, MetaLimitPercent} {
+	for _, name := range Names {
 		rel := ParamDir + "/" + name
 		b, err := fsys.ReadFile(rel, maxParam)
 		if errors.Is(err, fs.ErrNotExist) {
