@@ -5,6 +5,7 @@ import (
 
 	"github.com/arcadvise/arcadvise/internal/host"
 	"github.com/arcadvise/arcadvise/internal/size"
+	"github.com/arcadvise/arcadvise/internal/zfsmod"
 )
 
 // NonARCUsed is the memory held outside the ARC, as the ARC itself counts
@@ -70,18 +71,47 @@ func hostTerms(h *host.Snapshot, in Input, observed bool, reserve uint64) []Term
 
 // growthMargin is what a cap must leave free above the floor for the ARC to
 // reach it. The ARC stops growing (arc_no_grow) when arc_available_memory()
-// — free memory above arc_sys_free — is below arc_c >> arc_no_grow_shift,
-// c/32 (arc_reap_cb_check in module/zfs/arc.c, the same from 0.6.5 to 2.3),
-// so of what is left, cap + cap/32 must fit: the margin is left/33. The
-// recommendation and the what-if both take it from here.
-func growthMargin(left int64) int64 {
+// — free memory above arc_sys_free — is below arc_c >> shift
+// (arc_reap_cb_check, or arc_reclaim_thread before 0.8, in
+// module/zfs/arc.c), so of what is left, cap + cap >> shift must fit: the
+// margin is left/(2^shift + 1), left/33 for the shift of 5 every release
+// has. The recommendation and the what-if both take it from here.
+func growthMargin(left int64, shift uint) int64 {
 	if left <= 0 {
 		return 0
 	}
-	return left / 33
+	return left / (int64(1)<<min(shift, maxNoGrowShift) + 1)
 }
 
-const growthSource = "cap/32: the ARC stops growing with less than c/32 free above the floor (arc_no_grow in arc.c)"
+// maxNoGrowShift bounds the shift so that 2^shift + 1 fits an int64; past
+// it the margin is 0 for any real host anyway.
+const maxNoGrowShift = 61
+
+// DefaultNoGrowShift is arc_no_grow_shift, a constant 5 in module/zfs/arc.c
+// of every release from 0.6.5 to 2.4.4.
+const DefaultNoGrowShift = 5
+
+// noGrowShift is the shift the running module uses: zfs_arc_no_grow_shift
+// when the module has the parameter (master after 2.4.4, 414ce4b5fc), else
+// the constant 5; either way at most zfs_arc_shrink_shift − 1 when that is
+// set (arc_tuning_update in module/zfs/arc.c). It returns the source for the
+// growth-margin term.
+func noGrowShift(h *host.Snapshot) (uint, string) {
+	shift := uint64(DefaultNoGrowShift)
+	from := "arc_no_grow_shift, 5 in arc.c"
+	if p := h.Module.Param(zfsmod.NoGrowShift); p.Present {
+		shift, from = p.Value, fmt.Sprintf("zfs_arc_no_grow_shift = %d, /sys/module/zfs/parameters", p.Value)
+	}
+	if p := h.Module.Param(zfsmod.ShrinkShift); p.Present && p.Value != 0 && p.Value-1 < shift {
+		shift, from = p.Value-1, fmt.Sprintf("zfs_arc_shrink_shift = %d caps the no-grow shift at %d", p.Value, p.Value-1)
+	}
+	s := uint(min(shift, maxNoGrowShift))
+	if s == DefaultNoGrowShift && from == "arc_no_grow_shift, 5 in arc.c" {
+		return s, "cap/32: the ARC stops growing with less than c/32 free above the floor (arc_no_grow in arc.c)"
+	}
+	d := uint64(1) << s
+	return s, fmt.Sprintf("cap/%d: the ARC stops growing with less than c/%d free above the floor (%s)", d, d, from)
+}
 
 // freeFloor is the free memory the host keeps: the larger of arc_sys_free
 // (the ARC shrinks itself when MemFree + Inactive(file) fall below it, and

@@ -267,8 +267,9 @@ func Recommend(in Input) (Recommendation, error) {
 	}
 	// The room the ARC needs to grow to the cap (growthMargin).
 	if r.Budget > 0 {
-		r.GrowthMargin = uint64(growthMargin(r.Budget))
-		r.Terms = append(r.Terms, Term{"growth margin", int64(r.GrowthMargin), growthSource})
+		shift, src := noGrowShift(h)
+		r.GrowthMargin = uint64(growthMargin(r.Budget, shift))
+		r.Terms = append(r.Terms, Term{"growth margin", int64(r.GrowthMargin), src})
 		r.Budget -= int64(r.GrowthMargin)
 	}
 

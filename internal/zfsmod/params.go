@@ -28,10 +28,19 @@ const (
 	// PCPercent (0.7.0+, default 0): above 0 it triggers PR #17334 before
 	// 2.2.8 and 2.3.3.
 	PCPercent = "zfs_arc_pc_percent"
+	// NoGrowShift is a module parameter only on master after 2.4.4
+	// (414ce4b5fc, "Linux: expose zfs_arc_no_grow_shift as a module
+	// parameter"): the ARC stops growing with less than c >> shift free
+	// above arc_sys_free. Every release up to 2.4.4 has the constant
+	// arc_no_grow_shift = 5 in module/zfs/arc.c.
+	NoGrowShift = "zfs_arc_no_grow_shift"
+	// ShrinkShift, when set, caps the no-grow shift at ShrinkShift − 1
+	// (arc_tuning_update in module/zfs/arc.c, 0.6.5 to master).
+	ShrinkShift = "zfs_arc_shrink_shift"
 )
 
 // Names are the parameters Read reads, when the module has them.
-var Names = []string{ArcMax, ArcMin, ArcSysFree, ShrinkerLimit, MetaLimitPercent, PCPercent}
+var Names = []string{ArcMax, ArcMin, ArcSysFree, ShrinkerLimit, MetaLimitPercent, PCPercent, NoGrowShift, ShrinkShift}
 
 // Param is one parameter file's value. Present is false when the running
 // module has no such parameter (or the snapshot did not record it).
