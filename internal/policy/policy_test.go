@@ -367,3 +367,28 @@ func TestRefusedAndExcess(t *testing.T) {
 		t.Errorf("terms %+v, cap %d", r.Terms, r.ArcMax)
 	}
 }
+
+// TestSysFreeEstimate: 0.6.4 has no arc_sys_free (it came in 0.6.5), so
+// the free floor of a 0.6.4 host is arcadvise's estimate, the 0.6.5
+// formula: MAX(32 GiB/64, 512 KiB) = 512 MiB, and the term says so.
+func TestSysFreeEstimate(t *testing.T) {
+	const memTotal = 32 * size.GiB
+	v := zfsmod.V(0, 6, 4)
+	arc := kstat(t, map[string]int64{"size": int64(4 * size.GiB), "c": int64(16 * size.GiB), "c_min": int64(4 * size.MiB), "c_max": int64(16 * size.GiB)})
+	h := &host.Snapshot{Mem: atRest(memTotal, 0, 0, arc), Arc: arc, Module: zfsmod.State{Version: v}}
+	r, err := Recommend(Input{Host: h, Reservations: []Reservation{{Bytes: 20 * size.GiB, Source: "test"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.FreeFloor != 512*size.MiB {
+		t.Errorf("free floor %s, want 512 MiB", size.Format(r.FreeFloor))
+	}
+	for _, term := range r.Terms {
+		if term.Name == "free floor" && (!strings.Contains(term.Source, "arcadvise's estimate") || strings.Contains(term.Source, "module's default")) {
+			t.Errorf("free floor source %q", term.Source)
+		}
+	}
+	if !r.Unsupported {
+		t.Error("0.6.4 is outside the model")
+	}
+}
