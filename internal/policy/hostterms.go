@@ -13,14 +13,45 @@ import (
 // clamped at zero. From 2.0 the module's free memory is MemFree +
 // Inactive(file) (arc_free_memory, module/os/linux/zfs/arc_os.c), and it
 // shrinks the ARC when that falls below arc_sys_free; cold page cache is
-// memory the ARC does not fight for. The ARC is in no meminfo line but
-// MemFree (openzfs/zfs#10255, zfs-internals.md §4.1), and hugepages are not
-// free either. This is the one definition: the measured host term, the
-// observed reservation, a sampled window's peak and the what-if all use it.
+// memory the ARC does not fight for. The ARC's buffers are in no meminfo
+// line but MemFree (openzfs/zfs#10255, zfs-internals.md §4.1), but its
+// small objects live in the kernel's slab and so in Slab as well (ARCSlab),
+// and hugepages are not free either. This is the one definition: the
+// measured host term, the observed reservation, a sampled window's peak
+// and the what-if all use it.
 func NonARCUsed(s *host.Snapshot) uint64 {
 	m := &s.Mem
 	used := int64(m.MemTotal) - int64(m.MemFree) - int64(m.InactiveFile) - int64(s.ArcSize()) - int64(m.Hugepages)
 	return uint64(max(used, 0))
+}
+
+// ARCSlab is the part of the ARC size that arcstats shows living in the
+// kernel's slab, and so in /proc/meminfo's Slab too: the buffer headers
+// (hdr_size), dbufs (dbuf_size), dnodes (dnode_size) and bonus buffers
+// (bonus_size; 0.6.5 reports the last three together as other_size).
+// Their SPL caches hold objects under spl_kmem_cache_slab_limit (16 KiB),
+// which are Linux slab caches (spl-kmem-cache.c, spl-0.6.4 on; the bonus
+// buffers are kmalloc'ed): before 2.2.7 and 2.3.0 all of it is counted in
+// SUnreclaim, from then on the headers and dnodes are KMC_RECLAIMABLE
+// (PR #16385: d4b5517ef9, 2.3.0; ca95fa3531, 2.2.7) and are counted in
+// SReclaimable. ARC buffers allocated linear (those under 1.5 KiB with
+// scatter ABDs) also sit in slab caches, but arcstats does not say how
+// much of data_size and metadata_size they are.
+// The second result is false when arcstats has none of these rows.
+func ARCSlab(s *host.Snapshot) (uint64, bool) {
+	var n uint64
+	found := false
+	for _, f := range []string{"hdr_size", "dbuf_size", "dnode_size", "bonus_size"} {
+		v, ok := s.Arc.Uint(f)
+		n += v
+		found = found || ok
+	}
+	if !s.Arc.Has("dnode_size") {
+		v, ok := s.Arc.Uint("other_size")
+		n += v
+		found = found || ok
+	}
+	return n, found
 }
 
 // NonARCFormula is NonARCUsed's formula, for sources.
@@ -31,7 +62,8 @@ const NonARCFormula = "MemTotal − MemFree − Inactive(file) − ARC size − 
 // are measured now:
 //
 //   - "host in use": NonARCUsed less the processes' memory (AnonPages +
-//     Shmem): the kernel, the page cache in use and the rest;
+//     Shmem): the kernel (Slab less ARCSlab, stacks, page tables, per-CPU),
+//     the page cache in use and the rest;
 //   - "process excess": the processes' memory above the
 //     reservation, when there is any.
 //
@@ -58,10 +90,19 @@ func hostTerms(h *host.Snapshot, in Input, observed bool, reserve uint64) []Term
 	}
 	m := &h.Mem
 	procs := min(m.AnonPages+m.Shmem, used)
-	kernel := m.SUnreclaim + m.SReclaimable + m.KernelStack + m.PageTables + m.Percpu
+	// The kernel's own memory, without the ARC's objects in Slab: the ARC
+	// size already took them out of "used".
+	slab := m.SUnreclaim + m.SReclaimable
+	arcSlab, known := ARCSlab(h)
+	arcSlab = min(arcSlab, slab)
+	kernel := slab - arcSlab + m.KernelStack + m.PageTables + m.Percpu
 	rest := int64(used-procs) - int64(kernel) - int64(m.ActiveFile)
-	terms := []Term{{"host in use", int64(used - procs), fmt.Sprintf("measured: %s − AnonPages − Shmem; kernel %s, active page cache %s, other %s",
-		NonARCFormula, size.Format(kernel), size.Format(m.ActiveFile), size.Format(uint64(max(rest, 0))))}}
+	kernelNote := fmt.Sprintf("Slab less the ARC's %s of headers, dbufs, dnodes and bonus buffers; small linear ARC buffers may remain in it", size.Format(arcSlab))
+	if !known {
+		kernelNote = "arcstats has no hdr_size: the ARC's objects in Slab cannot be told apart and remain in it"
+	}
+	terms := []Term{{"host in use", int64(used - procs), fmt.Sprintf("measured: %s − AnonPages − Shmem; kernel %s (%s), active page cache %s, other %s",
+		NonARCFormula, size.Format(kernel), kernelNote, size.Format(m.ActiveFile), size.Format(uint64(max(rest, 0))))}}
 	if procs > reserve {
 		terms = append(terms, Term{"process excess", int64(procs - reserve),
 			fmt.Sprintf("measured: processes hold %s now (AnonPages + Shmem), more than the reservation", size.Format(procs))})

@@ -148,3 +148,76 @@ func TestGrowthMarginShift(t *testing.T) {
 		t.Error("an extreme shift or a negative budget")
 	}
 }
+
+// TestKernelFigureReclaimableSlab: on a 2.3 host whose SReclaimable holds
+// ARC caches (testdata/zfs-2.3.2-reclaimable-slab, derived from the lane's
+// real 2.3.2 capture as its README says), the kernel figure of the host in
+// use no longer counts the ARC's slab objects a second time. By hand, in
+// bytes (kB × 1024 from /proc/meminfo):
+//
+//	host in use = 4103278592 MemTotal − 827723776 MemFree − 47894528
+//	              Inactive(file) − 3054069456 ARC size − 10047488 (AnonPages
+//	              + Shmem) = 163543344
+//	Slab        = 19968000 SUnreclaim + 354873344 SReclaimable = 374841344
+//	ARC in slab = 67807648 hdr + 63296 dbuf + 268582064 dnode + 18240 bonus
+//	            = 336471248
+//	kernel      = 374841344 − 336471248 + 2002944 KernelStack + 593920
+//	              PageTables + 778240 Percpu = 41745200 (39.81 MiB)
+//	other       = 163543344 − 41745200 − 50065408 Active(file) = 71732736
+//	              (68.40 MiB: size.Format truncates)
+//
+// Before, the kernel figure was 378216448 (360.69 MiB), more than the
+// whole host in use, and "other" was clamped to 0.
+func TestKernelFigureReclaimableSlab(t *testing.T) {
+	s, err := host.Read("testdata/zfs-2.3.2-reclaimable-slab")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, ok := ARCSlab(s); got != 336471248 || !ok {
+		t.Errorf("ARCSlab = %d, want 336471248", got)
+	}
+	r, err := Recommend(Input{Host: s, Reservations: []Reservation{{Bytes: 2 * size.GiB, Source: "test"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var src string
+	for _, term := range r.Terms {
+		if term.Name == "host in use" {
+			if term.Bytes != 163543344 {
+				t.Errorf("host in use %d, want 163543344", term.Bytes)
+			}
+			src = term.Source
+		}
+	}
+	for _, want := range []string{"kernel " + size.Format(41745200), "Slab less the ARC's " + size.Format(336471248), "other " + size.Format(71732736)} {
+		if !strings.Contains(src, want) {
+			t.Errorf("source %q lacks %q", src, want)
+		}
+	}
+	if size.Format(41745200) != "39.81 MiB" || size.Format(71732736) != "68.40 MiB" {
+		t.Errorf("formatted %s, %s", size.Format(41745200), size.Format(71732736))
+	}
+	// arcstats without the rows (the seed's composed 0.6.5.3 one): nothing
+	// is taken out, and the term says that it cannot be.
+	arc := hostArc(t, 32*size.GiB, zfsmod.V(0, 6, 5, 3))
+	if n, ok := ARCSlab(&host.Snapshot{Arc: arc}); n != 0 || ok {
+		t.Errorf("ARCSlab without rows = %d, %v", n, ok)
+	}
+	// The real capture it comes from: the ARC's 905 KiB of headers,
+	// dbufs, dnodes and bonus buffers come out of the kernel figure too:
+	// 19968000 + 19329024 − (698784 + 63296 + 146608 + 18240) + 2002944 +
+	// 593920 + 778240 = 41745200, the same kernel, and other 71732736.
+	real, err := host.Read(filepath.Join(testutil.RepoRoot(t), "testdata", "vm", "2.3.2-2~bpo12+2", "10-arc-filled"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err = Recommend(Input{Host: real, Reservations: []Reservation{{Bytes: 2 * size.GiB, Source: "test"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, term := range r.Terms {
+		if term.Name == "host in use" && !strings.Contains(term.Source, "kernel 39.81 MiB") {
+			t.Errorf("real capture: %q", term.Source)
+		}
+	}
+}
