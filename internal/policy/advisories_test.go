@@ -3,6 +3,7 @@ package policy
 import (
 	"bufio"
 	"os"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -370,5 +371,57 @@ func TestUpgradeEveryRelease(t *testing.T) {
 				t.Errorf("%s, %s: #17334 listed %v, affects %v", name, r, listed, pc.Affects(r))
 			}
 		}
+	}
+}
+
+// TestDocsListEveryRow: docs/advisories.md §6 has a row for every advisory,
+// found by its R numbers and references, with its affected releases and
+// every commit its evidence names.
+func TestDocsListEveryRow(t *testing.T) {
+	b, err := os.ReadFile("../../docs/advisories.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := string(b)
+	i := strings.Index(doc, "\n## 6. The table as it stands")
+	if i < 0 {
+		t.Fatal("docs/advisories.md has no §6")
+	}
+	var rows []string
+	for _, l := range strings.Split(doc[i:], "\n") {
+		if regexp.MustCompile(`^\| R\d`).MatchString(l) {
+			rows = append(rows, l)
+		}
+	}
+	ids := regexp.MustCompile(`R\d+(, R\d+)?$`)
+	hexes := regexp.MustCompile(`\b[0-9a-f]{10,12}\b`)
+	for _, a := range advisories {
+		id := ids.FindString(a.Evidence)
+		if id == "" {
+			t.Errorf("%s: no R number at the end of its evidence %q", a.References(), a.Evidence)
+			continue
+		}
+		var row string
+		for _, r := range rows {
+			cells := strings.Split(r, "|")
+			if len(cells) > 3 && strings.TrimSpace(cells[1]) == id && strings.TrimSpace(cells[2]) == a.References() {
+				row = r
+			}
+		}
+		if row == "" {
+			t.Errorf("§6 has no row %s with references %q", id, a.References())
+			continue
+		}
+		if !strings.Contains(row, a.Range()) {
+			t.Errorf("§6 row %s does not say it affects %s: %s", id, a.Range(), row)
+		}
+		for _, h := range hexes.FindAllString(a.Evidence, -1) {
+			if !strings.Contains(row, h) {
+				t.Errorf("§6 row %s lacks commit %s: %s", id, h, row)
+			}
+		}
+	}
+	if len(rows) != len(advisories) {
+		t.Errorf("§6 has %d rows, the table %d", len(rows), len(advisories))
 	}
 }
