@@ -119,6 +119,13 @@ func TestRead(t *testing.T) {
 			fix:   map[string]string{"netconsole": "192.0.2.1"},
 		},
 		{
+			name:  "netconsole built in without a target",
+			files: with(map[string]string{"sys/module/netconsole/parameters/oops_only": "N\n"}),
+			ready: map[string]bool{"netconsole": false},
+			value: map[string]string{"netconsole": "built into the kernel, target none on the kernel command line"},
+			fix:   map[string]string{"netconsole": "add netconsole=@/IFACE,6666@192.0.2.1/ to the kernel command line"},
+		},
+		{
 			name:    "netconsole module, target on the kernel command line as its parameter",
 			files:   with(map[string]string{loadable + "initstate": "live\n"}),
 			cmdline: "root=/dev/vda netconsole.netconsole=6665@/eth0,6666@192.0.2.1/ quiet",

@@ -445,10 +445,16 @@ func netconsoleItem(fsys *rootfs.FS, cmdline string, read func(string) (string, 
 	}
 	if !found {
 		it.Value = mod + ", target none"
-		if loaded {
+		switch {
+		case builtin:
+			it.Value += " on the kernel command line (netconsole= or netconsole.netconsole=), the only place a built-in netconsole takes it from besides configfs"
+		case loaded:
 			it.Value += " (a target given to modprobe by hand cannot be seen: the kernel does not show the netconsole parameter)"
 		}
 		it.Fix = "sends the panic to a log host: " + fixText
+		if builtin {
+			it.Fix = "sends the panic to a log host: add " + strings.TrimPrefix(SuggestedNetconsole, "options netconsole ") + " to the kernel command line (GRUB_CMDLINE_LINUX in /etc/default/grub, update-grub, reboot), with your interface for IFACE and the log host's IP address for 192.0.2.1 (an address: the kernel does no name lookup)"
+		}
 		return it, nil
 	}
 	targets, err := ParseNetconsole(set.value)
