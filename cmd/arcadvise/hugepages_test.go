@@ -63,8 +63,11 @@ func observed(t *testing.T, args ...string) (reserve, arcMax uint64) {
 // pages, the instant advice, a recorded window of identical snapshots and a
 // live --sample window observe the same non-ARC memory and give the same
 // cap. Before the window used policy.NonARCUsed it left hugepages in the
-// observation and then took them out again as their own term: 288 MB
-// observed became 825 MB, and the cap fell from 1.75 GiB to 1.25 GiB.
+// observation and then took them out again as their own term: the 191319248
+// bytes observed here would become 191319248 + 536870912 = 728190160, and
+// the cap would fall from 1.75 GiB to 1.25 GiB (4103278592 − 536870912 −
+// 728190160 − 1201969280 host base − 189698176 arc_sys_free = 1446550064,
+// less 1/33 is 1402715214, rounded down to 128 MiB steps: 10 of them).
 func TestHugepagesOneFormula(t *testing.T) {
 	src := filepath.Join("..", "..", "testdata", "snapshots", "zfs-2.1.11-arc-filled")
 	root := filepath.Join(t.TempDir(), "host")

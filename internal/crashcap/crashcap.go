@@ -5,10 +5,11 @@
 //
 // Everything is read under a root (internal/rootfs): /sys/kernel/
 // kexec_crash_loaded, /sys/module/pstore/parameters/backend,
-// /sys/module/netconsole, /sys/kernel/config/netconsole and
-// /proc/sys/kernel/{panic,panic_on_oops,hung_task_panic}. /proc/cmdline
-// (crashkernel=), os-release and /proc/mounts come from the caller, read
-// once by their readers (internal/modprobe, internal/osinfo).
+// /sys/module/netconsole, /sys/kernel/config/netconsole, the netconsole
+// options of modprobe.d and /proc/sys/kernel/{panic,panic_on_oops,
+// hung_task_panic}. /proc/cmdline (crashkernel=, netconsole=), os-release
+// and /proc/mounts come from the caller, read once by their readers
+// (internal/modprobe, internal/osinfo).
 package crashcap
 
 import (
@@ -16,6 +17,7 @@ import (
 	"io/fs"
 	"strings"
 
+	"github.com/arcadvise/arcadvise/internal/modprobe"
 	"github.com/arcadvise/arcadvise/internal/osinfo"
 	"github.com/arcadvise/arcadvise/internal/rootfs"
 )
@@ -38,11 +40,13 @@ type Report struct {
 	Items      []Item `json:"items"`
 }
 
-// Read looks at the host under the root. distro, mounts and cmdline
-// (/proc/cmdline) come from their one readers. What to do about kdump
+// Read looks at the host under the root. distro, mounts and the modprobe
+// configuration (modprobe.d and /proc/cmdline) come from their one
+// readers. What to do about kdump
 // depends on the distribution: kexec-tools on the Fedora/RHEL family,
 // kdump-tools elsewhere.
-func Read(fsys *rootfs.FS, distro osinfo.Distro, mounts osinfo.Mounts, cmdline string) (Report, error) {
+func Read(fsys *rootfs.FS, distro osinfo.Distro, mounts osinfo.Mounts, cfg *modprobe.Config) (Report, error) {
+	cmdline := cfg.Cmdline
 	dracut := distro.Family() == osinfo.FamilyDracut
 	read := func(rel string) (string, bool, error) {
 		b, err := fsys.ReadFile(rel, 4<<10)
@@ -73,7 +77,11 @@ func Read(fsys *rootfs.FS, distro osinfo.Distro, mounts osinfo.Mounts, cmdline s
 	if !kd.Ready {
 		kd.Fix = "apt install kdump-tools (Debian, Ubuntu, Proxmox), set USE_KDUMP=1 in /etc/default/kdump-tools, reboot; kdump-config show then says ready"
 		if dracut {
-			kd.Fix = "dnf install kexec-tools, kdumpctl reset-crashkernel, systemctl enable --now kdump, reboot; kdumpctl status then says ready"
+			// RHEL 9, "Managing, monitoring and updating the kernel",
+			// "Configuring kdump on the command line": kdumpctl
+			// reset-crashkernel --kernel=ALL sets the default
+			// crashkernel= for every installed kernel.
+			kd.Fix = "dnf install kexec-tools, kdumpctl reset-crashkernel --kernel=ALL, systemctl enable --now kdump, reboot; kdumpctl status then says ready"
 		}
 	}
 	r.Items = append(r.Items, kd)
@@ -96,26 +104,10 @@ func Read(fsys *rootfs.FS, distro osinfo.Distro, mounts osinfo.Mounts, cmdline s
 	}
 	r.Items = append(r.Items, ps)
 
-	// netconsole: the module with a target, from its parameter or configfs.
-	target, modLoaded, err := read("sys/module/netconsole/parameters/netconsole")
+	// netconsole: the module with a target (netconsole.go).
+	nc, err := netconsoleItem(fsys, cfg, read)
 	if err != nil {
 		return Report{}, err
-	}
-	if _, err := fsys.Stat("sys/module/netconsole"); err == nil {
-		modLoaded = true
-	}
-	if des, err := fsys.ReadDir("sys/kernel/config/netconsole"); err == nil {
-		for _, de := range des {
-			if on, _, _ := read("sys/kernel/config/netconsole/" + de.Name() + "/enabled"); on == "1" {
-				target = "configfs " + de.Name()
-			}
-		}
-	}
-	nc := Item{Name: "netconsole", Ready: modLoaded && target != "",
-		Value:  "module loaded: " + yesNo(modLoaded) + ", target " + dash(target),
-		Source: "/sys/module/netconsole, /sys/kernel/config/netconsole"}
-	if !nc.Ready {
-		nc.Fix = "sends the panic to a log host: modprobe netconsole netconsole=@/IFACE,PORT@LOGHOST/ (or its configfs targets), with a listener such as nc -u -l PORT there"
 	}
 	r.Items = append(r.Items, nc)
 	r.KeepsTrace = kd.Ready || ps.Ready || nc.Ready

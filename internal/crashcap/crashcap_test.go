@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/arcadvise/arcadvise/internal/modprobe"
 	"github.com/arcadvise/arcadvise/internal/osinfo"
 	"github.com/arcadvise/arcadvise/internal/testutil"
 )
@@ -23,6 +24,9 @@ func mkroot(t *testing.T, files map[string]string) string {
 // by their readers (internal/osinfo), then crashcap.Read.
 func read(t *testing.T, root, cmdline string) (Report, error) {
 	t.Helper()
+	if cmdline != "" {
+		testutil.WriteTree(t, root, map[string]string{"proc/cmdline": cmdline + "\n"})
+	}
 	fsys := testutil.OpenRoot(t, root)
 	d, err := osinfo.ReadDistro(fsys)
 	if err != nil {
@@ -32,7 +36,11 @@ func read(t *testing.T, root, cmdline string) (Report, error) {
 	if err != nil {
 		return Report{}, err
 	}
-	return Read(fsys, d, m, cmdline)
+	cfg, err := modprobe.Load(fsys)
+	if err != nil {
+		return Report{}, err
+	}
+	return Read(fsys, d, m, cfg)
 }
 
 func item(t *testing.T, r Report, name string) Item {
@@ -46,7 +54,10 @@ func item(t *testing.T, r Report, name string) Item {
 	return Item{}
 }
 
-const sysctls = "proc/sys/kernel/"
+const (
+	sysctls  = "proc/sys/kernel/"
+	loadable = "sys/module/netconsole/"
+)
 
 func TestRead(t *testing.T) {
 	debian := map[string]string{"etc/os-release": "ID=debian\n", "proc/mounts": "/dev/vda / ext4 rw 0 0\n"}
@@ -69,13 +80,13 @@ func TestRead(t *testing.T) {
 			files: debian, cmdline: "root=/dev/vda ro",
 			ready: map[string]bool{"kdump": false, "pstore": false, "netconsole": false, "kernel.panic": false},
 			fix:   map[string]string{"kdump": "kdump-tools", "pstore": "efi_pstore", "netconsole": "modprobe netconsole"},
-			value: map[string]string{"kdump": "crashkernel=none", "kernel.panic": "-"},
+			value: map[string]string{"kdump": "crashkernel=none", "kernel.panic": "-", "netconsole": "module loaded: no, target none"},
 		},
 		{
 			name:    "fedora: kexec-tools",
 			files:   map[string]string{"etc/os-release": "ID=fedora\n", "proc/mounts": "/dev/vda / xfs rw 0 0\n"},
 			cmdline: "root=/dev/vda",
-			fix:     map[string]string{"kdump": "kexec-tools"},
+			fix:     map[string]string{"kdump": "kdumpctl reset-crashkernel --kernel=ALL"},
 		},
 		{
 			name:    "crashkernel reserved but no crash kernel loaded",
@@ -127,27 +138,103 @@ func TestRead(t *testing.T) {
 		},
 		{
 			name:  "netconsole loaded without a target",
-			files: with(map[string]string{"sys/module/netconsole/refcnt": "0\n"}),
+			files: with(map[string]string{loadable + "refcnt": "0\n", loadable + "initstate": "live\n"}),
 			ready: map[string]bool{"netconsole": false},
-			value: map[string]string{"netconsole": "module loaded: yes, target none"},
+			value: map[string]string{"netconsole": "module loaded: yes, target none (a target given to modprobe by hand cannot be seen"},
+			fix:   map[string]string{"netconsole": "192.0.2.1"},
 		},
 		{
-			name:  "netconsole parameter target",
-			files: with(map[string]string{"sys/module/netconsole/parameters/netconsole": "@/eth0,6666@192.0.2.1/\n"}),
+			name:  "netconsole built in without a target",
+			files: with(map[string]string{"sys/module/netconsole/parameters/oops_only": "N\n"}),
+			ready: map[string]bool{"netconsole": false},
+			value: map[string]string{"netconsole": "built into the kernel, target none on the kernel command line"},
+			fix:   map[string]string{"netconsole": "add netconsole=@/IFACE,6666@192.0.2.1/ to the kernel command line"},
+		},
+		{
+			name:    "netconsole module, target on the kernel command line as its parameter",
+			files:   with(map[string]string{loadable + "initstate": "live\n"}),
+			cmdline: "root=/dev/vda netconsole.netconsole=6665@/eth0,6666@192.0.2.1/ quiet",
+			keeps:   true,
+			ready:   map[string]bool{"netconsole": true},
+			value:   map[string]string{"netconsole": "module loaded: yes, target 192.0.2.1:6666 from /proc/cmdline (netconsole.netconsole=) (as configured: the kernel does not show"},
+			fix:     map[string]string{"netconsole": ""},
+		},
+		{
+			name:    "netconsole built in, netconsole= on the kernel command line",
+			files:   with(map[string]string{"sys/module/netconsole/parameters/oops_only": "N\n"}),
+			cmdline: "root=/dev/vda netconsole=@/enp1s0,514@[2001:db8::1]/ quiet",
+			value:   map[string]string{"netconsole": "target refused by the kernel: /proc/cmdline (netconsole=): target 1 \"@/enp1s0,514@[2001:db8::1]/\": log host \"[2001:db8::1]\" is not an IP address"},
+			ready:   map[string]bool{"netconsole": false},
+		},
+		{
+			name:    "netconsole built in, IPv6 log host",
+			files:   with(map[string]string{"sys/module/netconsole/parameters/oops_only": "N\n"}),
+			cmdline: "root=/dev/vda netconsole=+@/enp1s0,514@2001:db8::1/ quiet",
+			keeps:   true,
+			ready:   map[string]bool{"netconsole": true},
+			value:   map[string]string{"netconsole": "built into the kernel, target [2001:db8::1]:514 from /proc/cmdline (netconsole=)"},
+		},
+		{
+			name:    "netconsole= on the command line does not reach a loadable module",
+			files:   with(map[string]string{loadable + "initstate": "live\n"}),
+			cmdline: "root=/dev/vda netconsole=@/eth0,6666@192.0.2.1/",
+			ready:   map[string]bool{"netconsole": false},
+			value:   map[string]string{"netconsole": "netconsole= on the kernel command line is read only by a netconsole built into the kernel"},
+			fix:     map[string]string{"netconsole": "netconsole.netconsole="},
+		},
+		{
+			name: "netconsole options in modprobe.d, the /etc file hiding the /usr/lib one",
+			files: with(map[string]string{
+				loadable + "initstate":                    "live\n",
+				"usr/lib/modprobe.d/netconsole.conf":      "options netconsole netconsole=@/eth0,6666@198.51.100.7/\n",
+				"etc/modprobe.d/netconsole.conf":          "# the log host\noptions netconsole oops_only=1 \\\n  netconsole=@/eth1,6666@203.0.113.9/\n",
+				"etc/modprobe.d/zfs.conf":                 "options zfs zfs_arc_max=8589934592\n",
+				"etc/modprobe.d/netconsole.conf.dpkg-old": "options netconsole netconsole=@/eth0,6666@198.51.100.8/\n",
+			}),
 			keeps: true,
 			ready: map[string]bool{"netconsole": true},
-			value: map[string]string{"netconsole": "@/eth0,6666@192.0.2.1/"},
+			value: map[string]string{"netconsole": "module loaded: yes, target 203.0.113.9:6666 from /etc/modprobe.d/netconsole.conf:3"},
+		},
+		{
+			name: "netconsole.netconsole= on the command line wins over modprobe.d",
+			files: with(map[string]string{
+				loadable + "initstate":           "live\n",
+				"etc/modprobe.d/netconsole.conf": "options netconsole netconsole=@/eth0,6666@198.51.100.7/\n",
+			}),
+			cmdline: "netconsole.netconsole=@/eth0,514@192.0.2.44/",
+			keeps:   true,
+			ready:   map[string]bool{"netconsole": true},
+			value:   map[string]string{"netconsole": "target 192.0.2.44:514 from /proc/cmdline"},
+		},
+		{
+			name: "netconsole log host given as a name is refused by the kernel",
+			files: with(map[string]string{
+				loadable + "initstate":           "live\n",
+				"etc/modprobe.d/netconsole.conf": "options netconsole netconsole=@/eth0,6666@loghost.example.org/\n",
+			}),
+			ready: map[string]bool{"netconsole": false},
+			value: map[string]string{"netconsole": "target refused by the kernel: /etc/modprobe.d/netconsole.conf:1: target 1 \"@/eth0,6666@loghost.example.org/\": log host \"loghost.example.org\" is not an IP address: the kernel takes an address, not a host name"},
+			fix:   map[string]string{"netconsole": "correct /etc/modprobe.d/netconsole.conf:1"},
+		},
+		{
+			name:  "netconsole configured in modprobe.d but not loaded",
+			files: with(map[string]string{"etc/modprobe.d/netconsole.conf": "options netconsole netconsole=@/eth0,6666@192.0.2.1/\n"}),
+			ready: map[string]bool{"netconsole": false},
+			value: map[string]string{"netconsole": "module loaded: no, target 192.0.2.1:6666 from /etc/modprobe.d/netconsole.conf:1"},
+			fix:   map[string]string{"netconsole": "modprobe netconsole"},
 		},
 		{
 			name: "netconsole configfs target, only the enabled one counts",
 			files: with(map[string]string{
-				"sys/module/netconsole/refcnt":                 "0\n",
-				"sys/kernel/config/netconsole/off/enabled":     "0\n",
-				"sys/kernel/config/netconsole/loghost/enabled": "1\n",
+				loadable + "refcnt":                              "0\n",
+				loadable + "initstate":                           "live\n",
+				"sys/kernel/config/netconsole/off/enabled":       "0\n",
+				"sys/kernel/config/netconsole/loghost/enabled":   "1\n",
+				"sys/kernel/config/netconsole/loghost/remote_ip": "192.0.2.7\n",
 			}),
 			keeps: true,
 			ready: map[string]bool{"netconsole": true},
-			value: map[string]string{"netconsole": "configfs loghost"},
+			value: map[string]string{"netconsole": "target configfs loghost → 192.0.2.7"},
 		},
 	}
 	for _, tt := range tests {

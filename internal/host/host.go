@@ -157,7 +157,7 @@ func ReadSystem(fsys *rootfs.FS) (*System, error) {
 	if sys.Modprobe, err = modprobe.Load(fsys); err != nil {
 		return nil, err
 	}
-	if sys.CrashCapture, err = crashcap.Read(fsys, sys.Distro, sys.Mounts, sys.Modprobe.Cmdline); err != nil {
+	if sys.CrashCapture, err = crashcap.Read(fsys, sys.Distro, sys.Mounts, sys.Modprobe); err != nil {
 		return nil, err
 	}
 	return sys, nil

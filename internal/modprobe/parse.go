@@ -771,3 +771,54 @@ func kcmdlineOptions(buf []byte) []kcmdlineOption {
 	}
 	return out
 }
+
+// ModuleOptions returns the options modprobe.d gives module (zfs's own are
+// Settings), in the order modprobe applies them, each with its file and
+// line: the "options MODULE ..." lines of the files Load read, split as
+// the kernel splits parameters. It reads nothing: Load is the one reader
+// of modprobe.d.
+func (c *Config) ModuleOptions(module string) []Setting {
+	module = normParam(module)
+	var out []Setting
+	for _, f := range c.files {
+		if len(f.data) == 0 {
+			continue
+		}
+		idx := newLineIndex(f.data)
+		eachLine(f.data, func(ll *logicalLine) {
+			t := ll.text
+			if len(t) == 0 || t[0] == '#' {
+				return
+			}
+			cs, ce, next, ok := strtok(t, 0)
+			if !ok || string(t[cs:ce]) != "options" {
+				return
+			}
+			ms, me, next, ok := strtok(t, next)
+			if !ok || normParam(string(t[ms:me])) != module || next >= len(t) {
+				return
+			}
+			args, _ := splitKernelArgs(bytes.ReplaceAll(t[next:], []byte{'\t'}, []byte{' '}))
+			for _, a := range args {
+				out = append(out, Setting{Param: a.param, Value: a.value, Path: f.path,
+					Line: idx.lineOf(ll.off[next+a.start]), Source: FromFile})
+			}
+		})
+	}
+	return out
+}
+
+// KernelArgs splits a kernel command line (or module options) into words
+// as the kernel does (next_arg in lib/cmdline.c): blanks separate, double
+// quotes group and are removed.
+func KernelArgs(s string) []string {
+	args, _ := splitKernelArgs([]byte(s))
+	out := make([]string, len(args))
+	for i, a := range args {
+		out[i] = a.param
+		if a.hasValue {
+			out[i] += "=" + a.value
+		}
+	}
+	return out
+}

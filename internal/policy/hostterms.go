@@ -5,6 +5,7 @@ import (
 
 	"github.com/arcadvise/arcadvise/internal/host"
 	"github.com/arcadvise/arcadvise/internal/size"
+	"github.com/arcadvise/arcadvise/internal/zfsmod"
 )
 
 // NonARCUsed is the memory held outside the ARC, as the ARC itself counts
@@ -12,10 +13,12 @@ import (
 // clamped at zero. From 2.0 the module's free memory is MemFree +
 // Inactive(file) (arc_free_memory, module/os/linux/zfs/arc_os.c), and it
 // shrinks the ARC when that falls below arc_sys_free; cold page cache is
-// memory the ARC does not fight for. The ARC is in no meminfo line but
-// MemFree (openzfs/zfs#10255, zfs-internals.md §4.1), and hugepages are not
-// free either. This is the one definition: the measured host term, the
-// observed reservation, a sampled window's peak and the what-if all use it.
+// memory the ARC does not fight for. The ARC's buffers are in no meminfo
+// line but MemFree (openzfs/zfs#10255, zfs-internals.md §4.1), but its
+// small objects live in the kernel's slab and so in Slab as well (ARCSlab),
+// and hugepages are not free either. This is the one definition: the
+// measured host term, the observed reservation, a sampled window's peak
+// and the what-if all use it.
 func NonARCUsed(s *host.Snapshot) uint64 {
 	m := &s.Mem
 	return minus(m.MemTotal, m.MemFree, m.InactiveFile, s.ArcSize(), m.Hugepages)
@@ -32,6 +35,35 @@ func minus(a uint64, bs ...uint64) uint64 {
 	return a
 }
 
+// ARCSlab is the part of the ARC size that arcstats shows living in the
+// kernel's slab, and so in /proc/meminfo's Slab too: the buffer headers
+// (hdr_size), dbufs (dbuf_size), dnodes (dnode_size) and bonus buffers
+// (bonus_size; 0.6.5 reports the last three together as other_size).
+// Their SPL caches hold objects under spl_kmem_cache_slab_limit (16 KiB),
+// which are Linux slab caches (spl-kmem-cache.c, spl-0.6.4 on; the bonus
+// buffers are kmalloc'ed): before 2.2.7 and 2.3.0 all of it is counted in
+// SUnreclaim, from then on the headers and dnodes are KMC_RECLAIMABLE
+// (PR #16385: d4b5517ef9, 2.3.0; ca95fa3531, 2.2.7) and are counted in
+// SReclaimable. ARC buffers allocated linear (those under 1.5 KiB with
+// scatter ABDs) also sit in slab caches, but arcstats does not say how
+// much of data_size and metadata_size they are.
+// The second result is false when arcstats has none of these rows.
+func ARCSlab(s *host.Snapshot) (uint64, bool) {
+	var n uint64
+	found := false
+	for _, f := range []string{"hdr_size", "dbuf_size", "dnode_size", "bonus_size"} {
+		v, ok := s.Arc.Uint(f)
+		n += v
+		found = found || ok
+	}
+	if !s.Arc.Has("dnode_size") {
+		v, ok := s.Arc.Uint("other_size")
+		n += v
+		found = found || ok
+	}
+	return n, found
+}
+
 // NonARCFormula is NonARCUsed's formula, for sources.
 const NonARCFormula = "MemTotal − MemFree − Inactive(file) − ARC size − hugepages"
 
@@ -40,7 +72,8 @@ const NonARCFormula = "MemTotal − MemFree − Inactive(file) − ARC size − 
 // are measured now:
 //
 //   - "host in use": NonARCUsed less the processes' memory (AnonPages +
-//     Shmem): the kernel, the page cache in use and the rest;
+//     Shmem): the kernel (Slab less ARCSlab, stacks, page tables, per-CPU),
+//     the page cache in use and the rest;
 //   - "process excess": the processes' memory above the
 //     reservation, when there is any.
 //
@@ -67,10 +100,19 @@ func hostTerms(h *host.Snapshot, in Input, observed bool, reserve uint64) []Term
 	}
 	m := &h.Mem
 	procs := min(m.AnonPages+m.Shmem, used)
-	kernel := m.SUnreclaim + m.SReclaimable + m.KernelStack + m.PageTables + m.Percpu
+	// The kernel's own memory, without the ARC's objects in Slab: the ARC
+	// size already took them out of "used".
+	slab := m.SUnreclaim + m.SReclaimable
+	arcSlab, known := ARCSlab(h)
+	arcSlab = min(arcSlab, slab)
+	kernel := slab - arcSlab + m.KernelStack + m.PageTables + m.Percpu
 	rest := int64(used-procs) - int64(kernel) - int64(m.ActiveFile)
-	terms := []Term{{"host in use", int64(used - procs), fmt.Sprintf("measured: %s − AnonPages − Shmem; kernel %s, active page cache %s, other %s",
-		NonARCFormula, size.Format(kernel), size.Format(m.ActiveFile), size.Format(uint64(max(rest, 0))))}}
+	kernelNote := fmt.Sprintf("Slab less the ARC's %s of headers, dbufs, dnodes and bonus buffers; small linear ARC buffers may remain in it", size.Format(arcSlab))
+	if !known {
+		kernelNote = "arcstats has no hdr_size: the ARC's objects in Slab cannot be told apart and remain in it"
+	}
+	terms := []Term{{"host in use", int64(used - procs), fmt.Sprintf("measured: %s − AnonPages − Shmem; kernel %s (%s), active page cache %s, other %s",
+		NonARCFormula, size.Format(kernel), kernelNote, size.Format(m.ActiveFile), size.Format(uint64(max(rest, 0))))}}
 	if procs > reserve {
 		terms = append(terms, Term{"process excess", int64(procs - reserve),
 			fmt.Sprintf("measured: processes hold %s now (AnonPages + Shmem), more than the reservation", size.Format(procs))})
@@ -80,18 +122,47 @@ func hostTerms(h *host.Snapshot, in Input, observed bool, reserve uint64) []Term
 
 // growthMargin is what a cap must leave free above the floor for the ARC to
 // reach it. The ARC stops growing (arc_no_grow) when arc_available_memory()
-// — free memory above arc_sys_free — is below arc_c >> arc_no_grow_shift,
-// c/32 (arc_reap_cb_check in module/zfs/arc.c, the same from 0.6.5 to 2.3),
-// so of what is left, cap + cap/32 must fit: the margin is left/33. The
-// recommendation and the what-if both take it from here.
-func growthMargin(left int64) int64 {
+// — free memory above arc_sys_free — is below arc_c >> shift
+// (arc_reap_cb_check, or arc_reclaim_thread before 0.8, in
+// module/zfs/arc.c), so of what is left, cap + cap >> shift must fit: the
+// margin is left/(2^shift + 1), left/33 for the shift of 5 every release
+// has. The recommendation and the what-if both take it from here.
+func growthMargin(left int64, shift uint) int64 {
 	if left <= 0 {
 		return 0
 	}
-	return left / 33
+	return left / (int64(1)<<min(shift, maxNoGrowShift) + 1)
 }
 
-const growthSource = "cap/32: the ARC stops growing with less than c/32 free above the floor (arc_no_grow in arc.c)"
+// maxNoGrowShift bounds the shift so that 2^shift + 1 fits an int64; past
+// it the margin is 0 for any real host anyway.
+const maxNoGrowShift = 61
+
+// DefaultNoGrowShift is arc_no_grow_shift, a constant 5 in module/zfs/arc.c
+// of every release from 0.6.5 to 2.4.4.
+const DefaultNoGrowShift = 5
+
+// noGrowShift is the shift the running module uses: zfs_arc_no_grow_shift
+// when the module has the parameter (master after 2.4.4, 414ce4b5fc), else
+// the constant 5; either way at most zfs_arc_shrink_shift − 1 when that is
+// set (arc_tuning_update in module/zfs/arc.c). It returns the source for the
+// growth-margin term.
+func noGrowShift(h *host.Snapshot) (uint, string) {
+	shift := uint64(DefaultNoGrowShift)
+	from := "arc_no_grow_shift, 5 in arc.c"
+	if p := h.Module.Param(zfsmod.NoGrowShift); p.Present {
+		shift, from = p.Value, fmt.Sprintf("zfs_arc_no_grow_shift = %d, /sys/module/zfs/parameters", p.Value)
+	}
+	if p := h.Module.Param(zfsmod.ShrinkShift); p.Present && p.Value != 0 && p.Value-1 < shift {
+		shift, from = p.Value-1, fmt.Sprintf("zfs_arc_shrink_shift = %d caps the no-grow shift at %d", p.Value, p.Value-1)
+	}
+	s := uint(min(shift, maxNoGrowShift))
+	if s == DefaultNoGrowShift && from == "arc_no_grow_shift, 5 in arc.c" {
+		return s, "cap/32: the ARC stops growing with less than c/32 free above the floor (arc_no_grow in arc.c)"
+	}
+	d := uint64(1) << s
+	return s, fmt.Sprintf("cap/%d: the ARC stops growing with less than c/%d free above the floor (%s)", d, d, from)
+}
 
 // freeFloor is the free memory the host keeps: the larger of arc_sys_free
 // (the ARC shrinks itself when MemFree + Inactive(file) fall below it, and

@@ -9,6 +9,7 @@ import (
 	"github.com/arcadvise/arcadvise/internal/meminfo"
 	"github.com/arcadvise/arcadvise/internal/size"
 	"github.com/arcadvise/arcadvise/internal/testutil"
+	"github.com/arcadvise/arcadvise/internal/zfsmod"
 )
 
 // TestHostTermsRealSnapshots: on real captures from the lab and the lane,
@@ -97,5 +98,126 @@ func TestFreeFloorWatermarks(t *testing.T) {
 	s.Zones.High = 1 << 30
 	if f, src := freeFloor(s, 100, "arc_sys_free"); f != 1<<30 || !strings.HasPrefix(src, "kernel high watermarks 1 GiB (/proc/zoneinfo; min 40 B, vm.min_free_kbytes), above arc_sys_free") {
 		t.Errorf("raised min_free_kbytes: %d %q", f, src)
+	}
+}
+
+// TestGrowthMarginShift: the growth margin follows zfs_arc_no_grow_shift
+// where the module has it (master after 2.4.4), and zfs_arc_shrink_shift
+// caps the shift at its value − 1. A 64 GiB 2.1.11 host at rest with 20 GiB
+// declared: the budget before the margin is 64 GiB − 20 GiB − the host
+// (1 GiB + 2 GiB) − arc_sys_free (2 GiB + 240 MiB: a 32 MiB watermark × 2.5
+// × 3 + allmem/32) = 41624272896 bytes.
+func TestGrowthMarginShift(t *testing.T) {
+	const memTotal = 64 * size.GiB
+	const budget = 41624272896
+	v := zfsmod.V(2, 1, 11)
+	for _, tt := range []struct {
+		name   string
+		params map[string]zfsmod.Param
+		margin uint64 // budget / (2^shift + 1), by hand
+		cap    uint64
+		source string
+	}{
+		{"the constant 5 of every release", nil, 1261341602, 37 * size.GiB, "cap/32: the ARC stops growing with less than c/32 free above the floor (arc_no_grow in arc.c)"},
+		{"zfs_arc_no_grow_shift = 4", map[string]zfsmod.Param{zfsmod.NoGrowShift: {Value: 4, Present: true}}, 2448486640, 36 * size.GiB,
+			"cap/16: the ARC stops growing with less than c/16 free above the floor (zfs_arc_no_grow_shift = 4, /sys/module/zfs/parameters)"},
+		{"zfs_arc_no_grow_shift = 5 as a parameter", map[string]zfsmod.Param{zfsmod.NoGrowShift: {Value: 5, Present: true}}, 1261341602, 37 * size.GiB,
+			"cap/32: the ARC stops growing with less than c/32 free above the floor (zfs_arc_no_grow_shift = 5, /sys/module/zfs/parameters)"},
+		{"zfs_arc_shrink_shift = 4 caps it at 3", map[string]zfsmod.Param{zfsmod.ShrinkShift: {Value: 4, Present: true}}, 4624919210, 34 * size.GiB,
+			"cap/8: the ARC stops growing with less than c/8 free above the floor (zfs_arc_shrink_shift = 4 caps the no-grow shift at 3)"},
+		{"zfs_arc_shrink_shift = 0 is unset", map[string]zfsmod.Param{zfsmod.ShrinkShift: {Value: 0, Present: true}}, 1261341602, 37 * size.GiB, "cap/32"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			arc := hostArc(t, memTotal, v)
+			h := &host.Snapshot{Mem: atRest(memTotal, 0, 0, arc), Arc: arc, Module: zfsmod.State{Version: v, Params: tt.params}}
+			r, err := Recommend(Input{Host: h, Reservations: []Reservation{{Bytes: 20 * size.GiB, Source: "test"}}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.GrowthMargin != tt.margin || r.ArcMax != tt.cap || r.Budget+int64(r.GrowthMargin) != budget {
+				t.Errorf("margin %d cap %s (budget %d), want %d and %s", r.GrowthMargin, size.Format(r.ArcMax), r.Budget+int64(r.GrowthMargin), tt.margin, size.Format(tt.cap))
+			}
+			for _, term := range r.Terms {
+				if term.Name == "growth margin" && !strings.HasPrefix(term.Source, tt.source) {
+					t.Errorf("source %q, want %q", term.Source, tt.source)
+				}
+			}
+		})
+	}
+	if growthMargin(1<<40, 200) != 0 || growthMargin(-5, 5) != 0 {
+		t.Error("an extreme shift or a negative budget")
+	}
+}
+
+// TestKernelFigureReclaimableSlab: on a 2.3 host whose SReclaimable holds
+// ARC caches (testdata/zfs-2.3.2-reclaimable-slab, derived from the lane's
+// real 2.3.2 capture as its README says), the kernel figure of the host in
+// use no longer counts the ARC's slab objects a second time. By hand, in
+// bytes (kB × 1024 from /proc/meminfo):
+//
+//	host in use = 4103278592 MemTotal − 827723776 MemFree − 47894528
+//	              Inactive(file) − 3054069456 ARC size − 10047488 (AnonPages
+//	              + Shmem) = 163543344
+//	Slab        = 19968000 SUnreclaim + 354873344 SReclaimable = 374841344
+//	ARC in slab = 67807648 hdr + 63296 dbuf + 268582064 dnode + 18240 bonus
+//	            = 336471248
+//	kernel      = 374841344 − 336471248 + 2002944 KernelStack + 593920
+//	              PageTables + 778240 Percpu = 41745200 (39.81 MiB)
+//	other       = 163543344 − 41745200 − 50065408 Active(file) = 71732736
+//	              (68.40 MiB: size.Format truncates)
+//
+// Before, the kernel figure was 378216448 (360.69 MiB), more than the
+// whole host in use, and "other" was clamped to 0.
+func TestKernelFigureReclaimableSlab(t *testing.T) {
+	s, err := host.Read(testutil.OpenRoot(t, "testdata/zfs-2.3.2-reclaimable-slab"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, ok := ARCSlab(s); got != 336471248 || !ok {
+		t.Errorf("ARCSlab = %d, want 336471248", got)
+	}
+	r, err := Recommend(Input{Host: s, Reservations: []Reservation{{Bytes: 2 * size.GiB, Source: "test"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var src string
+	for _, term := range r.Terms {
+		if term.Name == "host in use" {
+			if term.Bytes != 163543344 {
+				t.Errorf("host in use %d, want 163543344", term.Bytes)
+			}
+			src = term.Source
+		}
+	}
+	for _, want := range []string{"kernel " + size.Format(41745200), "Slab less the ARC's " + size.Format(336471248), "other " + size.Format(71732736)} {
+		if !strings.Contains(src, want) {
+			t.Errorf("source %q lacks %q", src, want)
+		}
+	}
+	if size.Format(41745200) != "39.81 MiB" || size.Format(71732736) != "68.40 MiB" {
+		t.Errorf("formatted %s, %s", size.Format(41745200), size.Format(71732736))
+	}
+	// arcstats without the rows (the seed's composed 0.6.5.3 one): nothing
+	// is taken out, and the term says that it cannot be.
+	arc := hostArc(t, 32*size.GiB, zfsmod.V(0, 6, 5, 3))
+	if n, ok := ARCSlab(&host.Snapshot{Arc: arc}); n != 0 || ok {
+		t.Errorf("ARCSlab without rows = %d, %v", n, ok)
+	}
+	// The real capture it comes from: the ARC's 905 KiB of headers,
+	// dbufs, dnodes and bonus buffers come out of the kernel figure too:
+	// 19968000 + 19329024 − (698784 + 63296 + 146608 + 18240) + 2002944 +
+	// 593920 + 778240 = 41745200, the same kernel, and other 71732736.
+	real, err := host.Read(testutil.OpenRoot(t, filepath.Join(testutil.RepoRoot(t), "testdata", "vm", "2.3.2-2~bpo12+2", "10-arc-filled")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err = Recommend(Input{Host: real, Reservations: []Reservation{{Bytes: 2 * size.GiB, Source: "test"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, term := range r.Terms {
+		if term.Name == "host in use" && !strings.Contains(term.Source, "kernel 39.81 MiB") {
+			t.Errorf("real capture: %q", term.Source)
+		}
 	}
 }

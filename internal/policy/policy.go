@@ -234,7 +234,7 @@ func Recommend(in Input) (Recommendation, error) {
 	sysFreeSrc := "arc_sys_free (arcstats): the ARC shrinks below it"
 	if !ok {
 		sysFree = DefaultSysFree(v, allmem)
-		sysFreeSrc = "arc_sys_free, the module's default MAX(allmem/64, 512 KiB) (no arcstats row)"
+		sysFreeSrc = sysFreeEstimate(v)
 	}
 	floor, floorSrc := freeFloor(h, sysFree, sysFreeSrc)
 	r.FreeFloor = floor
@@ -267,8 +267,9 @@ func Recommend(in Input) (Recommendation, error) {
 	}
 	// The room the ARC needs to grow to the cap (growthMargin).
 	if r.Budget > 0 {
-		r.GrowthMargin = uint64(growthMargin(r.Budget))
-		r.Terms = append(r.Terms, Term{"growth margin", int64(r.GrowthMargin), growthSource})
+		shift, src := noGrowShift(h)
+		r.GrowthMargin = uint64(growthMargin(r.Budget, shift))
+		r.Terms = append(r.Terms, Term{"growth margin", int64(r.GrowthMargin), src})
 		r.Budget -= int64(r.GrowthMargin)
 	}
 
@@ -325,6 +326,22 @@ func Recommend(in Input) (Recommendation, error) {
 		r.Notes = append(r.Notes, fmt.Sprintf("the cap is above this version's default c_max (%s): the ARC may grow larger than it would without a setting.", size.Format(r.DefaultCMax)))
 	}
 	return r, nil
+}
+
+// sysFreeEstimate is the source of the free floor when arcstats has no
+// arc_sys_free row. 0.6.3 and 0.6.4 have no arc_sys_free at all (it came
+// with 11f552fa90 in 0.6.5; docs/advisories.md, rule d), so the value is
+// arcadvise's estimate, the formula 0.6.5 later adopted, not anything the
+// module defends; a later release always has the row, and without it the
+// value is the release's default as arcadvise computes it.
+func sysFreeEstimate(v zfsmod.Version) string {
+	switch {
+	case !v.Known() || !v.AtLeast(v0_6_5):
+		return "arc_sys_free: arcadvise's estimate MAX(allmem/64, 512 KiB), the formula of 0.6.5; this version has no arc_sys_free (no arcstats row)"
+	case !v.AtLeast(v2_0_0):
+		return "arc_sys_free: no arcstats row; this version's default MAX(allmem/64, 512 KiB), as arcadvise computes it"
+	}
+	return "arc_sys_free: no arcstats row; this version's default (arc_set_sys_free), as arcadvise computes it"
 }
 
 func orDash(s string) string {

@@ -289,39 +289,6 @@ func TestDefaults(t *testing.T) {
 	}
 }
 
-// allFacts makes every conditional advisory apply.
-var allFacts = Facts{L2ARC: true, Params: map[string]string{zfsmod.MetaLimitPercent: "100"}}
-
-// TestUpgradeEveryRelease: for every release from 0.6.5 to 2.4.x, the
-// "upgrade to at least" answer is a release no listed bug affects, on the
-// running branch when that branch has one, and no earlier release after
-// the running one would do.
-func TestUpgradeEveryRelease(t *testing.T) {
-	for _, r := range Releases {
-		up, ok := UpgradeTo(r, allFacts)
-		if !ok {
-			t.Errorf("%s: no release is free of the known bugs", r)
-			continue
-		}
-		for _, a := range advisories {
-			if a.Affects(up) && a.applies(allFacts) {
-				t.Errorf("%s: upgrade to %s, which carries %q (%s)", r, up, a.Summary, a.Issues)
-			}
-		}
-		for _, q := range Releases {
-			if q.AtLeast(r) && !q.AtLeast(up) && len(AdvisoriesFor(q, allFacts)) == 0 {
-				t.Errorf("%s: upgrade to %s, but %s is free of them too", r, up, q)
-			}
-		}
-		if len(AdvisoriesFor(r, allFacts)) == 0 && up.Compare(r) != 0 {
-			t.Errorf("%s is free of the known bugs, yet the advice is %s", r, up)
-		}
-	}
-	if _, ok := UpgradeTo(zfsmod.Version{}, allFacts); ok {
-		t.Error("an unknown version got upgrade advice")
-	}
-}
-
 func TestCheckArcMax(t *testing.T) {
 	all := 16 * size.GiB
 	for _, tt := range []struct {
@@ -401,43 +368,27 @@ func TestRefusedAndExcess(t *testing.T) {
 	}
 }
 
-func TestAdvisoryAnswers(t *testing.T) {
-	for _, tt := range []struct {
-		v    zfsmod.Version
-		up   string
-		rows int
-	}{
-		{zfsmod.V(0, 6, 5, 3), "2.3.4", 7},
-		{zfsmod.V(2, 1, 11), "2.3.4", 2},
-		{zfsmod.V(2, 2, 11), "2.3.4", 1},
-		{zfsmod.V(2, 3, 2), "2.3.4", 2},
-		{zfsmod.V(2, 4, 0), "2.4.0", 0},
-	} {
-		up, ok := UpgradeTo(tt.v, Facts{})
-		if !ok || up.String() != tt.up || len(AdvisoriesFor(tt.v, Facts{})) != tt.rows {
-			t.Errorf("%s: upgrade %s (%v), %d rows; want %s, %d", tt.v, up, ok, len(AdvisoriesFor(tt.v, Facts{})), tt.up, tt.rows)
+// TestSysFreeEstimate: 0.6.4 has no arc_sys_free (it came in 0.6.5), so
+// the free floor of a 0.6.4 host is arcadvise's estimate, the 0.6.5
+// formula: MAX(32 GiB/64, 512 KiB) = 512 MiB, and the term says so.
+func TestSysFreeEstimate(t *testing.T) {
+	const memTotal = 32 * size.GiB
+	v := zfsmod.V(0, 6, 4)
+	arc := kstat(t, map[string]int64{"size": int64(4 * size.GiB), "c": int64(16 * size.GiB), "c_min": int64(4 * size.MiB), "c_max": int64(16 * size.GiB)})
+	h := &host.Snapshot{Mem: atRest(memTotal, 0, 0, arc), Arc: arc, Module: zfsmod.State{Version: v}}
+	r, err := Recommend(Input{Host: h, Reservations: []Reservation{{Bytes: 20 * size.GiB, Source: "test"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.FreeFloor != 512*size.MiB {
+		t.Errorf("free floor %s, want 512 MiB", size.Format(r.FreeFloor))
+	}
+	for _, term := range r.Terms {
+		if term.Name == "free floor" && (!strings.Contains(term.Source, "arcadvise's estimate") || strings.Contains(term.Source, "module's default")) {
+			t.Errorf("free floor source %q", term.Source)
 		}
 	}
-	// No 32-bit-only bug: #3973 (a NULL dereference fixed inside #ifdef _ILP32).
-	for _, a := range advisories {
-		if strings.Contains(a.Issues, "3973") || strings.Contains(a.Summary, "NULL dereference") {
-			t.Errorf("32-bit-only row: %+v", a)
-		}
-	}
-	// The shrinker-limit bug on 2.2 is covered when its workaround is set.
-	f := Facts{Params: map[string]string{zfsmod.ShrinkerLimit: "0"}}
-	for _, a := range AdvisoriesFor(zfsmod.V(2, 2, 4), f) {
-		if strings.Contains(a.Issues, "16313") && !a.Covered {
-			t.Errorf("zfs_arc_shrinker_limit=0 set, row not covered: %+v", a)
-		}
-	}
-	// An L2ARC bug is listed only with an L2ARC device.
-	for _, a := range AdvisoriesFor(zfsmod.V(2, 3, 0), Facts{}) {
-		if a.Needs == L2ARC {
-			t.Errorf("L2ARC row without an L2ARC: %s", a.Summary)
-		}
-	}
-	if n := len(AdvisoriesFor(zfsmod.V(2, 3, 0), Facts{L2ARC: true})) - len(AdvisoriesFor(zfsmod.V(2, 3, 0), Facts{})); n != 1 {
-		t.Errorf("2.3.0 with an L2ARC: %d more rows, want 1", n)
+	if !r.Unsupported {
+		t.Error("0.6.4 is outside the model")
 	}
 }

@@ -6,7 +6,9 @@ import "github.com/arcadvise/arcadvise/internal/zfsmod"
 
 // Releases are the OpenZFS (ZFS on Linux) releases from 0.6.5 on, in
 // order: the non-rc zfs-X tags of openzfs/zfs up to zfs-2.4.4 (the x.99
-// development tags are not releases). Upgrade advice picks from them.
+// development tags are not releases; testdata/zfs-release-tags.txt is the
+// mirror's tag list they are checked against). Upgrade advice picks from
+// them.
 var Releases = func() []zfsmod.Version {
 	var out []zfsmod.Version
 	add := func(major, minor int, patches ...int) {
@@ -27,6 +29,11 @@ var Releases = func() []zfsmod.Version {
 	add(2, 4, seq(0, 4)...)
 	return out
 }()
+
+// LastChecked is the newest release the advisory table was checked
+// against (zfs-2.4.4): a bug listed as unfixed may be fixed after it, and
+// a newer release may carry bugs the table does not know.
+func LastChecked() zfsmod.Version { return Releases[len(Releases)-1] }
 
 func seq(from, to int) []int {
 	var out []int

@@ -59,8 +59,10 @@ func DefaultCMax(v zfsmod.Version, allmem uint64) uint64 {
 // (arc_set_sys_free, arc_os.c): a watermark of 4·√(allmem in KiB) KiB, the
 // kernel's min_free_kbytes formula, clamped to [128 KiB, 64 MiB] (256 MiB
 // on 2.2.9+ with kernel ≥ 5.7, assumed here), plus 150% for watermark
-// boost, times 3, plus allmem/32. Used only when arcstats lacks the live
-// arc_sys_free field (0.6.3 and 0.6.4).
+// boost, times 3, plus allmem/32. Recommend uses it only when arcstats
+// lacks the live arc_sys_free field: on 0.6.3 and 0.6.4, which have no
+// arc_sys_free at all, the 0.6.5 formula is arcadvise's estimate, not the
+// module's default (sysFreeEstimate).
 func DefaultSysFree(v zfsmod.Version, allmem uint64) uint64 {
 	if !v.Known() || !v.AtLeast(v2_0_0) {
 		return max(allmem/64, 512*size.KiB)

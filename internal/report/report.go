@@ -5,6 +5,7 @@ package report
 import (
 	"encoding/json"
 	"io"
+	"strings"
 
 	"github.com/arcadvise/arcadvise/internal/crashcap"
 
@@ -91,8 +92,13 @@ type ZFS struct {
 	Params     map[string]*uint64 `json:"params"`
 	Advisories []Advisory         `json:"advisories"`
 	// UpgradeTo is the lowest release free of every known bug that can
-	// apply to this host ("" when the running one is, or none is known).
+	// apply to this host and that a release fixes, counting a workaround
+	// already set here as a fix ("" when the running one is, or none is
+	// known).
 	UpgradeTo string `json:"upgrade_to"`
+	// Upgrade is the whole answer for the text: the workarounds the
+	// target relies on and the bugs no release fixes.
+	Upgrade *policy.Upgrade `json:"-"`
 }
 
 // Advisory is a known ARC bug of the running version that can apply to
@@ -167,11 +173,14 @@ func New(in Input) *Report {
 	}
 	facts := policy.FactsOf(snap)
 	for _, a := range policy.AdvisoriesFor(v, facts) {
-		r.ZFS.Advisories = append(r.ZFS.Advisories, Advisory{Affected: a.Range(), Summary: a.Summary, Issues: a.Issues,
-			FixedIn: a.FixedIn(), Condition: string(a.Condition), Workaround: a.Workaround, Covered: a.Covered})
+		r.ZFS.Advisories = append(r.ZFS.Advisories, Advisory{Affected: a.Range(), Summary: a.Summary, Issues: a.References(),
+			FixedIn: a.FixedIn(), Condition: findingCondition(a), Workaround: a.Workaround, Covered: a.Covered})
 	}
-	if up, ok := policy.UpgradeTo(v, facts); ok && up.Compare(v) > 0 {
-		r.ZFS.UpgradeTo = up.String()
+	if up, ok := policy.UpgradeFor(v, facts); ok {
+		r.ZFS.Upgrade = &up
+		if up.To.Compare(v) > 0 {
+			r.ZFS.UpgradeTo = up.To.String()
+		}
 	}
 	r.Arc.Size = arcSize
 	r.Arc.C, _ = snap.Arc.Uint("c")
@@ -192,6 +201,16 @@ func New(in Input) *Report {
 		r.Recommendation.Reservations = []policy.Reservation{}
 	}
 	return r
+}
+
+// findingCondition is the condition in words, with what arcadvise could
+// not check on this host.
+func findingCondition(f policy.Finding) string {
+	c := f.Condition
+	if len(f.Unchecked) > 0 {
+		c += " (not checked here: " + strings.Join(f.Unchecked, "; ") + ")"
+	}
+	return c
 }
 
 // WriteJSON writes the report as indented JSON.

@@ -146,26 +146,8 @@ func (r *Report) WriteText(w io.Writer, opt TextOptions) error {
 			return err
 		}
 	}
-	if len(r.ZFS.Advisories) > 0 {
-		title := fmt.Sprintf("Known ARC bugs in OpenZFS %s", r.ZFS.Version)
-		if r.ZFS.UpgradeTo != "" {
-			title += ": upgrade to " + r.ZFS.UpgradeTo + ", the lowest release free of every known one that can apply here"
-		}
-		p("\n")
-		para("", 2, title)
-		for _, adv := range r.ZFS.Advisories {
-			text := fmt.Sprintf("%s (%s; affects %s; fixed in %s)", adv.Summary, adv.Issues, adv.Affected, adv.FixedIn)
-			if adv.Condition != "" {
-				text += "; only with " + adv.Condition
-			}
-			switch {
-			case adv.Covered:
-				text += "; covered here: " + adv.Workaround + " is set"
-			case adv.Workaround != "":
-				text += "; without an upgrade, set " + adv.Workaround
-			}
-			para("  - ", 4, text)
-		}
+	if err := advisoriesText(bw, width, &r.ZFS); err != nil {
+		return err
 	}
 
 	p("\nMemory\n")
@@ -225,6 +207,65 @@ func (r *Report) WriteText(w io.Writer, opt TextOptions) error {
 		}
 	}
 	return bw.Flush()
+}
+
+// advisoriesText writes the known bugs of the running release and the
+// upgrade answer: the release to go to and the workarounds it relies on,
+// the bugs no release fixes, and, for a release newer than the table was
+// checked against, that the table cannot speak for it.
+func advisoriesText(w *bufio.Writer, width int, z *ZFS) error {
+	up := z.Upgrade
+	var unfixed []policy.Finding
+	if up != nil {
+		unfixed = up.Unfixed
+	}
+	if len(z.Advisories) == 0 && len(unfixed) == 0 && (up == nil || !up.Beyond) {
+		return nil
+	}
+	para := func(prefix string, hang int, text string) { paragraph(w, width, prefix, hang, text) }
+	title := fmt.Sprintf("Known ARC bugs in OpenZFS %s", z.Version)
+	switch {
+	case up == nil:
+	case up.Beyond:
+		title += ": this release is newer than " + policy.LastChecked().String() + ", the newest the table was checked against, so it may fix bugs listed here or carry ones the table does not know"
+	case z.UpgradeTo != "":
+		title += ": upgrade to " + z.UpgradeTo + ", the lowest release free of every known one that can apply here and that a release fixes"
+	default:
+		title += ": no upgrade needed, the ones that can apply here are covered by a setting or fixed in no release"
+	}
+	if up != nil && len(up.Keep) > 0 {
+		title += ", as long as " + strings.Join(up.Keep, " and ") + " stays set"
+	}
+	fmt.Fprintf(w, "\n")
+	para("", 2, title)
+	listed := map[string]bool{}
+	for _, adv := range z.Advisories {
+		listed[adv.Issues] = true
+		text := fmt.Sprintf("%s (%s; affects %s; fixed in %s)", adv.Summary, adv.Issues, adv.Affected, adv.FixedIn)
+		if adv.Condition != "" {
+			text += "; only with " + adv.Condition
+		}
+		switch {
+		case adv.Covered:
+			text += "; covered here: " + adv.Workaround + " is set"
+		case adv.Workaround != "":
+			text += "; without an upgrade, set " + adv.Workaround
+		}
+		para("  - ", 4, text)
+	}
+	for _, f := range unfixed {
+		refs := f.References()
+		if listed[refs] {
+			para("  ", 2, "No upgrade avoids "+refs+": it is fixed in "+f.FixedIn()+".")
+			continue
+		}
+		text := fmt.Sprintf("%s carries a known bug that %s does not: %s (%s; affects %s); it is fixed in %s, so no upgrade avoids it", up.To, z.Version, f.Summary, refs, f.Range(), f.FixedIn())
+		if c := f.Condition; c != "" {
+			text += "; only with " + c
+		}
+		para("  ", 2, text+".")
+	}
+	return nil
 }
 
 // whatIfText writes what the window predicts for caps around the answer.

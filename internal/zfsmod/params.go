@@ -24,7 +24,22 @@ const (
 	ShrinkerLimit = "zfs_arc_shrinker_limit"
 	// MetaLimitPercent (0.7–2.1): 100 triggers #14054 on 2.1.0–2.1.6.
 	MetaLimitPercent = "zfs_arc_meta_limit_percent"
+	// PCPercent (0.7.0+, default 0): above 0 it triggers PR #17334 before
+	// 2.2.8 and 2.3.3.
+	PCPercent = "zfs_arc_pc_percent"
+	// NoGrowShift is a module parameter only on master after 2.4.4
+	// (414ce4b5fc, "Linux: expose zfs_arc_no_grow_shift as a module
+	// parameter"): the ARC stops growing with less than c >> shift free
+	// above arc_sys_free. Every release up to 2.4.4 has the constant
+	// arc_no_grow_shift = 5 in module/zfs/arc.c.
+	NoGrowShift = "zfs_arc_no_grow_shift"
+	// ShrinkShift, when set, caps the no-grow shift at ShrinkShift − 1
+	// (arc_tuning_update in module/zfs/arc.c, 0.6.5 to master).
+	ShrinkShift = "zfs_arc_shrink_shift"
 )
+
+// Names are the parameters Read reads, when the module has them.
+var Names = []string{ArcMax, ArcMin, ArcSysFree, ShrinkerLimit, MetaLimitPercent, PCPercent, NoGrowShift, ShrinkShift}
 
 // Param is one parameter file's value. Present is false when the running
 // module has no such parameter (or the snapshot did not record it).
@@ -60,7 +75,7 @@ func ParseParam(b []byte) (uint64, error) {
 // version file is not an error (the Version stays unknown, for snapshots
 // that did not record it); a missing parameter is reported as not Present.
 func Read(fsys *rootfs.FS) (State, error) {
-	st := State{Params: make(map[string]Param, 3)}
+	st := State{Params: make(map[string]Param, len(Names))}
 	vp := fsys.Path(VersionPath)
 	if b, err := fsys.ReadFile(VersionPath, maxParam); err == nil {
 		v, err := ParseVersion(bytes.NewReader(b))
@@ -71,7 +86,7 @@ func Read(fsys *rootfs.FS) (State, error) {
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		return st, err
 	}
-	for _, name := range []string{ArcMax, ArcMin, ArcSysFree, ShrinkerLimit, MetaLimitPercent} {
+	for _, name := range Names {
 		rel := ParamDir + "/" + name
 		b, err := fsys.ReadFile(rel, maxParam)
 		if errors.Is(err, fs.ErrNotExist) {
