@@ -11,21 +11,27 @@ cd "$(dirname "$0")"
 # read-only /etc), go-md2man, groff and man (the man page), lintian and rpm
 # (the packages), strace (a read-only run creates no file), libvirtd and
 # virsh (a real libvirt defines domains in a private namespace for
-# internal/declared). Installed
-# when missing and this runs as root with apt; otherwise those tests say so and
-# skip (and fail under CI=true).
+# internal/declared), qemu-img (the lane's overlay, in test/vm's trap test),
+# and the lint of every shell script, shellcheck.
+# Installed when missing and this runs as root with apt (test/lib-apt.sh: waits
+# for another apt's lock; a failed update is reported and the install tried from
+# the lists already there; a failed install stops test.sh); otherwise those
+# tests say so and skip (and fail under CI=true).
 need=()
 for t in prometheus-node-exporter:prometheus-node-exporter promtool:prometheus \
          systemd-analyze:systemd ansible-playbook:ansible-core unshare:util-linux \
          go-md2man:go-md2man groff:groff-base man:man-db lintian:lintian rpm:rpm \
-         strace:strace libvirtd:libvirt-daemon-system virsh:libvirt-clients; do
+         strace:strace libvirtd:libvirt-daemon-system virsh:libvirt-clients \
+         qemu-img:qemu-utils shellcheck:shellcheck; do
   command -v "${t%%:*}" >/dev/null || need+=("${t#*:}")
 done
 if (( ${#need[@]} > 0 )) && [[ $EUID == 0 ]] && command -v apt-get >/dev/null; then
-  echo "test.sh: installing ${need[*]} (Debian packages) for the fleet tests" >&2
+  echo "test.sh: installing ${need[*]} (Debian packages) for the tests that run them" >&2
   export DEBIAN_FRONTEND=noninteractive
-  apt-get update -q >/dev/null &&
-    apt-get -o DPkg::Lock::Timeout=600 install -y -q --no-install-recommends "${need[@]}" >/dev/null
+  # shellcheck source=test/lib-apt.sh
+  . test/lib-apt.sh
+  apt_install --no-install-recommends "${need[@]}" >/dev/null ||
+    { echo "test.sh: could not install ${need[*]}; the tests that run them would skip (fail under CI=true)" >&2; exit 1; }
 fi
 go vet ./...
 go test -count=1 ./...

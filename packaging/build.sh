@@ -6,9 +6,13 @@
 # service and timer (installed disabled), /etc/default/arcadvise, the README,
 # the changelog and the copyright. Needs Go and go-md2man (Debian package).
 # VERSION defaults to 0.1.0~git<date>.<commit> from the checkout; DIST (default
-# dist/) is where the packages go.
+# the checkout's dist/; a relative DIST is taken from the directory build.sh is
+# run in) is where the packages go. It builds the checkout it is part of (its
+# own ../), from whatever directory it is run.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)
+DIST=$(realpath -m -- "${DIST:-$REPO/dist}")
+cd "$REPO"
 NFPM=github.com/goreleaser/nfpm/v2/cmd/nfpm@v2.45.2
 MODULE=github.com/arcadvise/arcadvise
 if [[ -n ${1:-} ]]; then
@@ -18,7 +22,6 @@ else
 fi
 [[ $VERSION =~ ^[0-9][A-Za-z0-9.+~]*$ ]] || { echo "build.sh: version '$VERSION' must start with a digit and use [A-Za-z0-9.+~]" >&2; exit 2; }
 command -v go-md2man >/dev/null || { echo "build.sh: go-md2man is missing (apt-get install go-md2man)" >&2; exit 3; }
-DIST=${DIST:-$PWD/dist}
 export VERSION LICENSE="none granted yet (all rights reserved; see /usr/share/doc/arcadvise/copyright)"
 STAGE=$DIST/stage
 mkdir -p "$DIST" && rm -rf "$STAGE" "$DIST"/*.deb "$DIST"/*.rpm && mkdir -p "$STAGE"
@@ -41,6 +44,6 @@ sed -n 's/^    - note: "\(.*\)"$/- \1/p' packaging/changelog.yml >"$STAGE/change
 
 GOBIN=$DIST/tools go install "$NFPM"
 for p in deb rpm; do
-  (cd "$DIST" && ./tools/nfpm pkg --config "$OLDPWD/packaging/nfpm.yaml" --packager "$p" --target "$DIST/")
+  (cd "$DIST" && ./tools/nfpm pkg --config "$REPO/packaging/nfpm.yaml" --packager "$p" --target "$DIST/")
 done
 ls -l "$DIST"/*.deb "$DIST"/*.rpm

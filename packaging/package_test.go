@@ -12,11 +12,12 @@ import (
 	"github.com/arcadvise/arcadvise/internal/testutil"
 )
 
-// TestPackages runs packaging/build.sh with a fixed version into a temporary
-// directory, then checks both packages with the distributions' own tools:
-// lintian reports no error or warning on the .deb, rpm -qlp and dpkg-deb
-// list the expected files, and the packaged binary prints its stamped
-// version.
+// TestPackages runs packaging/build.sh with a fixed version from a directory
+// outside the checkout (build.sh finds the checkout from its own location)
+// with a relative DIST (taken from that directory), then checks both
+// packages with the distributions' own tools: lintian reports no error or
+// warning on the .deb, rpm -qlp and dpkg-deb list the expected files, and
+// the packaged binary prints its stamped version.
 func TestPackages(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds both packages")
@@ -26,10 +27,12 @@ func TestPackages(t *testing.T) {
 	rpm := testutil.Tool(t, "rpm", "rpm")
 	dpkgDeb := testutil.Tool(t, "dpkg-deb", "dpkg")
 	repo := testutil.RepoRoot(t)
-	dist := t.TempDir()
+	cwd := t.TempDir()
+	dist := filepath.Join(cwd, "out")
 	const version = "0.1.0~test1"
 	cmd := exec.Command("bash", filepath.Join(repo, "packaging", "build.sh"), version)
-	cmd.Env = append(os.Environ(), "DIST="+dist)
+	cmd.Dir = cwd
+	cmd.Env = append(os.Environ(), "DIST=out")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("build.sh: %v\n%s", err, out)
 	}

@@ -14,7 +14,9 @@
 # Scenarios: parse (a), live (b), persist (c), model (d), sample (e), timing (f); frontier (g) only when
 # named. See test/vm/README.md.
 # Exit status: 0 every selected scenario passed, 1 a scenario failed or did not report (a guest
-# killed by VM_TIMEOUT is a FAIL "boot" row), 2 usage error, 3 a build step failed (named).
+# killed by VM_TIMEOUT is a FAIL "boot" row), 2 usage error, 3 a build step failed (named),
+# 130/143/129 interrupted by SIGINT/SIGTERM/SIGHUP (the guest's qemu is stopped, its overlay and
+# pool image removed).
 #
 # Big files live under $LAB (default /var/tmp/zfslab, shared with ../shared/lab/zfslab.sh: same layout
 # and stamp files, so images built by either are reused). Environment: LAB, MIRROR, SECMIRROR, ACCEL
@@ -36,22 +38,58 @@ VM_TIMEOUT=${VM_TIMEOUT:-2400}
 POOLDISK_SIZE=${POOLDISK_SIZE:-12G}
 IMG_SIZE=${IMG_SIZE:-8G}
 NICE=${NICE:-19}
-VARIANTS=(2.1 2.3)
-SCENARIOS=(parse live persist model sample timing)   # the default set; frontier (g) is opt-in
+# shellcheck source=test/vm/lib-host.sh
+. "$HERE/lib-host.sh"      # VARIANTS, SCENARIOS, OPT_SCENARIOS, resfield, envval
+# shellcheck source=test/lib-apt.sh
+. "$HERE/../lib-apt.sh"    # apt_install: waits for another apt's lock, reports a failed update
 export DEBIAN_FRONTEND=noninteractive LC_ALL=C.UTF-8
 renice -n "$NICE" -p $$ >/dev/null 2>&1 || true     # everything the lane starts inherits it
 
 log()  { printf '[lane %s] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
 die()  { log "ERROR: $1"; exit "${2:-1}"; }
-# A build step that fails stops the lane with exit 3 and names the step.
+usage() { awk 'NR > 1 { if (!/^#/) exit; sub(/^# ?/, ""); print }' "$HERE/lane.sh"; }
+
+# A build step that fails stops the lane with exit 3 and names the step. The step runs in a subshell
+# with set -e armed, so any command in it that fails ends it (a failed depmod in variant_zfs, say).
+# Not `( set -e; "$@" ) || rc=$?`: bash ignores set -e in everything run as the left side of || or &&,
+# subshells and functions included ("If a compound command or shell function executes in a context
+# where -e is being ignored, none of the commands executed within [it] will be affected by the -e
+# setting", bash(1), the set builtin, -e), so step turns -e off in the lane around the subshell.
+# The subshell's EXIT trap unmounts a chroot the step left mounted. A step function runs in that
+# subshell: it cannot set the lane's variables, and none does (chroot_mount's CHROOT stays inside).
 step() { # step LABEL cmd...: run cmd, append its wall time to timings.log, die naming LABEL on failure
-  local label=$1; shift; local t0=$SECONDS rc=0
+  local label=$1; shift; local t0=$SECONDS rc
   log "start: $label"
-  "$@" || rc=$?
+  set +e
+  ( set -e; trap chroot_umount EXIT; "$@" )
+  rc=$?
+  set -e
   printf '%s\t%-40s\t%5ds\trc=%d\n' "$(date -u +%FT%TZ)" "lane: $label" $((SECONDS - t0)) "$rc" >>"$LAB/timings.log"
   log "done:  $label ($((SECONDS - t0))s, rc=$rc)"
   [[ $rc = 0 ]] || die "build step failed: $label (rc=$rc)" 3
 }
+
+# The guest run in flight, for the traps: timeout's pid (qemu runs under it, in timeout's own process
+# group, so a Ctrl-C at the terminal never reaches it) and that run's overlay and pool image (never
+# the cached images). On SIGINT, SIGTERM or SIGHUP the lane exits 128+signal; on any exit, cleanup
+# sends timeout a TERM, which timeout passes on to qemu and follows with a KILL 10 s later
+# (--kill-after; coreutils timeout(1)), waits for it, and removes the two files. A signal that
+# comes during a build step (run in the foreground) is acted on when the step ends; a Ctrl-C at the
+# terminal reaches the step's commands too.
+RUN_PID=""
+RUN_SCRATCH=()
+cleanup() {
+  if [[ -n $RUN_PID ]]; then
+    kill -TERM "$RUN_PID" 2>/dev/null || true
+    wait "$RUN_PID" 2>/dev/null || true
+    RUN_PID=""
+  fi
+  if ((${#RUN_SCRATCH[@]} > 0)); then rm -f "${RUN_SCRATCH[@]}"; RUN_SCRATCH=(); fi
+}
+trap cleanup EXIT
+trap 'log "interrupted (SIGINT)"; exit 130' INT
+trap 'log "interrupted (SIGTERM)"; exit 143' TERM
+trap 'log "interrupted (SIGHUP)"; exit 129' HUP
 
 need_root() { [[ $EUID = 0 ]] || die "must run as root (debootstrap, chroot, mounts)" 2; }
 
@@ -100,12 +138,12 @@ chroot_umount() {
   rm -f "$r/usr/sbin/policy-rc.d"
   CHROOT=""
 }
-trap 'chroot_umount' EXIT
 in_chroot() { local r=$1; shift; chroot "$r" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin \
   HOME=/root LC_ALL=C.UTF-8 DEBIAN_FRONTEND=noninteractive "$@"; }
-kver_of() { ls "$1/lib/modules" | sort -V | tail -1; }
+kver_of() { find "$1/lib/modules" -mindepth 1 -maxdepth 1 -printf '%f\n' | sort -V | tail -1; }
 
 # ---------------------------------------------------------------- build (same layout and stamps as lab/zfslab.sh)
+# Each function below is a step's (see step): set -e is on, and a chroot left mounted is unmounted.
 base_debootstrap() {
   rm -rf "$BASE"
   debootstrap --variant=minbase --components=main,contrib --cache-dir="$LAB/cache/debootstrap" \
@@ -127,12 +165,10 @@ EOF
   # MODULES=most: MODULES=dep would look at the host's kernel, not the guest's
   sed -i 's/^MODULES=.*/MODULES=most/' "$BASE/etc/initramfs-tools/initramfs.conf"
   chroot_mount "$BASE"
-  in_chroot "$BASE" apt-get update -q &&
-    in_chroot "$BASE" apt-get install -y -q --no-install-recommends \
-      linux-image-amd64 linux-headers-amd64 stress-ng procps psmisc less util-linux kmod
-  local rc=$?
+  in_chroot "$BASE" apt-get -q --error-on=any update     # an unreachable mirror fails here, not as "no such package"
+  in_chroot "$BASE" apt-get install -y -q --no-install-recommends \
+    linux-image-amd64 linux-headers-amd64 stress-ng procps psmisc less util-linux kmod
   chroot_umount "$BASE"
-  return $rc
 }
 build_base() {
   mkdir -p "$LAB/cache/debootstrap"
@@ -154,11 +190,13 @@ variant_zfs() { # variant_zfs V R: install zfs-dkms + zfsutils, make sure the mo
   # zfs-dkms' postinst builds for the newest kernel in /boot; a non-zero exit is checked below
   in_chroot "$R" apt-get install -y -q --no-install-recommends "${aptsel[@]}" zfs-dkms zfsutils-linux ||
     log "apt-get returned non-zero; checking dkms state"
+  # shellcheck disable=SC2016 # dpkg-query's own ${Version}
   ZVER=$(in_chroot "$R" dpkg-query -W -f='${Version}' zfs-dkms | sed 's/-.*//')
   if ! in_chroot "$R" dkms status -k "$KVER" zfs 2>/dev/null | grep -q installed; then
-    in_chroot "$R" dkms install "zfs/$ZVER" -k "$KVER" && in_chroot "$R" dpkg --configure -a || { chroot_umount "$R"; return 1; }
+    in_chroot "$R" dkms install "zfs/$ZVER" -k "$KVER"
+    in_chroot "$R" dpkg --configure -a
   fi
-  ls "$R/lib/modules/$KVER/updates/dkms/zfs.ko"* >/dev/null 2>&1 || { log "zfs.ko missing for $KVER"; chroot_umount "$R"; return 1; }
+  ls "$R/lib/modules/$KVER/updates/dkms/zfs.ko"* >/dev/null 2>&1 || { log "zfs.ko missing for $KVER"; return 1; }
   in_chroot "$R" depmod -a "$KVER"
   chroot_umount "$R"
 }
@@ -166,10 +204,9 @@ variant_tools() { # jq: the guest scenarios read arcadvise's JSON with it; fio: 
   local R=$1
   chroot_mount "$R"
   in_chroot "$R" apt-get install -y -q --no-install-recommends jq fio
-  local rc=$?
   chroot_umount "$R"
-  return $rc
 }
+# shellcheck disable=SC2016 # dpkg-query's own ${Version}
 variant_boot() { # the boot hook (the same files lab/zfslab.sh bakes in), kernel + initrd for -kernel/-initrd
   local v=$1 R=$2 vd=$LAB/$1 KVER
   install_if_changed "$HERE/guest/zfslab-hook" "$R/usr/local/sbin/zfslab-hook" 0755 &&
@@ -191,7 +228,7 @@ install_if_changed() { # install_if_changed SRC DST MODE: keep the old mtime whe
 }
 build_variant() {
   local v=$1 vd=$LAB/$1 R=$LAB/$1/rootfs KVER img
-  case $v in 2.1|2.3) ;; *) die "unknown variant $v (2.1|2.3)" 2 ;; esac
+  is_variant "$v" || die "unknown variant $v (${VARIANTS[*]})" 2
   if [[ ${FORCE:-0} = 1 ]]; then rm -rf "$vd"; fi
   mkdir -p "$vd"
   if [[ ! -e $R/.stamp-copy ]]; then
@@ -233,7 +270,7 @@ host_tools() {
   command -v debootstrap >/dev/null && command -v qemu-system-x86_64 >/dev/null && command -v qemu-img >/dev/null &&
     command -v mkfs.ext4 >/dev/null && command -v jq >/dev/null && command -v gnuplot >/dev/null &&
     command -v go-md2man >/dev/null && return 0
-  apt-get update -q && apt-get install -y -q qemu-system-x86 qemu-utils debootstrap e2fsprogs jq gnuplot-nox go-md2man
+  apt_install qemu-system-x86 qemu-utils debootstrap e2fsprogs jq gnuplot-nox go-md2man
 }
 cmd_build() {
   local what=${1:-all} v
@@ -242,11 +279,12 @@ cmd_build() {
   step "host tools (qemu, debootstrap, jq)" host_tools
   mirrors
   build_base
-  case $what in
-    all) for v in "${VARIANTS[@]}"; do build_variant "$v"; done ;;
-    2.1|2.3) build_variant "$what" ;;
-    *) die "unknown variant $what (2.1|2.3|all)" 2 ;;
-  esac
+  if [[ $what = all ]]; then
+    for v in "${VARIANTS[@]}"; do build_variant "$v"; done
+  else
+    is_variant "$what" || die "unknown variant $what (${VARIANTS[*]} all)" 2
+    build_variant "$what"
+  fi
 }
 
 # ---------------------------------------------------------------- arcadvise binary
@@ -256,7 +294,8 @@ build_arcadvise() { # static linux/amd64 binary from the checkout
 }
 build_deb() { # the .deb of packaging/build.sh, which the guests install with dpkg
   rm -rf "$LAB/lane/dist"
-  (cd "$REPO" && DIST=$LAB/lane/dist bash packaging/build.sh >/dev/null) && cp -f "$LAB"/lane/dist/*.deb "$LAB/lane/arcadvise.deb"
+  DIST=$LAB/lane/dist bash "$REPO/packaging/build.sh" >/dev/null
+  cp -f "$LAB"/lane/dist/*.deb "$LAB/lane/arcadvise.deb"
 }
 
 # ---------------------------------------------------------------- run one variant
@@ -278,11 +317,14 @@ run_variant() {
     echo "date=$(date -u +%FT%TZ)"; echo "accel=$(accel_args)"; echo "mem_mib=$MEM"; echo "smp=$SMP"; echo "reserve=${RESERVE:-2G}"
     echo "timing_runs=${TIMING_RUNS:-21}"; echo "timing_slow_runs=${TIMING_SLOW_RUNS:-7}"
     echo "commit=$BUILD_COMMIT"; echo "dirty=$BUILD_DIRTY"; } >"$run/share/lane/env"
+  RUN_SCRATCH=("$run/overlay.qcow2" "$run/pool.img")   # the trap removes them if the lane is stopped
   qemu-img create -q -f qcow2 -F raw -b "$vd/rootfs.img" "$run/overlay.qcow2"
   truncate -s "$POOLDISK_SIZE" "$run/pool.img"
   log "booting $v ($(accel_args), ${MEM} MiB, $SMP vCPUs, timeout ${VM_TIMEOUT}s): $*"
   log "run dir $run (console: $run/console.log)"
   t0=$SECONDS
+  # in the background, so that the lane's traps run at once on a signal (bash runs a trap only after
+  # the foreground command ends) and can stop qemu (see cleanup)
   # shellcheck disable=SC2046
   timeout --kill-after=10 "$VM_TIMEOUT" qemu-system-x86_64 $(accel_args) -m "$MEM" -smp "$SMP" \
     -nographic -nic none -no-user-config -nodefaults -serial stdio -monitor none \
@@ -291,10 +333,13 @@ run_variant() {
     -drive "file=$run/overlay.qcow2,if=virtio,format=qcow2,cache=unsafe" \
     -drive "file=$run/pool.img,if=virtio,format=raw,cache=unsafe,discard=unmap" \
     -virtfs "local,path=$run/share,mount_tag=host0,security_model=passthrough,id=host0" \
-    </dev/null >"$run/console.log" 2>&1 || rc=$?
+    </dev/null >"$run/console.log" 2>&1 &
+  RUN_PID=$!
+  wait "$RUN_PID" || rc=$?
+  RUN_PID=""
   wall=$((SECONDS - t0))
   printf '%s\t%-40s\t%5ds\trc=%d\n' "$(date -u +%FT%TZ)" "lane: boot $v $*" "$wall" "$rc" >>"$LAB/timings.log"
-  rm -f "$run/pool.img" "$run/overlay.qcow2"
+  rm -f "${RUN_SCRATCH[@]}"; RUN_SCRATCH=()
   echo "$wall" >"$run/wall_seconds"
   local res=$run/share/out/results.tsv
   touch "$res"
@@ -314,7 +359,7 @@ run_variant() {
   mkdir -p "$LAB/lane/results"
   rm -rf "$LAB/lane/results/$v"; mkdir -p "$LAB/lane/results/$v"
   cp -f "$res" "$run/share/lane/env" "$run/wall_seconds" "$LAB/lane/results/$v/"
-  [[ -d $run/share/out/model ]] && cp -f "$run/share/out/model"/*.env "$LAB/lane/results/$v/" 2>/dev/null || true
+  if [[ -d $run/share/out/model ]]; then cp -f "$run/share/out/model"/*.env "$LAB/lane/results/$v/" 2>/dev/null || true; fi
   [[ -e $run/share/out/frontier/frontier.tsv ]] && export_frontier "$v" "$run"
   if [[ -e $run/share/out/timing/timing.env ]]; then cp -f "$run/share/out/timing/timing.env" "$LAB/lane/results/$v/"; fi
   local f
@@ -364,16 +409,7 @@ export_frontier() {
   log "frontier: $dst"
 }
 
-# ---------------------------------------------------------------- table and report
-resfield() { # resfield VARIANT SCENARIO COLUMN: a column of the variant's last results.tsv ("" when none)
-  [[ -e $LAB/lane/results/$1/results.tsv ]] || return 0
-  awk -F'\t' -v s="$2" -v c="$3" '$1==s{v=$c}END{print v}' "$LAB/lane/results/$1/results.tsv"
-}
-status_of() { resfield "$1" "$2" 2; }
-numbers_of() { resfield "$1" "$2" 3; }
-reason_of() { resfield "$1" "$2" 4; }
-envval() { [[ -e $LAB/lane/results/$1/env ]] || return 0; sed -n "s/^$2=//p" "$LAB/lane/results/$1/env" | head -1; }
-
+# ---------------------------------------------------------------- table and report (resfield, envval: lib-host.sh)
 print_table() {
   local v s st
   printf '\n%-9s' "scenario"
@@ -381,11 +417,11 @@ print_table() {
   for s in boot "${SCENARIOS[@]}"; do
     if [[ $s = boot ]] && ! grep -qs '^boot	' "$LAB"/lane/results/*/results.tsv; then continue; fi
     printf '%-9s' "$s"
-    for v in "${VARIANTS[@]}"; do st=$(status_of "$v" "$s"); printf '| %-28s' "${st:-not run}"; done
+    for v in "${VARIANTS[@]}"; do st=$(resfield "$v" "$s" 2); printf '| %-28s' "${st:-not run}"; done
     printf '\n'
     for v in "${VARIANTS[@]}"; do
-      st=$(numbers_of "$v" "$s"); if [[ -n $st && $st != - ]]; then printf '    %s: %s\n' "$v" "$st"; fi
-      st=$(reason_of "$v" "$s"); if [[ -n $st ]]; then printf '    %s: %s\n' "$v" "$st"; fi
+      st=$(resfield "$v" "$s" 3); if [[ -n $st && $st != - ]]; then printf '    %s: %s\n' "$v" "$st"; fi
+      st=$(resfield "$v" "$s" 4); if [[ -n $st ]]; then printf '    %s: %s\n' "$v" "$st"; fi
     done
   done
   printf '\n'
@@ -396,7 +432,7 @@ all_pass() { # all_pass SCENARIO...: every variant that ran has PASS for each
   for v in "${VARIANTS[@]}"; do
     [[ -e $LAB/lane/results/$v/results.tsv ]] || continue
     grep -q '^boot	FAIL' "$LAB/lane/results/$v/results.tsv" && ok=1
-    for s in "$@"; do [[ $(status_of "$v" "$s") = PASS ]] || ok=1; done
+    for s in "$@"; do [[ $(resfield "$v" "$s" 2) = PASS ]] || ok=1; done
   done
   return $ok
 }
@@ -411,12 +447,11 @@ cmd_run() {
   local vs=() sc=() a v
   need_root
   for a in "$@"; do
-    case $a in
-      2.1|2.3) vs+=("$a") ;;
-      all) vs+=("${VARIANTS[@]}") ;;
-      parse|live|persist|model|sample|timing|frontier) sc+=("$a") ;;
-      *) die "unknown variant or scenario '$a' (variants: 2.1 2.3 all; scenarios: ${SCENARIOS[*]})" 2 ;;
-    esac
+    if [[ $a = all ]]; then vs+=("${VARIANTS[@]}")
+    elif is_variant "$a"; then vs+=("$a")
+    elif is_scenario "$a"; then sc+=("$a")
+    else die "unknown variant or scenario '$a' (variants: ${VARIANTS[*]} all; scenarios: ${SCENARIOS[*]}; opt-in: ${OPT_SCENARIOS[*]})" 2
+    fi
   done
   [[ ${#vs[@]} -gt 0 ]] || vs=("${VARIANTS[@]}")
   [[ ${#sc[@]} -gt 0 ]] || sc=("${SCENARIOS[@]}")
@@ -424,8 +459,8 @@ cmd_run() {
   [[ " ${sc[*]} " = *" frontier "* && -z ${VM_TIMEOUT_SET:-} ]] && VM_TIMEOUT=$((VM_TIMEOUT > 7200 ? VM_TIMEOUT : 7200))
   mkdir -p "$LAB/lane"
   # the checkout as it was when the binary was built (edits made while the guests run do not count)
-  BUILD_COMMIT=$(cd "$REPO" && git rev-parse --short HEAD 2>/dev/null || echo none)
-  BUILD_DIRTY=$(cd "$REPO" && git status --porcelain -- . ':!testdata/vm' ':!docs/real-kernel.md' ':!docs/frontier' 2>/dev/null | grep -c . || true)
+  BUILD_COMMIT=$(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo none)
+  BUILD_DIRTY=$(git -C "$REPO" status --porcelain -- . ':!testdata/vm' ':!docs/real-kernel.md' ':!docs/frontier' 2>/dev/null | grep -c . || true)
   step "go build arcadvise (static linux/amd64)" build_arcadvise "$LAB/lane/arcadvise"
   rm -f "$LAB/lane/arcadvise.deb"
   if command -v go-md2man >/dev/null; then step "packaging/build.sh (.deb)" build_deb; else log "no go-md2man: the guests install no .deb"; fi
@@ -459,10 +494,12 @@ main() {
         exit 0
       fi
       cmd_build all; cmd_run all ;;
-    -h|--help|help) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
-    *) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
+    -h|--help|help) usage; exit 0 ;;
+    *) usage >&2; exit 2 ;;
   esac
 }
 
+# Sourced (test/vm/lane_test.go), the file stops here: it has defined the functions and the traps.
+(return 0 2>/dev/null) && return 0
 # one line: bash has parsed it whole before main runs, so editing this file during a run is harmless
 main "$@"; exit $?

@@ -2,19 +2,18 @@
 # report.sh - writes docs/real-kernel.md (to stdout) from the lane's last results per variant,
 # $LAB/lane/results/<variant>/{results.tsv,env,model.env,...}. Called by lane.sh (run, report).
 set -euo pipefail
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 LAB=${LAB:-/var/tmp/zfslab}
-REPO=${REPO:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
+REPO=${REPO:-$(cd "$HERE/../.." && pwd)}
 RES=$LAB/lane/results
-VARIANTS=(2.1 2.3)
-SCENARIOS=(parse live persist model sample timing)
+# shellcheck source=test/vm/lib-host.sh
+. "$HERE/lib-host.sh"      # VARIANTS, SCENARIOS, resfield (a results.tsv column), envval (a run setting)
 
 have() { [[ -e $RES/$1/results.tsv ]]; }
-ev() { sed -n "s/^$2=//p" "$RES/$1/env" 2>/dev/null | head -1 || true; }
 file1() { head -1 "$RES/$1/$2" 2>/dev/null || true; }
-field() { [[ -e $RES/$1/results.tsv ]] || return 0; awk -F'\t' -v s="$2" -v f="$3" '$1==s{v=$f}END{print v}' "$RES/$1/results.tsv"; }
 mv_() { sed -n "s/^$2=//p" "$RES/$1/model.env" 2>/dev/null | tail -1 | tr -d '"' || true; }
 tv_() { sed -n "s/^$2=//p" "$RES/$1/timing.env" 2>/dev/null | tail -1 | tr -d '"' || true; }
-num() { field "$1" "$2" 3 | tr ' ' '\n' | sed -n "s/^$3=//p" | tail -1; }  # num VARIANT SCENARIO KEY
+num() { resfield "$1" "$2" 3 | tr ' ' '\n' | sed -n "s/^$3=//p" | tail -1; }  # num VARIANT SCENARIO KEY
 mibs() { [[ -n $1 ]] && awk -v b="$1" 'BEGIN{printf "%.0f MiB", b/1048576}' || echo "-"; }
 
 cat <<'EOF'
@@ -34,9 +33,9 @@ How to run it and what each scenario does: `test/vm/README.md`.
 EOF
 for v in "${VARIANTS[@]}"; do
   have "$v" || { echo "| $v | not run | | | | | | | |"; continue; }
-  acc=$(ev "$v" accel); case $acc in *tcg*) acc="TCG (software)";; *kvm*) acc="KVM";; esac
-  dirty=$(ev "$v" dirty); [[ ${dirty:-0} != 0 ]] && dirty=" + uncommitted changes" || dirty=""
-  echo "| $v | $(ev "$v" zfs_dkms) | $(file1 "$v" zfs_version) | $(file1 "$v" kernel) | $(ev "$v" mem_mib) MiB, $(ev "$v" smp) vCPU | $acc | $(file1 "$v" arcadvise_version | sed 's/^arcadvise //') ($(ev "$v" commit)$dirty) | $(ev "$v" date) | $(file1 "$v" wall_seconds) s |"
+  acc=$(envval "$v" accel); case $acc in *tcg*) acc="TCG (software)";; *kvm*) acc="KVM";; esac
+  dirty=$(envval "$v" dirty); [[ ${dirty:-0} != 0 ]] && dirty=" + uncommitted changes" || dirty=""
+  echo "| $v | $(envval "$v" zfs_dkms) | $(file1 "$v" zfs_version) | $(file1 "$v" kernel) | $(envval "$v" mem_mib) MiB, $(envval "$v" smp) vCPU | $acc | $(file1 "$v" arcadvise_version | sed 's/^arcadvise //') ($(envval "$v" commit)$dirty) | $(envval "$v" date) | $(file1 "$v" wall_seconds) s |"
 done
 
 echo
@@ -58,7 +57,7 @@ printf '|---|---|'; for v in "${VARIANTS[@]}"; do printf -- '---|'; done; echo
 for s in boot "${SCENARIOS[@]}"; do
   if [[ $s = boot ]] && ! grep -qs '^boot	' "$RES"/*/results.tsv; then continue; fi
   printf '| %s | %s |' "$s" "$(desc "$s")"
-  for v in "${VARIANTS[@]}"; do st=$(field "$v" "$s" 2); printf ' %s |' "${st:-not run}"; done; echo
+  for v in "${VARIANTS[@]}"; do st=$(resfield "$v" "$s" 2); printf ' %s |' "${st:-not run}"; done; echo
 done
 
 echo
@@ -67,8 +66,8 @@ echo
 for s in "${SCENARIOS[@]}"; do
   for v in "${VARIANTS[@]}"; do
     have "$v" || continue
-    st=$(field "$v" "$s" 2); [[ -n $st ]] || continue
-    n=$(field "$v" "$s" 3); r=$(field "$v" "$s" 4)
+    st=$(resfield "$v" "$s" 2); [[ -n $st ]] || continue
+    n=$(resfield "$v" "$s" 3); r=$(resfield "$v" "$s" 4)
     echo "- **$s, $v: $st**. $n${r:+ — **failed:** $r}"
   done
 done
@@ -102,7 +101,7 @@ else
       done
     done; echo
   }
-  printf '| R (--reserve) |'; for v in "${cols[@]}"; do printf ' %s | %s |' "$(ev "$v" reserve)" "$(ev "$v" reserve)"; done; echo
+  printf '| R (--reserve) |'; for v in "${cols[@]}"; do printf ' %s | %s |' "$(envval "$v" reserve)" "$(envval "$v" reserve)"; done; echo
   printf '| c_max (zfs_arc_max) |'; for v in "${cols[@]}"; do printf ' %s | %s |' "$(mibs "$(mv_ "$v" default_cap)")" "$(mibs "$(mv_ "$v" recommended)")"; done; echo
   row "arcstats memory_direct_count" direct
   row "arcstats memory_indirect_count" indirect
@@ -143,8 +142,8 @@ on a real host; the comparison between the two runs, on the same guest, is what 
 EOF
 for v in "${VARIANTS[@]}"; do
   have "$v" || continue
-  st=$(field "$v" sample 2); [[ -n $st ]] || continue
-  echo "- $v: **$st**: $(field "$v" sample 3)"
+  st=$(resfield "$v" sample 2); [[ -n $st ]] || continue
+  echo "- $v: **$st**: $(resfield "$v" sample 3)"
 done
 
 cat <<'EOF'
@@ -166,7 +165,7 @@ arcadvise's own work). The binary runs from the guest's own disk, not the
 
 EOF
 tcols=()
-for v in "${VARIANTS[@]}"; do [[ -n $(field "$v" timing 3) ]] && tcols+=("$v"); done
+for v in "${VARIANTS[@]}"; do [[ -n $(resfield "$v" timing 3) ]] && tcols+=("$v"); done
 if [[ ${#tcols[@]} -eq 0 ]]; then
   echo "(not run yet)"
 else
@@ -206,7 +205,9 @@ else
   for v in "${tcols[@]}"; do
     n=$(tv_ "$v" arc_summary_note); [[ -z $n ]] || printf '\n%s: %s.\n' "$v" "$n"
   done
-  n=$(tv_ "${tcols[0]}" file_list); [[ -z $n ]] || printf '\nThe files (%s): `%s`.\n' "${tcols[0]}" "$n"
+  n=$(tv_ "${tcols[0]}" file_list)
+  # shellcheck disable=SC2016 # markdown's backquotes
+  [[ -z $n ]] || printf '\nThe files (%s): `%s`.\n' "${tcols[0]}" "$n"
 fi
 
 cat <<'EOF'
