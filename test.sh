@@ -9,13 +9,18 @@ cd "$(dirname "$0")"
 # (textfile collector scrape), promtool (metrics lint, alert rules),
 # systemd-analyze (the timer and service), ansible-core (the role), unshare (a
 # read-only /etc), go-md2man, groff and man (the man page), lintian and rpm
-# (the packages). Installed
+# (the packages), and for internal/initramfs the initramfs builders
+# (initramfs-tools-core's mkinitramfs with linux-base, dracut-core's dracut,
+# which install side by side), kmod's depmod, cpio and every compressor they
+# run (gzip, bzip2, xz and lzma, lz4, lzop, zstd). Installed
 # when missing and this runs as root with apt; otherwise those tests say so and
 # skip (and fail under CI=true).
 need=()
 for t in prometheus-node-exporter:prometheus-node-exporter promtool:prometheus \
          systemd-analyze:systemd ansible-playbook:ansible-core unshare:util-linux \
-         go-md2man:go-md2man groff:groff-base man:man-db lintian:lintian rpm:rpm; do
+         go-md2man:go-md2man groff:groff-base man:man-db lintian:lintian rpm:rpm \
+         mkinitramfs:initramfs-tools-core linux-version:linux-base dracut:dracut-core \
+         depmod:kmod cpio:cpio gzip:gzip bzip2:bzip2 xz:xz-utils lz4:lz4 lzop:lzop zstd:zstd; do
   command -v "${t%%:*}" >/dev/null || need+=("${t#*:}")
 done
 if (( ${#need[@]} > 0 )) && [[ $EUID == 0 ]] && command -v apt-get >/dev/null; then
