@@ -3,7 +3,7 @@ package initramfs
 import (
 	"bytes"
 	"compress/bzip2"
-	"compress/gzip"
+	"github.com/klauspost/compress/gzip"
 	"encoding/binary"
 	"errors"
 	"fmt"
