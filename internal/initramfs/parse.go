@@ -3,10 +3,10 @@ package initramfs
 import (
 	"bytes"
 	"compress/bzip2"
-	"github.com/klauspost/compress/gzip"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"github.com/klauspost/compress/gzip"
 	"io"
 	"path"
 	"sort"
