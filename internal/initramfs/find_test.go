@@ -1,8 +1,10 @@
 package initramfs
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
+	"syscall"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -54,9 +56,22 @@ func TestFind(t *testing.T) {
 	symlink(t, "initrd.img-6.1.0-9-amd64", filepath.Join(root, "boot/initrd.img-6.1.0-9-amd64-alias"))
 	symlink(t, "/elsewhere/initrd.img-6.1.0-30-amd64", filepath.Join(root, "boot/initrd.img-6.1.0-30-amd64"))
 	symlink(t, "/nowhere", filepath.Join(root, "boot/initrd.img-6.1.0-31-amd64"))
-	got, err := Find(openRoot(t, root), "6.1.0-9-amd64")
+	// Confinement: a link to an absolute host path is taken inside the
+	// root, where nothing is there; a FIFO is no image.
+	outside := t.TempDir()
+	testutil.WriteTree(t, outside, map[string]string{"initrd.img-6.1.0-40-amd64": "outside the root"})
+	symlink(t, filepath.Join(outside, "initrd.img-6.1.0-40-amd64"), filepath.Join(root, "boot/initrd.img-6.1.0-40-amd64"))
+	if err := syscall.Mkfifo(filepath.Join(root, "boot/initrd.img-6.1.0-41-amd64"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	fsys := openRoot(t, root)
+	got, err := Find(fsys, "6.1.0-9-amd64")
 	if err != nil {
 		t.Fatal(err)
+	}
+	// Read refuses the FIFO at once, without blocking on it.
+	if _, err := Read(fsys, Candidate{Path: "/boot/initrd.img-6.1.0-41-amd64"}); !errors.Is(err, rootfs.ErrNotRegular) {
+		t.Errorf("Read(FIFO) = %v, want %v", err, rootfs.ErrNotRegular)
 	}
 	// By hand: the running 6.1.0-9 first; then newest first: 6.8.12 >
 	// 6.1.0-30 > 6.1.0-28 (numbers compared as numbers: 30 > 28 > 9) >

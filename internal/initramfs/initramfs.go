@@ -88,7 +88,9 @@ func nameKernel(name string) (kver, builder string, ok bool) {
 // Find lists the initramfs images under /boot: the running kernel's first,
 // then the others by kernel release, newest first (releases compared as
 // sort -V does: runs of digits as numbers, the rest byte by byte), then by
-// path. A symlink (/boot/initrd.img -> initrd.img-<kver>) is resolved inside
+// path. (The newest kernel is what a boot loader's default entry usually
+// boots; the running one is what a reboot without a kernel update boots.)
+// A symlink (/boot/initrd.img -> initrd.img-<kver>) is resolved inside
 // the root and not listed again when it leads to an image already listed;
 // /boot/initrd.img itself is not a <kver> name and is skipped. A missing
 // /boot is no image and no error.
@@ -151,9 +153,10 @@ func Find(fsys *rootfs.FS, runningKernel string) ([]Candidate, error) {
 	return out, nil
 }
 
-// CompareVersions compares two kernel releases as sort -V (GNU filevercmp)
-// does for them: digits runs as numbers, other runs byte by byte, with "~"
-// before anything. It returns -1, 0 or 1.
+// CompareVersions compares two kernel releases much as sort -V does:
+// runs of digits as numbers (leading zeros ignored), other runs byte by
+// byte, "~" before anything, a number after letters (6.1.0-28 after
+// 6.1.0-rc1). It returns -1, 0 or 1.
 func CompareVersions(a, b string) int {
 	for a != "" || b != "" {
 		na, ra := splitRun(a)
@@ -206,7 +209,7 @@ func compareRun(a, b string) int {
 		return strings.Compare(a, b)
 	}
 	if isDigit(a[0]) != isDigit(b[0]) {
-		// a number sorts before letters, as in 6.1.0-28 vs 6.1.0-rc1
+		// a number is newer than letters: 6.1.0-28 after 6.1.0-rc1
 		if isDigit(a[0]) {
 			return 1
 		}
