@@ -3,6 +3,7 @@ package initramfs
 import (
 	"bytes"
 	"errors"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -10,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"testing/iotest"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
@@ -232,6 +234,16 @@ func TestStreamEnds(t *testing.T) {
 				got, err := Parse(bytes.NewReader(img), Limits{})
 				if err != nil {
 					t.Fatalf("pad %d: %v", pad, err)
+				}
+				// The same, read a byte at a time and in odd chunks.
+				for _, r := range []io.Reader{iotest.OneByteReader(bytes.NewReader(img)), iotest.HalfReader(bytes.NewReader(img))} {
+					again, err := Parse(r, Limits{})
+					if err != nil {
+						t.Fatalf("pad %d, %T: %v", pad, r, err)
+					}
+					if d := cmp.Diff(summarize(got), summarize(again)); d != "" {
+						t.Fatalf("pad %d, %T: (-whole +pieces)\n%s", pad, r, d)
+					}
 				}
 				s := summarize(got)
 				want := []string{cp.segment + ":1:1", "none:1:1", cp.segment + ":1:1"}
