@@ -12,7 +12,10 @@ cd "$(dirname "$0")"
 # (the packages), strace (a read-only run creates no file), libvirtd and
 # virsh (a real libvirt defines domains in a private namespace for
 # internal/declared), qemu-img (the lane's overlay, in test/vm's trap test),
-# and the lint of every shell script, shellcheck.
+# the lint of every shell script, shellcheck, and for internal/initramfs the
+# initramfs builders (initramfs-tools-core's mkinitramfs with linux-base,
+# dracut-core's dracut, which install side by side), kmod's depmod, cpio and
+# every compressor they run (gzip, bzip2, xz and lzma, lz4, lzop, zstd).
 # Installed when missing and this runs as root with apt (test/lib-apt.sh: waits
 # for another apt's lock; a failed update is reported and the install tried from
 # the lists already there; a failed install stops test.sh); otherwise those
@@ -22,7 +25,9 @@ for t in prometheus-node-exporter:prometheus-node-exporter promtool:prometheus \
          systemd-analyze:systemd ansible-playbook:ansible-core unshare:util-linux \
          go-md2man:go-md2man groff:groff-base man:man-db lintian:lintian rpm:rpm \
          strace:strace libvirtd:libvirt-daemon-system virsh:libvirt-clients \
-         qemu-img:qemu-utils shellcheck:shellcheck; do
+         qemu-img:qemu-utils shellcheck:shellcheck \
+         mkinitramfs:initramfs-tools-core linux-version:linux-base dracut:dracut-core \
+         depmod:kmod cpio:cpio gzip:gzip bzip2:bzip2 xz:xz-utils lz4:lz4 lzop:lzop zstd:zstd; do
   command -v "${t%%:*}" >/dev/null || need+=("${t#*:}")
 done
 if (( ${#need[@]} > 0 )) && [[ $EUID == 0 ]] && command -v apt-get >/dev/null; then
