@@ -54,20 +54,22 @@ func changed(before, after map[string][32]byte) []string {
 }
 
 // TestModeMatrix runs every combination of --diff, --write, --live,
-// --check, --force, --arc-max and --sample on a fresh copy of a real
+// --check, --force, --arc-max, --sample and --textfile on a fresh copy of a real
 // snapshot whose zfs module is faked (it takes values written to /sys as
 // the real one does), and asserts which files changed: a preview or a
 // check changes nothing anywhere under the root; --write changes only the
-// modprobe.d file; --live only the parameter (and the module, arcstats).
+// modprobe.d file; --live only the parameter (and the module, arcstats);
+// --textfile only its file, whatever else happens, and never with a preview.
 func TestModeMatrix(t *testing.T) {
 	if testing.Short() {
-		t.Skip("128 runs")
+		t.Skip("256 runs")
 	}
 	src := filepath.Join("..", "..", "testdata", "snapshots", "zfs-2.1.11-arc-filled")
 	const conf = "etc/modprobe.d/zfs.conf"
 	param := filepath.Join("sys", "module", "zfs", "parameters", "zfs_arc_max")
 	arc := filepath.Join("proc", "spl", "kstat", "zfs", "arcstats")
-	names := []string{"--diff", "--write", "--live", "--check", "--force", "--arc-max", "--sample"}
+	textfile := filepath.Join("var", "lib", "prometheus", "node-exporter")
+	names := []string{"--diff", "--write", "--live", "--check", "--force", "--arc-max", "--sample", "--textfile"}
 	for mask := range 1 << len(names) {
 		on := func(name string) bool { return mask&(1<<slices.Index(names, name)) != 0 }
 		var args []string
@@ -98,12 +100,17 @@ func TestModeMatrix(t *testing.T) {
 					argv = append(argv, "--arc-max", "1G")
 				case "--sample":
 					argv = append(argv, "--sample", "100ms", "--interval", "50ms")
+				case "--textfile":
+					argv = append(argv, "--textfile", filepath.Join(root, textfile))
 				default:
 					argv = append(argv, a)
 				}
 			}
 			if !on("--arc-max") {
 				argv = append(argv, "--reserve", "2G")
+			}
+			if err := os.MkdirAll(filepath.Join(root, textfile), 0o755); err != nil {
+				t.Fatal(err)
 			}
 			before := treeSums(t, root)
 			var stdout, stderr bytes.Buffer
@@ -114,7 +121,7 @@ func TestModeMatrix(t *testing.T) {
 
 			preview := on("--diff") || on("--check")
 			usage := on("--diff") && (on("--write") || on("--live") || on("--check")) || on("--check") && on("--write")
-			usage = usage || on("--check") && on("--live")
+			usage = usage || on("--check") && on("--live") || on("--textfile") && on("--diff")
 			var want []string
 			switch {
 			case usage:
@@ -122,7 +129,13 @@ func TestModeMatrix(t *testing.T) {
 					t.Errorf("exit %d, want %d (flags that do not go together): %s", code, exitUsage, stderr.String())
 				}
 			case preview:
+				if on("--textfile") {
+					want = append(want, filepath.Join(textfile, "arcadvise.prom"))
+				}
 			default:
+				if on("--textfile") {
+					want = append(want, filepath.Join(textfile, "arcadvise.prom"))
+				}
 				if on("--write") {
 					want = append(want, conf)
 				}
