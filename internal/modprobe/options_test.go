@@ -1,6 +1,7 @@
 package modprobe
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/arcadvise/arcadvise/internal/testutil"
@@ -57,5 +58,32 @@ func TestKernelArgs(t *testing.T) {
 		if got[i] != want[i] {
 			t.Errorf("%d: %q, want %q", i, got[i], want[i])
 		}
+	}
+}
+
+// TestModprobeConfNotRead: zfs options in /etc/modprobe.conf, which kmod
+// never reads (module-init-tools did), are reported with their line and
+// not applied.
+func TestModprobeConfNotRead(t *testing.T) {
+	root := t.TempDir()
+	testutil.WriteTree(t, root, map[string]string{
+		"etc/modprobe.conf":       "alias eth0 e1000\noptions zfs zfs_arc_max=2147483648\n",
+		"etc/modprobe.d/zfs.conf": "options zfs zfs_arc_max=1073741824\n",
+	})
+	c, err := Load(testutil.OpenRoot(t, root))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s, ok := c.Effective("zfs_arc_max"); !ok || s.Value != "1073741824" {
+		t.Errorf("effective %+v", s)
+	}
+	found := false
+	for _, w := range c.Warnings {
+		if w.Path == ModprobeConf && w.Line == 2 && strings.Contains(w.Msg, "not read by modprobe: kmod reads only the modprobe.d directories") {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("no warning about /etc/modprobe.conf: %v", c.Warnings)
 	}
 }
