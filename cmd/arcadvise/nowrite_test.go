@@ -148,6 +148,11 @@ func TestReadOnlyRunsWriteNothing(t *testing.T) {
 			if bad := writesIn(trace); len(bad) > 0 {
 				t.Errorf("arcadvise %s wrote to the file system:\n%s", strings.Join(tt.args, " "), strings.Join(bad, "\n"))
 			}
+			// One handle on the root: its path is opened once, and
+			// everything under it is reached through that handle.
+			if n := strings.Count(trace, `"`+root+`"`); n != 1 {
+				t.Errorf("the root %s is opened %d times, want once", root, n)
+			}
 		})
 	}
 }

@@ -57,7 +57,9 @@ var noOpenat2 atomic.Bool
 // dirFD is the root directory's descriptor for openat2, opened once.
 func (f *FS) dirFD() (int, error) {
 	if f.dirf == nil {
-		d, err := os.OpenFile(f.dir, os.O_RDONLY|syscall.O_DIRECTORY|syscall.O_CLOEXEC, 0)
+		// The root itself, through the handle already open: the root's
+		// path is opened once per run (rootfs.Open).
+		d, err := f.root.OpenFile(".", os.O_RDONLY|syscall.O_DIRECTORY, 0)
 		if err != nil {
 			return -1, err
 		}
