@@ -39,6 +39,13 @@ if (( ${#need[@]} > 0 )) && [[ $EUID == 0 ]] && command -v apt-get >/dev/null; t
     { echo "test.sh: could not install ${need[*]}; the tests that run them would skip (fail under CI=true)" >&2; exit 1; }
 fi
 go vet ./...
+# Lint, at the versions go.mod pins (go tool: built once, cached).
+unformatted=$(go tool goimports -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './.git/*'))
+if [[ -n $unformatted ]]; then
+  echo "test.sh: goimports wants to reformat: $unformatted" >&2
+  exit 1
+fi
+go tool staticcheck ./...
 go test -count=1 ./...
 if [[ ${ARCADVISE_VM:-0} == 1 ]]; then
   test/vm/lane.sh

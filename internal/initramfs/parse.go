@@ -626,7 +626,7 @@ func (p *parser) truncated(err error, what string, off int64, atStart bool) erro
 	}
 	if err == io.EOF || err == io.ErrUnexpectedEOF {
 		if atStart && err == io.EOF {
-			return fmt.Errorf("%w: offset %d: the archive ends without its TRAILER!!!", ErrTruncated, off)
+			return fmt.Errorf("%w: offset %d: the archive ends without its trailer (TRAILER!!!)", ErrTruncated, off)
 		}
 		return fmt.Errorf("%w: offset %d: the archive ends in %s", ErrTruncated, off, what)
 	}

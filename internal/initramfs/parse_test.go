@@ -311,7 +311,7 @@ func TestParseRefuses(t *testing.T) {
 		{"dot-dot inside", gz(t, newc(member{name: "etc/modprobe.d/../../../etc/modprobe.d/zfs.conf", body: zfsConf})), Limits{}, ErrUnsafeName, `".." component`},
 		{"truncated in an early header", main[:50], Limits{}, ErrTruncated, "offset 0: the archive ends in a member header"},
 		{"truncated in an early body", main[:300], Limits{}, ErrTruncated, "the archive ends in a file body"},
-		{"truncated before the early trailer", main[:early-124], Limits{}, ErrTruncated, "the archive ends without its TRAILER!!!"},
+		{"truncated before the early trailer", main[:early-124], Limits{}, ErrTruncated, "the archive ends without its trailer (TRAILER!!!)"},
 		// early: header 110 + name 38 (37 and its NUL) = 148, a multiple
 		// of 4; body 3000, ends at 3148; trailer 110 + 11 = 121, padded
 		// to 124: 3272.

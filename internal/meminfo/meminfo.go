@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"math"
 	"math/bits"
 	"strconv"
@@ -91,16 +90,6 @@ func (e *LineError) Error() string {
 }
 
 func (e *LineError) Unwrap() error { return e.Err }
-
-// fileError names path in a file-access error without repeating the path
-// that os errors already carry.
-func fileError(path string, err error) error {
-	var pe *fs.PathError
-	if errors.As(err, &pe) {
-		return fmt.Errorf("%s: %w", path, pe.Err)
-	}
-	return fmt.Errorf("%s: %w", path, err)
-}
 
 // estimateAvailable computes MemAvailable for kernels that do not print it;
 // see Info.MemAvailableEstimated. It saturates instead of overflowing.

@@ -184,9 +184,7 @@ func normParam(p string) string {
 // suffixes; values above 2^64-1 are out of range.
 func ParseValue(s string) (uint64, error) {
 	orig := s
-	if strings.HasPrefix(s, "+") {
-		s = s[1:]
-	}
+	s = strings.TrimPrefix(s, "+")
 	base := uint64(10)
 	if len(s) > 0 && s[0] == '0' {
 		if len(s) > 2 && (s[1] == 'x' || s[1] == 'X') && isHex(s[2]) {
@@ -251,17 +249,12 @@ type logicalLine struct {
 	end   int    // file offset just past the terminating newline (or EOF)
 }
 
-// readLines splits data as freadline_wrapped does. pending reports that the
-// data ends inside a continuation (its last newline was escaped), so that a
-// line appended after it would be joined to the previous one.
-func readLines(data []byte) (lines []logicalLine, pending bool) {
-	pending = eachLine(data, func(ll *logicalLine) { lines = append(lines, ll.clone()) })
-	return lines, pending
-}
-
-// eachLine calls fn with each logical line of data, as readLines splits
-// them, in buffers it reuses: fn must clone a line it keeps. A file of
-// comments costs no allocation per line.
+// eachLine calls fn with each logical line of data, split as kmod's
+// freadline_wrapped splits them, in buffers it reuses: fn must clone a
+// line it keeps (a file of comments costs no allocation per line).
+// pending reports that the data ends inside a continuation (its last
+// newline was escaped), so that a line appended after it would be joined
+// to the previous one.
 func eachLine(data []byte, fn func(*logicalLine)) (pending bool) {
 	i := 0
 	var ll logicalLine

@@ -1,8 +1,10 @@
 package policy
 
-import "fmt"
+import (
+	"fmt"
 
-import "github.com/arcadvise/arcadvise/internal/zfsmod"
+	"github.com/arcadvise/arcadvise/internal/zfsmod"
+)
 
 // Releases are the OpenZFS (ZFS on Linux) releases from 0.6.5 on, in
 // order: the non-rc zfs-X tags of openzfs/zfs up to zfs-2.4.4 (the x.99
