@@ -87,19 +87,6 @@ func (s Source) MarshalText() ([]byte, error) {
 	return nil, fmt.Errorf("modprobe: invalid source %d", int(s))
 }
 
-// UnmarshalText reads what MarshalText writes.
-func (s *Source) UnmarshalText(b []byte) error {
-	switch string(b) {
-	case "file":
-		*s = FromFile
-	case "cmdline":
-		*s = FromCmdline
-	default:
-		return fmt.Errorf("modprobe: invalid source %q (want file or cmdline)", b)
-	}
-	return nil
-}
-
 // CmdlinePath is the Path of settings read from the kernel command line.
 const CmdlinePath = "/proc/cmdline"
 

@@ -132,16 +132,6 @@ func (a Advisory) References() string {
 	return strings.Join(parts, ", ")
 }
 
-// Mentions reports whether the advisory cites openzfs/zfs number n.
-func (a Advisory) Mentions(n int) bool {
-	for _, r := range a.Refs {
-		if r.Repo == "zfs" && r.Num == n {
-			return true
-		}
-	}
-	return false
-}
-
 // Released reports whether some release fixes the bug.
 func (a Advisory) Released() bool { return len(a.Fixed) > 0 }
 

@@ -425,3 +425,13 @@ func TestDocsListEveryRow(t *testing.T) {
 		t.Errorf("§6 has %d rows, the table %d", len(rows), len(advisories))
 	}
 }
+
+// Mentions reports whether the advisory cites openzfs/zfs number n.
+func (a Advisory) Mentions(n int) bool {
+	for _, r := range a.Refs {
+		if r.Repo == "zfs" && r.Num == n {
+			return true
+		}
+	}
+	return false
+}
