@@ -345,14 +345,6 @@ func BootArcMin(cfg *modprobe.Config) uint64 {
 	return v
 }
 
-// arcParams are the parameters arcadvise reports on, each with the
-// arcstats field that shows what the module has in effect.
-var arcParams = []struct{ name, field string }{
-	{zfsmod.ArcMax, "c_max"},
-	{zfsmod.ArcMin, "c_min"},
-	{zfsmod.ArcSysFree, "arc_sys_free"},
-}
-
 // describe lists every source of the zfs_arc_* settings beside the running
 // and effective values.
 func describe(cfg *modprobe.Config, snap *host.Snapshot) *Result {
@@ -360,20 +352,20 @@ func describe(cfg *modprobe.Config, snap *host.Snapshot) *Result {
 	for _, w := range cfg.Warnings {
 		res.Warnings = append(res.Warnings, w.String())
 	}
-	for _, p := range arcParams {
-		ps := ParamSources{Param: p.name, Sources: []Source{}, EffectSrc: "arcstats " + p.field}
-		for _, s := range cfg.All(p.name) {
+	for _, p := range zfsmod.ArcParams {
+		ps := ParamSources{Param: p.Name, Sources: []Source{}, EffectSrc: "arcstats " + p.Field}
+		for _, s := range cfg.All(p.Name) {
 			ps.Sources = append(ps.Sources, sourceOf(s))
 		}
-		if s, ok := cfg.Effective(p.name); ok {
+		if s, ok := cfg.Effective(p.Name); ok {
 			src := sourceOf(s)
 			ps.NextBoot = &src
 		}
-		if v := snap.Module.Param(p.name); v.Present {
+		if v := snap.Module.Param(p.Name); v.Present {
 			n := v.Value
 			ps.Running = &n
 		}
-		if v, ok := snap.Arc.Uint(p.field); ok {
+		if v, ok := snap.Arc.Uint(p.Field); ok {
 			ps.InEffect = &v
 		}
 		// The parameter file shows what was last written, accepted or
@@ -381,7 +373,7 @@ func describe(cfg *modprobe.Config, snap *host.Snapshot) *Result {
 		// write left the file at 16777216 and c_max unchanged).
 		if ps.Running != nil && *ps.Running != 0 && ps.InEffect != nil && *ps.InEffect != *ps.Running {
 			res.Warnings = append(res.Warnings, fmt.Sprintf("/%s/%s is %d but arcstats %s is %d: the module ignored that value (the kernel log says \"ignoring tunable\")",
-				zfsmod.ParamDir, p.name, *ps.Running, p.field, *ps.InEffect))
+				zfsmod.ParamDir, p.Name, *ps.Running, p.Field, *ps.InEffect))
 		}
 		res.Params = append(res.Params, ps)
 	}

@@ -13,6 +13,7 @@
 package crashcap
 
 import (
+	"cmp"
 	"errors"
 	"io/fs"
 	"strings"
@@ -72,7 +73,7 @@ func Read(fsys *rootfs.FS, distro osinfo.Distro, mounts osinfo.Mounts, cfg *modp
 		return Report{}, err
 	}
 	kd := Item{Name: "kdump", Ready: crashkernel != "" && loaded == "1",
-		Value:  "crashkernel=" + dash(crashkernel) + ", crash kernel loaded: " + yesNo(loaded == "1"),
+		Value:  "crashkernel=" + cmp.Or(crashkernel, "none") + ", crash kernel loaded: " + yesNo(loaded == "1"),
 		Source: "/proc/cmdline crashkernel=, /sys/kernel/kexec_crash_loaded"}
 	if !kd.Ready {
 		kd.Fix = "apt install kdump-tools (Debian, Ubuntu, Proxmox), set USE_KDUMP=1 in /etc/default/kdump-tools, reboot; kdump-config show then says ready"
@@ -97,7 +98,7 @@ func Read(fsys *rootfs.FS, distro osinfo.Distro, mounts osinfo.Mounts, cfg *modp
 	}
 	mounted := mounts.Has("pstore", "/sys/fs/pstore")
 	ps := Item{Name: "pstore", Ready: backend != "" && mounted,
-		Value:  "backend " + dash(backend) + ", /sys/fs/pstore mounted: " + yesNo(mounted),
+		Value:  "backend " + cmp.Or(backend, "none") + ", /sys/fs/pstore mounted: " + yesNo(mounted),
 		Source: "/sys/module/pstore/parameters/backend, /sys/fs/pstore"}
 	if !ps.Ready {
 		ps.Fix = "needs a backend: efi_pstore on UEFI firmware (modprobe efi_pstore), or ramoops with reserved memory (ramoops.mem_address= and ramoops.mem_size= on the kernel command line); systemd-pstore.service then keeps the records in /var/lib/systemd/pstore"
@@ -134,13 +135,6 @@ func Read(fsys *rootfs.FS, distro osinfo.Distro, mounts osinfo.Mounts, cfg *modp
 		r.Items = append(r.Items, Item{Name: "kernel." + s.name, Ready: ready, Value: v, Source: "/proc/sys/kernel/" + s.name + ": " + s.meaning})
 	}
 	return r, nil
-}
-
-func dash(s string) string {
-	if s == "" {
-		return "none"
-	}
-	return s
 }
 
 func yesNo(b bool) string {

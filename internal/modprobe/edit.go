@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/arcadvise/arcadvise/internal/rootfs"
+	"github.com/arcadvise/arcadvise/internal/zfsmod"
 
 	"github.com/aymanbagabas/go-udiff"
 )
@@ -254,7 +255,7 @@ func (c *Config) chooseTarget(needed, changes []Change) (*confFile, string) {
 	if bestIdx >= 0 {
 		return c.files[bestIdx], fmt.Sprintf("%s sets %s today (line %d), and no file read after it sets a changed parameter", best.Path, best.Param, best.Line)
 	}
-	order := []string{"zfs_arc_max", "zfs_arc_min"}
+	order := []string{zfsmod.ArcMax, zfsmod.ArcMin}
 	for _, ch := range changes {
 		order = append(order, ch.Param)
 	}

@@ -17,6 +17,7 @@
 package policy
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"math/bits"
@@ -239,7 +240,7 @@ func Recommend(in Input) (Recommendation, error) {
 	floor, floorSrc := freeFloor(h, sysFree, sysFreeSrc)
 	r.FreeFloor = floor
 
-	r.Terms = append(r.Terms, Term{"hugepages", int64(mem.Hugepages), "/proc/meminfo " + orDash(mem.HugepagesSource)})
+	r.Terms = append(r.Terms, Term{"hugepages", int64(mem.Hugepages), "/proc/meminfo " + cmp.Or(mem.HugepagesSource, "(none)")})
 	for _, res := range r.Reservations {
 		name := "reservation"
 		if res.Label != "" {
@@ -342,11 +343,4 @@ func sysFreeEstimate(v zfsmod.Version) string {
 		return "arc_sys_free: no arcstats row; this version's default MAX(allmem/64, 512 KiB), as arcadvise computes it"
 	}
 	return "arc_sys_free: no arcstats row; this version's default (arc_set_sys_free), as arcadvise computes it"
-}
-
-func orDash(s string) string {
-	if s == "" {
-		return "(none)"
-	}
-	return s
 }

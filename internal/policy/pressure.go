@@ -71,25 +71,58 @@ const (
 	DirectHighPerMinute = 1.0
 )
 
-// rate is n per minute over span, or nil for an empty span.
+// perMinute is the one rate of a counter, shown (rate_per_minute, the
+// text) and graded alike: n per minute over span, the span counted as at
+// least a minute; 0 for an empty span.
+func perMinute(n uint64, span time.Duration) float64 {
+	if span <= 0 {
+		return 0
+	}
+	return float64(n) / max(span, time.Minute).Minutes()
+}
+
+// rate is perMinute for a signal: nil for an empty span.
 func rate(n uint64, span time.Duration) *float64 {
 	if span <= 0 {
 		return nil
 	}
-	r := float64(n) / span.Minutes()
+	r := perMinute(n, span)
 	return &r
 }
 
 // directLevel grades memory_direct_count: none, moderate for any, high at
-// DirectHighPerMinute or more, counted over at least a minute.
+// DirectHighPerMinute or more.
 func directLevel(n uint64, span time.Duration) Level {
 	switch {
 	case n == 0:
 		return None
-	case float64(n)/max(span, time.Minute).Minutes() >= DirectHighPerMinute:
+	case perMinute(n, span) >= DirectHighPerMinute:
 		return High
 	}
 	return Moderate
+}
+
+// collapsed is the one rule for an ARC target driven to its floor: c at
+// c_min (+10%) while c_max is more than twice c_min (else c_min is near the
+// cap anyway, and c there says little).
+func collapsed(c, cMin, cMax uint64) bool {
+	return cMin > 0 && c <= cMin+cMin/10 && cMax > 2*cMin
+}
+
+// psiLevel is the one PSI rule, since boot (the kernel's averages) and in a
+// window (the share of the window from the total stall time): high when
+// tasks stalled 10% of the time (some) or all of them 1% (full), moderate
+// from 1% some, low for any stall.
+func psiLevel(some, full float64, stalled bool) Level {
+	switch {
+	case full >= 1 || some >= 10:
+		return High
+	case some >= 1:
+		return Moderate
+	case stalled:
+		return Low
+	}
+	return None
 }
 
 // counter is the signal of a reclaim counter: n events over span.
@@ -219,7 +252,7 @@ func BootPressure(st *arcstats.Stats, psi meminfo.PSI, hasPSI bool, cStartsAtMax
 			Source: src("c, c_max, c_min")}
 		reclaimed := direct+indirect > 0
 		switch {
-		case c*2 <= cMax && c <= cMin+cMin/10 && cMax > 2*cMin && reclaimed:
+		case c*2 <= cMax && collapsed(c, cMin, cMax) && reclaimed:
 			s.Level, s.Meaning = High, "the ARC target collapsed to its floor c_min after reclaim"
 		case c*2 <= cMax && (reclaimed || cStartsAtMax):
 			s.Level, s.Meaning = Moderate, "the ARC target was pulled down to half of c_max or less"
@@ -246,13 +279,11 @@ func psiSignal(psi meminfo.PSI) Signal {
 	if psi.HasFull {
 		s.Text += fmt.Sprintf("; full avg10=%.2f avg60=%.2f avg300=%.2f", psi.FullAvg10, psi.FullAvg60, psi.FullAvg300)
 	}
-	switch {
-	case psi.FullAvg60 >= 1 || psi.SomeAvg60 >= 10:
-		s.Level = High
-	case psi.SomeAvg300 >= 1 || psi.SomeAvg60 >= 1:
-		s.Level = Moderate
-	case psi.SomeAvg10+psi.SomeAvg60+psi.SomeAvg300 > 0:
-		s.Level = Low
+	// The last minute decides high; the last five minutes count for
+	// moderate too (a stall that has just passed).
+	s.Level = psiLevel(psi.SomeAvg60, psi.FullAvg60, psi.SomeAvg10+psi.SomeAvg60+psi.SomeAvg300 > 0)
+	if psi.SomeAvg300 >= 1 {
+		s.Level = max(s.Level, Moderate)
 	}
 	return s
 }

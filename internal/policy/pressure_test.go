@@ -164,3 +164,25 @@ func TestDirectNeedsAWitness(t *testing.T) {
 		t.Errorf("with arc_no_grow: %s", held.Level)
 	}
 }
+
+// TestPerMinute: the one rate, shown and graded alike, over at least a
+// minute (README, "Pressure verdict"): 4 events in 55 s are 4 a minute,
+// not 4.3; 120 in two minutes are 60.
+func TestPerMinute(t *testing.T) {
+	for _, tc := range []struct {
+		n    uint64
+		span time.Duration
+		want float64
+	}{{4, 55 * time.Second, 4}, {120, 2 * time.Minute, 60}, {9, 0, 0}, {1, 30 * time.Second, 1}} {
+		if got := perMinute(tc.n, tc.span); got != tc.want {
+			t.Errorf("perMinute(%d, %s) = %g, want %g", tc.n, tc.span, got, tc.want)
+		}
+		if r := rate(tc.n, tc.span); (r == nil) != (tc.span == 0) || r != nil && *r != tc.want {
+			t.Errorf("rate(%d, %s) = %v", tc.n, tc.span, r)
+		}
+	}
+	// 1 direct reclaim in 30 s: 1 a minute, high, the same number shown.
+	if directLevel(1, 30*time.Second) != High {
+		t.Error("1 in 30 s is 1 a minute: high")
+	}
+}

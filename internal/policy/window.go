@@ -41,13 +41,6 @@ func (c *Counter) rate(span time.Duration) {
 	c.PerMinute = perMinute(c.Delta, span)
 }
 
-func perMinute(d uint64, span time.Duration) float64 {
-	if span <= 0 {
-		return 0
-	}
-	return float64(d) / span.Minutes()
-}
-
 // Window summarises a series of host snapshots: a pure fold, with no I/O.
 // The sampler (internal/sample) paces the readings and feeds them to Add;
 // the verdict on the window is WindowPressure's. The zero Window is empty and

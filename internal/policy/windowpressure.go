@@ -45,7 +45,7 @@ func WindowPressure(w *Window) Pressure {
 			times(w.CDrops), size.Format(w.CDropBytes), size.Format(w.CMaxDrop), size.Format(w.CLowest), size.Format(w.CMax), size.Format(w.CMin)),
 		Meaning: "reclaim lowered the ARC's target"}
 	switch {
-	case w.CPulledDown && w.CMin > 0 && w.CLowest <= w.CMin+w.CMin/10 && w.CMax > 2*w.CMin:
+	case w.CPulledDown && collapsed(w.CLowest, w.CMin, w.CMax):
 		s.Level, s.Meaning = High, "reclaim drove the ARC's target down to its floor c_min"
 	case w.CPulledDown:
 		s.Level = Moderate
@@ -84,14 +84,7 @@ func WindowPressure(w *Window) Pressure {
 		if w.HasPSIFull {
 			s.Text += fmt.Sprintf(", full %s (%.2f%%)", roundDur(w.PSIFullStall), w.PSIFullPct)
 		}
-		switch {
-		case w.PSIFullPct >= 1 || w.PSISomePct >= 10:
-			s.Level = High
-		case w.PSISomePct >= 1:
-			s.Level = Moderate
-		case w.PSISomeStall > 0:
-			s.Level = Low
-		}
+		s.Level = psiLevel(w.PSISomePct, w.PSIFullPct, w.PSISomeStall > 0)
 		p.add(s)
 	}
 	if w.HasVM {

@@ -163,12 +163,12 @@ func New(in Input) *Report {
 	v := snap.Module.Version
 	r.ZFS = ZFS{Version: v.String(), VersionRaw: v.Raw, Generation: snap.Arc.Generation(),
 		Params: map[string]*uint64{}, Advisories: []Advisory{}}
-	for _, name := range []string{zfsmod.ArcMax, zfsmod.ArcMin, zfsmod.ArcSysFree} {
-		if p := snap.Module.Param(name); p.Present {
+	for _, ap := range zfsmod.ArcParams {
+		if p := snap.Module.Param(ap.Name); p.Present {
 			val := p.Value
-			r.ZFS.Params[name] = &val
+			r.ZFS.Params[ap.Name] = &val
 		} else {
-			r.ZFS.Params[name] = nil
+			r.ZFS.Params[ap.Name] = nil
 		}
 	}
 	facts := policy.FactsOf(snap)

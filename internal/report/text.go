@@ -2,6 +2,7 @@ package report
 
 import (
 	"bufio"
+	"cmp"
 	"fmt"
 	"io"
 	"os"
@@ -11,8 +12,10 @@ import (
 
 	"golang.org/x/term"
 
+	"github.com/arcadvise/arcadvise/internal/modprobe"
 	"github.com/arcadvise/arcadvise/internal/policy"
 	"github.com/arcadvise/arcadvise/internal/size"
+	"github.com/arcadvise/arcadvise/internal/zfsmod"
 )
 
 // TextOptions shape the text report.
@@ -69,7 +72,7 @@ func (r *Report) WriteText(w io.Writer, opt TextOptions) error {
 	}
 	if line := rec.ModprobeLine; line != "" {
 		p("  %s\n", line)
-		target := "/etc/modprobe.d/zfs.conf"
+		target := modprobe.DefaultFile
 		if r.Config != nil && r.Config.TargetFile != "" {
 			target = r.Config.TargetFile
 		}
@@ -155,7 +158,7 @@ func (r *Report) WriteText(w io.Writer, opt TextOptions) error {
 	rows = [][]string{
 		{"MemTotal", size.Format(h.MemTotal), "/proc/meminfo"},
 		{"MemAvailable", size.Format(h.MemAvailable), "/proc/meminfo (the ARC is never counted in it)"},
-		{"hugepages", size.Format(h.Hugepages), "/proc/meminfo " + dash(h.HugepagesSource)},
+		{"hugepages", size.Format(h.Hugepages), "/proc/meminfo " + cmp.Or(h.HugepagesSource, "(none reserved)")},
 		{"non-ARC in use", size.Format(h.NonARCUsed), policy.NonARCFormula},
 		{"ARC size", size.Format(a.Size), "arcstats size"},
 		{"ARC target c", size.Format(a.C), "arcstats c"},
@@ -166,7 +169,8 @@ func (r *Report) WriteText(w io.Writer, opt TextOptions) error {
 		rows = append(rows, []string{"arc_sys_free", size.Format(*a.SysFree), "arcstats arc_sys_free"})
 	}
 	if r.Config == nil {
-		for _, name := range []string{"zfs_arc_max", "zfs_arc_min", "zfs_arc_sys_free"} {
+		for _, ap := range zfsmod.ArcParams {
+			name := ap.Name
 			v := r.ZFS.Params[name]
 			s := "(not found)"
 			if v != nil {
@@ -308,11 +312,4 @@ func pressureText(w *bufio.Writer, tb *tables, width int, verbose bool, title st
 		}
 	}
 	return tb.table(w, width, []string{"signal", "level", "value"}, rows, left, left, wrap)
-}
-
-func dash(s string) string {
-	if s == "" {
-		return "(none reserved)"
-	}
-	return s
 }

@@ -38,6 +38,15 @@ const (
 	ShrinkShift = "zfs_arc_shrink_shift"
 )
 
+// ArcParam is one of the ARC sizing parameters arcadvise reports on and
+// may set, with the arcstats field that shows what the module has in
+// effect.
+type ArcParam struct{ Name, Field string }
+
+// ArcParams are those parameters, in the order reports list them: the one
+// list (apply, report and modprobe take it from here).
+var ArcParams = []ArcParam{{ArcMax, "c_max"}, {ArcMin, "c_min"}, {ArcSysFree, "arc_sys_free"}}
+
 // Names are the parameters Read reads, when the module has them.
 var Names = []string{ArcMax, ArcMin, ArcSysFree, ShrinkerLimit, MetaLimitPercent, PCPercent, NoGrowShift, ShrinkShift}
 
