@@ -287,6 +287,9 @@ type Staged struct {
 	d    *Dir
 	Name string // the temporary name, TempName(base)
 	ino  uint64
+	// ours are this process's descriptors on the file being replaced
+	// (Attrs.XattrsFrom): not another writer's.
+	ours []int
 }
 
 // Attrs are the mode, owner and extended attributes a staged file takes.
@@ -335,7 +338,33 @@ func (d *Dir) Stage(base string, data []byte, attrs Attrs) (*Staged, error) {
 		d.r.Remove(tmp)
 		return nil, d.wrap(base, err)
 	}
-	return &Staged{d: d, Name: tmp, ino: ino}, nil
+	st := &Staged{d: d, Name: tmp, ino: ino}
+	if attrs.XattrsFrom != nil {
+		st.ours = append(st.ours, int(attrs.XattrsFrom.Fd()))
+	}
+	return st, nil
+}
+
+// writerWait bounds how long Commit waits for another process to close the
+// file it replaced (an editor between its open and its write).
+const writerWait = 2 * time.Second
+
+// waitWriters waits, up to writerWait, until no other process holds the
+// displaced file (now at s.Name) open for writing.
+func (s *Staged) waitWriters() {
+	fi, err := s.d.r.Lstat(s.Name)
+	if err != nil {
+		return
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		return
+	}
+	for end := time.Now().Add(writerWait); time.Now().Before(end); time.Sleep(10 * time.Millisecond) {
+		if len(writers(uint64(st.Dev), st.Ino, s.ours, 500*time.Millisecond)) == 0 {
+			return
+		}
+	}
 }
 
 // Discard removes the staged file, if it is still the one Stage wrote.
@@ -422,14 +451,16 @@ func (s *Staged) Commit(name string, want *State, max int64) error {
 		return d.wrap(name, err)
 	}
 	// s.Name now holds what name held at the instant of the swap. It is
-	// compared at once, and again once the directory is synced: an editor
-	// that opened the old file just before the swap and writes just after
-	// it writes to the displaced file, which is then put back.
+	// compared at once, and again once the directory is synced and no
+	// other process holds it open for writing: an editor that opened the
+	// old file just before the swap writes to it after, and it is then
+	// put back.
 	for pass := 0; pass < 2; pass++ {
 		if pass == 1 {
 			if err := d.Sync(); err != nil {
 				return err
 			}
+			s.waitWriters()
 		}
 		displaced, err := d.Read(s.Name, max)
 		if err == nil && displaced.Equal(*want) {

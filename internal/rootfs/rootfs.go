@@ -20,6 +20,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 
@@ -124,7 +125,7 @@ func (f *FS) Resolve(rel string) (string, error) {
 			}
 			continue
 		}
-		cur := path.Join(append(slices(done), c)...)
+		cur := path.Join(append(slices.Clone(done), c)...)
 		fi, err := f.root.Lstat(cur)
 		if errors.Is(err, fs.ErrNotExist) {
 			// Nothing further to follow: what is missing is to be
@@ -158,8 +159,6 @@ func (f *FS) Resolve(rel string) (string, error) {
 	}
 	return path.Join(done...), nil
 }
-
-func slices(s []string) []string { return append([]string(nil), s...) }
 
 func splitPath(p string) []string {
 	var out []string
