@@ -56,8 +56,9 @@ func reportErr(stderr io.Writer, err error) int {
 	return code
 }
 
-// readErr adds the hint for an error reading the host or its input.
-func readErr(err error) error {
+// readErr adds the hint for an error reading the host or its input; auto:
+// the reservation includes what the host declares (--reserve auto).
+func readErr(err error, auto bool) error {
 	switch {
 	case err == nil:
 		return nil
@@ -65,6 +66,8 @@ func readErr(err error) error {
 		return inputErr(err, "is the zfs module loaded? (modprobe zfs; with --root, the snapshot needs proc/spl/kstat/zfs/arcstats)")
 	case errors.Is(err, fs.ErrPermission):
 		return inputErr(err, "run arcadvise as a user that can read /proc and /sys")
+	case errors.Is(err, policy.ErrReserveTooLarge) && auto:
+		return inputErr(err, "the host's guests and protected cgroups declare more than it has: see each one with --reserve auto --format json (reservation.sources), count fewer with --guests running, or give the reservation with --reserve SIZE")
 	case errors.Is(err, policy.ErrReserveTooLarge):
 		return inputErr(err, "--reserve declares the workload's memory; it must leave room for the kernel and the ARC")
 	}
@@ -108,7 +111,7 @@ func applyErr(err error) error {
 		return inputErr(err, "/etc is on a read-only file system (an image-based or immutable system), so nothing was written: set the option where that system keeps its configuration, or on the kernel command line as zfs.zfs_arc_max=N; --live still applies it until the next boot")
 	}
 	if errors.Is(err, arcstats.ErrNotLoaded) {
-		return readErr(err)
+		return readErr(err, false)
 	}
 	return inputErr(err, "")
 }

@@ -27,8 +27,10 @@ func TestNodeExporterScrape(t *testing.T) {
 	exporter := testutil.Tool(t, "prometheus-node-exporter", "prometheus-node-exporter")
 	promtool := testutil.Tool(t, "promtool", "prometheus")
 	dir := t.TempDir()
-	root := filepath.Join(testutil.RepoRoot(t), "testdata", "snapshots", "zfs-2.3.2-pressure")
-	if code := run(context.Background(), []string{"--root", root, "--reserve", "2G", "--textfile", dir}, io.Discard, io.Discard); code != 0 {
+	// The bundled hypervisor (testdata/declared/README.md): what it
+	// declares, guest by guest, plus 2 GiB.
+	root := filepath.Join(testutil.RepoRoot(t), "testdata", "declared", "pve-libvirt-2.3.2-8G")
+	if code := run(context.Background(), []string{"--root", root, "--reserve", "auto", "--reserve", "2G", "--textfile", dir}, io.Discard, io.Discard); code != 0 {
 		t.Fatalf("arcadvise --textfile: exit %d", code)
 	}
 	prom, err := os.ReadFile(filepath.Join(dir, "arcadvise.prom"))
@@ -82,11 +84,23 @@ func TestNodeExporterScrape(t *testing.T) {
 	}
 	for _, want := range []string{
 		`node_textfile_scrape_error 0`,
-		`arcadvise_recommended_arc_max_bytes 1.34217728e+09`,
-		`arcadvise_reservation_bytes 2.147483648e+09`,
-		`arcadvise_effective_arc_max_bytes 3.029536768e+09`,
+		`arcadvise_recommended_arc_max_bytes 5.36870912e+08`,
+		// VMs 100 (2048 MiB) and 102 (1024), container 200 (512), the
+		// libvirt domain (1 GiB), PostgreSQL's memory.min (256 MiB), and
+		// the 2 GiB typed.
+		`arcadvise_reservation_bytes{source="typed"} 2.147483648e+09`,
+		`arcadvise_reservation_bytes{source="pve-qemu"} 3.221225472e+09`,
+		`arcadvise_reservation_bytes{source="pve-lxc"} 5.36870912e+08`,
+		`arcadvise_reservation_bytes{source="libvirt"} 1.073741824e+09`,
+		`arcadvise_reservation_bytes{source="cgroup"} 2.68435456e+08`,
+		`arcadvise_guests{counted="true",source="pve-qemu"} 2`,
+		`arcadvise_guests{counted="false",source="pve-qemu"} 2`,
+		`arcadvise_guests{counted="true",source="cgroup"} 1`,
+		// MemAvailable 755356 kB + ARC size 7247394680 − c_min 260151424.
+		`arcadvise_memory_available_bytes 7.7607278e+09`,
+		`arcadvise_effective_arc_max_bytes 7.251103744e+09`,
 		`arcadvise_drift 1`,
-		`arcadvise_pressure_level 2`,
+		`arcadvise_pressure_level 0`,
 		`arcadvise_last_run_success 1`,
 		`arcadvise_configured_arc_max_bytes{source="next_boot"} 0`,
 	} {

@@ -38,7 +38,12 @@ type goldenDoc struct {
 		ArcMax          uint64 `json:"zfs_arc_max_bytes"`
 		Reserve         uint64 `json:"reserve_bytes"`
 		ReserveObserved bool   `json:"reserve_observed"`
-		Terms           []struct {
+		Reservations    []struct {
+			Label  string `json:"label"`
+			Bytes  uint64 `json:"bytes"`
+			Source string `json:"source"`
+		} `json:"reservations"`
+		Terms []struct {
 			Name  string `json:"name"`
 			Bytes int64  `json:"bytes"`
 		} `json:"terms"`
@@ -54,6 +59,32 @@ type goldenDoc struct {
 	WhatIf *struct {
 		PeakNonARC uint64 `json:"peak_non_arc_bytes"`
 	} `json:"whatif"`
+	Reservation *struct {
+		Guests       string `json:"guests"`
+		CountedBytes uint64 `json:"counted_bytes"`
+		Sources      []struct {
+			Source        string `json:"source"`
+			ID            string `json:"id"`
+			DeclaredBytes uint64 `json:"declared_bytes"`
+			CountedBytes  uint64 `json:"counted_bytes"`
+			Counted       bool   `json:"counted"`
+		} `json:"sources"`
+	} `json:"reservation"`
+}
+
+// declaredCounts are what --reserve auto (--guests boot) counts on each
+// host of testdata/declared, declaration by declaration, worked by hand
+// from its files (testdata/declared/README.md); a declaration not listed
+// does not count.
+var declaredCounts = map[string]map[string]uint64{
+	"pve-libvirt-2.3.2-8G": {
+		"pve-qemu 100":                           2048 * mib, // memory: 2048, running
+		"pve-qemu 102":                           1024 * mib, // memory: 1024 on 2 MiB pages, onboot; the pool is empty
+		"pve-lxc 200":                            512 * mib,  // memory: 512, running
+		"libvirt ci-runner":                      gib,        // <memory unit='KiB'>1048576</memory>, autostart
+		"cgroup system.slice/postgresql.service": 256 * mib,  // memory.min 268435456
+		// not counted: VM 101 (stopped, not onboot), VM 9000 (template)
+	},
 }
 
 const (
@@ -264,15 +295,53 @@ func checkGolden(doc goldenDoc, last hostReading, all []hostReading) []string {
 		fail("status %q: the goldens run --reserve 2G, which gives ok or overcommitted", rec.Status)
 	}
 
-	// The terms and their fields.
+	// The terms and their fields. The reservation is the sum of its parts:
+	// the typed --reserve 2G, and on a host that declares its workload
+	// what --reserve auto counted, declaration by declaration.
 	var reserved int64
 	for _, t := range rec.Terms {
 		if strings.HasPrefix(t.Name, "reservation") {
 			reserved += t.Bytes
 		}
 	}
-	if rec.Reserve != 2*gib || reserved != 2*gib || rec.ReserveObserved {
-		fail("the reservation is %d (terms %d, observed %v): the goldens declare --reserve 2G", rec.Reserve, reserved, rec.ReserveObserved)
+	var typed, auto uint64
+	for _, r := range rec.Reservations {
+		if r.Label == "auto" {
+			auto += r.Bytes
+		} else {
+			typed += r.Bytes
+		}
+	}
+	if typed != 2*gib || rec.ReserveObserved {
+		fail("the typed reservation is %d (observed %v): the goldens declare --reserve 2G", typed, rec.ReserveObserved)
+	}
+	if rec.Reserve != typed+auto || reserved != int64(rec.Reserve) {
+		fail("reserve_bytes is %d and the reservation terms %d, not the typed %d + auto %d", rec.Reserve, reserved, typed, auto)
+	}
+	want, declares := declaredCounts[filepath.Base(doc.Root)]
+	switch d := doc.Reservation; {
+	case declares && d == nil:
+		fail("the host declares its workload, and the golden has no reservation (--reserve auto)")
+	case !declares && (d != nil || auto != 0):
+		fail("a reservation from --reserve auto (%d) on a host that declares nothing", auto)
+	case d != nil:
+		var sum uint64
+		for _, src := range d.Sources {
+			key := src.Source + " " + src.ID
+			w, ok := want[key]
+			if src.Counted != ok || src.CountedBytes != w {
+				fail("%s counts %d (counted %v), by hand %d (counted %v)", key, src.CountedBytes, src.Counted, w, ok)
+			}
+			if src.Counted {
+				sum += src.CountedBytes
+			}
+		}
+		if d.CountedBytes != sum || auto != sum {
+			fail("reservation.counted_bytes is %d and the auto reservation %d, the counted sources add up to %d", d.CountedBytes, auto, sum)
+		}
+		if d.Guests != "boot" {
+			fail("reservation.guests is %q, the goldens count by the default rule, boot", d.Guests)
+		}
 	}
 	if terms["hugepages"] != int64(last.hugepages()) {
 		fail("the hugepages term is %d, the snapshot's meminfo gives %d", terms["hugepages"], last.hugepages())
@@ -424,6 +493,41 @@ func TestGoldenInvariants(t *testing.T) {
 			doc.Rec.Terms = append(doc.Rec.Terms[:0:0], orig.Rec.Terms...)
 			tc.edit(&doc)
 			bad := checkGolden(doc, host, []hostReading{host})
+			if !strings.Contains(strings.Join(bad, "\n"), tc.want) {
+				t.Errorf("after the edit the check reports %q, want %q", bad, tc.want)
+			}
+		})
+	}
+
+	// And on the golden of a host that declares its workload.
+	dpath := filepath.Join("testdata", "golden", "declared_pve-libvirt-2.3.2-8G.json")
+	dorig := readGolden(t, dpath)
+	dhost := readHostDir(t, dorig.Root)
+	if bad := checkGolden(dorig, dhost, []hostReading{dhost}); len(bad) > 0 {
+		t.Fatalf("%s breaks the invariants: %q", dpath, bad)
+	}
+	for _, tc := range []struct {
+		name, want string
+		edit       func(d *goldenDoc)
+	}{
+		{"a guest counted twice its memory", "pve-qemu 100 counts", func(d *goldenDoc) { d.Reservation.Sources[0].CountedBytes *= 2 }},
+		{"a template counted", "pve-qemu 9000 counts", func(d *goldenDoc) {
+			for i := range d.Reservation.Sources {
+				if d.Reservation.Sources[i].ID == "9000" {
+					d.Reservation.Sources[i].Counted, d.Reservation.Sources[i].CountedBytes = true, 512*mib
+				}
+			}
+		}},
+		{"the auto sum off the sources", "the counted sources add up to", func(d *goldenDoc) { d.Reservation.CountedBytes += mib }},
+		{"reserve_bytes without the typed part", "not the typed", func(d *goldenDoc) { d.Rec.Reserve -= 2 * gib }},
+	} {
+		t.Run("bites/declared/"+tc.name, func(t *testing.T) {
+			doc := dorig
+			r := *dorig.Reservation
+			r.Sources = append(r.Sources[:0:0], dorig.Reservation.Sources...)
+			doc.Reservation = &r
+			tc.edit(&doc)
+			bad := checkGolden(doc, dhost, []hostReading{dhost})
 			if !strings.Contains(strings.Join(bad, "\n"), tc.want) {
 				t.Errorf("after the edit the check reports %q, want %q", bad, tc.want)
 			}

@@ -22,13 +22,13 @@ import (
 )
 
 // bundledRoots lists every bundled host snapshot and recorded window:
-// testdata/snapshots/*, testdata/replays/* and testdata/vm/*/*, as paths
-// relative to this package (so the documents name them the same on every
-// machine).
+// testdata/snapshots/*, testdata/replays/*, testdata/vm/*/* and the hosts
+// that declare their workload, testdata/declared/*, as paths relative to
+// this package (so the documents name them the same on every machine).
 func bundledRoots(t *testing.T) []string {
 	t.Helper()
 	var roots []string
-	for _, pat := range []string{"snapshots/*", "replays/*", "vm/*/*"} {
+	for _, pat := range []string{"snapshots/*", "replays/*", "vm/*/*", "declared/*"} {
 		dirs, err := filepath.Glob(filepath.Join("..", "..", "testdata", pat))
 		if err != nil {
 			t.Fatal(err)
@@ -48,9 +48,10 @@ func bundledRoots(t *testing.T) []string {
 }
 
 // TestGolden runs the whole command on every bundled root, text and JSON,
-// with --reserve 2G, and compares stdout and the exit status with
-// testdata/golden/<root>.{txt,json}. go test -run TestGolden -update
-// rewrites them.
+// with --reserve 2G (and --reserve auto before it on the hosts that
+// declare their workload, testdata/declared), and compares stdout and the
+// exit status with testdata/golden/<root>.{txt,json}. go test -run
+// TestGolden -update rewrites them.
 func TestGolden(t *testing.T) {
 	t.Setenv("COLUMNS", "80")
 	for _, root := range bundledRoots(t) {
@@ -58,7 +59,11 @@ func TestGolden(t *testing.T) {
 		for _, format := range []string{"text", "json"} {
 			t.Run(name+"/"+format, func(t *testing.T) {
 				var out bytes.Buffer
-				code := run(context.Background(), []string{"--root", root, "--reserve", "2G", "--format", format}, &out, io.Discard)
+				args := []string{"--root", root, "--reserve", "2G", "--format", format}
+				if declaresWorkload(root) {
+					args = append([]string{"--reserve", "auto"}, args...)
+				}
+				code := run(context.Background(), args, &out, io.Discard)
 				if code != exitOK && code != exitOvercommitted {
 					t.Fatalf("exit %d", code)
 				}
@@ -74,6 +79,12 @@ func TestGolden(t *testing.T) {
 			})
 		}
 	}
+}
+
+// declaresWorkload: the root is one of testdata/declared, whose goldens
+// run --reserve auto.
+func declaresWorkload(root string) bool {
+	return strings.HasPrefix(root, filepath.Join("..", "..", "testdata", "declared")+string(filepath.Separator))
 }
 
 // golden compares got with the file, or rewrites the file with -update.

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -267,6 +268,62 @@ func hostileCases() []hostileCase {
 					t.Errorf("the planted file changed: %q", b)
 				}
 			}},
+		// What the host declares (--reserve auto): a bad declaration is an
+		// error naming its file and line, exit 2, and nothing is written.
+		{name: "auto: a VM config with an unknown unit", setup: vmConf("100.conf", "name: a\nmemory: 4G\n"),
+			args: autoWrite, code: 2, check: nothingWritten,
+			stderr: `(?m)^arcadvise: error: \S*/etc/pve/qemu-server/100.conf:2: memory: unknown unit "G" in "4G": Proxmox takes a whole number of MiB.*\narcadvise: hint: --reserve auto reads the host's own declarations`},
+		{name: "auto: a duplicated key", setup: vmConf("100.conf", "memory: 2048\nonboot: 1\nmemory: 4096\n"),
+			args: autoWrite, code: 2, check: nothingWritten, stderr: `100.conf:3: duplicate key "memory" \(first at line 1\)`},
+		{name: "auto: a negative size", setup: vmConf("100.conf", "memory: -2048\n"),
+			args: autoWrite, code: 2, check: nothingWritten, stderr: `100.conf:1: memory: `},
+		{name: "auto: an absurd size", setup: vmConf("100.conf", "memory: 2147483648\n"),
+			args: autoWrite, code: 2, check: nothingWritten, stderr: `100.conf:1: memory: 2147483648 MiB is more than 1 PiB: not a real guest`},
+		{name: "auto: an XML file that is not a domain",
+			setup: func(t *testing.T, root, _ string) {
+				writeFile(t, filepath.Join(root, "etc/libvirt/qemu/net.xml"), "<network>\n  <name>default</name>\n</network>\n")
+			},
+			args: autoWrite, code: 2, check: nothingWritten, stderr: `etc/libvirt/qemu/net.xml`},
+		{name: "auto: XML nested 100,000 deep",
+			setup: func(t *testing.T, root, _ string) {
+				writeFile(t, filepath.Join(root, "etc/libvirt/qemu/deep.xml"),
+					"<domain>"+strings.Repeat("<a>", 100000)+strings.Repeat("</a>", 100000)+"</domain>\n")
+			},
+			args: autoWrite, code: 2, check: nothingWritten, stderr: `deep.xml:1: .*deeper than 64`},
+		{name: "auto: a 5 MB XML file",
+			setup: func(t *testing.T, root, _ string) {
+				writeFile(t, filepath.Join(root, "etc/libvirt/qemu/huge.xml"), "<domain>"+strings.Repeat("<!-- padding -->\n", 5<<20/17)+"</domain>\n")
+			},
+			args: autoWrite, code: 2, check: nothingWritten, stderr: `huge.xml: file too large`},
+		{name: "auto: a VM config that is a link out of the root",
+			setup: func(t *testing.T, root, outside string) {
+				writeFile(t, filepath.Join(outside, "vm.conf"), "memory: 1024\nonboot: 1\n")
+				symlink(t, filepath.Join(outside, "vm.conf"), filepath.Join(root, "etc/pve/qemu-server/100.conf"))
+			},
+			args: autoWrite, code: 2, check: nothingWritten, stderr: `100.conf: no such file or directory`},
+		{name: "auto: a FIFO as a VM config", setup: fifo("etc/pve/qemu-server/100.conf"),
+			args: autoWrite, code: 2, check: nothingWritten, stderr: notRegular},
+		{name: "auto: a FIFO as memory.min",
+			setup: func(t *testing.T, root, _ string) {
+				writeFile(t, filepath.Join(root, "sys/fs/cgroup/cgroup.controllers"), "memory\n")
+				writeFile(t, filepath.Join(root, "sys/fs/cgroup/db.service/cgroup.events"), "populated 1\nfrozen 0\n")
+				mkfifo(t, filepath.Join(root, "sys/fs/cgroup/db.service/memory.min"))
+			},
+			args: autoWrite, code: 2, check: nothingWritten, stderr: notRegular},
+		{name: "auto: 10,000 guests",
+			setup: func(t *testing.T, root, _ string) {
+				for i := range 10000 {
+					writeFile(t, filepath.Join(root, "etc/pve/qemu-server", strconv.Itoa(100+i)+".conf"), "memory: 512\n")
+				}
+			},
+			args: autoWrite, code: 2, check: nothingWritten, stderr: `etc/pve/qemu-server: too many entries: more than 4096.*give the reservation with --reserve instead`},
+		{name: "auto: guests declaring more than the host has",
+			setup: vmConf("100.conf", "memory: 65536\nonboot: 1\n"),
+			args:  autoWrite, code: 2, check: nothingWritten,
+			stderr: `the reservation is at or above MemTotal: 64 GiB reserved of 3.82 GiB\narcadvise: hint: the host's guests and protected cgroups declare more than it has`},
+		{name: "auto: nothing declared, and a write asked for",
+			args: autoWrite, code: 2, check: nothingWritten,
+			stderr: `--reserve auto: the host declares no workload under .*\narcadvise: hint: declare the workload with --reserve SIZE`},
 		// --diff and --write decide alike.
 		{name: "--diff refuses what --write refuses: an unbalanced quote",
 			setup: func(t *testing.T, root, _ string) {
@@ -290,6 +347,25 @@ func nothingActed(t *testing.T, root, _ string) {
 		if !bytes.Equal(a, b) {
 			t.Errorf("%s changed: %q, was %q", p, b, a)
 		}
+	}
+}
+
+// autoWrite asks for a write of what the host declares.
+var autoWrite = []string{"--reserve", "auto", "--write"}
+
+// vmConf writes a Proxmox VE VM config.
+func vmConf(name, body string) func(t *testing.T, root, _ string) {
+	return func(t *testing.T, root, _ string) {
+		writeFile(t, filepath.Join(root, "etc/pve/qemu-server", name), body)
+	}
+}
+
+// nothingWritten: modprobe.d has no zfs.conf, nor a temporary file.
+func nothingWritten(t *testing.T, root, _ string) {
+	t.Helper()
+	des, _ := os.ReadDir(filepath.Join(root, modprobeD))
+	for _, de := range des {
+		t.Errorf("%s was written", de.Name())
 	}
 }
 

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -75,6 +76,7 @@ func TestScript(t *testing.T) {
 			"snapshot": cmdSnapshot,
 			"waitfile": cmdWaitFile,
 			"mode":     cmdMode,
+			"json":     cmdJSON,
 		},
 		Condition: func(cond string) (bool, error) {
 			if cond == "shared" {
@@ -113,6 +115,86 @@ func cmdMode(ts *testscript.TestScript, neg bool, args []string) {
 	if got := uint64(fi.Mode().Perm()); got != want {
 		ts.Fatalf("%s has mode %#o, want %#o", args[0], got, want)
 	}
+}
+
+// cmdJSON checks one value of the JSON document on stdout:
+//
+//	json reservation.counted_bytes 3714056192
+//	json 'reservation.sources[id=101].why' running
+//
+// The path is dotted keys; [N] takes an array's element N, [KEY=VALUE]
+// the element whose KEY is VALUE. The value is compared with the JSON
+// encoding of what the path names, strings without their quotes.
+func cmdJSON(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 2 {
+		ts.Fatalf("usage: json PATH VALUE")
+	}
+	var v any
+	ts.Check(json.Unmarshal([]byte(ts.ReadFile("stdout")), &v))
+	for _, part := range splitPath(args[0]) {
+		key, sel, _ := strings.Cut(strings.TrimSuffix(part, "]"), "[")
+		if key != "" {
+			m, ok := v.(map[string]any)
+			if !ok {
+				ts.Fatalf("json %s: %q is not in an object", args[0], key)
+			}
+			if v, ok = m[key]; !ok {
+				ts.Fatalf("json %s: no key %q", args[0], key)
+			}
+		}
+		if sel == "" {
+			continue
+		}
+		arr, ok := v.([]any)
+		if !ok {
+			ts.Fatalf("json %s: %q is not an array", args[0], key)
+		}
+		if n, err := strconv.Atoi(sel); err == nil {
+			if n < 0 || n >= len(arr) {
+				ts.Fatalf("json %s: %s has %d elements", args[0], key, len(arr))
+			}
+			v = arr[n]
+			continue
+		}
+		k, want, _ := strings.Cut(sel, "=")
+		found := false
+		for _, e := range arr {
+			if m, ok := e.(map[string]any); ok && fmt.Sprint(m[k]) == want {
+				v, found = e, true
+				break
+			}
+		}
+		if !found {
+			ts.Fatalf("json %s: no element of %s with %s=%s", args[0], key, k, want)
+		}
+	}
+	got := fmt.Sprint(v)
+	if _, isString := v.(string); !isString {
+		b, err := json.Marshal(v)
+		ts.Check(err)
+		got = string(b)
+	}
+	if (got == args[1]) == neg {
+		ts.Fatalf("json %s is %s, want %s%s", args[0], got, map[bool]string{true: "not "}[neg], args[1])
+	}
+}
+
+// splitPath splits a json path at the dots outside brackets.
+func splitPath(p string) []string {
+	var parts []string
+	depth, start := 0, 0
+	for i, c := range p {
+		switch {
+		case c == '[':
+			depth++
+		case c == ']':
+			depth--
+		case c == '.' && depth == 0:
+			parts = append(parts, p[start:i])
+			start = i + 1
+		}
+	}
+	return append(parts, p[start:])
 }
 
 // cmdStatus runs a program and checks its exit status:

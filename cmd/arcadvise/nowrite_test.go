@@ -122,6 +122,10 @@ func TestReadOnlyRunsWriteNothing(t *testing.T) {
 		// The snapshot's modprobe.d does not carry the cap: drift, exit 1.
 		{"check", snapshot, []string{"--reserve", "2G", "--check"}, []int{1}, "etc/modprobe.d"},
 		{"replay", "testdata/replays/zfs-2.1.11-rest", []string{"--reserve", "2G"}, []int{0}, "arcadvise-replay"},
+		// What the host declares: guest configs, pid files, /proc/PID,
+		// cgroups, huge page pools; a check (exit 1: drift).
+		{"reserve auto", "testdata/declared/pve-libvirt-2.3.2-8G", []string{"--reserve", "auto"}, []int{0}, "sys/fs/cgroup/system.slice/postgresql.service/memory.min"},
+		{"reserve auto check", "testdata/declared/pve-libvirt-2.3.2-8G", []string{"--reserve", "auto", "--check"}, []int{1}, "etc/libvirt/qemu/ci-runner.xml"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -103,13 +103,18 @@ func advise(ctx context.Context, o *cli.Options, mode apply.Mode, stdout, tty io
 	} else if o.Series && win == nil {
 		return 0, cli.Usage("--series lists the samples of a window: add --sample DURATION, or give a recorded window as --root", "--series without a window")
 	}
+	auto, decl, err := readDeclared(snap, o, mode)
+	if err != nil {
+		return 0, err
+	}
 	in := policy.Input{Host: snap, Window: win, HostBase: o.HostBase.Bytes, HostBaseSet: o.HostBase.IsSet, ArcMax: o.ArcMax.Bytes,
-		Force: o.Force, BootArcMin: apply.BootArcMin(snap.Modprobe), BootArcMinSet: true, Reservations: o.Reserve.Reservations(snap.Mem.MemTotal)}
+		Force: o.Force, BootArcMin: apply.BootArcMin(snap.Modprobe), BootArcMinSet: true, Reservations: o.Reserve.Reservations(snap.Mem.MemTotal, auto)}
 	rec, err := policy.Recommend(in)
 	if err != nil {
-		return 0, readErr(err)
+		return 0, readErr(err, auto != nil)
 	}
-	plan, planErr := apply.NewPlan(apply.Request{Mode: mode, Force: o.Force, CheckCommand: apply.CheckCommand(o.Reserve, o.ArcMax, o.HostBase, &rec)}, snap, &rec)
+	check := apply.CheckCommand(o.Reserve.CheckArgs(rec.Reserve, o.Guests.String()), o.ArcMax, o.HostBase, &rec)
+	plan, planErr := apply.NewPlan(apply.Request{Mode: mode, Force: o.Force, CheckCommand: check}, snap, &rec)
 	if plan == nil {
 		return 0, applyErr(planErr)
 	}
@@ -118,7 +123,8 @@ func advise(ctx context.Context, o *cli.Options, mode apply.Mode, stdout, tty io
 		return 0, applyErr(actErr)
 	}
 	actErr = cmp.Or(planErr, actErr)
-	rin := report.Input{Tool: "arcadvise " + buildinfo.String(), Root: o.Root, Host: snap, Recommendation: rec, Window: win, Config: res, CrashCapture: &snap.CrashCapture}
+	rin := report.Input{Tool: "arcadvise " + buildinfo.String(), Root: o.Root, Host: snap, Recommendation: rec, Window: win, Config: res,
+		CrashCapture: &snap.CrashCapture, Declared: decl}
 	rin.Pressure, rin.BootPressure = policy.Verdict(snap, win, &rec)
 	rep := report.New(rin)
 	mrun.Report, mrun.Kernel = rep, snap.Kernel
@@ -177,7 +183,7 @@ func readHost(ctx context.Context, fsys *rootfs.FS, o *cli.Options, tty io.Write
 	} else if errors.Is(err, sample.ErrTooFewTicks) {
 		return nil, nil, false, inputErr(err, "use a --sample duration of at least one --interval")
 	}
-	return snap, win, replay, readErr(err)
+	return snap, win, replay, readErr(err, false)
 }
 
 // render prints the result in the form the mode and format ask for.

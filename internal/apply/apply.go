@@ -442,25 +442,25 @@ func drift(cfg *modprobe.Config, snap *host.Snapshot, rec *policy.Recommendation
 	return out
 }
 
-// CheckCommand is the arcadvise command that checks a write later, with
-// the same reservation (the number observed, for --reserve observed) and the
-// host terms pinned with --host-base, or the same cap.
-func CheckCommand(reserves policy.Reserves, arcMax, hostBase size.Arg, rec *policy.Recommendation) string {
+// CheckCommand is the arcadvise command that checks a write later: the
+// same cap, or the same workload (workload: the flags that declare it
+// again, as cli.Reserves.CheckArgs gives them: the number observed for
+// --reserve observed, --reserve auto with its --guests rule, so that the
+// host's declarations are counted again and a guest added since shows as
+// drift), with the host terms pinned with --host-base.
+func CheckCommand(workload []string, arcMax, hostBase size.Arg, rec *policy.Recommendation) string {
 	cmd := "arcadvise --check"
 	if arcMax.IsSet {
 		cmd += fmt.Sprintf(" --arc-max %d", arcMax.Bytes)
 	}
-	for _, r := range reserves {
-		if r.Observed { // what was observed now, declared from here on
-			r.Text = fmt.Sprintf("observed=%d", rec.Reserve)
-		}
-		cmd += " --reserve " + r.Text
+	if len(workload) > 0 {
+		cmd += " " + strings.Join(workload, " ")
 	}
 	// The host terms as they were when the cap was computed: measured
 	// again after the reboot (an empty ARC, no workload) they would give
 	// another cap, and the check would test that instead of what was
 	// written.
-	if len(reserves) > 0 && !hostBase.IsSet {
+	if len(workload) > 0 && !hostBase.IsSet {
 		hostBase = size.Arg{Bytes: rec.HostBase, IsSet: true}
 	}
 	if hostBase.IsSet {

@@ -13,6 +13,7 @@ import (
 	"github.com/arcadvise/arcadvise/internal/host"
 	"github.com/arcadvise/arcadvise/internal/policy"
 	"github.com/arcadvise/arcadvise/internal/rootfs"
+	"github.com/arcadvise/arcadvise/internal/size"
 	"github.com/arcadvise/arcadvise/internal/testutil"
 	"github.com/arcadvise/arcadvise/internal/zfsmod"
 )
@@ -117,5 +118,30 @@ func TestActInterrupted(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(root, "etc/modprobe.d/zfs.conf")); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("zfs.conf: %v", err)
+	}
+}
+
+// TestCheckCommand: the check after the reboot repeats the workload's
+// flags as given and pins the host terms of the write; a cap is checked as
+// it is.
+func TestCheckCommand(t *testing.T) {
+	rec := &policy.Recommendation{HostBase: 182283472}
+	for _, tc := range []struct {
+		workload []string
+		arcMax   size.Arg
+		hostBase size.Arg
+		want     string
+	}{
+		{[]string{"--reserve", "auto", "--guests", "boot", "--reserve", "backups=4G"}, size.Arg{}, size.Arg{},
+			"arcadvise --check --reserve auto --guests boot --reserve backups=4G --host-base 182283472"},
+		{[]string{"--reserve", "observed=2415919104"}, size.Arg{}, size.Arg{},
+			"arcadvise --check --reserve observed=2415919104 --host-base 182283472"},
+		{[]string{"--reserve", "2G"}, size.Arg{}, size.Arg{Bytes: 1 << 30, IsSet: true},
+			"arcadvise --check --reserve 2G --host-base 1073741824"},
+		{nil, size.Arg{Bytes: 8 << 30, IsSet: true}, size.Arg{}, "arcadvise --check --arc-max 8589934592"},
+	} {
+		if got := CheckCommand(tc.workload, tc.arcMax, tc.hostBase, rec); got != tc.want {
+			t.Errorf("CheckCommand(%q) = %q, want %q", tc.workload, got, tc.want)
+		}
 	}
 }

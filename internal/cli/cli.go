@@ -11,12 +11,13 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/arcadvise/arcadvise/internal/apply"
-	"github.com/arcadvise/arcadvise/internal/policy"
+	"github.com/arcadvise/arcadvise/internal/declared"
 	"github.com/arcadvise/arcadvise/internal/size"
 )
 
 const UsageHead = `Usage:
-    arcadvise [--reserve [LABEL=]SIZE]... | --reserve observed | --arc-max SIZE
+    arcadvise [--reserve auto [--guests running|boot|all]] [--reserve [LABEL=]SIZE]...
+              | --reserve observed | --arc-max SIZE
               [--root DIR] [--format text|json|prometheus] [--textfile DIR]
               [--sample DURATION]
               [--diff | --write [--live] | --live | --check] [--force]
@@ -31,6 +32,8 @@ Options:
 
 const UsageTail = `
 Examples:
+    arcadvise --reserve auto
+    arcadvise --reserve auto --reserve backups=4G --write
     arcadvise --reserve 20G
     arcadvise --reserve builds=12G --reserve vms=8G --format json
     arcadvise --reserve 60% --root ./snapshot
@@ -47,7 +50,11 @@ ignored a value applied with --live.
 
 // Options are the parsed flags.
 type Options struct {
-	Reserve  policy.Reserves
+	Reserve Reserves
+	// Guests is the --guests rule: which of the host's guests --reserve
+	// auto counts.
+	Guests   declared.Rule
+	guests   string
 	HostBase size.Arg
 	Root     string
 	Format   string
@@ -66,6 +73,8 @@ type Options struct {
 	Version  bool
 	// IntervalSet: --interval was given (it means nothing without --sample).
 	IntervalSet bool
+	// GuestsSet: --guests was given (it means nothing without --reserve auto).
+	GuestsSet bool
 
 	fset *pflag.FlagSet
 }
@@ -92,7 +101,8 @@ func Parse(args []string) (*Options, error) {
 	fset.SetOutput(io.Discard)
 	fset.Usage = func() {}
 	fset.SortFlags = false
-	fset.VarP(&o.Reserve, "reserve", "r", "memory the workload needs; repeatable, summed, one label once. SIZE is K, M, G, T (binary, as in zfs(8) and free(1), with optional i/iB/B), bytes (1 MiB or more, or with B), or N% of MemTotal. Without it the advice takes the non-ARC memory in use now, labelled observed; \"--reserve observed\" takes it on purpose, for --write, --live and --check")
+	fset.VarP(&o.Reserve, "reserve", "r", "memory the workload needs; repeatable, summed, one label once. SIZE is K, M, G, T (binary, as in zfs(8) and free(1), with optional i/iB/B), bytes (1 MiB or more, or with B), or N% of MemTotal. \"--reserve auto\" is what the host declares: its Proxmox VE VMs and containers, libvirt domains and cgroup memory.min, guest by guest, plus any sizes given. Without it the advice takes the non-ARC memory in use now, labelled observed; \"--reserve observed\" takes it on purpose, for --write, --live and --check")
+	fset.StringVar(&o.guests, "guests", "boot", "which guests --reserve auto counts, by `RULE`; running: those running now; boot: those running or starting at boot (onboot, autostart); all: every guest; templates never")
 	fset.Var(&o.HostBase, "host-base", "memory for the kernel and services, instead of what arcadvise measures")
 	fset.StringVar(&o.Root, "root", "/", "read /proc, /sys and /etc under `DIR`: a host snapshot, or a recorded window (docs/replay.md)")
 	fset.DurationVarP(&o.Sample, "sample", "s", 0, "watch the host for `DURATION` (e.g. 2m) while the workload runs and advise from what happened then; Ctrl-C ends the window early")
@@ -110,10 +120,15 @@ func Parse(args []string) (*Options, error) {
 	fset.BoolVarP(&o.Version, "version", "V", false, "print the version and exit")
 	fset.BoolVarP(&o.Help, "help", "h", false, "print this help and exit")
 	o.fset = fset
-	if err := fset.Parse(args); err != nil {
+	err := fset.Parse(args)
+	if err != nil {
 		return nil, Usage("run 'arcadvise --help' for usage", "%v", err)
 	}
 	o.IntervalSet = fset.Changed("interval")
+	if o.Guests, err = declared.ParseRule(o.guests); err != nil {
+		return nil, Usage("--guests takes running, boot (the default) or all", "%v", err)
+	}
+	o.GuestsSet = fset.Changed("guests")
 	if fset.NArg() > 0 && !o.Help && !o.Version {
 		return nil, Usage("run 'arcadvise --help' for usage", "unexpected argument %q", fset.Arg(0))
 	}
@@ -140,7 +155,7 @@ func (o *Options) Mode() (apply.Mode, error) {
 	case o.Check && (o.Write || o.Live):
 		return 0, Usage("run --check on its own, after --write or --live", "--check does not go with --write or --live")
 	case (o.Write || o.Live || o.Check) && len(o.Reserve) == 0 && !o.ArcMax.IsSet:
-		return 0, Usage("declare the workload's memory with --reserve SIZE, or give your own cap with --arc-max SIZE; --reserve observed takes what is in use now, on purpose",
+		return 0, Usage("declare the workload's memory with --reserve auto (what the host declares: its guests) or --reserve SIZE, or give your own cap with --arc-max SIZE; --reserve observed takes what is in use now, on purpose",
 			"--write, --live and --check need a declared workload (--reserve) or a cap (--arc-max)")
 	case o.ArcMax.IsSet && o.ArcMax.Bytes == 0:
 		return 0, Usage("0 leaves the module's default; give the cap you want, e.g. --arc-max 8G", "--arc-max 0 is not a cap")
@@ -148,6 +163,8 @@ func (o *Options) Mode() (apply.Mode, error) {
 		return 0, Usage("--arc-max is your own cap; --reserve asks arcadvise to compute one", "--arc-max and --reserve do not go together")
 	case o.Sample < 0 || o.Interval <= 0:
 		return 0, Usage("durations look like 90s, 2m or 1m30s", "--sample must not be negative and --interval must be positive")
+	case o.GuestsSet && !o.Reserve.Auto():
+		return 0, Usage("add --reserve auto: --guests says which of the host's guests it counts", "--guests goes with --reserve auto")
 	case o.IntervalSet && o.Sample == 0:
 		return 0, Usage("--interval paces --sample; a recorded window keeps its own times", "--interval goes with --sample")
 	case o.Series && o.Format != "json":

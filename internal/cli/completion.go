@@ -17,7 +17,8 @@ var valueHints = map[string]string{
 	"format":   "text json prometheus",
 	"root":     "DIR",
 	"textfile": "DIR",
-	"reserve":  "observed",
+	"reserve":  "auto observed",
+	"guests":   "running boot all",
 }
 
 type flagInfo struct {

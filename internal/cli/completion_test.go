@@ -60,6 +60,9 @@ func TestBashCompletes(t *testing.T) {
 		{"arcadvise --format j", "json"},
 		{"arcadvise --text", "--textfile"},
 		{"arcadvise --reserve obs", "observed"},
+		{"arcadvise --reserve au", "auto"},
+		{"arcadvise --reserve auto --guests ''", "running boot all"},
+		{"arcadvise --reserve auto --gu", "--guests"},
 	} {
 		words := strings.Fields(tc.words)
 		cmd := exec.Command(bash, "-c", `source "$1"; shift; COMP_WORDS=("$@"); COMP_CWORD=$(($#-1)); [[ ${COMP_WORDS[COMP_CWORD]} == "''" ]] && COMP_WORDS[COMP_CWORD]=; _arcadvise; echo "${COMPREPLY[*]}"`, "-", script)

@@ -116,16 +116,6 @@ func FuzzParseCgroupEvents(f *testing.F) {
 	})
 }
 
-func FuzzParseHugepagesize(f *testing.F) {
-	f.Add([]byte("MemTotal:       16384000 kB\nHugePages_Total:       0\nHugepagesize:       2048 kB\n"))
-	f.Fuzz(func(t *testing.T, data []byte) {
-		v, err := ParseHugepagesize(bytes.NewReader(data), "meminfo")
-		if err == nil && (v%kib != 0 || v > MaxBytes) {
-			t.Fatalf("%q: %d", data, v)
-		}
-	})
-}
-
 // FuzzProcFiles feeds qemu-server's pid file, command line and stat
 // readers.
 func FuzzProcFiles(f *testing.F) {

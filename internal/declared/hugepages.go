@@ -1,10 +1,7 @@
 package declared
 
 import (
-	"bufio"
-	"bytes"
 	"fmt"
-	"io"
 	"path"
 	"strconv"
 	"strings"
@@ -62,19 +59,11 @@ const hugepagesDir = "sys/kernel/mm/hugepages"
 // ReadHugePages reads the huge page pools under the root: one per
 // directory hugepages-<N>kB in /sys/kernel/mm/hugepages (a size the host
 // supports, as qemu-server's hugepages_chunk_size_supported checks,
-// src/PVE/QemuServer/Memory.pm:559), and the default size from
-// /proc/meminfo. A host without them has none.
-func ReadHugePages(fsys *rootfs.FS) (HugePages, error) {
-	var h HugePages
-	b, ok, err := readOpt(fsys, "proc/meminfo", 256<<10)
-	if err != nil {
-		return HugePages{}, err
-	}
-	if ok {
-		if h.Default, err = ParseHugepagesize(bytes.NewReader(b), fsys.Path("proc/meminfo")); err != nil {
-			return HugePages{}, err
-		}
-	}
+// src/PVE/QemuServer/Memory.pm:559). defaultSize is the default page size,
+// Hugepagesize in /proc/meminfo, which has one reader (meminfo.Read: its
+// Info.Hugepagesize). A host without them has none.
+func ReadHugePages(fsys *rootfs.FS, defaultSize uint64) (HugePages, error) {
+	h := HugePages{Default: defaultSize}
 	des, err := readDir(fsys, hugepagesDir, 64)
 	if err != nil {
 		return HugePages{}, err
@@ -117,30 +106,4 @@ func parseCount(s, name string) (uint64, error) {
 		return 0, lineError(name, 1, "%q is not a count of pages", clip(v))
 	}
 	return n, nil
-}
-
-// ParseHugepagesize finds the Hugepagesize line of /proc/meminfo
-// ("Hugepagesize:    2048 kB") and returns the size in bytes; 0 when the
-// kernel prints none (no hugetlb support). name is for messages.
-func ParseHugepagesize(r io.Reader, name string) (uint64, error) {
-	sc := bufio.NewScanner(io.LimitReader(r, 256<<10))
-	for n := 1; sc.Scan(); n++ {
-		rest, ok := strings.CutPrefix(sc.Text(), "Hugepagesize:")
-		if !ok {
-			continue
-		}
-		f := strings.Fields(rest)
-		if len(f) != 2 || f[1] != "kB" {
-			return 0, lineError(name, n, "Hugepagesize: %q: want a number of kB", clip(rest))
-		}
-		v, err := strconv.ParseUint(f[0], 10, 64)
-		if err != nil || v == 0 || v > MaxBytes/size.KiB || f[0][0] == '+' {
-			return 0, lineError(name, n, "Hugepagesize: %q is not a page size in kB", clip(f[0]))
-		}
-		return v * size.KiB, nil
-	}
-	if err := sc.Err(); err != nil {
-		return 0, fmt.Errorf("%s: %w", name, err)
-	}
-	return 0, nil
 }

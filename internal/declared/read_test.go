@@ -189,19 +189,17 @@ func TestReadNothing(t *testing.T) {
 	if err != nil || len(gs) != 0 {
 		t.Fatalf("Read = %v, %v; want nothing", gs, err)
 	}
-	hp, err := ReadHugePages(open(t, root))
+	hp, err := ReadHugePages(open(t, root), 0)
 	if err != nil || hp.Default != 0 || len(hp.Pools) != 0 {
 		t.Fatalf("ReadHugePages = %+v, %v; want nothing", hp, err)
 	}
 }
 
-// TestReadHugePages reads the pools from sysfs and the default size from
-// /proc/meminfo.
+// TestReadHugePages reads the pools from sysfs; the default size is
+// /proc/meminfo's (meminfo.Read), handed in.
 func TestReadHugePages(t *testing.T) {
 	root := t.TempDir()
 	testutil.WriteTree(t, root, map[string]string{
-		"proc/meminfo": "MemTotal:       65536000 kB\nHugePages_Total:    1024\nHugePages_Free:      512\n" +
-			"HugePages_Rsvd:        2\nHugePages_Surp:        0\nHugepagesize:       2048 kB\nHugetlb:         2097152 kB\n",
 		"sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages":      "1024\n",
 		"sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages":    "512\n",
 		"sys/kernel/mm/hugepages/hugepages-2048kB/resv_hugepages":    "2\n",
@@ -209,7 +207,7 @@ func TestReadHugePages(t *testing.T) {
 		"sys/kernel/mm/hugepages/hugepages-1048576kB/free_hugepages": "4\n",
 		"sys/kernel/mm/hugepages/hugepages-1048576kB/resv_hugepages": "0\n",
 	})
-	hp, err := ReadHugePages(open(t, root))
+	hp, err := ReadHugePages(open(t, root), 2*mib)
 	if err != nil {
 		t.Fatal(err)
 	}

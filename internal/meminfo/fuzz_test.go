@@ -246,6 +246,9 @@ func referenceMeminfo(data []byte) (Info, int) {
 	hugetlb, hasHugetlb := get("Hugetlb")
 	count, hasCount := get("HugePages_Total")
 	size, hasSize := get("Hugepagesize")
+	if hasSize {
+		info.Hugepagesize = size.bytes
+	}
 	var line int
 	switch {
 	case hasHugetlb:

@@ -69,6 +69,10 @@ type Info struct {
 	// HugepagesSource names the lines Hugepages came from: HugepagesFromHugetlb,
 	// HugepagesFromPages, or "" when the file has neither.
 	HugepagesSource string
+	// Hugepagesize is the default huge page size in bytes (the page size
+	// of a hugetlb mapping that names none, such as libvirt's
+	// <hugepages/>), 0 when the kernel prints none.
+	Hugepagesize uint64
 }
 
 // LineError reports a malformed line of a /proc file. Path is empty for the
@@ -239,6 +243,7 @@ func infoFrom(l *[numMeminfoKeys]meminfoLine) (Info, error) {
 		SwapTotal: l[kSwapTotal].bytes, SwapFree: l[kSwapFree].bytes,
 		Buffers: l[kBuffers].bytes, Cached: l[kCached].bytes, AnonPages: l[kAnonPages].bytes,
 		KernelStack: l[kKernelStack].bytes, PageTables: l[kPageTables].bytes, Percpu: l[kPercpu].bytes,
+		Hugepagesize: l[kHugepagesize].bytes,
 	}
 	bad := func(k meminfoKey, format string, a ...any) error {
 		return lineError(l[k].n, l[k].text, fmt.Sprintf(format, a...))

@@ -63,6 +63,7 @@ func TestFixtures(t *testing.T) {
 			ActiveFile: 1121992 * kB, InactiveFile: 1683344 * kB, SReclaimable: 182100 * kB, SUnreclaim: 65724 * kB,
 			Shmem: 1193752 * kB, SwapTotal: 8065020 * kB, SwapFree: 8065020 * kB,
 			Hugepages: 0, HugepagesSource: HugepagesFromPages,
+			Hugepagesize: 2048 * kB, // "Hugepagesize:       2048 kB"
 		}},
 		{
 			// Linux 2.4 header "total: used: free: ..." has six fields.
@@ -74,6 +75,7 @@ func TestFixtures(t *testing.T) {
 			MemTotal: 4026036 * kB, MemFree: 129248 * kB, MemAvailable: 2775844 * kB, HasMemAvailable: true,
 			ActiveFile: 1235012 * kB, InactiveFile: 1527440 * kB, SReclaimable: 173756 * kB, SUnreclaim: 85876 * kB,
 			Shmem: 1256 * kB, Hugepages: 0, HugepagesSource: HugepagesFromHugetlb,
+			Hugepagesize: 2048 * kB, // "Hugepagesize:       2048 kB"
 		}},
 		{file: "hotsos-rabbitmq-lxd-container-1GiB.txt", want: Info{
 			Cached: 616764 * kB, AnonPages: 309796 * kB, KernelStack: 22252 * kB, PageTables: 36128 * kB, Percpu: 10288 * kB,
@@ -81,12 +83,14 @@ func TestFixtures(t *testing.T) {
 			MemTotal: 1048576 * kB, MemFree: 2612 * kB, MemAvailable: 619376 * kB, HasMemAvailable: true,
 			ActiveFile: 295292 * kB, InactiveFile: 360068 * kB, Shmem: 296 * kB,
 			Hugepages: 0, HugepagesSource: HugepagesFromHugetlb,
+			Hugepagesize: 2048 * kB, // "Hugepagesize:       2048 kB"
 		}},
 		{file: "hotsos-vault-lxd-container-16GiB.txt", want: Info{
 			Cached: 1543732 * kB, AnonPages: 240004 * kB, KernelStack: 19968 * kB, PageTables: 37336 * kB, Percpu: 100832 * kB,
 			MemTotal: 16393172 * kB, MemFree: 14473636 * kB, MemAvailable: 16017368 * kB, HasMemAvailable: true,
 			ActiveFile: 587596 * kB, InactiveFile: 917016 * kB, Shmem: 54796 * kB,
 			Hugepages: 0, HugepagesSource: HugepagesFromHugetlb,
+			Hugepagesize: 2048 * kB, // "Hugepagesize:       2048 kB"
 		}},
 		{file: "node_exporter-2015.txt", want: Info{
 			Buffers: 22040 * kB, Cached: 930888 * kB, AnonPages: 2244172 * kB, KernelStack: 5800 * kB, PageTables: 75212 * kB,
@@ -96,6 +100,7 @@ func TestFixtures(t *testing.T) {
 			ActiveFile: 213412 * kB, InactiveFile: 145676 * kB, SReclaimable: 44772 * kB, SUnreclaim: 54160 * kB,
 			Shmem: 593840 * kB, SwapTotal: 4194300 * kB, SwapFree: 3155360 * kB,
 			Hugepages: 0, HugepagesSource: HugepagesFromPages,
+			Hugepagesize: 2048 * kB, // "Hugepagesize:       2048 kB"
 		}},
 		{file: "procfs-fixtures-ttar.txt", want: Info{
 			Buffers: 1020128 * kB, Cached: 12007640 * kB, AnonPages: 266216 * kB, KernelStack: 1616 * kB, PageTables: 5288 * kB, Percpu: 26176 * kB,
@@ -103,6 +108,7 @@ func TestFixtures(t *testing.T) {
 			MemAvailable: (440324 + (6494020+6532440)/2 + 1738124/2) * kB, MemAvailableEstimated: true,
 			ActiveFile: 6494020 * kB, InactiveFile: 6532440 * kB, SReclaimable: 1738124 * kB, SUnreclaim: 69140 * kB,
 			Shmem: 1308 * kB, Hugepages: 0, HugepagesSource: HugepagesFromPages,
+			Hugepagesize: 2048 * kB, // "Hugepagesize:       2048 kB"
 		}},
 	}
 
@@ -152,12 +158,14 @@ func TestLab(t *testing.T) {
 			MemTotal: 4007108 * kB, MemFree: 1764076 * kB, MemAvailable: 1685256 * kB, HasMemAvailable: true,
 			ActiveFile: 50236 * kB, InactiveFile: 16032 * kB, SReclaimable: 16332 * kB, SUnreclaim: 20152 * kB,
 			Shmem: 308 * kB, Hugepages: 0, HugepagesSource: HugepagesFromHugetlb,
+			Hugepagesize: 2048 * kB, // "Hugepagesize:       2048 kB"
 		}},
 		{"22-pressure-45s", Info{
 			Buffers: 208 * kB, Cached: 8468 * kB, AnonPages: 3494400 * kB, KernelStack: 2128 * kB, PageTables: 7816 * kB, Percpu: 760 * kB,
 			MemTotal: 4007108 * kB, MemFree: 192392 * kB, MemAvailable: 83352 * kB, HasMemAvailable: true,
 			ActiveFile: 4124 * kB, InactiveFile: 1992 * kB, SReclaimable: 16044 * kB, SUnreclaim: 19816 * kB,
 			Shmem: 2548 * kB, Hugepages: 0, HugepagesSource: HugepagesFromHugetlb,
+			Hugepagesize: 2048 * kB, // "Hugepagesize:       2048 kB"
 		}},
 	}
 	for _, tt := range tests {
@@ -200,6 +208,10 @@ func TestHugepages(t *testing.T) {
 			}
 			if got.Hugepages != tt.want || got.HugepagesSource != tt.wantSource {
 				t.Errorf("Hugepages = %d from %q, want %d from %q", got.Hugepages, got.HugepagesSource, tt.want, tt.wantSource)
+			}
+			// The default page size, whether or not a pool exists: 2048 kB.
+			if wantSize := map[bool]uint64{true: 2048 * kB}[strings.Contains(tt.in, "Hugepagesize:")]; got.Hugepagesize != wantSize {
+				t.Errorf("Hugepagesize = %d, want %d", got.Hugepagesize, wantSize)
 			}
 		})
 	}

@@ -66,7 +66,8 @@ func Registry(run Run) *prometheus.Registry {
 
 	rec := r.Recommendation
 	gauge("arcadvise_recommended_arc_max_bytes", "The zfs_arc_max arcadvise recommends (or the admin's --arc-max); 0 when over-committed.", float64(rec.ArcMax))
-	gauge("arcadvise_reservation_bytes", "The memory declared for the workload (--reserve), or observed when none was declared.", float64(rec.Reserve))
+	reservationGauges(reg, r)
+	gauge("arcadvise_memory_available_bytes", "MemAvailable plus the ARC above c_min: the memory a workload can get, the ARC giving back all but c_min (no MemAvailable counts the ARC, openzfs/zfs#10255).", float64(r.Host.AvailableWithARC))
 	gauge("arcadvise_overcommitted", "1 when the reservation leaves no room for a useful ARC (exit status 3).", b2f(rec.Status == policy.StatusOvercommitted))
 	gauge("arcadvise_effective_arc_max_bytes", "The cap in effect: arcstats c_max.", float64(r.Arc.CMax))
 	if r.Arc.CMax > 0 {
@@ -113,6 +114,63 @@ func Registry(run Run) *prometheus.Registry {
 		gauge("arcadvise_drift", "1 when the next-boot configuration or the running c_max differs from the recommendation (what --check reports, exit status 1).", b2f(r.Drift))
 	}
 	return reg
+}
+
+// Values of the source label of arcadvise_reservation_bytes besides the
+// declared sources (report.Kinds: pve-qemu, pve-lxc, libvirt, cgroup).
+const (
+	SourceTyped    = "typed"    // the sizes given with --reserve
+	SourceObserved = "observed" // no declaration: the non-ARC memory in use
+)
+
+// reservationGauges: arcadvise_reservation_bytes{source} splits
+// recommendation.reserve_bytes by where it comes from, so that the series
+// of a run add up to it: "observed", or "typed" (the --reserve sizes, 0
+// when only auto was given) and with --reserve auto one series per
+// declared source, 0 when it has none,
+// with arcadvise_guests{source,counted} counting the declarations, so that
+// a fleet sees a new guest arrive.
+func reservationGauges(reg *prometheus.Registry, r *report.Report) {
+	res := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "arcadvise_reservation_bytes",
+		Help: "The memory reserved for the workload, by source: \"typed\" (--reserve sizes), \"observed\" (no declaration: the non-ARC memory in use), or with --reserve auto each declared source (pve-qemu, pve-lxc, libvirt, cgroup); the series add up to the reservation."},
+		[]string{"source"})
+	rec := r.Recommendation
+	typed := rec.Reserve
+	if d := r.Reservation; d != nil && !rec.ReserveObserved {
+		typed -= min(d.CountedBytes, typed) // what auto counted: by source below
+	}
+	if rec.ReserveObserved {
+		res.WithLabelValues(SourceObserved).Set(float64(rec.Reserve))
+	} else {
+		res.WithLabelValues(SourceTyped).Set(float64(typed))
+	}
+	if d := r.Reservation; d != nil {
+		guests := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "arcadvise_guests",
+			Help: "The declarations --reserve auto found, by source (pve-qemu, pve-lxc, libvirt, cgroup) and whether they count by the --guests rule."},
+			[]string{"source", "counted"})
+		for _, k := range report.Kinds {
+			var bytes float64
+			var in, out int
+			for _, s := range d.Sources {
+				if s.Source != string(k) {
+					continue
+				}
+				if s.Counted {
+					bytes += float64(s.CountedBytes)
+					in++
+				} else {
+					out++
+				}
+			}
+			if !rec.ReserveObserved {
+				res.WithLabelValues(string(k)).Set(bytes)
+			}
+			guests.WithLabelValues(string(k), "true").Set(float64(in))
+			guests.WithLabelValues(string(k), "false").Set(float64(out))
+		}
+		reg.MustRegister(guests)
+	}
+	reg.MustRegister(res)
 }
 
 func b2f(b bool) float64 {

@@ -58,7 +58,7 @@ func TestReportGauges(t *testing.T) {
 	got := text(t, Run{Version: "dev", At: time.Unix(0, 0), Report: rep})
 	for _, want := range []string{
 		"arcadvise_recommended_arc_max_bytes 8.589934592e+09\n",
-		"arcadvise_reservation_bytes 2.147483648e+10\n",
+		`arcadvise_reservation_bytes{source="typed"} 2.147483648e+10` + "\n",
 		`arcadvise_configured_arc_max_bytes{source="next_boot"} 8.589934592e+09` + "\n",
 		`arcadvise_configured_arc_max_bytes{source="running"} 0` + "\n",
 		"arcadvise_effective_arc_max_bytes 2.147483648e+09\n",
@@ -115,5 +115,52 @@ func TestWriteTextfile(t *testing.T) {
 	}
 	if _, err := OpenTextfileDir(filepath.Join(dir, "missing")); err == nil || !strings.Contains(err.Error(), "missing: no such file or directory") {
 		t.Errorf("missing directory: %v", err)
+	}
+}
+
+// The reservation by source: with --reserve auto each declared source has
+// its series (0 when it counts nothing), the typed sizes theirs, and they
+// add up to the reservation; arcadvise_guests counts the declarations.
+func TestReservationGauges(t *testing.T) {
+	const mib = 1 << 20
+	// 4 GiB typed + VM 100 (2048 MiB) + a cgroup's 512 MiB; VM 101 and a
+	// libvirt domain do not count.
+	rep := &report.Report{
+		Host: report.Host{AvailableWithARC: 3 << 30},
+		Recommendation: report.Recommendation{Recommendation: policy.Recommendation{Reserve: 4<<30 + 2560*mib,
+			Reservations: []policy.Reservation{{Label: "auto", Bytes: 2560 * mib}, {Bytes: 4 << 30}}}},
+		Reservation: &report.Reservation{Guests: "boot", CountedBytes: 2560 * mib, Sources: []report.Source{
+			{Source: "pve-qemu", ID: "100", Counted: true, CountedBytes: 2048 * mib},
+			{Source: "pve-qemu", ID: "101"},
+			{Source: "libvirt", ID: "win"},
+			{Source: "cgroup", ID: "system.slice/db.service", Counted: true, CountedBytes: 512 * mib},
+		}},
+	}
+	got := text(t, Run{Version: "dev", At: time.Unix(0, 0), Report: rep})
+	for _, want := range []string{
+		`arcadvise_reservation_bytes{source="typed"} 4.294967296e+09`,
+		`arcadvise_reservation_bytes{source="pve-qemu"} 2.147483648e+09`,
+		`arcadvise_reservation_bytes{source="pve-lxc"} 0`,
+		`arcadvise_reservation_bytes{source="libvirt"} 0`,
+		`arcadvise_reservation_bytes{source="cgroup"} 5.36870912e+08`,
+		`arcadvise_guests{counted="true",source="pve-qemu"} 1`,
+		`arcadvise_guests{counted="false",source="pve-qemu"} 1`,
+		`arcadvise_guests{counted="false",source="libvirt"} 1`,
+		`arcadvise_guests{counted="true",source="cgroup"} 1`,
+		`arcadvise_guests{counted="true",source="pve-lxc"} 0`,
+		`arcadvise_memory_available_bytes 3.221225472e+09`,
+	} {
+		if !strings.Contains(got, want+"\n") {
+			t.Errorf("missing %q in:\n%s", want, got)
+		}
+	}
+	if n := strings.Count(got, "\narcadvise_reservation_bytes{"); n != 5 {
+		t.Errorf("%d reservation series, want typed and the 4 sources", n)
+	}
+	// Observed: one series, no typed.
+	rep = &report.Report{Recommendation: report.Recommendation{Recommendation: policy.Recommendation{Reserve: 700 * mib, ReserveObserved: true}}}
+	got = text(t, Run{Version: "dev", At: time.Unix(0, 0), Report: rep})
+	if !strings.Contains(got, `arcadvise_reservation_bytes{source="observed"} 7.340032e+08`+"\n") || strings.Contains(got, `source="typed"`) || strings.Contains(got, "arcadvise_guests") {
+		t.Errorf("observed:\n%s", got)
 	}
 }

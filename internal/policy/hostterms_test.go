@@ -1,10 +1,12 @@
 package policy
 
 import (
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/arcadvise/arcadvise/internal/arcstats"
 	"github.com/arcadvise/arcadvise/internal/host"
 	"github.com/arcadvise/arcadvise/internal/meminfo"
 	"github.com/arcadvise/arcadvise/internal/size"
@@ -218,6 +220,45 @@ func TestKernelFigureReclaimableSlab(t *testing.T) {
 	for _, term := range r.Terms {
 		if term.Name == "host in use" && !strings.Contains(term.Source, "kernel 39.81 MiB") {
 			t.Errorf("real capture: %q", term.Source)
+		}
+	}
+}
+
+// TestAvailableWithARC: MemAvailable plus the ARC above c_min, worked by
+// hand.
+func TestAvailableWithARC(t *testing.T) {
+	// The bundled 2.3.2 snapshot under pressure: MemAvailable 687036 kB =
+	// 703524864, arcstats size 2600375944 and c_min 128227456:
+	// 703524864 + 2600375944 − 128227456 = 3175673352.
+	snap, err := host.Read(testutil.OpenRoot(t, filepath.Join(testutil.RepoRoot(t), "testdata", "snapshots", "zfs-2.3.2-pressure")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := AvailableWithARC(snap); got != 3175673352 {
+		t.Errorf("zfs-2.3.2-pressure: %d, want 3175673352", got)
+	}
+	arc := func(size, cMin uint64) *arcstats.Stats {
+		s, err := arcstats.Parse(strings.NewReader(fmt.Sprintf(
+			"13 1 0x01 2 96 1 2\nname                            type data\nc_min                           4    %d\nsize                            4    %d\n", cMin, size)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	for _, tc := range []struct {
+		name              string
+		avail, size, cMin uint64
+		want              uint64
+	}{
+		// 2 GiB available, an 8 GiB ARC above a 1 GiB c_min: 2 + 7 GiB.
+		{"above c_min", 2 * size.GiB, 8 * size.GiB, size.GiB, 9 * size.GiB},
+		{"at c_min", 2 * size.GiB, size.GiB, size.GiB, 2 * size.GiB},
+		{"below c_min (just loaded)", 2 * size.GiB, 100 * size.MiB, size.GiB, 2 * size.GiB},
+		{"saturates", ^uint64(0) - 1, 8 * size.GiB, 0, ^uint64(0)},
+	} {
+		h := &host.Snapshot{Mem: meminfo.Info{MemAvailable: tc.avail}, Arc: arc(tc.size, tc.cMin)}
+		if got := AvailableWithARC(h); got != tc.want {
+			t.Errorf("%s: %d, want %d", tc.name, got, tc.want)
 		}
 	}
 }

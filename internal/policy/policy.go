@@ -216,7 +216,7 @@ func Recommend(in Input) (Recommendation, error) {
 		}
 		r.Reserve = obs
 		r.Reservations = []Reservation{{Label: "observed", Bytes: obs, Source: src}}
-		r.Notes = append(r.Notes, "no --reserve given: the reservation is the non-ARC memory observed in use, not declared; it already includes today's kernel and services, so the host base below is headroom on top. Declare the workload with --reserve for a deliberate answer.")
+		r.Notes = append(r.Notes, "no workload declared: the reservation is the non-ARC memory observed in use, not declared; it already includes today's kernel and services, so the host base below is headroom on top. Declare the workload with --reserve for a deliberate answer.")
 	}
 	if r.Reserve >= mem.MemTotal {
 		return r, fmt.Errorf("%w: %s reserved of %s", ErrReserveTooLarge, size.Format(r.Reserve), size.Format(mem.MemTotal))

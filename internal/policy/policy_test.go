@@ -308,31 +308,6 @@ func TestCheckArcMax(t *testing.T) {
 	}
 }
 
-func TestReserves(t *testing.T) {
-	var r Reserves
-	for _, s := range []string{"builds=12G", "vms=8G", "4G"} {
-		if err := r.Set(s); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := r.Set("vms=1G"); err == nil || err.Error() != `label "vms" is given twice (vms=8G and vms=1G): give each part of the workload its own label` {
-		t.Errorf("duplicate label: %v", err)
-	}
-	if err := r.Set("observed"); err == nil || !strings.Contains(err.Error(), "observed stands alone") {
-		t.Errorf("observed after sizes: %v", err)
-	}
-	var o Reserves
-	if err := o.Set("observed"); err != nil || !o[0].Observed {
-		t.Fatalf("observed: %v %+v", err, o)
-	}
-	if err := o.Set("1G"); err == nil {
-		t.Error("a size after observed was taken")
-	}
-	if r.String() != "builds=12G,vms=8G,4G" || len(r) != 3 {
-		t.Errorf("reserves %q", r.String())
-	}
-}
-
 // TestRefusedAndExcess: an admin cap the module would ignore is refused
 // (no modprobe line unless forced); a window whose non-ARC peak went past
 // the declaration adds an "observed excess" term, and the terms still add

@@ -34,7 +34,10 @@ type Report struct {
 	// WhatIf predicts other caps from a sampled window; nil without one.
 	WhatIf         *policy.WhatIf `json:"whatif,omitempty"`
 	Recommendation Recommendation `json:"recommendation"`
-	Config         *apply.Result  `json:"config,omitempty"`
+	// Reservation is what --reserve auto counted, guest by guest; nil
+	// without --reserve auto.
+	Reservation *Reservation  `json:"reservation,omitempty"`
+	Config      *apply.Result `json:"config,omitempty"`
 	// CrashCapture says whether the host would keep the trace of its next
 	// kernel panic.
 	CrashCapture *crashcap.Report `json:"crash_capture,omitempty"`
@@ -69,6 +72,8 @@ type Input struct {
 	Window       *policy.Window
 	Config       *apply.Result
 	CrashCapture *crashcap.Report
+	// Declared is what --reserve auto read and counted; nil without it.
+	Declared *Declared
 }
 
 // Host is the memory picture, in bytes.
@@ -81,7 +86,10 @@ type Host struct {
 	Hugepages       uint64 `json:"hugepages_bytes"`
 	HugepagesSource string `json:"hugepages_source,omitempty"`
 	NonARCUsed      uint64 `json:"non_arc_used_bytes"`
-	HasPSI          bool   `json:"psi_available"`
+	// AvailableWithARC is MemAvailable plus the ARC above c_min: the
+	// memory a workload can get (policy.AvailableWithARC).
+	AvailableWithARC uint64 `json:"available_with_arc_bytes"`
+	HasPSI           bool   `json:"psi_available"`
 }
 
 // ZFS is the module: version, parameters, known bugs.
@@ -137,6 +145,12 @@ func New(in Input) *Report {
 	snap, rec := in.Host, in.Recommendation
 	r := &Report{SchemaVersion: SchemaVersion, Tool: in.Tool, Root: in.Root, Pressure: in.Pressure,
 		BootPressure: in.BootPressure, Config: in.Config, CrashCapture: in.CrashCapture, Warnings: snap.Warnings}
+	if d := in.Declared; d != nil {
+		r.Reservation = newReservation(d)
+		if len(d.Guests) == 0 {
+			r.Warnings = append(append([]string(nil), r.Warnings...), NothingDeclared(d.Typed))
+		}
+	}
 	if r.Warnings == nil {
 		r.Warnings = []string{}
 	}
@@ -157,8 +171,9 @@ func New(in Input) *Report {
 		MemTotal: m.MemTotal, MemFree: m.MemFree, MemAvailable: m.MemAvailable,
 		InactiveFile: m.InactiveFile, SUnreclaim: m.SUnreclaim,
 		Hugepages: m.Hugepages, HugepagesSource: m.HugepagesSource,
-		NonARCUsed: policy.NonARCUsed(snap),
-		HasPSI:     snap.HasPSI,
+		NonARCUsed:       policy.NonARCUsed(snap),
+		AvailableWithARC: policy.AvailableWithARC(snap),
+		HasPSI:           snap.HasPSI,
 	}
 	v := snap.Module.Version
 	r.ZFS = ZFS{Version: v.String(), VersionRaw: v.Raw, Generation: snap.Arc.Generation(),

@@ -125,6 +125,11 @@ func (r *Report) WriteText(w io.Writer, opt TextOptions) error {
 	for _, n := range rec.Notes {
 		para("  note: ", 4, n)
 	}
+	if r.Reservation != nil {
+		if err := reservationText(bw, &tb, width, r.Reservation); err != nil {
+			return err
+		}
+	}
 
 	// The evidence.
 	if w := r.Window; w != nil {
@@ -158,6 +163,7 @@ func (r *Report) WriteText(w io.Writer, opt TextOptions) error {
 	rows = [][]string{
 		{"MemTotal", size.Format(h.MemTotal), "/proc/meminfo"},
 		{"MemAvailable", size.Format(h.MemAvailable), "/proc/meminfo (the ARC is never counted in it)"},
+		{"with the ARC", size.Format(h.AvailableWithARC), policy.AvailableFormula + ": what a workload can get, the ARC giving back all but c_min (openzfs/zfs#10255)"},
 		{"hugepages", size.Format(h.Hugepages), "/proc/meminfo " + cmp.Or(h.HugepagesSource, "(none reserved)")},
 		{"non-ARC in use", size.Format(h.NonARCUsed), policy.NonARCFormula},
 		{"ARC size", size.Format(a.Size), "arcstats size"},

@@ -14,7 +14,8 @@ description:
     nothing) and returns arcadvise's verdict.
   - Supports check mode and diff mode.
 options:
-  reserve: {type: list, elements: str, default: [], description: "arcadvise --reserve values"}
+  reserve: {type: list, elements: str, default: [], description: "arcadvise --reserve values (auto: what the host declares)"}
+  guests: {type: str, default: "", description: "arcadvise --guests (running, boot or all), with reserve auto"}
   arc_max: {type: str, default: "", description: "arcadvise --arc-max (your own cap)"}
   root: {type: path, default: /, description: "arcadvise --root"}
   binary: {type: path, default: /usr/bin/arcadvise}
@@ -37,6 +38,7 @@ def main():
     module = AnsibleModule(
         argument_spec=dict(
             reserve=dict(type='list', elements='str', default=[]),
+            guests=dict(type='str', default=''),
             arc_max=dict(type='str', default=''),
             root=dict(type='path', default='/'),
             binary=dict(type='path', default='/usr/bin/arcadvise'),
@@ -50,6 +52,8 @@ def main():
     cmd = [p['binary'], '--root', p['root'], '--format', 'json']
     for r in p['reserve']:
         cmd += ['--reserve', r]
+    if p['guests']:
+        cmd += ['--guests', p['guests']]
     if p['arc_max']:
         cmd += ['--arc-max', p['arc_max']]
     if p['force']:
