@@ -18,6 +18,7 @@ import (
 	"github.com/arcadvise/arcadvise/internal/host"
 	"github.com/arcadvise/arcadvise/internal/metrics"
 	"github.com/arcadvise/arcadvise/internal/policy"
+	"github.com/arcadvise/arcadvise/internal/pressure"
 	"github.com/arcadvise/arcadvise/internal/report"
 	"github.com/arcadvise/arcadvise/internal/rootfs"
 	"github.com/arcadvise/arcadvise/internal/sample"
@@ -125,7 +126,10 @@ func advise(ctx context.Context, o *cli.Options, mode apply.Mode, stdout, tty io
 	actErr = cmp.Or(planErr, actErr)
 	rin := report.Input{Tool: "arcadvise " + buildinfo.String(), Root: o.Root, Host: snap, Recommendation: rec, Window: win, Config: res,
 		CrashCapture: &snap.CrashCapture, Declared: decl}
-	rin.Pressure, rin.BootPressure = policy.Verdict(snap, win, &rec)
+	rin.Pressure, rin.BootPressure = pressure.Verdict(snap, win)
+	if f := rec.ExcessFinding(win); f != "" {
+		rin.Pressure.Findings = append(rin.Pressure.Findings, f)
+	}
 	rep := report.New(rin)
 	mrun.Report, mrun.Kernel = rep, snap.Kernel
 	if err := render(stdout, o, mode, rep, mrun); err != nil {
@@ -170,7 +174,7 @@ func act(ctx context.Context, plan *apply.Plan) (*apply.Result, error) {
 
 // readHost reads the host, or collects a window (--sample, or a recorded
 // window as --root), with a progress line when a person is watching.
-func readHost(ctx context.Context, fsys *rootfs.FS, o *cli.Options, tty io.Writer) (*host.Snapshot, *policy.Window, bool, error) {
+func readHost(ctx context.Context, fsys *rootfs.FS, o *cli.Options, tty io.Writer) (*host.Snapshot, *pressure.Window, bool, error) {
 	opt := sample.Options{Interval: o.Interval, Duration: o.Sample, KeepSeries: o.Series}
 	if f, ok := tty.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
 		cols, _, _ := term.GetSize(int(f.Fd()))

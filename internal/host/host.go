@@ -219,3 +219,29 @@ func (s *Snapshot) CStartsAtMax() bool {
 	}
 	return !s.Arc.Has("abd_chunk_waste_size")
 }
+
+// NonARCUsed is the memory held outside the ARC, as the ARC itself counts
+// free memory: MemTotal − MemFree − Inactive(file) − ARC size − hugepages,
+// clamped at zero. From 2.0 the module's free memory is MemFree +
+// Inactive(file) (arc_free_memory, module/os/linux/zfs/arc_os.c), and it
+// shrinks the ARC when that falls below arc_sys_free; cold page cache is
+// memory the ARC does not fight for. The ARC's buffers are in no meminfo
+// line but MemFree (openzfs/zfs#10255, zfs-internals.md §4.1), but its
+// small objects live in the kernel's slab and so in Slab as well (ARCSlab),
+// and hugepages are not free either. This is the one definition: the
+// measured host term, the observed reservation, a sampled window's peak
+// and the what-if all use it.
+func (s *Snapshot) NonARCUsed() uint64 {
+	m := &s.Mem
+	used := m.MemTotal
+	for _, b := range []uint64{m.MemFree, m.InactiveFile, s.ArcSize(), m.Hugepages} {
+		if b >= used {
+			return 0 // in uint64, clamped: no conversion can wrap
+		}
+		used -= b
+	}
+	return used
+}
+
+// NonARCFormula is NonARCUsed's formula, for sources.
+const NonARCFormula = "MemTotal − MemFree − Inactive(file) − ARC size − hugepages"

@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 
 	"github.com/arcadvise/arcadvise/internal/policy"
+	"github.com/arcadvise/arcadvise/internal/pressure"
 	"github.com/arcadvise/arcadvise/internal/report"
 	"github.com/arcadvise/arcadvise/internal/rootfs"
 	"github.com/arcadvise/arcadvise/internal/zfsmod"
@@ -35,7 +36,7 @@ type Run struct {
 }
 
 // pressureLevels maps the verdict to arcadvise_pressure_level.
-var pressureLevels = map[policy.Level]float64{policy.None: 0, policy.Low: 1, policy.Moderate: 2, policy.High: 3}
+var pressureLevels = map[pressure.Level]float64{pressure.None: 0, pressure.Low: 1, pressure.Moderate: 2, pressure.High: 3}
 
 // Registry builds the gauges of one run.
 func Registry(run Run) *prometheus.Registry {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/arcadvise/arcadvise/internal/apply"
 	"github.com/arcadvise/arcadvise/internal/policy"
+	"github.com/arcadvise/arcadvise/internal/pressure"
 	"github.com/arcadvise/arcadvise/internal/report"
 	"github.com/arcadvise/arcadvise/internal/zfsmod"
 )
@@ -49,7 +50,7 @@ func TestReportGauges(t *testing.T) {
 	rep := &report.Report{
 		ZFS:            report.ZFS{Version: "2.3.2", Advisories: []report.Advisory{{Covered: true}, {Covered: false}}},
 		Arc:            report.Arc{Size: 1 << 30, CMax: 2 << 30},
-		Pressure:       policy.Pressure{Level: policy.High},
+		Pressure:       pressure.Pressure{Level: pressure.High},
 		Drift:          true, // report.New sets it from Config.Drift
 		Recommendation: report.Recommendation{Recommendation: policy.Recommendation{ArcMax: 8 << 30, Reserve: 20 << 30, DefaultCMax: 16 << 30}},
 		Config: &apply.Result{Drift: []string{"running: ..."}, Params: []apply.ParamSources{{

@@ -8,33 +8,6 @@ import (
 	"github.com/arcadvise/arcadvise/internal/zfsmod"
 )
 
-// NonARCUsed is the memory held outside the ARC, as the ARC itself counts
-// free memory: MemTotal − MemFree − Inactive(file) − ARC size − hugepages,
-// clamped at zero. From 2.0 the module's free memory is MemFree +
-// Inactive(file) (arc_free_memory, module/os/linux/zfs/arc_os.c), and it
-// shrinks the ARC when that falls below arc_sys_free; cold page cache is
-// memory the ARC does not fight for. The ARC's buffers are in no meminfo
-// line but MemFree (openzfs/zfs#10255, zfs-internals.md §4.1), but its
-// small objects live in the kernel's slab and so in Slab as well (ARCSlab),
-// and hugepages are not free either. This is the one definition: the
-// measured host term, the observed reservation, a sampled window's peak
-// and the what-if all use it.
-func NonARCUsed(s *host.Snapshot) uint64 {
-	m := &s.Mem
-	return minus(m.MemTotal, m.MemFree, m.InactiveFile, s.ArcSize(), m.Hugepages)
-}
-
-// minus is a − b − c ..., stopping at 0 (in uint64: no conversion can wrap).
-func minus(a uint64, bs ...uint64) uint64 {
-	for _, b := range bs {
-		if b >= a {
-			return 0
-		}
-		a -= b
-	}
-	return a
-}
-
 // ARCSlab is the part of the ARC size that arcstats shows living in the
 // kernel's slab, and so in /proc/meminfo's Slab too: the buffer headers
 // (hdr_size), dbufs (dbuf_size), dnodes (dnode_size) and bonus buffers
@@ -64,9 +37,6 @@ func ARCSlab(s *host.Snapshot) (uint64, bool) {
 	return n, found
 }
 
-// NonARCFormula is NonARCUsed's formula, for sources.
-const NonARCFormula = "MemTotal − MemFree − Inactive(file) − ARC size − hugepages"
-
 // hostTerms are the memory the budget leaves to the kernel and the host's
 // own processes besides the reservation. With a declared reservation they
 // are measured now:
@@ -94,7 +64,7 @@ func hostTerms(h *host.Snapshot, in Input, observed bool, reserve uint64) []Term
 	case observed:
 		return []Term{{"host base", int64(DefaultHostBase(mem)), "a guess, 1 GiB + MemTotal/32: headroom over the observed moment, which already holds the kernel and services (--host-base to override)"}}
 	}
-	used := NonARCUsed(h)
+	used := h.NonARCUsed()
 	if used == 0 {
 		return []Term{{"host base", int64(DefaultHostBase(mem)), "a guess, 1 GiB + MemTotal/32: the host could not be measured (MemFree + Inactive(file) + ARC size reach MemTotal: is /proc/meminfo the container's?)"}}
 	}
@@ -112,7 +82,7 @@ func hostTerms(h *host.Snapshot, in Input, observed bool, reserve uint64) []Term
 		kernelNote = "arcstats has no hdr_size: the ARC's objects in Slab cannot be told apart and remain in it"
 	}
 	terms := []Term{{"host in use", int64(used - procs), fmt.Sprintf("measured: %s − AnonPages − Shmem; kernel %s (%s), active page cache %s, other %s",
-		NonARCFormula, size.Format(kernel), kernelNote, size.Format(m.ActiveFile), size.Format(uint64(max(rest, 0))))}}
+		host.NonARCFormula, size.Format(kernel), kernelNote, size.Format(m.ActiveFile), size.Format(uint64(max(rest, 0))))}}
 	if procs > reserve {
 		terms = append(terms, Term{"process excess", int64(procs - reserve),
 			fmt.Sprintf("measured: processes hold %s now (AnonPages + Shmem), more than the reservation", size.Format(procs))})

@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/arcadvise/arcadvise/internal/host"
+	"github.com/arcadvise/arcadvise/internal/pressure"
 	"github.com/arcadvise/arcadvise/internal/size"
 	"github.com/arcadvise/arcadvise/internal/zfsmod"
 )
@@ -46,7 +47,7 @@ type Input struct {
 	// Window, when set, is the sampled window that ended with Host: the
 	// observed reservation is its peak of non-ARC memory instead of the
 	// instant value.
-	Window *Window
+	Window *pressure.Window
 	// HostBase overrides the default host base when HostBaseSet.
 	HostBase    uint64
 	HostBaseSet bool
@@ -207,12 +208,12 @@ func Recommend(in Input) (Recommendation, error) {
 		}
 	} else {
 		r.ReserveObserved = true
-		src := "observed, not declared: " + NonARCFormula + " (/proc/meminfo, arcstats size)"
-		obs := NonARCUsed(h)
+		src := "observed, not declared: " + host.NonARCFormula + " (/proc/meminfo, arcstats size)"
+		obs := h.NonARCUsed()
 		if w := in.Window; w != nil {
 			obs = w.PeakNonARC
 			src = fmt.Sprintf("observed, not declared: peak over the sampled window (%s) of %s",
-				w.PeakNonARCAt.UTC().Format(time.RFC3339), NonARCFormula)
+				w.PeakNonARCAt.UTC().Format(time.RFC3339), host.NonARCFormula)
 		}
 		r.Reserve = obs
 		r.Reservations = []Reservation{{Label: "observed", Bytes: obs, Source: src}}
@@ -343,4 +344,16 @@ func sysFreeEstimate(v zfsmod.Version) string {
 		return "arc_sys_free: no arcstats row; this version's default MAX(allmem/64, 512 KiB), as arcadvise computes it"
 	}
 	return "arc_sys_free: no arcstats row; this version's default (arc_set_sys_free), as arcadvise computes it"
+}
+
+// ExcessFinding says, for a window whose non-ARC peak went past the
+// declared reservation and the host (the "observed excess" term, computed
+// once, in Recommend), that the reservation is too small and by how much;
+// "" otherwise. The advice shows it among the window's findings.
+func (r *Recommendation) ExcessFinding(w *pressure.Window) string {
+	if w == nil || r.WindowExcess == 0 {
+		return ""
+	}
+	return fmt.Sprintf("the declared reservation is too small by %s (%d bytes): non-ARC memory peaked at %s at %s, above the reservation %s plus the host %s; the cap leaves room for what the workload used (the \"observed excess\" term)",
+		size.Format(r.WindowExcess), r.WindowExcess, size.Format(w.PeakNonARC), w.PeakNonARCAt.UTC().Format(time.RFC3339), size.Format(r.Reserve), size.Format(r.HostBase))
 }

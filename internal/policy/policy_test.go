@@ -3,42 +3,17 @@ package policy
 import (
 	"errors"
 	"fmt"
-	"sort"
 	"strings"
 	"testing"
 
 	"github.com/arcadvise/arcadvise/internal/arcstats"
 	"github.com/arcadvise/arcadvise/internal/host"
 	"github.com/arcadvise/arcadvise/internal/meminfo"
+	"github.com/arcadvise/arcadvise/internal/pressure"
 	"github.com/arcadvise/arcadvise/internal/size"
+	"github.com/arcadvise/arcadvise/internal/testutil"
 	"github.com/arcadvise/arcadvise/internal/zfsmod"
 )
-
-// kstat builds an arcstats text with the given rows (type 4, except
-// memory_available_bytes which is type 3, as the module prints them).
-func kstat(t testing.TB, rows map[string]int64) *arcstats.Stats {
-	t.Helper()
-	names := make([]string, 0, len(rows))
-	for n := range rows {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	var b strings.Builder
-	fmt.Fprintf(&b, "12 1 0x01 %d %d 17383978910 3600017383978910\n", len(rows), 272*len(rows))
-	b.WriteString("name                            type data\n")
-	for _, n := range names {
-		typ := 4
-		if n == "memory_available_bytes" {
-			typ = 3
-		}
-		fmt.Fprintf(&b, "%-31s %-4d %d\n", n, typ, rows[n])
-	}
-	st, err := arcstats.Parse(strings.NewReader(b.String()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return st
-}
 
 // host describes an ARC at rest on a host of the given memory and version.
 func hostArc(t testing.TB, memTotal uint64, v zfsmod.Version) *arcstats.Stats {
@@ -55,7 +30,7 @@ func hostArc(t testing.TB, memTotal uint64, v zfsmod.Version) *arcstats.Stats {
 	if v.AtLeast(zfsmod.V(0, 7, 3)) {
 		rows["memory_all_bytes"] = int64(memTotal)
 	}
-	return kstat(t, rows)
+	return testutil.Kstat(t, rows)
 }
 
 // atRest is the memory of a synthetic host at rest whose kernel and
@@ -325,7 +300,7 @@ func TestRefusedAndExcess(t *testing.T) {
 	if r.Status != StatusRefused || !r.Forced || r.ModprobeLine() != "options zfs zfs_arc_max=16777216" {
 		t.Errorf("forced: %+v", r)
 	}
-	w := &Window{PeakNonARC: 5 * size.GiB}
+	w := &pressure.Window{PeakNonARC: 5 * size.GiB}
 	r, err = Recommend(Input{Host: h, Window: w, Reservations: []Reservation{{Bytes: 2 * size.GiB}}})
 	if err != nil {
 		t.Fatal(err)
@@ -349,7 +324,7 @@ func TestRefusedAndExcess(t *testing.T) {
 func TestSysFreeEstimate(t *testing.T) {
 	const memTotal = 32 * size.GiB
 	v := zfsmod.V(0, 6, 4)
-	arc := kstat(t, map[string]int64{"size": int64(4 * size.GiB), "c": int64(16 * size.GiB), "c_min": int64(4 * size.MiB), "c_max": int64(16 * size.GiB)})
+	arc := testutil.Kstat(t, map[string]int64{"size": int64(4 * size.GiB), "c": int64(16 * size.GiB), "c_min": int64(4 * size.MiB), "c_max": int64(16 * size.GiB)})
 	h := &host.Snapshot{Mem: atRest(memTotal, 0, 0, arc), Arc: arc, Module: zfsmod.State{Version: v}}
 	r, err := Recommend(Input{Host: h, Reservations: []Reservation{{Bytes: 20 * size.GiB, Source: "test"}}})
 	if err != nil {

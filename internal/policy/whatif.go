@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/arcadvise/arcadvise/internal/host"
+	"github.com/arcadvise/arcadvise/internal/pressure"
 	"github.com/arcadvise/arcadvise/internal/size"
 )
 
@@ -55,7 +56,7 @@ type WhatIfCap struct {
 // caps around recommendation r: r's cap and one and two granularity steps
 // either side, and the c_max in force. It returns nil for a window without
 // a peak (no snapshot).
-func NewWhatIf(w *Window, s *host.Snapshot, r *Recommendation) *WhatIf {
+func NewWhatIf(w *pressure.Window, s *host.Snapshot, r *Recommendation) *WhatIf {
 	if w == nil || w.Ticks == 0 || s == nil {
 		return nil
 	}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/arcadvise/arcadvise/internal/host"
 	"github.com/arcadvise/arcadvise/internal/policy"
+	"github.com/arcadvise/arcadvise/internal/pressure"
 	"github.com/arcadvise/arcadvise/internal/testutil"
 	"github.com/arcadvise/arcadvise/internal/zfsmod"
 )
@@ -26,7 +27,7 @@ func vmStep(t *testing.T, version, step string) *host.Snapshot {
 func knownBugs(t *testing.T, s *host.Snapshot) (string, *Report) {
 	t.Helper()
 	rec := recommend(t, s, policy.Input{Reservations: reserve2G()})
-	p, boot := policy.Verdict(s, nil, &rec)
+	p, boot := pressure.Verdict(s, nil)
 	r := New(Input{Tool: "arcadvise test", Root: "r", Host: s, Recommendation: rec, Pressure: p, BootPressure: boot})
 	var b bytes.Buffer
 	if err := r.WriteText(&b, TextOptions{Width: 200}); err != nil {

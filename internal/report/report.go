@@ -7,7 +7,9 @@ import (
 	"io"
 	"strings"
 
+	"github.com/arcadvise/arcadvise/internal/advisory"
 	"github.com/arcadvise/arcadvise/internal/crashcap"
+	"github.com/arcadvise/arcadvise/internal/pressure"
 
 	"github.com/arcadvise/arcadvise/internal/apply"
 	"github.com/arcadvise/arcadvise/internal/host"
@@ -20,17 +22,17 @@ const SchemaVersion = 2
 
 // Report is the JSON document; the text output shows the same facts.
 type Report struct {
-	SchemaVersion int             `json:"schema_version"`
-	Tool          string          `json:"tool"`
-	Root          string          `json:"root"`
-	Host          Host            `json:"host"`
-	ZFS           ZFS             `json:"zfs"`
-	Arc           Arc             `json:"arc"`
-	Pressure      policy.Pressure `json:"pressure"`
+	SchemaVersion int               `json:"schema_version"`
+	Tool          string            `json:"tool"`
+	Root          string            `json:"root"`
+	Host          Host              `json:"host"`
+	ZFS           ZFS               `json:"zfs"`
+	Arc           Arc               `json:"arc"`
+	Pressure      pressure.Pressure `json:"pressure"`
 	// BootPressure is the verdict from the counters since boot when a
 	// sampled window gave the main verdict; nil otherwise.
-	BootPressure *policy.Pressure `json:"boot_pressure,omitempty"`
-	Window       *Window          `json:"window,omitempty"`
+	BootPressure *pressure.Pressure `json:"boot_pressure,omitempty"`
+	Window       *Window            `json:"window,omitempty"`
 	// WhatIf predicts other caps from a sampled window; nil without one.
 	WhatIf         *policy.WhatIf `json:"whatif,omitempty"`
 	Recommendation Recommendation `json:"recommendation"`
@@ -67,9 +69,9 @@ type Input struct {
 	Recommendation policy.Recommendation
 	// Pressure is the main verdict: from the window when there is one,
 	// else from the counters since boot (then BootPressure is nil).
-	Pressure     policy.Pressure
-	BootPressure *policy.Pressure
-	Window       *policy.Window
+	Pressure     pressure.Pressure
+	BootPressure *pressure.Pressure
+	Window       *pressure.Window
 	Config       *apply.Result
 	CrashCapture *crashcap.Report
 	// Declared is what --reserve auto read and counted; nil without it.
@@ -106,7 +108,7 @@ type ZFS struct {
 	UpgradeTo string `json:"upgrade_to"`
 	// Upgrade is the whole answer for the text: the workarounds the
 	// target relies on and the bugs no release fixes.
-	Upgrade *policy.Upgrade `json:"-"`
+	Upgrade *advisory.Upgrade `json:"-"`
 }
 
 // Advisory is a known ARC bug of the running version that can apply to
@@ -171,7 +173,7 @@ func New(in Input) *Report {
 		MemTotal: m.MemTotal, MemFree: m.MemFree, MemAvailable: m.MemAvailable,
 		InactiveFile: m.InactiveFile, SUnreclaim: m.SUnreclaim,
 		Hugepages: m.Hugepages, HugepagesSource: m.HugepagesSource,
-		NonARCUsed:       policy.NonARCUsed(snap),
+		NonARCUsed:       snap.NonARCUsed(),
 		AvailableWithARC: policy.AvailableWithARC(snap),
 		HasPSI:           snap.HasPSI,
 	}
@@ -186,12 +188,12 @@ func New(in Input) *Report {
 			r.ZFS.Params[ap.Name] = nil
 		}
 	}
-	facts := policy.FactsOf(snap)
-	for _, a := range policy.AdvisoriesFor(v, facts) {
+	facts := advisory.FactsOf(snap)
+	for _, a := range advisory.AdvisoriesFor(v, facts) {
 		r.ZFS.Advisories = append(r.ZFS.Advisories, Advisory{Affected: a.Range(), Summary: a.Summary, Issues: a.References(),
 			FixedIn: a.FixedIn(), Condition: findingCondition(a), Workaround: a.Workaround, Covered: a.Covered})
 	}
-	if up, ok := policy.UpgradeFor(v, facts); ok {
+	if up, ok := advisory.UpgradeFor(v, facts); ok {
 		r.ZFS.Upgrade = &up
 		if up.To.Compare(v) > 0 {
 			r.ZFS.UpgradeTo = up.To.String()
@@ -220,7 +222,7 @@ func New(in Input) *Report {
 
 // findingCondition is the condition in words, with what arcadvise could
 // not check on this host.
-func findingCondition(f policy.Finding) string {
+func findingCondition(f advisory.Finding) string {
 	c := f.Condition
 	if len(f.Unchecked) > 0 {
 		c += " (not checked here: " + strings.Join(f.Unchecked, "; ") + ")"

@@ -12,6 +12,7 @@ import (
 	"github.com/arcadvise/arcadvise/internal/apply"
 	"github.com/arcadvise/arcadvise/internal/host"
 	"github.com/arcadvise/arcadvise/internal/policy"
+	"github.com/arcadvise/arcadvise/internal/pressure"
 	"github.com/arcadvise/arcadvise/internal/testutil"
 )
 
@@ -42,7 +43,7 @@ func reserve2G() []policy.Reservation {
 func TestNew(t *testing.T) {
 	s := lab(t, "zfs-2.1.11-arc-filled")
 	rec := recommend(t, s, policy.Input{Reservations: reserve2G()})
-	p, boot := policy.Verdict(s, nil, &rec)
+	p, boot := pressure.Verdict(s, nil)
 	r := New(Input{Tool: "arcadvise test", Root: "given-root", Host: s, Recommendation: rec, Pressure: p, BootPressure: boot})
 
 	if r.SchemaVersion != SchemaVersion || r.Tool != "arcadvise test" || r.Root != "given-root" {
@@ -52,7 +53,7 @@ func TestNew(t *testing.T) {
 		t.Errorf("warnings %v window %v boot %v config %v: want [], nil, nil, nil", r.Warnings, r.Window, r.BootPressure, r.Config)
 	}
 	if r.Host.MemTotal != s.Mem.MemTotal || r.Host.MemAvailable != s.Mem.MemAvailable || r.Host.Hugepages != s.Mem.Hugepages ||
-		r.Host.NonARCUsed != policy.NonARCUsed(s) || !r.Host.HasPSI {
+		r.Host.NonARCUsed != s.NonARCUsed() || !r.Host.HasPSI {
 		t.Errorf("host = %+v", r.Host)
 	}
 	size, _ := s.Arc.Uint("size")
@@ -79,7 +80,7 @@ func TestNew(t *testing.T) {
 // snake_case: no field reaches the JSON without a tag.
 func TestJSONKeys(t *testing.T) {
 	s := lab(t, "zfs-2.1.11-pressure")
-	var w policy.Window
+	var w pressure.Window
 	w.KeepSeries(2)
 	for i := range 2 {
 		c := *s
@@ -92,7 +93,7 @@ func TestJSONKeys(t *testing.T) {
 	if len(rec.Violations) == 0 {
 		t.Fatal("want a violation in the document")
 	}
-	p, boot := policy.Verdict(s, &w, &rec)
+	p, boot := pressure.Verdict(s, &w)
 	cfg := &apply.Result{Params: []apply.ParamSources{{Param: "zfs_arc_max", Sources: []apply.Source{{Value: "1", Where: "f:1", Origin: "file"}}}},
 		Applied: []apply.Applied{{Param: "zfs_arc_max", Value: 1}}, Notes: []string{"n"}, Warnings: []string{}, Drift: []string{}, NextSteps: []string{}}
 	r := New(Input{Tool: "t", Root: "r", Host: s, Recommendation: rec, Pressure: p, BootPressure: boot, Window: &w, Config: cfg})
@@ -227,7 +228,7 @@ func TestWriteActed(t *testing.T) {
 func TestWriteTextWidth(t *testing.T) {
 	s := lab(t, "zfs-2.1.11-pressure")
 	rec := recommend(t, s, policy.Input{Reservations: reserve2G()})
-	p, _ := policy.Verdict(s, nil, &rec)
+	p, _ := pressure.Verdict(s, nil)
 	r := New(Input{Host: s, Recommendation: rec, Pressure: p, Root: "r"})
 	for _, width := range []int{64, 80, 100, 132} {
 		for _, verbose := range []bool{false, true} {

@@ -12,8 +12,11 @@ import (
 
 	"golang.org/x/term"
 
+	"github.com/arcadvise/arcadvise/internal/advisory"
+	"github.com/arcadvise/arcadvise/internal/host"
 	"github.com/arcadvise/arcadvise/internal/modprobe"
 	"github.com/arcadvise/arcadvise/internal/policy"
+	"github.com/arcadvise/arcadvise/internal/pressure"
 	"github.com/arcadvise/arcadvise/internal/size"
 	"github.com/arcadvise/arcadvise/internal/zfsmod"
 )
@@ -165,7 +168,7 @@ func (r *Report) WriteText(w io.Writer, opt TextOptions) error {
 		{"MemAvailable", size.Format(h.MemAvailable), "/proc/meminfo (the ARC is never counted in it)"},
 		{"with the ARC", size.Format(h.AvailableWithARC), policy.AvailableFormula + ": what a workload can get, the ARC giving back all but c_min (openzfs/zfs#10255)"},
 		{"hugepages", size.Format(h.Hugepages), "/proc/meminfo " + cmp.Or(h.HugepagesSource, "(none reserved)")},
-		{"non-ARC in use", size.Format(h.NonARCUsed), policy.NonARCFormula},
+		{"non-ARC in use", size.Format(h.NonARCUsed), host.NonARCFormula},
 		{"ARC size", size.Format(a.Size), "arcstats size"},
 		{"ARC target c", size.Format(a.C), "arcstats c"},
 		{"c_min", size.Format(a.CMin), "arcstats c_min"},
@@ -225,7 +228,7 @@ func (r *Report) WriteText(w io.Writer, opt TextOptions) error {
 // checked against, that the table cannot speak for it.
 func advisoriesText(w *bufio.Writer, width int, z *ZFS) error {
 	up := z.Upgrade
-	var unfixed []policy.Finding
+	var unfixed []advisory.Finding
 	if up != nil {
 		unfixed = up.Unfixed
 	}
@@ -237,7 +240,7 @@ func advisoriesText(w *bufio.Writer, width int, z *ZFS) error {
 	switch {
 	case up == nil:
 	case up.Beyond:
-		title += ": this release is newer than " + policy.LastChecked().String() + ", the newest the table was checked against, so it may fix bugs listed here or carry ones the table does not know"
+		title += ": this release is newer than " + advisory.LastChecked().String() + ", the newest the table was checked against, so it may fix bugs listed here or carry ones the table does not know"
 	case z.UpgradeTo != "":
 		title += ": upgrade to " + z.UpgradeTo + ", the lowest release free of every known one that can apply here and that a release fixes"
 	default:
@@ -305,7 +308,7 @@ func whatIfText(w *bufio.Writer, tb *tables, width int, wi *policy.WhatIf) error
 
 // pressureText writes a verdict and its signals; with verbose, each
 // signal's meaning under its value.
-func pressureText(w *bufio.Writer, tb *tables, width int, verbose bool, title string, p *policy.Pressure) error {
+func pressureText(w *bufio.Writer, tb *tables, width int, verbose bool, title string, p *pressure.Pressure) error {
 	fmt.Fprintf(w, "\n%s: %s (%s)\n", title, p.Level, p.Basis)
 	if len(p.Signals) == 0 {
 		return nil

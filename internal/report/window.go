@@ -3,7 +3,7 @@ package report
 import (
 	"time"
 
-	"github.com/arcadvise/arcadvise/internal/policy"
+	"github.com/arcadvise/arcadvise/internal/pressure"
 )
 
 // Window is the sampled window in the JSON document: when, how often, each
@@ -23,7 +23,7 @@ type Window struct {
 	PSI             *WindowPSI         `json:"psi"`
 	PeakNonARC      uint64             `json:"peak_non_arc_bytes"`
 	PeakNonARCAt    time.Time          `json:"peak_non_arc_at"`
-	Series          []policy.Point     `json:"series,omitempty"`
+	Series          []pressure.Point   `json:"series,omitempty"`
 }
 
 // Counter is one counter over the window.
@@ -58,12 +58,12 @@ type WindowPSI struct {
 	FullPercent      *float64 `json:"full_percent"`
 }
 
-func counter(c policy.Counter) Counter {
+func counter(c pressure.Counter) Counter {
 	return Counter{First: c.First, Last: c.Last, Delta: c.Delta, PerMinute: c.PerMinute, Resets: c.Resets}
 }
 
 // newWindow converts a sampled window for the JSON document.
-func newWindow(w *policy.Window) *Window {
+func newWindow(w *pressure.Window) *Window {
 	out := &Window{
 		Start: w.Start.UTC(), End: w.End.UTC(), Seconds: w.Len().Seconds(),
 		IntervalSeconds: w.Interval.Seconds(), Ticks: w.Ticks,

@@ -10,10 +10,10 @@ import (
 	"time"
 
 	"github.com/arcadvise/arcadvise/internal/arcstats"
+	"github.com/arcadvise/arcadvise/internal/pressure"
 	"github.com/arcadvise/arcadvise/internal/rootfs"
 
 	"github.com/arcadvise/arcadvise/internal/host"
-	"github.com/arcadvise/arcadvise/internal/policy"
 	"github.com/arcadvise/arcadvise/internal/size"
 )
 
@@ -60,8 +60,8 @@ type Progress struct {
 //
 // Collect waits opt.Interval between ticks except for a recorded source
 // (a replay), whose snapshots are read back to back.
-func Collect(ctx context.Context, src Source, opt Options) (*policy.Window, *host.Snapshot, error) {
-	w := &policy.Window{}
+func Collect(ctx context.Context, src Source, opt Options) (*pressure.Window, *host.Snapshot, error) {
+	w := &pressure.Window{}
 	if opt.Interval < 0 || opt.Duration < 0 {
 		return nil, nil, fmt.Errorf("sampling interval %s and duration %s must not be negative", opt.Interval, opt.Duration)
 	}
@@ -153,7 +153,7 @@ loop:
 	return w, last, nil
 }
 
-func progressOf(w *policy.Window, s *host.Snapshot, total time.Duration) Progress {
+func progressOf(w *pressure.Window, s *host.Snapshot, total time.Duration) Progress {
 	c, _ := s.Arc.Uint("c")
 	p := Progress{
 		Elapsed:  w.Len(),
@@ -215,7 +215,7 @@ func (e *ReplayError) Unwrap() error { return e.Err }
 // is set or root is a recorded window (a replay, played whole or up to
 // opt.Duration). It returns the latest reading, the window (nil for a
 // single reading) and whether root is a replay.
-func Take(ctx context.Context, fsys *rootfs.FS, opt Options) (last *host.Snapshot, w *policy.Window, replay bool, err error) {
+func Take(ctx context.Context, fsys *rootfs.FS, opt Options) (last *host.Snapshot, w *pressure.Window, replay bool, err error) {
 	rp, replay, err := OpenReplay(fsys)
 	if err != nil {
 		return nil, nil, true, &ReplayError{err}

@@ -16,7 +16,7 @@ import (
 	"github.com/arcadvise/arcadvise/internal/arcstats"
 	"github.com/arcadvise/arcadvise/internal/host"
 	"github.com/arcadvise/arcadvise/internal/meminfo"
-	"github.com/arcadvise/arcadvise/internal/policy"
+	"github.com/arcadvise/arcadvise/internal/pressure"
 	"github.com/arcadvise/arcadvise/internal/testutil"
 	"github.com/arcadvise/arcadvise/internal/zfsmod"
 )
@@ -170,7 +170,7 @@ func (r *recorder) Next(ctx context.Context) (*host.Snapshot, error) {
 }
 
 // checkSeries checks that w.Series is the points of snaps, in order.
-func checkSeries(t *testing.T, w *policy.Window, snaps []*host.Snapshot) {
+func checkSeries(t *testing.T, w *pressure.Window, snaps []*host.Snapshot) {
 	t.Helper()
 	if len(w.Series) != len(snaps) {
 		t.Fatalf("%d points in the series for %d snapshots", len(w.Series), len(snaps))
@@ -184,7 +184,7 @@ func checkSeries(t *testing.T, w *policy.Window, snaps []*host.Snapshot) {
 	}
 	for i, p := range w.Series {
 		s := snaps[i]
-		want := policy.Point{
+		want := pressure.Point{
 			T: s.At.UTC(), Size: u(s, "size"), C: u(s, "c"), CMax: u(s, "c_max"), NoGrow: u(s, "arc_no_grow") == 1,
 			Direct: u(s, "memory_direct_count"), Indirect: u(s, "memory_indirect_count"),
 			Throttle: u(s, "memory_throttle_count"), MemAvailable: s.Mem.MemAvailable,

@@ -15,7 +15,7 @@ import (
 
 	"github.com/arcadvise/arcadvise/internal/arcstats"
 	"github.com/arcadvise/arcadvise/internal/host"
-	"github.com/arcadvise/arcadvise/internal/policy"
+	"github.com/arcadvise/arcadvise/internal/pressure"
 	"github.com/arcadvise/arcadvise/internal/testutil"
 )
 
@@ -35,9 +35,9 @@ func TestReplayCaptures(t *testing.T) {
 	const mib = 1 << 20
 	tests := []struct {
 		name  string
-		check func(t *testing.T, w *policy.Window)
+		check func(t *testing.T, w *pressure.Window)
 	}{
-		{"pressure", func(t *testing.T, w *policy.Window) {
+		{"pressure", func(t *testing.T, w *pressure.Window) {
 			// 11-arc-filled → 21 → 22 → 23: stress-ng pulled c from c_max
 			// to 135 MiB; kswapd and direct reclaim both reached the ARC.
 			want := map[string]uint64{
@@ -107,8 +107,8 @@ func TestReplayCaptures(t *testing.T) {
 					w.PeakNonARC, float64(w.PeakNonARC)/mib, w.PeakNonARCAt.Format(time.RFC3339Nano), want)
 			}
 		}},
-		{"rest", func(t *testing.T, w *policy.Window) {
-			for name, c := range map[string]policy.Counter{
+		{"rest", func(t *testing.T, w *pressure.Window) {
+			for name, c := range map[string]pressure.Counter{
 				"Direct": w.Direct, "Indirect": w.Indirect, "Throttle": w.Throttle,
 				"AllocStall": w.AllocStall, "PgscanDirect": w.PgscanDirect,
 				"PgscanKswapd": w.PgscanKswapd, "OOMKill": w.OOMKill,
@@ -144,7 +144,7 @@ func TestReplayCaptures(t *testing.T) {
 				t.Errorf("ticks %d over %s every %s, has vm %v, has mem avail %v", w.Ticks, w.Len(), w.Interval, w.HasVM, w.HasMemAvail)
 			}
 		}},
-		{"zfs-2.3.2-pressure", func(t *testing.T, w *policy.Window) {
+		{"zfs-2.3.2-pressure", func(t *testing.T, w *pressure.Window) {
 			// The same stress-ng run on 2.3.2: c falls at 22 only, by
 			// less, and is back at c_max by 23.
 			checkUints(t, w, map[string]uint64{
@@ -246,7 +246,7 @@ func readReplay(t *testing.T, dir string) []*host.Snapshot {
 }
 
 // checkUints compares the window's fields, by name, with want.
-func checkUints(t *testing.T, w *policy.Window, want map[string]uint64) {
+func checkUints(t *testing.T, w *pressure.Window, want map[string]uint64) {
 	t.Helper()
 	got := map[string]uint64{
 		"Direct.Delta": w.Direct.Delta, "Indirect.Delta": w.Indirect.Delta,
@@ -540,7 +540,7 @@ func TestReplayOptionalFiles(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if w.HasPSI || w.HasPSIFull || w.HasVM || w.PSISomeStall != 0 || w.AllocStall != (policy.Counter{}) || last.HasPSI || last.HasVM {
+	if w.HasPSI || w.HasPSIFull || w.HasVM || w.PSISomeStall != 0 || w.AllocStall != (pressure.Counter{}) || last.HasPSI || last.HasVM {
 		t.Errorf("no PSI/vmstat files, but window has PSI %v (%s) vm %v (%+v)", w.HasPSI, w.PSISomeStall, w.HasVM, w.AllocStall)
 	}
 	if w.Direct.Delta != 9 || w.Indirect.Delta != 991 || w.Len() != 30*time.Second {
@@ -566,7 +566,7 @@ func TestReplayCounterReset(t *testing.T) {
 		t.Fatal(err)
 	}
 	for name, c := range map[string]struct {
-		got         policy.Counter
+		got         pressure.Counter
 		first, last uint64
 	}{"Indirect": {w.Indirect, 991, 991}, "Direct": {w.Direct, 9, 9}} {
 		// The 20 s window counts as a minute (README, "Pressure
@@ -840,7 +840,7 @@ func TestModuleGoneMidWindow(t *testing.T) {
 	if w.Ticks != 2 || last.Root != filepath.Join(root, "b") || !strings.HasPrefix(w.Ended, "the zfs module went away after 30s of sampling") {
 		t.Errorf("%d ticks, last %s, ended %q", w.Ticks, last.Root, w.Ended)
 	}
-	if p := policy.WindowPressure(w); len(p.Findings) == 0 || p.Findings[0] != w.Ended {
+	if p := pressure.WindowPressure(w); len(p.Findings) == 0 || p.Findings[0] != w.Ended {
 		t.Errorf("findings %q", p.Findings)
 	}
 }

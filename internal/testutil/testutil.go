@@ -1,8 +1,12 @@
 package testutil
 
 import (
+	"fmt"
+	"sort"
+	"strings"
 	"testing"
 
+	"github.com/arcadvise/arcadvise/internal/arcstats"
 	"github.com/arcadvise/arcadvise/internal/rootfs"
 )
 
@@ -16,4 +20,30 @@ func OpenRoot(t testing.TB, dir string) *rootfs.FS {
 	}
 	t.Cleanup(func() { f.Close() })
 	return f
+}
+
+// Kstat builds an arcstats text with the given rows (type 4, except
+// memory_available_bytes which is type 3, as the module prints them).
+func Kstat(t testing.TB, rows map[string]int64) *arcstats.Stats {
+	t.Helper()
+	names := make([]string, 0, len(rows))
+	for n := range rows {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	var b strings.Builder
+	fmt.Fprintf(&b, "12 1 0x01 %d %d 17383978910 3600017383978910\n", len(rows), 272*len(rows))
+	b.WriteString("name                            type data\n")
+	for _, n := range names {
+		typ := 4
+		if n == "memory_available_bytes" {
+			typ = 3
+		}
+		fmt.Fprintf(&b, "%-31s %-4d %d\n", n, typ, rows[n])
+	}
+	st, err := arcstats.Parse(strings.NewReader(b.String()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
 }

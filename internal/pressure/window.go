@@ -1,4 +1,4 @@
-package policy
+package pressure
 
 import (
 	"fmt"
@@ -261,7 +261,7 @@ func (w *Window) Add(s *host.Snapshot) error {
 	}
 	w.HasVM = w.vmTicks >= 2
 
-	if used := NonARCUsed(s); w.PeakNonARCAt.IsZero() || used > w.PeakNonARC {
+	if used := s.NonARCUsed(); w.PeakNonARCAt.IsZero() || used > w.PeakNonARC {
 		w.PeakNonARC, w.PeakNonARCAt = used, s.At
 	}
 

@@ -1,4 +1,4 @@
-package policy
+package pressure
 
 import (
 	"os"
@@ -149,7 +149,7 @@ func TestDirectNeedsAWitness(t *testing.T) {
 		for k, v := range extra {
 			r[k] = v
 		}
-		return kstat(t, r)
+		return testutil.Kstat(t, r)
 	}
 	alone := BootPressure(rows(nil), meminfo.PSI{}, true, false)
 	if alone.Level != Moderate || alone.Signals[1].Level != Moderate || !strings.Contains(alone.Signals[1].Meaning, "drop_caches") {

@@ -1,4 +1,4 @@
-package policy
+package pressure
 
 import (
 	"bufio"
@@ -11,6 +11,7 @@ import (
 
 	"github.com/arcadvise/arcadvise/internal/host"
 	"github.com/arcadvise/arcadvise/internal/meminfo"
+	"github.com/arcadvise/arcadvise/internal/testutil"
 )
 
 // arcVals are the arcstats rows a window reads.
@@ -49,7 +50,7 @@ func (tk *tick) snapshot(t testing.TB) *host.Snapshot {
 	if a.HasMemAvail {
 		rows["memory_available_bytes"] = a.MemAvail
 	}
-	return &host.Snapshot{At: tk.At, Arc: kstat(t, rows), Mem: tk.Mem, PSI: tk.PSI, HasPSI: tk.HasPSI, VM: tk.VM, HasVM: tk.HasVM}
+	return &host.Snapshot{At: tk.At, Arc: testutil.Kstat(t, rows), Mem: tk.Mem, PSI: tk.PSI, HasPSI: tk.HasPSI, VM: tk.VM, HasVM: tk.HasVM}
 }
 
 func fold(t testing.TB, ticks []tick) *Window {
@@ -318,7 +319,7 @@ func TestWindowEdges(t *testing.T) {
 // refused and leaves the window as it was.
 func TestWindowMissingRow(t *testing.T) {
 	var w Window
-	s := &host.Snapshot{Arc: kstat(t, map[string]int64{"size": 1, "c": 1, "c_min": 1, "c_max": 1})}
+	s := &host.Snapshot{Arc: testutil.Kstat(t, map[string]int64{"size": 1, "c": 1, "c_min": 1, "c_max": 1})}
 	if err := w.Add(s); err == nil || err.Error() != "arcstats has no memory_throttle_count row" || w.Ticks != 0 {
 		t.Fatalf("Add = %v, ticks %d", err, w.Ticks)
 	}

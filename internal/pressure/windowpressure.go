@@ -1,8 +1,7 @@
-package policy
+package pressure
 
 import (
 	"fmt"
-	"time"
 
 	"github.com/arcadvise/arcadvise/internal/host"
 
@@ -111,21 +110,6 @@ func WindowPressure(w *Window) Pressure {
 	return p
 }
 
-// CheckReservation compares the peak of non-ARC memory seen in a window
-// with what the budget set aside for it (the reservation plus the host
-// term, since the observation includes the kernel and services). It returns
-// a sentence when the reservation is too small, and by how much.
-func CheckReservation(w *Window, r *Recommendation) string {
-	base := r.HostBase
-	allowed := r.Reserve + base
-	if r.ReserveObserved || w.PeakNonARC <= allowed {
-		return ""
-	}
-	short := w.PeakNonARC - allowed
-	return fmt.Sprintf("the declared reservation is too small by %s (%d bytes): non-ARC memory peaked at %s at %s, above the reservation %s plus the host %s; the cap leaves room for what the workload used (the \"observed excess\" term)",
-		size.Format(short), short, size.Format(w.PeakNonARC), w.PeakNonARCAt.UTC().Format(time.RFC3339), size.Format(r.Reserve), size.Format(base))
-}
-
 func times(n int) string {
 	if n == 1 {
 		return "once"
@@ -135,16 +119,11 @@ func times(n int) string {
 
 // Verdict is the pressure verdict the advice shows: from the window when
 // there is one, with the verdict from the counters since boot beside it;
-// else from the counters since boot alone. A window whose non-ARC peak
-// exceeds the declared reservation says so among the findings.
-func Verdict(s *host.Snapshot, w *Window, rec *Recommendation) (verdict Pressure, sinceBoot *Pressure) {
+// else from the counters since boot alone.
+func Verdict(s *host.Snapshot, w *Window) (verdict Pressure, sinceBoot *Pressure) {
 	boot := BootPressure(s.Arc, s.PSI, s.HasPSI, s.CStartsAtMax())
 	if w == nil {
 		return boot, nil
 	}
-	verdict = WindowPressure(w)
-	if f := CheckReservation(w, rec); f != "" {
-		verdict.Findings = append(verdict.Findings, f)
-	}
-	return verdict, &boot
+	return WindowPressure(w), &boot
 }

@@ -1,4 +1,4 @@
-package policy
+package advisory
 
 import (
 	"fmt"
@@ -43,7 +43,7 @@ func (k RefKind) String() string {
 
 // Ref is an upstream reference: an issue or a pull request of openzfs/zfs
 // (Repo "zfs") or of the old openzfs/spl (Repo "spl"). Each one is checked
-// against internal/policy/testdata/references.tsv, which records where its
+// against internal/advisory/testdata/references.tsv, which records where its
 // type was seen.
 type Ref struct {
 	Repo string
