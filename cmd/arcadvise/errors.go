@@ -6,14 +6,10 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"os"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/arcadvise/arcadvise/internal/apply"
 	"github.com/arcadvise/arcadvise/internal/arcstats"
 	"github.com/arcadvise/arcadvise/internal/cli"
-	"github.com/arcadvise/arcadvise/internal/modprobe"
 	"github.com/arcadvise/arcadvise/internal/policy"
 )
 
@@ -23,7 +19,7 @@ const (
 	exitDrift         = 1 // --check found the configuration or c_max drifting
 	exitUsage         = 2 // usage or input error, or a refused write
 	exitOvercommitted = 3 // the reservation leaves no room for a valid cap
-	exitIgnored       = 4 // the module ignored a live value
+	exitIgnored       = apply.CodeIgnored // the module ignored a live value (4)
 )
 
 // exitError carries an exit code and an optional hint to the user.
@@ -74,41 +70,11 @@ func readErr(err error, auto bool) error {
 	return inputErr(err, "")
 }
 
-// applyErr maps an error from applying the recommendation to its exit code and hint.
+// applyErr maps an error from planning or carrying out an act to its exit
+// code and hint: a refusal carries its own (apply.Refusal).
 func applyErr(err error) error {
-	if ie, ok := errors.AsType[*apply.IgnoredValueError](err); ok {
-		return inputErr(ie, ie.Violation.Why+"; --force writes it anyway")
-	}
-	if _, ok := errors.AsType[*apply.UnsupportedError](err); ok {
-		return inputErr(err, "upgrade OpenZFS; the advice is shown for reference")
-	}
-	if ne, ok := errors.AsType[*apply.NixOSError](err); ok {
-		return inputErr(err, "put boot.extraModprobeConfig = ''"+ne.Line+"''; in configuration.nix, then run nixos-rebuild boot and reboot")
-	}
-	if _, ok := errors.AsType[*apply.ContainerError](err); ok {
-		return inputErr(err, "run arcadvise on the host: the ARC and /sys/module/zfs belong to the host's kernel")
-	}
-	if _, ok := errors.AsType[*apply.CmdlineError](err); ok {
-		return inputErr(err, "remove zfs.zfs_arc_max from the boot loader's kernel command line (e.g. GRUB_CMDLINE_LINUX in /etc/default/grub), or --force to write the file anyway")
-	}
-	if mi, ok := errors.AsType[*apply.ModuleIgnoredError](err); ok {
-		why := "check the kernel log for \"ignoring tunable\""
-		if v := mi.Violation; v != nil {
-			why = v.Rule + " (" + v.Why + ")"
-		}
-		return &exitError{code: exitIgnored, err: err, hint: why + "; the write to /sys/module/zfs/parameters succeeds either way"}
-	}
-	if _, ok := errors.AsType[*modprobe.ImmutableError](err); ok {
-		return inputErr(err, "someone made it immutable on purpose: find out why, then chattr -i -a the file and run again")
-	}
-	if errors.Is(err, fs.ErrPermission) {
-		if os.Geteuid() == 0 {
-			return inputErr(err, "root was refused: a security module (SELinux, AppArmor), a read-only bind mount or the systemd unit's sandbox (ReadWritePaths=) stands in the way")
-		}
-		return inputErr(err, "writing modprobe.d and /sys/module/zfs/parameters needs root: run it with sudo")
-	}
-	if errors.Is(err, unix.EROFS) {
-		return inputErr(err, "/etc is on a read-only file system (an image-based or immutable system), so nothing was written: set the option where that system keeps its configuration, or on the kernel command line as zfs.zfs_arc_max=N; --live still applies it until the next boot")
+	if r, ok := errors.AsType[*apply.Refusal](err); ok {
+		return &exitError{code: r.Code, err: err, hint: r.Hint}
 	}
 	if errors.Is(err, arcstats.ErrNotLoaded) {
 		return readErr(err, false)

@@ -124,6 +124,13 @@ type Applied struct {
 	Accepted bool   `json:"accepted"`
 }
 
+// ignoredValue refuses the recommendation's cap, which the module would
+// ignore.
+func ignoredValue(rec *policy.Recommendation) *Refusal {
+	v := rec.Violations[0]
+	return refused(&IgnoredValueError{ArcMax: rec.ArcMax, Violation: v}, v.Why+"; --force writes it anyway")
+}
+
 // IgnoredValueError refuses a cap the module would ignore (without Force).
 type IgnoredValueError struct {
 	ArcMax    uint64
@@ -223,19 +230,19 @@ func NewPlan(req Request, snap *host.Snapshot, rec *policy.Recommendation) (*Pla
 		return p, nil
 	case rec.Status == policy.StatusRefused && !req.Force && req.Mode == Advise:
 		// The report shows the refusal, then the error.
-		return p, &IgnoredValueError{ArcMax: rec.ArcMax, Violation: rec.Violations[0]}
+		return p, ignoredValue(rec)
 	case rec.Status == policy.StatusRefused && !req.Force:
-		return nil, &IgnoredValueError{ArcMax: rec.ArcMax, Violation: rec.Violations[0]}
+		return nil, ignoredValue(rec)
 	case rec.Unsupported && (req.Mode == Diff || req.Mode.Acts()):
-		return nil, &UnsupportedError{Version: snap.Module.Version.String()}
+		return nil, refused(&UnsupportedError{Version: snap.Module.Version.String()}, "upgrade OpenZFS; the advice is shown for reference")
 	case snap.Container.In() && (req.Mode == Diff || req.Mode.Acts()):
-		return nil, &ContainerError{Where: snap.Container}
+		return nil, refused(&ContainerError{Where: snap.Container}, "run arcadvise on the host: the ARC and /sys/module/zfs belong to the host's kernel")
 	}
 	nixos := bootsteps.IsNixOS(snap.FS, snap.Distro)
 	if line := rec.ModprobeLine(); nixos && line != "" {
 		res.NixOS = NixOSSnippet(line)
 		if req.Mode == Diff || req.Mode.Writes() {
-			return nil, &NixOSError{Line: line}
+			return nil, refused(&NixOSError{Line: line}, "put boot.extraModprobeConfig = ''"+line+"''; in configuration.nix, then run nixos-rebuild boot and reboot")
 		}
 	}
 	edit, err := cfg.Plan(changes(rec))
@@ -254,12 +261,12 @@ func NewPlan(req Request, snap *host.Snapshot, rec *policy.Recommendation) (*Pla
 		res.Warnings = append(res.Warnings, err.Error())
 	default:
 		// --diff reports what --write would refuse, the same way.
-		return nil, err
+		return nil, writeRefusal(err)
 	}
 	res.Drift = drift(cfg, snap, rec)
 	if req.Mode == Diff || req.Mode.Writes() {
 		if s, ok := cfg.Effective(zfsmod.ArcMax); ok && s.Source == modprobe.FromCmdline && !req.Force {
-			return nil, &CmdlineError{Setting: s}
+			return nil, refused(&CmdlineError{Setting: s}, "remove zfs.zfs_arc_max from the boot loader's kernel command line (e.g. GRUB_CMDLINE_LINUX in /etc/default/grub), or --force to write the file anyway")
 		}
 	}
 	if req.Mode.Writes() && edit.Changed() {
@@ -318,7 +325,7 @@ func (p *Plan) Act(ctx context.Context) (*Result, error) {
 			return res, err
 		}
 		if err != nil {
-			return nil, err // nothing was written: Write undoes what it began
+			return nil, writeRefusal(err) // nothing was written: Write undoes what it began
 		}
 		if wrote {
 			res.Wrote, res.Backup = p.edit.Path, backup
@@ -545,10 +552,12 @@ func (p *Plan) live(gate func() error) error {
 	}
 	if len(ignored) > 0 {
 		e := &ModuleIgnoredError{Ignored: ignored}
+		why := "check the kernel log for \"ignoring tunable\""
 		if len(rec.Violations) > 0 {
 			e.Violation = &rec.Violations[0]
+			why = e.Violation.Rule + " (" + e.Violation.Why + ")"
 		}
-		return e
+		return &Refusal{Err: e, Hint: why + "; the write to /sys/module/zfs/parameters succeeds either way", Code: CodeIgnored}
 	}
 	if arcSize := snap.ArcSize(); arcSize > rec.ArcMax {
 		res.Notes = append(res.Notes, fmt.Sprintf("nothing is evicted at once: the ARC (%s) shrinks to the new cap as it is used or under memory pressure (OpenZFS 0.8.3 and later; zfs(4) on zfs_arc_max).", size.Format(arcSize)))
