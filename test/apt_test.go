@@ -8,7 +8,6 @@ package test
 import (
 	"bufio"
 	"bytes"
-	"errors"
 	"io"
 	"os"
 	"os/exec"
@@ -109,17 +108,6 @@ func (a *apt) lock(t *testing.T, rel string) *os.File {
 	return f
 }
 
-func code(err error) int {
-	var ee *exec.ExitError
-	if errors.As(err, &ee) {
-		return ee.ExitCode()
-	}
-	if err != nil {
-		return -1
-	}
-	return 0
-}
-
 // TestAptInstall: what apt_install returns and says, for each way an update
 // and an install can go.
 func TestAptInstall(t *testing.T) {
@@ -162,7 +150,7 @@ func TestAptInstall(t *testing.T) {
 			var stderr bytes.Buffer
 			cmd := a.install(t, c.extra, "--no-install-recommends", c.pkg)
 			cmd.Stderr = &stderr
-			got := code(cmd.Run())
+			got := testutil.ExitCode(cmd.Run())
 			if got != c.code {
 				t.Errorf("exit %d, want %d\n%s", got, c.code, stderr.String())
 			}

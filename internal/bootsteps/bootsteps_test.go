@@ -12,101 +12,6 @@ import (
 	"github.com/arcadvise/arcadvise/internal/testutil"
 )
 
-// os-release files as the distributions ship them (the same as
-// internal/osinfo's tests).
-const (
-	osDebian = `PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"
-NAME="Debian GNU/Linux"
-VERSION_ID="12"
-VERSION="12 (bookworm)"
-VERSION_CODENAME=bookworm
-ID=debian
-HOME_URL="https://www.debian.org/"
-SUPPORT_URL="https://www.debian.org/support"
-BUG_REPORT_URL="https://bugs.debian.org/"
-`
-	osUbuntu = `PRETTY_NAME="Ubuntu 24.04.1 LTS"
-NAME="Ubuntu"
-VERSION_ID="24.04"
-VERSION="24.04.1 LTS (Noble Numbat)"
-VERSION_CODENAME=noble
-ID=ubuntu
-ID_LIKE=debian
-HOME_URL="https://www.ubuntu.com/"
-UBUNTU_CODENAME=noble
-LOGO=ubuntu-logo
-`
-	// Proxmox VE keeps Debian's os-release.
-	osProxmox = osDebian
-	osMint    = `NAME="Linux Mint"
-VERSION="22 (Wilma)"
-ID=linuxmint
-ID_LIKE="ubuntu debian"
-PRETTY_NAME="Linux Mint 22"
-`
-	osFedora = `NAME="Fedora Linux"
-VERSION="40 (Server Edition)"
-ID=fedora
-VERSION_ID=40
-PRETTY_NAME="Fedora Linux 40 (Server Edition)"
-CPE_NAME="cpe:/o:fedoraproject:fedora:40"
-VARIANT_ID=server
-`
-	osRocky = `NAME="Rocky Linux"
-VERSION="9.4 (Blue Onyx)"
-ID="rocky"
-ID_LIKE="rhel centos fedora"
-VERSION_ID="9.4"
-PLATFORM_ID="platform:el9"
-PRETTY_NAME="Rocky Linux 9.4 (Blue Onyx)"
-`
-	osRHEL = `NAME="Red Hat Enterprise Linux"
-VERSION="9.4 (Plow)"
-ID="rhel"
-ID_LIKE="fedora"
-VERSION_ID="9.4"
-PRETTY_NAME="Red Hat Enterprise Linux 9.4 (Plow)"
-`
-	osArch = `NAME="Arch Linux"
-PRETTY_NAME="Arch Linux"
-ID=arch
-BUILD_ID=rolling
-ANSI_COLOR="38;2;23;147;209"
-`
-	osManjaro = `NAME="Manjaro Linux"
-PRETTY_NAME="Manjaro Linux"
-ID=manjaro
-ID_LIKE=arch
-BUILD_ID=rolling
-`
-	osNixOS = `ANSI_COLOR="1;34"
-BUILD_ID="24.05.20240701.89c49874fb15"
-ID=nixos
-NAME=NixOS
-PRETTY_NAME="NixOS 24.05 (Uakari)"
-`
-	osAlpine = `NAME="Alpine Linux"
-ID=alpine
-VERSION_ID=3.20.1
-PRETTY_NAME="Alpine Linux v3.20"
-`
-)
-
-const (
-	mountsZFS = `rpool/ROOT/debian / zfs rw,relatime,xattr,posixacl,casesensitive 0 0
-sysfs /sys sysfs rw,nosuid,nodev,noexec,relatime 0 0
-proc /proc proc rw,nosuid,nodev,noexec,relatime 0 0
-udev /dev devtmpfs rw,nosuid,relatime,size=8138096k,nr_inodes=2034524,mode=755,inode64 0 0
-/dev/nvme0n1p2 /boot/efi vfat rw,relatime,fmask=0077,dmask=0077 0 0
-rpool/home /home zfs rw,relatime,xattr,posixacl,casesensitive 0 0
-`
-	mountsExt4 = `/dev/sda1 / ext4 rw,relatime,errors=remount-ro 0 0
-proc /proc proc rw,nosuid,nodev,noexec,relatime 0 0
-tank /tank zfs rw,xattr,noacl 0 0
-tank/vm\040disks /tank/vm\040disks zfs rw,xattr,noacl 0 0
-`
-)
-
 type entry struct{ path, content string }
 
 // plan reads the root the way a run does (internal/osinfo) and plans.
@@ -150,87 +55,87 @@ func TestPlan(t *testing.T) {
 	}{
 		{
 			name:    "debian, root on zfs",
-			files:   []entry{{"etc/os-release", osDebian}, {"proc/mounts", mountsZFS}},
+			files:   []entry{{"etc/os-release", testutil.OSDebian}, {"proc/mounts", testutil.MountsZFS}},
 			needed:  true,
 			rebuild: "update-initramfs -u -k all",
 			why:     "root file system is zfs (/proc/mounts: rpool/ROOT/debian on /): the zfs module loads from the initramfs",
 		},
 		{
 			name:    "ubuntu, root on zfs",
-			files:   []entry{{"etc/os-release", osUbuntu}, {"proc/mounts", mountsZFS}},
+			files:   []entry{{"etc/os-release", testutil.OSUbuntu}, {"proc/mounts", testutil.MountsZFS}},
 			needed:  true,
 			rebuild: "update-initramfs -u -k all",
 		},
 		{
 			name:    "proxmox, root on zfs",
-			files:   []entry{{"etc/os-release", osProxmox}, {"proc/mounts", "rpool/ROOT/pve-1 / zfs rw,relatime,xattr,noacl 0 0\n"}},
+			files:   []entry{{"etc/os-release", testutil.OSProxmox}, {"proc/mounts", "rpool/ROOT/pve-1 / zfs rw,relatime,xattr,noacl 0 0\n"}},
 			needed:  true,
 			rebuild: "update-initramfs -u -k all",
 			why:     "rpool/ROOT/pve-1 on /",
 		},
 		{
 			name:    "linux mint (ID_LIKE ubuntu debian), root on zfs",
-			files:   []entry{{"etc/os-release", osMint}, {"proc/mounts", mountsZFS}},
+			files:   []entry{{"etc/os-release", testutil.OSMint}, {"proc/mounts", testutil.MountsZFS}},
 			needed:  true,
 			rebuild: "update-initramfs -u -k all",
 		},
 		{
 			name:    "fedora, root on zfs",
-			files:   []entry{{"etc/os-release", osFedora}, {"proc/mounts", mountsZFS}},
+			files:   []entry{{"etc/os-release", testutil.OSFedora}, {"proc/mounts", testutil.MountsZFS}},
 			needed:  true,
 			rebuild: "dracut -f",
 			notes:   []string{"host-only images", "--regenerate-all"},
 		},
 		{
 			name:    "rocky (ID_LIKE rhel), root on zfs",
-			files:   []entry{{"etc/os-release", osRocky}, {"proc/mounts", mountsZFS}},
+			files:   []entry{{"etc/os-release", testutil.OSRocky}, {"proc/mounts", testutil.MountsZFS}},
 			needed:  true,
 			rebuild: "dracut -f",
 			notes:   []string{"host-only", "--regenerate-all"},
 		},
 		{
 			name:    "rhel, os-release under usr/lib only",
-			files:   []entry{{"usr/lib/os-release", osRHEL}, {"proc/mounts", mountsZFS}},
+			files:   []entry{{"usr/lib/os-release", testutil.OSRHEL}, {"proc/mounts", testutil.MountsZFS}},
 			needed:  true,
 			rebuild: "dracut -f",
 			notes:   []string{"host-only", "--regenerate-all"},
 		},
 		{
 			name:    "arch, root on zfs",
-			files:   []entry{{"etc/os-release", osArch}, {"proc/mounts", mountsZFS}},
+			files:   []entry{{"etc/os-release", testutil.OSArch}, {"proc/mounts", testutil.MountsZFS}},
 			needed:  true,
 			rebuild: "mkinitcpio -P",
 		},
 		{
 			name:    "manjaro (ID_LIKE arch), root on zfs",
-			files:   []entry{{"etc/os-release", osManjaro}, {"proc/mounts", mountsZFS}},
+			files:   []entry{{"etc/os-release", testutil.OSManjaro}, {"proc/mounts", testutil.MountsZFS}},
 			needed:  true,
 			rebuild: "mkinitcpio -P",
 		},
 		{
 			name:   "unknown distribution, root on zfs",
-			files:  []entry{{"etc/os-release", osAlpine}, {"proc/mounts", mountsZFS}},
+			files:  []entry{{"etc/os-release", testutil.OSAlpine}, {"proc/mounts", testutil.MountsZFS}},
 			needed: true,
 			notes:  []string{"arcadvise does not know how Alpine Linux rebuilds its initramfs: use its tool, e.g. update-initramfs -u -k all (Debian, Ubuntu, Proxmox), dracut -f (Fedora, RHEL) or mkinitcpio -P (Arch)"},
 		},
 		{
 			name:   "nixos, root on zfs",
-			files:  []entry{{"etc/os-release", osNixOS}, {"proc/mounts", mountsZFS}},
+			files:  []entry{{"etc/os-release", testutil.OSNixOS}, {"proc/mounts", testutil.MountsZFS}},
 			needed: true,
 			notes:  []string{"boot.extraModprobeConfig"},
 		},
 		{
 			name:  "debian, root on ext4",
-			files: []entry{{"etc/os-release", osDebian}, {"proc/mounts", mountsExt4}},
+			files: []entry{{"etc/os-release", testutil.OSDebian}, {"proc/mounts", testutil.MountsExt4}},
 			why:   "root file system is ext4 (/proc/mounts: /dev/sda1 on /) and no initramfs configuration mentions zfs: the zfs module loads after boot",
 		},
 		{
 			name:  "fedora, root on ext4",
-			files: []entry{{"etc/os-release", osFedora}, {"proc/mounts", mountsExt4}},
+			files: []entry{{"etc/os-release", testutil.OSFedora}, {"proc/mounts", testutil.MountsExt4}},
 		},
 		{
 			name: "debian, root on ext4, zfs listed in initramfs-tools/modules",
-			files: []entry{{"etc/os-release", osDebian}, {"proc/mounts", mountsExt4},
+			files: []entry{{"etc/os-release", testutil.OSDebian}, {"proc/mounts", testutil.MountsExt4},
 				{"etc/initramfs-tools/modules", "# List of modules that you want to include in your initramfs.\n# zfs would go here\nraid1\nzfs\n"}},
 			needed:  true,
 			rebuild: "update-initramfs -u -k all",
@@ -238,7 +143,7 @@ func TestPlan(t *testing.T) {
 		},
 		{
 			name: "fedora, root on ext4, dracut told to add zfs",
-			files: []entry{{"etc/os-release", osFedora}, {"proc/mounts", mountsExt4},
+			files: []entry{{"etc/os-release", testutil.OSFedora}, {"proc/mounts", testutil.MountsExt4},
 				{"etc/dracut.conf.d/zfs.conf", "add_dracutmodules+=\" zfs \" # for the pool\n"},
 				{"etc/dracut.conf.d/other.conf", "# zfs is not here\nhostonly=\"yes\"\nomit_dracutmodules+=\" zfsfoo \"\n"}},
 			needed:  true,
@@ -248,7 +153,7 @@ func TestPlan(t *testing.T) {
 		},
 		{
 			name: "arch, root on ext4, zfs hook",
-			files: []entry{{"etc/os-release", osArch}, {"proc/mounts", mountsExt4},
+			files: []entry{{"etc/os-release", testutil.OSArch}, {"proc/mounts", testutil.MountsExt4},
 				{"etc/mkinitcpio.conf", "MODULES=()\nHOOKS=(base udev autodetect modconf block keyboard sd-zfs filesystems)\n"}},
 			needed:  true,
 			rebuild: "mkinitcpio -P",

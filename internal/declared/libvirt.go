@@ -326,12 +326,7 @@ func (x *xmlReader) start(t xml.StartElement) error {
 	case x.at("memoryBacking", "hugepages"):
 		d.hugepages = true
 	case x.at("memoryBacking", "hugepages", "page"):
-		s, ok := attr(t, "size")
-		if !ok {
-			return x.errorf("<page> without a size")
-		}
-		u, _ := attr(t, "unit")
-		v, err := x.scaled("<page size>", s, u)
+		v, err := x.sizeAttr(t, "size", "<page size>", "<page> without a size")
 		if err != nil {
 			return err
 		}
@@ -359,12 +354,7 @@ func (x *xmlReader) start(t xml.StartElement) error {
 			d.hostdev = true
 		}
 	case x.at("cpu", "numa", "cell"):
-		m, ok := attr(t, "memory")
-		if !ok {
-			return x.errorf("NUMA <cell> without memory")
-		}
-		u, _ := attr(t, "unit")
-		v, err := x.scaled("<cell memory>", m, u)
+		v, err := x.sizeAttr(t, "memory", "<cell memory>", "NUMA <cell> without memory")
 		if err != nil {
 			return err
 		}
@@ -382,6 +372,17 @@ func (x *xmlReader) start(t xml.StartElement) error {
 		x.units = u
 	}
 	return nil
+}
+
+// sizeAttr reads the size in the attribute name of t, in the unit of its
+// "unit" attribute (scaled): missing, it is the error given.
+func (x *xmlReader) sizeAttr(t xml.StartElement, name, what, missing string) (uint64, error) {
+	s, ok := attr(t, name)
+	if !ok {
+		return 0, x.errorf("%s", missing)
+	}
+	u, _ := attr(t, "unit")
+	return x.scaled(what, s, u)
 }
 
 func (x *xmlReader) end() error {

@@ -5,10 +5,12 @@ import (
 	"errors"
 	"strings"
 	"testing"
+
+	"github.com/arcadvise/arcadvise/internal/testutil"
 )
 
 func FuzzParseOSRelease(f *testing.F) {
-	f.Add(osDebian)
+	f.Add(testutil.OSDebian)
 	f.Fuzz(func(t *testing.T, in string) {
 		d, err := ParseOSRelease(strings.NewReader(in))
 		if err != nil {
@@ -30,7 +32,7 @@ func FuzzParseOSRelease(f *testing.F) {
 }
 
 func FuzzParseMounts(f *testing.F) {
-	f.Add(mountsZFS)
+	f.Add(testutil.MountsZFS)
 	f.Fuzz(func(t *testing.T, in string) {
 		m, err := ParseMounts(strings.NewReader(in), "/proc/mounts")
 		if err != nil {

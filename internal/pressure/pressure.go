@@ -102,6 +102,27 @@ func directLevel(n uint64, span time.Duration) Level {
 	return Moderate
 }
 
+// arcCounters are the ARC's reclaim counters, each with its one rule,
+// since boot and in a window alike: writes throttled for memory are high
+// at once, direct reclaim moderate (high from DirectHighPerMinute), kswapd
+// asking the ARC to shrink low.
+var arcCounters = []struct {
+	name, meaning string
+	level         func(n uint64, span time.Duration) Level
+}{
+	{"memory_throttle_count", meaningThrottle, func(n uint64, _ time.Duration) Level { return anyIs(n, High) }},
+	{"memory_direct_count", meaningDirect, directLevel},
+	{"memory_indirect_count", meaningIndirect, func(n uint64, _ time.Duration) Level { return anyIs(n, Low) }},
+}
+
+// anyIs is level when n is not 0.
+func anyIs(n uint64, level Level) Level {
+	if n == 0 {
+		return None
+	}
+	return level
+}
+
 // collapsed is the one rule for an ARC target driven to its floor: c at
 // c_min (+10%) while c_max is more than twice c_min (else c_min is near the
 // cap anyway, and c there says little).
@@ -199,24 +220,12 @@ func BootPressure(st *arcstats.Stats, psi meminfo.PSI, hasPSI bool, cStartsAtMax
 	uptime := time.Duration(st.Header.SnapTime - st.Header.CrTime)
 	src := func(field string) string { return "arcstats " + field }
 
-	if n, ok := st.Uint("memory_throttle_count"); ok {
-		s := counter("memory_throttle_count", n, uptime, src("memory_throttle_count"), meaningThrottle, "")
-		if n > 0 {
-			s.Level = High
+	for _, c := range arcCounters {
+		if n, ok := st.Uint(c.name); ok {
+			s := counter(c.name, n, uptime, src(c.name), c.meaning, "")
+			s.Level = c.level(n, uptime)
+			p.add(s)
 		}
-		p.add(s)
-	}
-	if n, ok := st.Uint("memory_direct_count"); ok {
-		s := counter("memory_direct_count", n, uptime, src("memory_direct_count"), meaningDirect, "")
-		s.Level = directLevel(n, uptime)
-		p.add(s)
-	}
-	if n, ok := st.Uint("memory_indirect_count"); ok {
-		s := counter("memory_indirect_count", n, uptime, src("memory_indirect_count"), meaningIndirect, "")
-		if n > 0 {
-			s.Level = Low
-		}
-		p.add(s)
 	}
 	if n, ok := st.Uint("arc_no_grow"); ok {
 		s := Signal{Name: "arc_no_grow", Value: float64(n), Unit: Flag, Text: strconv.FormatUint(n, 10), Source: src("arc_no_grow"),

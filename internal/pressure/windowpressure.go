@@ -23,23 +23,15 @@ func WindowPressure(w *Window) Pressure {
 	src := fmt.Sprintf("window of %s", roundDur(span))
 	arcSrc := func(f string) string { return "arcstats " + f + ", " + src }
 
-	s := counter("memory_throttle_count", w.Throttle.Delta, span, arcSrc("memory_throttle_count"), meaningThrottle, "+")
-	if w.Throttle.Delta > 0 {
-		s.Level = High
+	deltas := map[string]uint64{"memory_throttle_count": w.Throttle.Delta, "memory_direct_count": w.Direct.Delta, "memory_indirect_count": w.Indirect.Delta}
+	for _, c := range arcCounters {
+		n := deltas[c.name]
+		s := counter(c.name, n, span, arcSrc(c.name), c.meaning, "+")
+		s.Level = c.level(n, span)
+		p.add(s)
 	}
-	p.add(s)
 
-	s = counter("memory_direct_count", w.Direct.Delta, span, arcSrc("memory_direct_count"), meaningDirect, "+")
-	s.Level = directLevel(w.Direct.Delta, span)
-	p.add(s)
-
-	s = counter("memory_indirect_count", w.Indirect.Delta, span, arcSrc("memory_indirect_count"), meaningIndirect, "+")
-	if w.Indirect.Delta > 0 {
-		s.Level = Low
-	}
-	p.add(s)
-
-	s = Signal{Name: "c pulled down", Source: arcSrc("c"), Value: float64(w.CDropBytes), Unit: Bytes,
+	s := Signal{Name: "c pulled down", Source: arcSrc("c"), Value: float64(w.CDropBytes), Unit: Bytes,
 		Text: fmt.Sprintf("%s, by %s in all (largest %s); lowest c %s of c_max %s, c_min %s",
 			times(w.CDrops), size.Format(w.CDropBytes), size.Format(w.CMaxDrop), size.Format(w.CLowest), size.Format(w.CMax), size.Format(w.CMin)),
 		Meaning: "reclaim lowered the ARC's target"}

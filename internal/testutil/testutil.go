@@ -1,7 +1,9 @@
 package testutil
 
 import (
+	"errors"
 	"fmt"
+	"os/exec"
 	"sort"
 	"strings"
 	"testing"
@@ -46,4 +48,16 @@ func Kstat(t testing.TB, rows map[string]int64) *arcstats.Stats {
 		t.Fatal(err)
 	}
 	return st
+}
+
+// ExitCode is the exit status of a command's error from exec: 0 for nil,
+// -1 when it did not run to an exit.
+func ExitCode(err error) int {
+	if ee, ok := errors.AsType[*exec.ExitError](err); ok {
+		return ee.ExitCode()
+	}
+	if err != nil {
+		return -1
+	}
+	return 0
 }

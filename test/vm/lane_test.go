@@ -130,17 +130,6 @@ func (l *lane) mounted(t *testing.T) []string {
 
 func exists(p string) bool { _, err := os.Lstat(p); return err == nil }
 
-func exitCode(err error) int {
-	var ee *exec.ExitError
-	if errors.As(err, &ee) {
-		return ee.ExitCode()
-	}
-	if err != nil {
-		return -1
-	}
-	return 0
-}
-
 // TestStepFails: a command that fails inside a build step's function stops
 // that function there and the lane with exit 3, naming the step; the chroot
 // the step mounted is unmounted and the step's stamp is not written. The
@@ -189,7 +178,7 @@ func TestStepFails(t *testing.T) {
 			if c.step == "" {
 				want, wantMsg = 0, "variant 2.3 ready: kernel "+kver+", zfs-dkms 2.3.2-2~bpo12+2"
 			}
-			if got := exitCode(err); got != want {
+			if got := testutil.ExitCode(err); got != want {
 				t.Errorf("exit %d, want %d\n%s", got, want, stderr.String())
 			}
 			if !strings.Contains(stderr.String(), wantMsg) {
@@ -304,7 +293,7 @@ func TestRunInterrupted(t *testing.T) {
 				_ = cmd.Process.Kill()
 				t.Fatalf("the lane did not exit after %s:\n%s", c.name, stderr.String())
 			}
-			if got, want := exitCode(err), 128+int(c.sig); got != want {
+			if got, want := testutil.ExitCode(err), 128+int(c.sig); got != want {
 				t.Errorf("exit %d, want %d\n%s", got, want, stderr.String())
 			}
 			if err := syscall.Kill(pid, 0); !errors.Is(err, syscall.ESRCH) {
@@ -433,7 +422,7 @@ func TestUsage(t *testing.T) {
 	var stderr bytes.Buffer
 	cmd := exec.Command("bash", script, "bogus")
 	cmd.Stderr = &stderr
-	if got := exitCode(cmd.Run()); got != 2 || !strings.Contains(stderr.String(), "Exit status") {
+	if got := testutil.ExitCode(cmd.Run()); got != 2 || !strings.Contains(stderr.String(), "Exit status") {
 		t.Errorf("unknown command: exit %d, want 2 with the usage on stderr:\n%s", got, stderr.String())
 	}
 }

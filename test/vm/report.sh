@@ -285,6 +285,19 @@ for f in "${frs[@]}"; do
 done
 echo "✗: the window fought the workload (direct reclaim, an OOM kill, or PSI some above the threshold)."
 
+# per_variant FILE FORMAT: a bullet per variant with what FORMAT VARIANT PATH
+# prints of FILE in its results, or "not recorded".
+per_variant() {
+  local file=$1 format=$2 v f
+  for v in "${VARIANTS[@]}"; do
+    f=$RES/$v/$file
+    if [[ ! -s $f ]]; then echo "- **$v**: not recorded"; continue; fi
+    echo "- **$v**$("$format" "$v" "$f")"
+  done
+}
+crash_line() { echo ": keeps a trace: $(jq -r '.keeps_trace' "$2"); $(jq -r '[.items[] | "\(.name): \(.value)"] | join("; ")' "$2")"; }
+prom_line() { echo " (exit $(cat "$RES/$1/textfile.rc" 2>/dev/null || echo '?')): $(grep -v '^#' "$2" | sed 's/^arcadvise_//' | tr '\n' ';' | sed 's/;$//; s/;/; /g')"; }
+
 echo
 echo "## Crash capture on the real guest"
 echo
@@ -292,11 +305,7 @@ echo "What \`arcadvise --reserve R --format json\` said under \`crash_capture\` 
 echo "the trace of its next kernel panic? The guest is a minimal image with no kdump, pstore backend or"
 echo "netconsole set up, so the expected answer is no, with each item as the real kernel shows it."
 echo
-for v in "${VARIANTS[@]}"; do
-  f=$RES/$v/crash_capture.json
-  if [[ ! -s $f ]]; then echo "- **$v**: not recorded"; continue; fi
-  echo "- **$v**: keeps a trace: $(jq -r '.keeps_trace' "$f"); $(jq -r '[.items[] | "\(.name): \(.value)"] | join("; ")' "$f")"
-done
+per_variant crash_capture.json crash_line
 
 echo
 echo "## Fleet metrics on the real guest"
@@ -304,11 +313,7 @@ echo
 echo "What \`arcadvise --reserve R --textfile DIR\` wrote at boot 1 (after the timing scenario, before any"
 echo "other), as node_exporter's textfile collector would read it:"
 echo
-for v in "${VARIANTS[@]}"; do
-  f=$RES/$v/arcadvise.prom
-  if [[ ! -s $f ]]; then echo "- **$v**: not recorded"; continue; fi
-  echo "- **$v** (exit $(cat "$RES/$v/textfile.rc" 2>/dev/null || echo '?')): $(grep -v '^#' "$f" | sed 's/^arcadvise_//' | tr '\n' ';' | sed 's/;$//; s/;/; /g')"
-done
+per_variant arcadvise.prom prom_line
 
 echo
 echo "## The .deb on the real guest"
