@@ -84,7 +84,9 @@ func TestNodeExporterScrape(t *testing.T) {
 	}
 	for _, want := range []string{
 		`node_textfile_scrape_error 0`,
-		`arcadvise_recommended_arc_max_bytes 5.36870912e+08`,
+		// What is left after the guests and 2 GiB, 566487288, less 1/33,
+		// rounded down to 8 MiB (≤ 1/64 of it): 65 × 8 MiB.
+		`arcadvise_recommended_arc_max_bytes 5.4525952e+08`,
 		// VMs 100 (2048 MiB) and 102 (1024), container 200 (512), the
 		// libvirt domain (1 GiB), PostgreSQL's memory.min (256 MiB), and
 		// the 2 GiB typed.

@@ -219,10 +219,10 @@ func goldenRoots(t *testing.T, root string) (last string, all []string) {
 }
 
 // granularity is the README's rounding step: the largest power of two
-// that is at most 1/8 of what is left, between 64 MiB and 1 GiB.
+// that is at most 1/64 of what is left, between 1 MiB and 1 GiB.
 func granularity(left uint64) uint64 {
 	g := uint64(gib)
-	for g > 64*mib && g > left/8 {
+	for g > mib && g > left/64 {
 		g /= 2
 	}
 	return g

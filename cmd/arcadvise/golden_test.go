@@ -212,7 +212,7 @@ func TestREADMESchema(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(nix, "etc", "os-release"), []byte("ID=nixos\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	for host, reserve := range map[string]string{"zol086": "14000M", "zol064": "2G", "nixos": "2G"} {
+	for host, reserve := range map[string]string{"zol086": "14100M", "zol064": "2G", "nixos": "2G"} {
 		var out bytes.Buffer
 		if code := run(context.Background(), []string{"--root", filepath.Join(vroot, host), "--reserve", reserve, "--format", "json"}, &out, io.Discard); code != 0 {
 			t.Fatalf("%s: exit %d", host, code)

@@ -65,9 +65,11 @@ func observed(t *testing.T, args ...string) (reserve, arcMax uint64) {
 // cap. Before the window used policy.NonARCUsed it left hugepages in the
 // observation and then took them out again as their own term: the 191319248
 // bytes observed here would become 191319248 + 536870912 = 728190160, and
-// the cap would fall from 1.75 GiB to 1.25 GiB (4103278592 − 536870912 −
+// the cap would fall from 1.78 GiB to 1.30 GiB (4103278592 − 536870912 −
 // 728190160 − 1201969280 host base − 189698176 arc_sys_free = 1446550064,
-// less 1/33 is 1402715214, rounded down to 128 MiB steps: 10 of them).
+// less 1/33 is 1402715214, rounded down to 16 MiB steps (≤ 1/64): 83 of
+// them). With the 191319248 observed the same sum gives 1983420976, less
+// 1/33 is 1923317311: 114 steps of 16 MiB, 1912602624.
 func TestHugepagesOneFormula(t *testing.T) {
 	src := filepath.Join("..", "..", "testdata", "snapshots", "zfs-2.1.11-arc-filled")
 	root := filepath.Join(t.TempDir(), "host")
@@ -104,8 +106,8 @@ func TestHugepagesOneFormula(t *testing.T) {
 	}
 
 	res, arcMax := observed(t, "--root", root)
-	if res != 191319248 || arcMax != 1879048192 {
-		t.Errorf("instant: observed %d, cap %d; want 191319248 and 1879048192 (1.75 GiB)", res, arcMax)
+	if res != 191319248 || arcMax != 1912602624 {
+		t.Errorf("instant: observed %d, cap %d; want 191319248 and 1912602624 (1.78 GiB)", res, arcMax)
 	}
 	if r, c := observed(t, "--root", replay); r != res || c != arcMax {
 		t.Errorf("recorded window of identical snapshots: observed %d, cap %d; the instant advice says %d, %d", r, c, res, arcMax)

@@ -28,8 +28,12 @@ func TestHostTermsRealSnapshots(t *testing.T) {
 		cap           uint64
 	}{
 		// 2.1.11 at rest: 4007108 − 1764076 − 16032 − 8516 − 308 kB − size 2089128752.
+		// The cap: (budget − budget/33) rounded down to a multiple of the
+		// largest power of two ≤ 1/64 of it, 16 MiB here: MemTotal
+		// 4103278592 − 2 GiB − the host in use − arc_sys_free 189698176 =
+		// 1578933960; less 47846483 is 1531087477, 91 × 16 MiB = 1526726656.
 		{"testdata/snapshots/zfs-2.1.11-arc-filled", 2 * size.GiB,
-			(4007108-1764076-16032-8516-308)*kB - 2089128752, 0, 1476395008},
+			(4007108-1764076-16032-8516-308)*kB - 2089128752, 0, 1526726656},
 		// 2.1.11, 45 s into a stress-ng run holding 3.33 GiB: 1.33 GiB of
 		// it is above the 2 GiB declared.
 		{"testdata/snapshots/zfs-2.1.11-pressure", 2 * size.GiB, 177752208, 1433391104, 0},
@@ -37,18 +41,18 @@ func TestHostTermsRealSnapshots(t *testing.T) {
 		// is the same.
 		{"testdata/snapshots/zfs-2.1.11-pressure", 3584 * size.MiB, 177752208, 0, 0},
 		// 2.3.2 at rest.
-		{"testdata/snapshots/zfs-2.3.2-arc-filled", 2 * size.GiB, 187092408, 0, 1476395008},
+		{"testdata/snapshots/zfs-2.3.2-arc-filled", 2 * size.GiB, 187092408, 0, 1526726656},
 		// The lane's frontier guest at rest (2.3.2, 4 GiB, ARC warm at the
 		// default cap), with /proc/zoneinfo: the kernel's high watermarks
 		// (99 MiB, raised by THP's recommended min_free_kbytes) are below
 		// arc_sys_free. The frontier measured C* = 1.5 GiB on this guest
-		// with R = 2G held; the cap is 1.37 GiB.
-		{"testdata/vm/2.3.2-2~bpo12+2/50-frontier-rest-4096M", 2 * size.GiB, 148841336, 0, 1476395008},
-		// The same on 2.1.11: C* = 1.37 GiB there, the cap itself.
-		{"testdata/vm/2.1.11-1+deb12u1/50-frontier-rest-4096M", 2 * size.GiB, 161608160, 0, 1476395008},
-		// The held-out 8 GiB guest, R = 5G: C* = 2.25 GiB there, the cap
-		// 2 GiB (0.89 x C*). arc_sys_free (332 MiB) is the floor.
-		{"testdata/vm/2.3.2-2~bpo12+2/50-frontier-rest-8192M", 5 * size.GiB, 162859144, 0, 2147483648},
+		// with R = 2G held (256 MiB steps); the cap is 1.45 GiB (93 × 16 MiB).
+		{"testdata/vm/2.3.2-2~bpo12+2/50-frontier-rest-4096M", 2 * size.GiB, 148841336, 0, 1560281088},
+		// The same on 2.1.11: C* = 1.37 GiB there; the cap 1.44 GiB.
+		{"testdata/vm/2.1.11-1+deb12u1/50-frontier-rest-4096M", 2 * size.GiB, 161608160, 0, 1543503872},
+		// The held-out 8 GiB guest, R = 5G: C* = 2.25 GiB there; the cap
+		// 2.19 GiB (70 × 32 MiB). arc_sys_free (332 MiB) is the floor.
+		{"testdata/vm/2.3.2-2~bpo12+2/50-frontier-rest-8192M", 5 * size.GiB, 162859144, 0, 2348810240},
 	} {
 		t.Run(tc.root+"/"+size.Format(tc.reserve), func(t *testing.T) {
 			s, err := host.Read(testutil.OpenRoot(t, filepath.Join(testutil.RepoRoot(t), tc.root)))
@@ -116,18 +120,18 @@ func TestGrowthMarginShift(t *testing.T) {
 	for _, tt := range []struct {
 		name   string
 		params map[string]zfsmod.Param
-		margin uint64 // budget / (2^shift + 1), by hand
+		margin uint64 // budget / (2^shift + 1), by hand; the cap: what is left, rounded down to 512 MiB (≤ 1/64 of it)
 		cap    uint64
 		source string
 	}{
-		{"the constant 5 of every release", nil, 1261341602, 37 * size.GiB, "cap/32: the ARC stops growing with less than c/32 free above the floor (arc_no_grow in arc.c)"},
+		{"the constant 5 of every release", nil, 1261341602, 75 * 512 * size.MiB, "cap/32: the ARC stops growing with less than c/32 free above the floor (arc_no_grow in arc.c)"},
 		{"zfs_arc_no_grow_shift = 4", map[string]zfsmod.Param{zfsmod.NoGrowShift: {Value: 4, Present: true}}, 2448486640, 36 * size.GiB,
 			"cap/16: the ARC stops growing with less than c/16 free above the floor (zfs_arc_no_grow_shift = 4, /sys/module/zfs/parameters)"},
-		{"zfs_arc_no_grow_shift = 5 as a parameter", map[string]zfsmod.Param{zfsmod.NoGrowShift: {Value: 5, Present: true}}, 1261341602, 37 * size.GiB,
+		{"zfs_arc_no_grow_shift = 5 as a parameter", map[string]zfsmod.Param{zfsmod.NoGrowShift: {Value: 5, Present: true}}, 1261341602, 75 * 512 * size.MiB,
 			"cap/32: the ARC stops growing with less than c/32 free above the floor (zfs_arc_no_grow_shift = 5, /sys/module/zfs/parameters)"},
 		{"zfs_arc_shrink_shift = 4 caps it at 3", map[string]zfsmod.Param{zfsmod.ShrinkShift: {Value: 4, Present: true}}, 4624919210, 34 * size.GiB,
 			"cap/8: the ARC stops growing with less than c/8 free above the floor (zfs_arc_shrink_shift = 4 caps the no-grow shift at 3)"},
-		{"zfs_arc_shrink_shift = 0 is unset", map[string]zfsmod.Param{zfsmod.ShrinkShift: {Value: 0, Present: true}}, 1261341602, 37 * size.GiB, "cap/32"},
+		{"zfs_arc_shrink_shift = 0 is unset", map[string]zfsmod.Param{zfsmod.ShrinkShift: {Value: 0, Present: true}}, 1261341602, 75 * 512 * size.MiB, "cap/32"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			arc := hostArc(t, memTotal, v)

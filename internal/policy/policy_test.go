@@ -56,8 +56,11 @@ func sumTerms(r Recommendation) int64 {
 
 func TestRecommendSeed(t *testing.T) {
 	// The seed: a 32 GiB build host whose owner declares 20 GiB for builds.
-	// Whatever the generation, the cap lands in 7–9 GiB and the printed
-	// terms add up to MemTotal.
+	// Whatever the generation, the cap lands in 8–9.5 GiB, a multiple of
+	// 128 MiB, and the printed terms add up to MemTotal. By hand, 2.x:
+	// 32 − 20 − the host (1 + 1) GiB − arc_sys_free 1251687424 =
+	// 9485730816; less 1/33 is 9198284428, whose 1/64 is 137 MiB: 68 ×
+	// 128 MiB = 8.5 GiB. 0.6/0.7 (arc_sys_free 512 MiB): 73 × 128 MiB.
 	const memTotal = 32 * size.GiB
 	for _, v := range []zfsmod.Version{zfsmod.V(0, 6, 5, 3), zfsmod.V(0, 7, 13), zfsmod.V(2, 1, 11), zfsmod.V(2, 3, 2)} {
 		t.Run(v.String(), func(t *testing.T) {
@@ -70,11 +73,12 @@ func TestRecommendSeed(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if r.Status != StatusOK || r.ArcMax < 7*size.GiB || r.ArcMax > 9*size.GiB {
-				t.Fatalf("cap = %s (%s), want 7–9 GiB", size.Format(r.ArcMax), r.Status)
+			if r.Status != StatusOK || r.ArcMax < 8*size.GiB || r.ArcMax > 9*size.GiB+512*size.MiB {
+				t.Fatalf("cap = %s (%s), want 8–9.5 GiB", size.Format(r.ArcMax), r.Status)
 			}
-			if r.ArcMax%size.GiB != 0 {
-				t.Errorf("cap %d is not a whole GiB", r.ArcMax)
+			want := map[bool]uint64{true: 68 * 128 * size.MiB, false: 73 * 128 * size.MiB}[v.AtLeast(zfsmod.V(2, 0, 0))]
+			if r.ArcMax != want || r.Granularity != 128*size.MiB {
+				t.Errorf("cap %d in steps of %d, want %d in steps of 128 MiB", r.ArcMax, r.Granularity, want)
 			}
 			if got := sumTerms(r); got != int64(memTotal) {
 				t.Errorf("terms add up to %d, want MemTotal %d", got, memTotal)
@@ -103,15 +107,18 @@ func TestRecommendCases(t *testing.T) {
 		wantErrIs error
 	}{
 		{
-			name: "cap at or below c_min lowers zfs_arc_min", memTotal: 256 * size.GiB, reserve: []uint64{230 * size.GiB},
+			// 256 − 231 − the host 9 GiB − arc_sys_free 9093251072 =
+			// 8086618112; less 1/33 is 7841569079, whose 1/64 is 117 MiB:
+			// 116 × 64 MiB = 7.25 GiB, below the default c_min of 8 GiB.
+			name: "cap at or below c_min lowers zfs_arc_min", memTotal: 256 * size.GiB, reserve: []uint64{231 * size.GiB},
 			check: func(t *testing.T, r Recommendation) {
-				if r.ArcMax != 8*size.GiB || r.CMinMet != 8*size.GiB {
+				if r.ArcMax != 116*64*size.MiB || r.CMinMet != 8*size.GiB {
 					t.Fatalf("cap %s, c_min met %s", size.Format(r.ArcMax), size.Format(r.CMinMet))
 				}
-				if r.ArcMin != 4*size.GiB || r.ArcMin >= r.ArcMax {
-					t.Fatalf("zfs_arc_min = %s, want 4 GiB (< cap)", size.Format(r.ArcMin))
+				if r.ArcMin != 58*64*size.MiB || r.ArcMin >= r.ArcMax {
+					t.Fatalf("zfs_arc_min = %s, want half the cap, 3.62 GiB", size.Format(r.ArcMin))
 				}
-				if !strings.HasPrefix(r.ModprobeLine(), "options zfs zfs_arc_min=4294967296 zfs_arc_max=8589934592") {
+				if !strings.HasPrefix(r.ModprobeLine(), "options zfs zfs_arc_min=3892314112 zfs_arc_max=7784628224") {
 					t.Errorf("line %q", r.ModprobeLine())
 				}
 				if len(r.Violations) != 0 {
@@ -153,7 +160,7 @@ func TestRecommendCases(t *testing.T) {
 				if sumTerms(r) != int64(64*size.GiB) {
 					t.Fatalf("terms %d", sumTerms(r))
 				}
-				if r.ArcMax != 37*size.GiB { // (64 − 20 − (1 + 2) − 2.23 arc_sys_free) × 32/33 = 37.6
+				if r.ArcMax != 75*512*size.MiB { // (64 − 20 − (1 + 2) − 2.23 arc_sys_free) × 32/33 = 37.6, in steps of 512 MiB
 					t.Fatalf("cap %s", size.Format(r.ArcMax))
 				}
 				if len(r.Notes) == 0 || !strings.Contains(r.Notes[0], "above this version's default c_max") {
@@ -228,10 +235,13 @@ func TestRecommendCases(t *testing.T) {
 
 func TestGranularity(t *testing.T) {
 	for _, tt := range []struct{ budget, want uint64 }{
-		{100 * size.MiB, 64 * size.MiB},
-		{800 * size.MiB, 64 * size.MiB},
-		{2560 * size.MiB, 256 * size.MiB},
-		{8*size.GiB + 900*size.MiB, size.GiB},
+		// The largest power of two ≤ 1/64 of the budget, within [1 MiB, 1 GiB].
+		{64 * size.MiB, size.MiB},
+		{100 * size.MiB, size.MiB},       // 1.56 MiB
+		{800 * size.MiB, 8 * size.MiB},   // 12.5 MiB
+		{2560 * size.MiB, 32 * size.MiB}, // 40 MiB
+		{8*size.GiB + 900*size.MiB, 128 * size.MiB},
+		{64 * size.GiB, size.GiB},
 		{200 * size.GiB, size.GiB},
 	} {
 		if got := Granularity(tt.budget); got != tt.want {
