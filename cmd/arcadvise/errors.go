@@ -16,9 +16,9 @@ import (
 // Exit codes, documented in README.md.
 const (
 	exitOK            = 0
-	exitDrift         = 1 // --check found the configuration or c_max drifting
-	exitUsage         = 2 // usage or input error, or a refused write
-	exitOvercommitted = 3 // the reservation leaves no room for a valid cap
+	exitDrift         = 1                 // --check found the configuration or c_max drifting
+	exitUsage         = 2                 // usage or input error, or a refused write
+	exitOvercommitted = 3                 // the reservation leaves no room for a valid cap
 	exitIgnored       = apply.CodeIgnored // the module ignored a live value (4)
 )
 
