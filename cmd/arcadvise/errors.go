@@ -13,6 +13,7 @@ import (
 	"github.com/arcadvise/arcadvise/internal/apply"
 	"github.com/arcadvise/arcadvise/internal/arcstats"
 	"github.com/arcadvise/arcadvise/internal/cli"
+	"github.com/arcadvise/arcadvise/internal/initramfs"
 	"github.com/arcadvise/arcadvise/internal/modprobe"
 	"github.com/arcadvise/arcadvise/internal/policy"
 )
@@ -67,6 +68,8 @@ func readErr(err error) error {
 		return inputErr(err, "run arcadvise as a user that can read /proc and /sys")
 	case errors.Is(err, policy.ErrReserveTooLarge):
 		return inputErr(err, "--reserve declares the workload's memory; it must leave room for the kernel and the ARC")
+	case errors.Is(err, initramfs.ErrTruncated), errors.Is(err, initramfs.ErrTooLarge), errors.Is(err, initramfs.ErrFormat), errors.Is(err, initramfs.ErrUnsafeName):
+		return inputErr(err, "the boot would not unpack this initramfs image as its builder meant it either: rebuild it (update-initramfs -u -k KERNEL, dracut -f --kver KERNEL) or move it out of /boot; nothing was written")
 	}
 	return inputErr(err, "")
 }
@@ -85,8 +88,8 @@ func applyErr(err error) error {
 	if _, ok := errors.AsType[*apply.ContainerError](err); ok {
 		return inputErr(err, "run arcadvise on the host: the ARC and /sys/module/zfs belong to the host's kernel")
 	}
-	if _, ok := errors.AsType[*apply.CmdlineError](err); ok {
-		return inputErr(err, "remove zfs.zfs_arc_max from the boot loader's kernel command line (e.g. GRUB_CMDLINE_LINUX in /etc/default/grub), or --force to write the file anyway")
+	if ce, ok := errors.AsType[*apply.CmdlineError](err); ok {
+		return inputErr(err, ce.Fix+"; or --force to write the file anyway")
 	}
 	if mi, ok := errors.AsType[*apply.ModuleIgnoredError](err); ok {
 		why := "check the kernel log for \"ignoring tunable\""

@@ -71,10 +71,11 @@ func TestScript(t *testing.T) {
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"status":   cmdStatus,
-			"snapshot": cmdSnapshot,
-			"waitfile": cmdWaitFile,
-			"mode":     cmdMode,
+			"status":    cmdStatus,
+			"snapshot":  cmdSnapshot,
+			"waitfile":  cmdWaitFile,
+			"mode":      cmdMode,
+			"initramfs": cmdInitramfs,
 		},
 		Condition: func(cond string) (bool, error) {
 			if cond == "shared" {
