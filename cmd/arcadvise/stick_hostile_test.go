@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"strings"
 	"testing"
 	"time"
 
@@ -165,6 +166,44 @@ func TestHostileImages(t *testing.T) {
 					t.Errorf("allocated %d MB, want at most %d MB", a>>20, tc.alloc>>20)
 				}
 			})
+		}
+	}
+}
+
+// TestStickTextFits: the configuration section's image and command line
+// lines fit 80 columns, and the answer stays in the first 10 lines, for an
+// image listed (the report) and read (the report beside the textfile,
+// which reads the images).
+func TestStickTextFits(t *testing.T) {
+	t.Setenv("COLUMNS", "80")
+	root := filepath.Join(t.TempDir(), "host")
+	if err := os.CopyFS(root, os.DirFS(filepath.Join("..", "..", "testdata", "snapshots", "zfs-2.1.11-capped"))); err != nil {
+		t.Fatal(err)
+	}
+	testutil.WriteTree(t, root, map[string]string{
+		"proc/sys/kernel/osrelease": hostileKernel + "\n",
+		"proc/mounts":               "rpool/ROOT/debian / zfs rw,relatime,xattr,noacl 0 0\n",
+		"etc/default/grub":          "GRUB_CMDLINE_LINUX_DEFAULT=\"quiet zfs.zfs_arc_min=268435456 zfs.zfs_arc_sys_free=536870912\"\n",
+		"boot/initrd.img-" + hostileKernel: string(testutil.Gzip(t, testutil.Newc(
+			testutil.CpioMember{Name: "usr/lib/modules/" + hostileKernel + "/extra/zfs.ko", Body: "x"},
+			testutil.CpioMember{Name: "conf/modules", Body: "zfs\n"},
+			testutil.CpioMember{Name: "etc/modprobe.d/zfs.conf", Body: "options zfs zfs_arc_max=1073741824 zfs_arc_min=536870912\n"}))),
+		"boot/initrd.img-6.1.0-30-amd64": string(testutil.Gzip(t, testutil.Newc(testutil.CpioMember{Name: "etc/modprobe.d/zfs.conf", Body: "options zfs zfs_arc_max=805306368\n"}))),
+	})
+	for _, args := range [][]string{{"--arc-max", "768M"}, {"--arc-max", "768M", "--textfile", t.TempDir()}} {
+		var out bytes.Buffer
+		if code := run(context.Background(), append([]string{"--root", root}, args...), &out, io.Discard); code != 0 {
+			t.Fatalf("%q: exit %d", args, code)
+		}
+		checkFits(t, out.String(), 80)
+		text := out.String()
+		for _, want := range []string{"initramfs: /boot/initrd.img-" + hostileKernel + " (running", "initramfs: /boot/initrd.img-6.1.0-30-amd64 (newest", "next boot's command line: /etc/default/grub:1"} {
+			if !strings.Contains(text, want) {
+				t.Errorf("%q: no %q in\n%s", args, want, text)
+			}
+		}
+		if len(args) > 2 && !strings.Contains(text, "stale: zfs_arc_max 1073741824, /etc") {
+			t.Errorf("the images read: no stale line in\n%s", text)
 		}
 	}
 }

@@ -275,7 +275,16 @@ func staleness(res *Result, snap *host.Snapshot, want map[string]wanted, rebuild
 			// A parameter the next boot's command line sets is the
 			// command line's whatever the image says.
 			if s, ok := snap.Modprobe.Effective(p.name); !ok || s.Source != modprobe.FromCmdline {
-				driftParams = append(driftParams, fmt.Sprintf("%s=%s where /etc has %s", p.name, got, w))
+				d := p.name + "=" + got.value
+				if !got.set {
+					d = p.name + " not set"
+				}
+				if w.set {
+					d += " where /etc has " + w.value
+				} else {
+					d += " where /etc does not set it"
+				}
+				driftParams = append(driftParams, d)
 			}
 		}
 		r.Stale = &stale
