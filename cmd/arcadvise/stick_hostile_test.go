@@ -207,3 +207,26 @@ func TestStickTextFits(t *testing.T) {
 		}
 	}
 }
+
+// TestStickReplay: a recorded window's images are its last snapshot's,
+// read under that snapshot's root (not the window's directory).
+func TestStickReplay(t *testing.T) {
+	root := filepath.Join(t.TempDir(), "replay")
+	if err := os.CopyFS(root, os.DirFS(filepath.Join("..", "..", "testdata", "replays", "zfs-2.1.11-pressure"))); err != nil {
+		t.Fatal(err)
+	}
+	last := filepath.Join(root, "23-pressure-end")
+	testutil.WriteTree(t, last, map[string]string{
+		"proc/sys/kernel/osrelease": hostileKernel + "\n",
+		"proc/mounts":               "rpool/ROOT/debian / zfs rw 0 0\n",
+		"etc/modprobe.d/zfs.conf":   "options zfs zfs_arc_max=805306368\n",
+		"boot/initrd.img-" + hostileKernel: string(testutil.Gzip(t, testutil.Newc(
+			testutil.CpioMember{Name: "usr/lib/modules/" + hostileKernel + "/extra/zfs.ko", Body: "x"},
+			testutil.CpioMember{Name: "etc/modprobe.d/zfs.conf", Body: "options zfs zfs_arc_max=1073741824\n"}))),
+	})
+	var out bytes.Buffer
+	run(context.Background(), []string{"--root", root, "--arc-max", "768M", "--format", "prometheus"}, &out, io.Discard)
+	if !strings.Contains(out.String(), "arcadvise_initramfs_stale 1\n") {
+		t.Errorf("the last snapshot's stale image is not seen:\n%s", out.String())
+	}
+}
