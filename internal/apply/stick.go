@@ -27,13 +27,20 @@ import (
 // InitramfsImage is one initramfs image as the report gives it: the
 // config.initramfs[] object.
 type InitramfsImage struct {
-	Path          string    `json:"path"`
-	Kernel        string    `json:"kernel"`
-	Builder       string    `json:"builder"`
-	RunningKernel bool      `json:"running_kernel"`
-	NewestKernel  bool      `json:"newest_kernel"`
-	Built         time.Time `json:"built"`
-	SizeBytes     int64     `json:"size_bytes"`
+	Path          string `json:"path"`
+	Kernel        string `json:"kernel"`
+	Builder       string `json:"builder"`
+	RunningKernel bool   `json:"running_kernel"`
+	NewestKernel  bool   `json:"newest_kernel"`
+	// UsedAtBoot says the next boot may use the image: the running
+	// kernel's (a reboot without a kernel update boots it) or the newest
+	// kernel's (what the boot loader's default entry boots after an
+	// update). When no image is named for the running kernel (an unknown
+	// release; mkinitcpio's initramfs-linux.img, named for its preset),
+	// any may be the one: every image is.
+	UsedAtBoot bool      `json:"used_at_boot"`
+	Built      time.Time `json:"built"`
+	SizeBytes  int64     `json:"size_bytes"`
 	// Read says the image was read (--check, --write, the metrics);
 	// otherwise only its name, size and time are known, and the values,
 	// ZFSModule and Stale are null.
@@ -60,11 +67,6 @@ type InitramfsImage struct {
 	Drift bool   `json:"drift"`
 	Note  string `json:"note,omitempty"`
 }
-
-// UsedAtBoot says the next boot may use the image: the running kernel's
-// (a reboot without a kernel update boots it) or the newest kernel's (what
-// the boot loader's default entry boots after an update).
-func (im *InitramfsImage) UsedAtBoot() bool { return im.RunningKernel || im.NewestKernel }
 
 // NextCmdline is one source of the next boot's kernel command line: the
 // config.next_cmdline[] object.
@@ -160,17 +162,19 @@ func rootOnZFS(snap *host.Snapshot) string {
 // stale and drift are filled by staleness.
 func listImages(snap *host.Snapshot, hostWhy string, hostLoads bool) []InitramfsImage {
 	out := []InitramfsImage{}
-	newest := ""
+	newest, running := "", false
 	for _, im := range snap.Initramfs {
 		if newest == "" || initramfs.CompareVersions(im.Kernel, newest) > 0 {
 			newest = im.Kernel
 		}
+		running = running || im.Running
 	}
 	rootZFS := rootOnZFS(snap)
 	changed, changedAt := newestSetting(snap)
 	for _, im := range snap.Initramfs {
 		r := InitramfsImage{Path: im.Path, Kernel: im.Kernel, Builder: im.Builder, RunningKernel: im.Running,
-			NewestKernel: im.Kernel == newest, Built: im.ModTime.Truncate(time.Second), SizeBytes: im.Size, Compression: []string{}, Differences: []string{}}
+			NewestKernel: im.Kernel == newest, Built: im.ModTime.Truncate(time.Second), SizeBytes: im.Size,
+			UsedAtBoot: im.Running || im.Kernel == newest || !running, Compression: []string{}, Differences: []string{}}
 		img := im.Image
 		switch {
 		case img != nil:
@@ -288,7 +292,7 @@ func staleness(res *Result, snap *host.Snapshot, want map[string]wanted, rebuild
 			}
 		}
 		r.Stale = &stale
-		r.Drift = r.LoadsModule && r.UsedAtBoot() && len(driftParams) > 0
+		r.Drift = r.LoadsModule && r.UsedAtBoot && len(driftParams) > 0
 		if !r.Drift {
 			continue
 		}
@@ -334,7 +338,7 @@ func imageEvidence(snap *host.Snapshot, images []InitramfsImage) []string {
 	var out []string
 	for _, r := range images {
 		img := imageOf(snap, r.Path)
-		if img == nil || !r.UsedAtBoot() || len(img.Contents.ZFSModules) == 0 || len(img.Contents.Loads) == 0 {
+		if img == nil || !r.UsedAtBoot || len(img.Contents.ZFSModules) == 0 || len(img.Contents.Loads) == 0 {
 			continue
 		}
 		out = append(out, r.Path+" loads zfs: "+img.Contents.Loads[0])
@@ -414,7 +418,7 @@ func stickNotes(snap *host.Snapshot, res *Result, st bootsteps.Steps) []string {
 	if st.InitramfsNeeded {
 		var old []string
 		for _, r := range res.Initramfs {
-			if r.Read && r.Stale != nil && *r.Stale && r.UsedAtBoot() {
+			if r.Read && r.Stale != nil && *r.Stale && r.UsedAtBoot {
 				old = append(old, r.Path)
 			}
 		}

@@ -18,6 +18,7 @@ import (
 // An image as the tests lay it out: the zfs module (or not), what loads
 // it, and its modprobe.d.
 type testImage struct {
+	name    string // under /boot; "" for initrd.img-<kver>
 	kver    string
 	zfs     bool     // usr/lib/modules/<kver>/extra/zfs.ko
 	loader  string   // "conf/modules" lists zfs, "udev" has zfs's rule, "" nothing
@@ -67,7 +68,11 @@ func stickRoot(t *testing.T, images []testImage, files map[string]string) *host.
 		tree[k] = v
 	}
 	for _, im := range images {
-		tree["boot/initrd.img-"+im.kver] = string(im.bytes(t))
+		name := im.name
+		if name == "" {
+			name = "initrd.img-" + im.kver
+		}
+		tree["boot/"+name] = string(im.bytes(t))
 	}
 	testutil.WriteTree(t, root, tree)
 	snap, err := host.Read(testutil.OpenRoot(t, root))
@@ -104,7 +109,7 @@ func imageBrief(r InitramfsImage) string {
 	for _, f := range []struct {
 		on bool
 		c  string
-	}{{r.RunningKernel, "R"}, {r.NewestKernel, "N"}, {r.LoadsModule, "L"}, {r.Drift, "D"}} {
+	}{{r.RunningKernel, "R"}, {r.NewestKernel, "N"}, {r.UsedAtBoot, "U"}, {r.LoadsModule, "L"}, {r.Drift, "D"}} {
 		if f.on {
 			flags += f.c
 		}
@@ -134,43 +139,53 @@ func TestImagesDrift(t *testing.T) {
 				{kver: "6.1.0-20-amd64", zfs: true, loader: "conf/modules", conf: old1g},
 			},
 			want: []string{
-				"/boot/initrd.img-6.1.0-28-amd64 max=1073741824 zfs=y stale=y RLD",
-				"/boot/initrd.img-6.1.0-30-amd64 max=805306368 zfs=y stale=n NL",
+				"/boot/initrd.img-6.1.0-28-amd64 max=1073741824 zfs=y stale=y RULD",
+				"/boot/initrd.img-6.1.0-30-amd64 max=805306368 zfs=y stale=n NUL",
 				// an older kernel's: stale, but no boot uses it unless picked
 				"/boot/initrd.img-6.1.0-20-amd64 max=1073741824 zfs=y stale=y L",
 			},
 			drift: []string{"next boot: the initramfs /boot/initrd.img-6.1.0-28-amd64 is stale: it holds zfs_arc_max=1073741824 where /etc has 805306368, and zfs loads from it (/conf/modules:1 lists zfs"}},
 		{name: "zfs.ko alone on an ext4 root: stale, no drift",
 			images: []testImage{{kver: "6.1.0-28-amd64", zfs: true, conf: old1g}},
-			want:   []string{"/boot/initrd.img-6.1.0-28-amd64 max=1073741824 zfs=y stale=y RN"}},
+			want:   []string{"/boot/initrd.img-6.1.0-28-amd64 max=1073741824 zfs=y stale=y RNU"}},
 		{name: "the same on a root on ZFS: drift",
 			images: []testImage{{kver: "6.1.0-28-amd64", zfs: true, conf: old1g}},
 			files:  map[string]string{"proc/mounts": "rpool/ROOT/debian / zfs rw 0 0\n"},
-			want:   []string{"/boot/initrd.img-6.1.0-28-amd64 max=1073741824 zfs=y stale=y RNLD"},
+			want:   []string{"/boot/initrd.img-6.1.0-28-amd64 max=1073741824 zfs=y stale=y RNULD"},
 			drift:  []string{"next boot: the initramfs /boot/initrd.img-6.1.0-28-amd64 is stale: it holds zfs_arc_max=1073741824 where /etc has 805306368, and zfs loads from it (/ is on zfs (rpool/ROOT/debian)"}},
 		{name: "no zfs module in the image: it cannot load zfs, even with a root on ZFS",
 			images: []testImage{{kver: "6.1.0-28-amd64", conf: old1g}},
 			files:  map[string]string{"proc/mounts": "rpool/ROOT/debian / zfs rw 0 0\n"},
-			want:   []string{"/boot/initrd.img-6.1.0-28-amd64 max=1073741824 zfs=n stale=y RN"}},
+			want:   []string{"/boot/initrd.img-6.1.0-28-amd64 max=1073741824 zfs=n stale=y RNU"}},
 		{name: "an image without modprobe.d where /etc sets the cap: stale",
 			images: []testImage{{kver: "6.1.0-28-amd64", zfs: true, loader: "conf/modules"}},
-			want:   []string{"/boot/initrd.img-6.1.0-28-amd64 max=- zfs=y stale=y RNLD"},
+			want:   []string{"/boot/initrd.img-6.1.0-28-amd64 max=- zfs=y stale=y RNULD"},
 			drift:  []string{"next boot: the initramfs /boot/initrd.img-6.1.0-28-amd64 is stale: it holds zfs_arc_max not set where /etc has 805306368"}},
 		{name: "kmod's precedence inside the image: /etc hides the package's file",
 			images: []testImage{{kver: "6.1.0-28-amd64", zfs: true, loader: "conf/modules", conf: etc768, libConf: old1g}},
-			want:   []string{"/boot/initrd.img-6.1.0-28-amd64 max=805306368 zfs=y stale=n RNL"}},
+			want:   []string{"/boot/initrd.img-6.1.0-28-amd64 max=805306368 zfs=y stale=n RNUL"}},
 		{name: "the next boot's command line sets the cap: the image's zfs_arc_max does not count",
 			images: []testImage{{kver: "6.1.0-28-amd64", zfs: true, loader: "conf/modules", conf: old1g}},
 			files:  map[string]string{"etc/default/grub": "GRUB_CMDLINE_LINUX=\"zfs.zfs_arc_max=805306368\"\n"},
-			want:   []string{"/boot/initrd.img-6.1.0-28-amd64 max=1073741824 zfs=y stale=y RNL"}},
+			want:   []string{"/boot/initrd.img-6.1.0-28-amd64 max=1073741824 zfs=y stale=y RNUL"}},
 		{name: "but a parameter it does not set does",
 			images: []testImage{{kver: "6.1.0-28-amd64", zfs: true, loader: "conf/modules", conf: old1g + "options zfs zfs_arc_min=536870912\n"}},
 			files:  map[string]string{"etc/default/grub": "GRUB_CMDLINE_LINUX=\"zfs.zfs_arc_max=805306368\"\n"},
-			want:   []string{"/boot/initrd.img-6.1.0-28-amd64 max=1073741824 zfs=y stale=y RNLD"},
+			want:   []string{"/boot/initrd.img-6.1.0-28-amd64 max=1073741824 zfs=y stale=y RNULD"},
 			drift:  []string{"next boot: the initramfs /boot/initrd.img-6.1.0-28-amd64 is stale: it holds zfs_arc_min=536870912 where /etc does not set it, and zfs loads"}},
+		{name: "no image named for the running kernel (mkinitcpio's presets): any may be the boot's",
+			images: []testImage{
+				{name: "initramfs-linux.img", kver: "6.12.1-arch1-1", zfs: true, loader: "conf/modules", conf: old1g},
+				{name: "initramfs-linux-fallback.img", kver: "6.12.1-arch1-1", zfs: true, loader: "conf/modules", conf: etc768},
+			},
+			want: []string{
+				"/boot/initramfs-linux-fallback.img max=805306368 zfs=y stale=n NUL",
+				"/boot/initramfs-linux.img max=1073741824 zfs=y stale=y ULD",
+			},
+			drift: []string{"next boot: the initramfs /boot/initramfs-linux.img is stale"}},
 		{name: "a generic dracut image carries no /etc/modprobe.d",
 			images: []testImage{{kver: "6.1.0-28-amd64", zfs: true, loader: "udev"}},
-			want:   []string{"/boot/initrd.img-6.1.0-28-amd64 max=- zfs=y stale=y RNLD"},
+			want:   []string{"/boot/initrd.img-6.1.0-28-amd64 max=- zfs=y stale=y RNULD"},
 			drift:  []string{"next boot: the initramfs /boot/initrd.img-6.1.0-28-amd64 is stale: it holds zfs_arc_max not set where /etc has 805306368, and zfs loads from it (/usr/lib/udev/rules.d/90-zfs.rules:1 runs modprobe zfs"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -237,8 +252,8 @@ func TestWriteStaleImages(t *testing.T) {
 	}
 	got := []string{imageBrief(res.Initramfs[0]), imageBrief(res.Initramfs[1])}
 	want := []string{
-		"/boot/initrd.img-6.1.0-28-amd64 max=805306368 zfs=y stale=y RLD",
-		"/boot/initrd.img-6.1.0-30-amd64 max=1073741824 zfs=y stale=n NL",
+		"/boot/initrd.img-6.1.0-28-amd64 max=805306368 zfs=y stale=y RULD",
+		"/boot/initrd.img-6.1.0-30-amd64 max=1073741824 zfs=y stale=n NUL",
 	}
 	if d := cmp.Diff(want, got); d != "" {
 		t.Errorf("after the write (-want +got)\n%s", d)
