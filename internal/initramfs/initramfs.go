@@ -22,6 +22,11 @@
 //
 // Every image is opened through the one *rootfs.FS (confined to --root),
 // its size checked before a byte is read, and every read bounded (Limits).
+//
+// Read also gives the image's zfs module configuration (Image.Modprobe:
+// its modprobe.d read by modprobe.LoadFiles, the same ordering and parser
+// as the host's) and what in it loads zfs by itself (Contents.Loads,
+// loaders.go): a zfs.ko in an image only means zfs can load from it.
 package initramfs
 
 import (
