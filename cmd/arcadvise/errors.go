@@ -10,6 +10,7 @@ import (
 	"github.com/arcadvise/arcadvise/internal/apply"
 	"github.com/arcadvise/arcadvise/internal/arcstats"
 	"github.com/arcadvise/arcadvise/internal/cli"
+	"github.com/arcadvise/arcadvise/internal/initramfs"
 	"github.com/arcadvise/arcadvise/internal/policy"
 )
 
@@ -66,6 +67,8 @@ func readErr(err error, auto bool) error {
 		return inputErr(err, "the host's guests and protected cgroups declare more than it has: see each one with --reserve auto --format json (reservation.sources), count fewer with --guests running, or give the reservation with --reserve SIZE")
 	case errors.Is(err, policy.ErrReserveTooLarge):
 		return inputErr(err, "--reserve declares the workload's memory; it must leave room for the kernel and the ARC")
+	case errors.Is(err, initramfs.ErrTruncated), errors.Is(err, initramfs.ErrTooLarge), errors.Is(err, initramfs.ErrFormat), errors.Is(err, initramfs.ErrUnsafeName):
+		return inputErr(err, "the boot would not unpack this initramfs image as its builder meant it either: rebuild it (update-initramfs -u -k KERNEL, dracut -f --kver KERNEL) or move it out of /boot; nothing was written")
 	}
 	return inputErr(err, "")
 }

@@ -193,6 +193,32 @@ func TestREADMESchema(t *testing.T) {
 		t.Fatal(err)
 	}
 	flatten("", zdoc, paths)
+	// config.initramfs[] and config.next_cmdline[]: a hand-made image in
+	// /boot (read by --check, listed unread by the report) and the next
+	// boot's command line in /etc/default/grub (set twice: a note).
+	iroot := filepath.Join(t.TempDir(), "images")
+	if err := os.CopyFS(iroot, os.DirFS(filepath.Join("..", "..", "testdata", "snapshots", "zfs-2.1.11-capped"))); err != nil {
+		t.Fatal(err)
+	}
+	testutil.WriteTree(t, iroot, map[string]string{
+		"proc/sys/kernel/osrelease": "6.1.0-28-amd64\n",
+		"proc/mounts":               "rpool/ROOT/debian / zfs rw,relatime,xattr,noacl 0 0\n",
+		"etc/default/grub":          "GRUB_CMDLINE_LINUX=\"quiet\"\nGRUB_CMDLINE_LINUX=\"quiet zfs.zfs_arc_min=134217728\"\n",
+		"boot/initrd.img-6.1.0-28-amd64": string(testutil.Gzip(t, testutil.Newc(
+			testutil.CpioMember{Name: "usr/lib/modules/6.1.0-28-amd64/extra/zfs.ko", Body: "x"},
+			testutil.CpioMember{Name: "etc/modprobe.d/zfs.conf", Body: "options zfs zfs_arc_max=1073741824\n"}))),
+	})
+	for _, args := range [][]string{{"--arc-max", "768M", "--format", "json"}, {"--arc-max", "768M", "--check", "--format", "json"}} {
+		var out bytes.Buffer
+		if code := run(context.Background(), append([]string{"--root", iroot}, args...), &out, io.Discard); code != exitOK && code != exitDrift {
+			t.Fatalf("%q on a host with an image: exit %d", args, code)
+		}
+		var doc any
+		if err := json.Unmarshal(out.Bytes(), &doc); err != nil {
+			t.Fatal(err)
+		}
+		flatten("", doc, paths)
+	}
 	// The version-dependent keys (recommendation.unsupported and
 	// load_order_risk) come from the composed roots of version-rules.txtar.
 	ar, err := txtar.ParseFile(filepath.Join("testdata", "script", "version-rules.txtar"))

@@ -106,6 +106,24 @@ func hostileCases() []hostileCase {
 				symlink(t, "../../../../../../../../victim.param", filepath.Join(root, paramMax))
 			},
 			args: []string{"--reserve", "2G", "--live"}, code: 2, stderr: `no such file or directory`},
+		{name: "an initramfs image that is an absolute link out of the root is not read there",
+			setup: func(t *testing.T, root, outside string) {
+				// Read, the host's file would stop --check (a truncated
+				// image, exit 2); taken inside the root, the link leads
+				// nowhere and is no image.
+				writeFile(t, filepath.Join(outside, "initrd.img"), "\x1f\x8b\x08\x00truncated")
+				symlink(t, filepath.Join(outside, "initrd.img"), filepath.Join(root, "boot/initrd.img-6.1.0-28-amd64"))
+			},
+			args: []string{"--reserve", "2G", "--check"}, code: 1},
+		{name: "/etc/default/grub that links out of the root is not read there",
+			setup: func(t *testing.T, root, outside string) {
+				// Read, its zfs.zfs_arc_max would refuse the write.
+				writeFile(t, filepath.Join(outside, "grub"), "GRUB_CMDLINE_LINUX=\"zfs.zfs_arc_max=1073741824\"\n")
+				symlink(t, filepath.Join(outside, "grub"), filepath.Join(root, "etc/default/grub"))
+			},
+			args: []string{"--reserve", "2G", "--write"}, code: 0},
+		{name: "a FIFO as /etc/default/grub", setup: fifo("etc/default/grub"), args: []string{"--reserve", "2G"}, code: 2, stderr: notRegular},
+		{name: "a FIFO as an initramfs image is no image", setup: fifo("boot/initrd.img-6.1.0-28-amd64"), args: []string{"--reserve", "2G", "--check"}, code: 1},
 		// Nothing lost.
 		{name: "an admin's dot file is not swept",
 			setup: func(t *testing.T, root, _ string) {

@@ -72,11 +72,12 @@ func TestScript(t *testing.T) {
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"status":   cmdStatus,
-			"snapshot": cmdSnapshot,
-			"waitfile": cmdWaitFile,
-			"mode":     cmdMode,
-			"json":     cmdJSON,
+			"status":    cmdStatus,
+			"snapshot":  cmdSnapshot,
+			"waitfile":  cmdWaitFile,
+			"mode":      cmdMode,
+			"json":      cmdJSON,
+			"initramfs": cmdInitramfs,
 		},
 		Condition: func(cond string) (bool, error) {
 			if cond == "shared" {

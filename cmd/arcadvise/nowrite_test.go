@@ -115,21 +115,30 @@ func TestReadOnlyRunsWriteNothing(t *testing.T) {
 		args  []string
 		codes []int  // the exit statuses the run may have
 		read  string // a file under the root that the trace must show opened
+		image bool   // the root has an initramfs image, which --check reads
 	}{
-		{"one-shot", snapshot, []string{"--reserve", "2G"}, []int{0}, "proc/meminfo"},
-		{"one-shot json", snapshot, []string{"--reserve", "2G", "--format", "json"}, []int{0}, "proc/meminfo"},
-		{"sample", snapshot, []string{"--reserve", "2G", "--sample", "2s", "--interval", "1s"}, []int{0}, "proc/pressure/memory"},
+		{"one-shot", snapshot, []string{"--reserve", "2G"}, []int{0}, "proc/meminfo", false},
+		{"one-shot json", snapshot, []string{"--reserve", "2G", "--format", "json"}, []int{0}, "proc/meminfo", false},
+		{"sample", snapshot, []string{"--reserve", "2G", "--sample", "2s", "--interval", "1s"}, []int{0}, "proc/pressure/memory", false},
 		// The snapshot's modprobe.d does not carry the cap: drift, exit 1.
-		{"check", snapshot, []string{"--reserve", "2G", "--check"}, []int{1}, "etc/modprobe.d"},
-		{"replay", "testdata/replays/zfs-2.1.11-rest", []string{"--reserve", "2G"}, []int{0}, "arcadvise-replay"},
+		{"check", snapshot, []string{"--reserve", "2G", "--check"}, []int{1}, "etc/modprobe.d", false},
+		{"check with an initramfs image", snapshot, []string{"--reserve", "2G", "--check"}, []int{1}, "boot/initrd.img-6.1.0-28-amd64", true},
+		{"replay", "testdata/replays/zfs-2.1.11-rest", []string{"--reserve", "2G"}, []int{0}, "arcadvise-replay", false},
 		// What the host declares: guest configs, pid files, /proc/PID,
 		// cgroups, huge page pools; a check (exit 1: drift).
-		{"reserve auto", "testdata/declared/pve-libvirt-2.3.2-8G", []string{"--reserve", "auto"}, []int{0}, "sys/fs/cgroup/system.slice/postgresql.service/memory.min"},
-		{"reserve auto check", "testdata/declared/pve-libvirt-2.3.2-8G", []string{"--reserve", "auto", "--check"}, []int{1}, "etc/libvirt/qemu/ci-runner.xml"},
+		{"reserve auto", "testdata/declared/pve-libvirt-2.3.2-8G", []string{"--reserve", "auto"}, []int{0}, "sys/fs/cgroup/system.slice/postgresql.service/memory.min", false},
+		{"reserve auto check", "testdata/declared/pve-libvirt-2.3.2-8G", []string{"--reserve", "auto", "--check"}, []int{1}, "etc/libvirt/qemu/ci-runner.xml", false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			root := copyRoot(t, tt.root)
+			if tt.image {
+				testutil.WriteTree(t, root, map[string]string{
+					"proc/sys/kernel/osrelease": "6.1.0-28-amd64\n",
+					"boot/initrd.img-6.1.0-28-amd64": string(testutil.Gzip(t, testutil.Newc(
+						testutil.CpioMember{Name: "etc/modprobe.d/zfs.conf", Body: "options zfs zfs_arc_max=1073741824\n"}))),
+				})
+			}
 			out := filepath.Join(t.TempDir(), "trace")
 			args := append([]string{"-f", "-qq", "-o", out, "-e", "trace=" + strings.Join(traced, ","),
 				bin, "--root", root}, tt.args...)

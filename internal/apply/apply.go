@@ -86,6 +86,12 @@ type Result struct {
 	// after a write that needs it ("" otherwise), for configuration
 	// management to run (the Ansible role's handler).
 	InitramfsCommand string `json:"initramfs_command,omitempty"`
+	// Initramfs are the host's initramfs images: what each holds, whether
+	// zfs loads from it, whether it is stale (stick.go).
+	Initramfs []InitramfsImage `json:"initramfs"`
+	// NextCmdline are the next boot's kernel command line sources and the
+	// zfs settings of each.
+	NextCmdline []NextCmdline `json:"next_cmdline"`
 	// Before and After are the target file's content now and as planned
 	// (or written), for a configuration manager's diff (report.Report's
 	// diff); equal when nothing changes.
@@ -174,8 +180,13 @@ func NixOSSnippet(modprobeLine string) string {
 }
 
 // CmdlineError refuses a write that the kernel command line overrides
-// (without Force).
-type CmdlineError struct{ Setting modprobe.Setting }
+// (without Force): this boot's (/proc/cmdline) or the next boot's (a file
+// that sets it: /etc/default/grub, /etc/kernel/cmdline, a boot loader
+// entry). Fix says how to take it off.
+type CmdlineError struct {
+	Setting modprobe.Setting
+	Fix     string
+}
 
 func (e *CmdlineError) Error() string {
 	s := e.Setting
@@ -266,13 +277,20 @@ func NewPlan(req Request, snap *host.Snapshot, rec *policy.Recommendation) (*Pla
 	res.Drift = drift(cfg, snap, rec)
 	if req.Mode == Diff || req.Mode.Writes() {
 		if s, ok := cfg.Effective(zfsmod.ArcMax); ok && s.Source == modprobe.FromCmdline && !req.Force {
-			return nil, refused(&CmdlineError{Setting: s}, "remove zfs.zfs_arc_max from the boot loader's kernel command line (e.g. GRUB_CMDLINE_LINUX in /etc/default/grub), or --force to write the file anyway")
+			return nil, refused(&CmdlineError{Setting: s, Fix: cmdlineFix(snap, s)}, cmdlineFix(snap, s)+"; or --force to write the file anyway")
 		}
 	}
-	if req.Mode.Writes() && edit.Changed() {
-		if p.boot, err = bootsteps.Plan(snap.FS, snap.Distro, snap.Mounts); err != nil {
+	if (req.Mode.Writes() && edit.Changed()) || len(snap.Initramfs) > 0 {
+		// The images read give evidence of their own (what in them loads
+		// zfs); the boot steps' reasons then say, for the images not
+		// read, whether zfs loads from the initramfs.
+		res.Initramfs = listImages(snap, "", false)
+		ev := bootsteps.Evidence{DracutZFS: snap.DracutZFS, Images: imageEvidence(snap, res.Initramfs)}
+		if p.boot, err = bootsteps.Plan(snap.FS, snap.Distro, snap.Mounts, ev); err != nil {
 			return nil, err
 		}
+		res.Initramfs = listImages(snap, strings.Join(p.boot.Reasons, "; "), p.boot.InitramfsNeeded)
+		res.Drift = append(res.Drift, staleness(res, snap, fileValues(cfg), p.boot.RebuildCommand)...)
 	}
 	if req.Mode.Lives() {
 		for _, t := range p.liveSteps() {
@@ -336,7 +354,9 @@ func (p *Plan) Act(ctx context.Context) (*Result, error) {
 		liveErr = p.live(gate)
 	}
 	if res.Wrote != "" {
-		res.NextSteps = nextSteps(req, p.boot, req.Mode.Lives() && liveErr == nil)
+		// The images were read before the write: they hold the old file.
+		staleness(res, p.snap, writtenValues(fileValues(p.snap.Modprobe), p.rec, p.edit.Path), p.boot.RebuildCommand)
+		res.NextSteps = nextSteps(req, p.boot, req.Mode.Lives() && liveErr == nil, stickNotes(p.snap, res, p.boot))
 		if p.boot.InitramfsNeeded {
 			res.InitramfsCommand = p.boot.RebuildCommand
 		}
@@ -355,7 +375,7 @@ func BootArcMin(cfg *modprobe.Config) uint64 {
 // describe lists every source of the zfs_arc_* settings beside the running
 // and effective values.
 func describe(cfg *modprobe.Config, snap *host.Snapshot) *Result {
-	res := &Result{Warnings: []string{}, Drift: []string{}, NextSteps: []string{}}
+	res := &Result{Warnings: []string{}, Drift: []string{}, NextSteps: []string{}, Initramfs: []InitramfsImage{}, NextCmdline: nextCmdlines(snap)}
 	for _, w := range cfg.Warnings {
 		res.Warnings = append(res.Warnings, w.String())
 	}
@@ -477,8 +497,8 @@ func CheckCommand(workload []string, arcMax, hostBase size.Arg, rec *policy.Reco
 }
 
 // nextSteps says what to do after a write, for this host (st: planned
-// before the write).
-func nextSteps(req Request, st bootsteps.Steps, live bool) []string {
+// before the write; stick: what the boot's other copies need, stickNotes).
+func nextSteps(req Request, st bootsteps.Steps, live bool, stick []string) []string {
 	var out []string
 	switch {
 	case st.InitramfsNeeded && st.RebuildCommand != "":
@@ -487,6 +507,7 @@ func nextSteps(req Request, st bootsteps.Steps, live bool) []string {
 		out = append(out, fmt.Sprintf("rebuild the initramfs with your distribution's tool (%s)", st.Why))
 	}
 	out = append(out, st.Notes...) // about the initramfs and the distribution: before the reboot
+	out = append(out, stick...)
 	reboot := "reboot so the module loads with the new options (" + st.Reboot + ")"
 	if live {
 		reboot += " (the value is already applied live; the reboot proves it persists)"

@@ -15,11 +15,14 @@
 // there.
 //
 // Plan decides that the initramfs matters when / is a zfs mount in
-// proc/mounts, or when a word "zfs" appears outside comments in a file
+// proc/mounts, when a word "zfs" appears outside comments in a file
 // that makes the initramfs load the module: etc/initramfs-tools/modules,
 // etc/initramfs-tools/conf.d/*, etc/dracut.conf, etc/dracut.conf.d/*.conf,
-// etc/mkinitcpio.conf or etc/mkinitcpio.conf.d/*.conf. It does not open
-// the initramfs images themselves (compressed cpio archives).
+// etc/mkinitcpio.conf or etc/mkinitcpio.conf.d/*.conf, or on the
+// Evidence the caller found: zfs's dracut module installed (90zfs: every
+// image dracut builds then loads zfs through its udev rule, whether or
+// not / is on ZFS), and what the host's images themselves hold
+// (internal/initramfs: /conf/modules, a udev rule, rd.driver.pre).
 package bootsteps
 
 import (
@@ -50,6 +53,9 @@ type Steps struct {
 	InitramfsNeeded bool
 	// Why explains InitramfsNeeded, naming what was found.
 	Why string
+	// Reasons are what says zfs loads from the initramfs, one each (none
+	// when it does not).
+	Reasons []string
 	// RebuildCommand rebuilds the initramfs on this distribution; empty
 	// when not needed or when the distribution is not known (see Notes).
 	RebuildCommand string
@@ -83,11 +89,23 @@ var initramfsConfigs = []string{
 
 var zfsWord = regexp.MustCompile(`\bzfs\b`)
 
+// Evidence is what else says the zfs module loads from the initramfs,
+// besides the root file system and the initramfs configuration Plan
+// reads.
+type Evidence struct {
+	// DracutZFS is where zfs's dracut module is installed
+	// (internal/initramfs.DracutZFS), "" when it is not.
+	DracutZFS string
+	// Images say what in the host's images loads zfs, one line each,
+	// naming the image.
+	Images []string
+}
+
 // Plan works out the steps for the host under the root, whose
 // distribution and mount table the caller read (internal/osinfo). It reads
 // the initramfs configuration files listed in the package documentation.
 // Missing files are not errors.
-func Plan(fsys *rootfs.FS, d osinfo.Distro, mounts osinfo.Mounts) (Steps, error) {
+func Plan(fsys *rootfs.FS, d osinfo.Distro, mounts osinfo.Mounts, ev Evidence) (Steps, error) {
 	st := Steps{Distro: d}
 	var reasons []string
 	rootDesc := ""
@@ -106,6 +124,14 @@ func Plan(fsys *rootfs.FS, d osinfo.Distro, mounts osinfo.Mounts) (Steps, error)
 		return Steps{}, err
 	}
 	reasons = append(reasons, mentions...)
+	if ev.DracutZFS != "" {
+		// contrib/dracut/90zfs/module-setup.sh.in at zfs-2.3.4: check()
+		// asks only for the zfs tools, install() adds 90-zfs.rules, whose
+		// rule runs modprobe zfs for a pool's disk
+		// (udev/rules.d/90-zfs.rules.in:4-5).
+		reasons = append(reasons, fmt.Sprintf("zfs's dracut module is installed (%s): every image dracut builds loads zfs through its udev rule, whatever the root file system", ev.DracutZFS))
+	}
+	reasons = append(reasons, ev.Images...)
 
 	st.Reboot = "reboot"
 	st.Verify = append([]string(nil), verifyCommands...)
@@ -119,7 +145,7 @@ func Plan(fsys *rootfs.FS, d osinfo.Distro, mounts osinfo.Mounts) (Steps, error)
 		}
 		return st, nil
 	}
-	st.InitramfsNeeded = true
+	st.InitramfsNeeded, st.Reasons = true, reasons
 	st.Why = strings.Join(reasons, "; ") + ": the zfs module loads from the initramfs, which holds its own copy of /etc/modprobe.d made when it was built"
 	switch d.Family() {
 	case osinfo.FamilyDebian:

@@ -26,7 +26,7 @@ func plan(t *testing.T, root string) (Steps, error) {
 	if err != nil {
 		return Steps{}, err
 	}
-	return Plan(fsys, d, m)
+	return Plan(fsys, d, m, Evidence{})
 }
 
 func mkroot(t *testing.T, entries ...entry) string {
@@ -242,6 +242,59 @@ func TestIsNixOS(t *testing.T) {
 			d, err := osinfo.ReadDistro(fsys)
 			if got := IsNixOS(fsys, d); err != nil || got != tt.want {
 				t.Errorf("IsNixOS = %v, %v; want %v", got, err, tt.want)
+			}
+		})
+	}
+}
+
+// TestPlanEvidence: besides a root on ZFS, zfs loads from the initramfs on
+// a dracut host with zfs's dracut module (90zfs) installed, and when an
+// image itself loads it (/conf/modules).
+func TestPlanEvidence(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		files   []entry
+		images  []string
+		needed  bool
+		rebuild string
+		why     string
+	}{
+		{name: "fedora, ext4 root, no 90zfs",
+			files:  []entry{{"etc/os-release", testutil.OSFedora}, {"proc/mounts", testutil.MountsExt4}},
+			needed: false},
+		{name: "fedora, ext4 root, 90zfs installed",
+			files:   []entry{{"etc/os-release", testutil.OSFedora}, {"proc/mounts", testutil.MountsExt4}, {"usr/lib/dracut/modules.d/90zfs/module-setup.sh", "check() { :; }\n"}},
+			needed:  true,
+			rebuild: "dracut -f",
+			why:     "zfs's dracut module is installed (/usr/lib/dracut/modules.d/90zfs): every image dracut builds loads zfs through its udev rule, whatever the root file system: the zfs module loads from the initramfs"},
+		{name: "debian, ext4 root, an image that loads zfs",
+			files:   []entry{{"etc/os-release", testutil.OSDebian}, {"proc/mounts", testutil.MountsExt4}},
+			images:  []string{"/boot/initrd.img-6.1.0-28-amd64 loads zfs: /conf/modules:1 lists zfs"},
+			needed:  true,
+			rebuild: "update-initramfs -u -k all",
+			why:     "/boot/initrd.img-6.1.0-28-amd64 loads zfs: /conf/modules:1 lists zfs: the zfs module loads from the initramfs"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			root := mkroot(t, tc.files...)
+			fsys := testutil.OpenRoot(t, root)
+			d, err := osinfo.ReadDistro(fsys)
+			if err != nil {
+				t.Fatal(err)
+			}
+			m, err := osinfo.ReadMounts(fsys)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ev := Evidence{Images: tc.images}
+			if _, err := os.Stat(filepath.Join(root, "usr/lib/dracut/modules.d/90zfs/module-setup.sh")); err == nil {
+				ev.DracutZFS = "/usr/lib/dracut/modules.d/90zfs"
+			}
+			st, err := Plan(fsys, d, m, ev)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if st.InitramfsNeeded != tc.needed || st.RebuildCommand != tc.rebuild || !strings.Contains(st.Why, tc.why) {
+				t.Errorf("got needed %v, rebuild %q, why %q", st.InitramfsNeeded, st.RebuildCommand, st.Why)
 			}
 		})
 	}

@@ -45,8 +45,14 @@ type Report struct {
 // configuration (modprobe.d and /proc/cmdline) come from their one
 // readers. What to do about kdump
 // depends on the distribution: kexec-tools on the Fedora/RHEL family,
-// kdump-tools elsewhere.
-func Read(fsys *rootfs.FS, distro osinfo.Distro, mounts osinfo.Mounts, cfg *modprobe.Config) (Report, error) {
+// kdump-tools elsewhere; and on how the boot is kept: where
+// proxmox-boot-tool manages it (pbt, internal/nextboot.ProxmoxBootTool),
+// crashkernel= goes in /etc/kernel/cmdline when it boots with
+// systemd-boot, the snippet kdump-tools adds to /etc/default/grub.d being
+// read only by GRUB, and either change reaches the ESPs with
+// proxmox-boot-tool refresh (pve-docs system-booting.adoc, "Editing the
+// Kernel Commandline").
+func Read(fsys *rootfs.FS, distro osinfo.Distro, mounts osinfo.Mounts, cfg *modprobe.Config, pbt bool) (Report, error) {
 	cmdline := cfg.Cmdline
 	dracut := distro.Family() == osinfo.FamilyDracut
 	read := func(rel string) (string, bool, error) {
@@ -77,6 +83,9 @@ func Read(fsys *rootfs.FS, distro osinfo.Distro, mounts osinfo.Mounts, cfg *modp
 		Source: "/proc/cmdline crashkernel=, /sys/kernel/kexec_crash_loaded"}
 	if !kd.Ready {
 		kd.Fix = "apt install kdump-tools (Debian, Ubuntu, Proxmox), set USE_KDUMP=1 in /etc/default/kdump-tools, reboot; kdump-config show then says ready"
+		if pbt {
+			kd.Fix = "apt install kdump-tools, set USE_KDUMP=1 in /etc/default/kdump-tools; proxmox-boot-tool manages the boot here: kdump-tools puts crashkernel= in /etc/default/grub.d, which only GRUB reads, so with systemd-boot add it to /etc/kernel/cmdline; then proxmox-boot-tool refresh and reboot; kdump-config show then says ready"
+		}
 		if dracut {
 			// RHEL 9, "Managing, monitoring and updating the kernel",
 			// "Configuring kdump on the command line": kdumpctl

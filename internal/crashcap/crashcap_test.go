@@ -40,7 +40,7 @@ func read(t *testing.T, root, cmdline string) (Report, error) {
 	if err != nil {
 		return Report{}, err
 	}
-	return Read(fsys, d, m, cfg)
+	return Read(fsys, d, m, cfg, false)
 }
 
 func item(t *testing.T, r Report, name string) Item {
@@ -277,5 +277,41 @@ func TestReadRefusesOddFiles(t *testing.T) {
 	}
 	if _, err := read(t, root, ""); err == nil {
 		t.Fatal("a directory as kexec_crash_loaded was accepted")
+	}
+}
+
+// TestKdumpProxmoxBootTool: where proxmox-boot-tool manages the boot, the
+// kdump advice says where crashkernel= goes and that the ESPs need a
+// refresh (pve-docs system-booting.adoc, "Editing the Kernel Commandline").
+func TestKdumpProxmoxBootTool(t *testing.T) {
+	root := t.TempDir()
+	testutil.WriteTree(t, root, map[string]string{
+		"etc/os-release":                  "ID=debian\nVERSION_ID=\"12\"\n",
+		"etc/kernel/proxmox-boot-uuids":   "1234-ABCD\n",
+		"proc/cmdline":                    "root=ZFS=rpool/ROOT/pve-1 boot=zfs\n",
+		"sys/kernel/kexec_crash_loaded":   "0\n",
+		"proc/sys/kernel/panic":           "0\n",
+		"proc/sys/kernel/panic_on_oops":   "0\n",
+		"proc/sys/kernel/hung_task_panic": "0\n",
+	})
+	fsys := testutil.OpenRoot(t, root)
+	d, err := osinfo.ReadDistro(fsys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := modprobe.Load(fsys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, pbt := range []bool{false, true} {
+		r, err := Read(fsys, d, osinfo.Mounts{}, cfg, pbt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fix := item(t, r, "kdump").Fix
+		says := strings.Contains(fix, "/etc/kernel/cmdline") && strings.Contains(fix, "proxmox-boot-tool refresh")
+		if says != pbt {
+			t.Errorf("proxmox-boot-tool %v: kdump fix %q", pbt, fix)
+		}
 	}
 }

@@ -10,8 +10,13 @@
 // Each file has one reader, in the package that owns its format:
 // arcstats.Read, meminfo.Read, meminfo.ReadPSI, meminfo.ReadWatermarks,
 // meminfo.ReadVMStat, zfsmod.Read, osinfo.ReadDistro, osinfo.ReadMounts,
-// container.Detect, modprobe.Load and crashcap.Read. Nothing else opens
-// these files.
+// container.Detect, nextboot.Sources, modprobe.Load, crashcap.Read,
+// initramfs.Find and initramfs.Read. Nothing else opens these files.
+//
+// The initramfs images are listed once per run (a directory listing and a
+// stat each) and read only when ReadInitramfs is called: reading one
+// decompresses it (0.2 s for Debian's zstd image, 0.6 s gzip, 3.7 s xz),
+// which a one-shot report does not wait for.
 package host
 
 import (
@@ -23,8 +28,10 @@ import (
 	"github.com/arcadvise/arcadvise/internal/arcstats"
 	"github.com/arcadvise/arcadvise/internal/container"
 	"github.com/arcadvise/arcadvise/internal/crashcap"
+	"github.com/arcadvise/arcadvise/internal/initramfs"
 	"github.com/arcadvise/arcadvise/internal/meminfo"
 	"github.com/arcadvise/arcadvise/internal/modprobe"
+	"github.com/arcadvise/arcadvise/internal/nextboot"
 	"github.com/arcadvise/arcadvise/internal/osinfo"
 	"github.com/arcadvise/arcadvise/internal/rootfs"
 	"github.com/arcadvise/arcadvise/internal/zfsmod"
@@ -71,6 +78,23 @@ type System struct {
 	Modprobe *modprobe.Config
 	// CrashCapture says whether the next panic would leave a trace.
 	CrashCapture crashcap.Report
+	// NextBoot are the next boot's kernel command line sources
+	// (internal/nextboot): /etc/default/grub, /etc/kernel/cmdline, the
+	// boot loader entries. Their zfs.* words are in Modprobe's settings,
+	// after /proc/cmdline's.
+	NextBoot []nextboot.Source
+	// ProxmoxBootTool says proxmox-boot-tool keeps the boot in sync on
+	// the ESPs (/etc/kernel/proxmox-boot-uuids): a command line change
+	// reaches them only with proxmox-boot-tool refresh.
+	ProxmoxBootTool bool
+	// Initramfs are the initramfs images under /boot, the running
+	// kernel's first (initramfs.Find), each read only by ReadInitramfs.
+	Initramfs []InitramfsImage
+	// InitramfsRead says ReadInitramfs has read them.
+	InitramfsRead bool
+	// DracutZFS is where zfs's dracut module is installed (its
+	// module-setup.sh), "" when it is not.
+	DracutZFS string
 	// Warnings are the system's oddities (a container).
 	Warnings []string
 }
@@ -154,13 +178,71 @@ func ReadSystem(fsys *rootfs.FS) (*System, error) {
 	if c := sys.Container; c.In() {
 		sys.Warnings = append(sys.Warnings, fmt.Sprintf("running inside a container (%s, from %s): arcstats is the host's ARC while /proc/meminfo may be the container's, so the advice is for reference only; --write and --live refuse. Run arcadvise on the host itself.", c.Kind, c.Evidence))
 	}
-	if sys.Modprobe, err = modprobe.Load(fsys); err != nil {
+	if sys.NextBoot, err = nextboot.Sources(fsys); err != nil {
 		return nil, err
 	}
-	if sys.CrashCapture, err = crashcap.Read(fsys, sys.Distro, sys.Mounts, sys.Modprobe); err != nil {
+	next := make([]modprobe.Cmdline, len(sys.NextBoot))
+	for i, src := range sys.NextBoot {
+		next[i] = modprobe.Cmdline{Path: src.Path, Line: src.Line, Text: src.Cmdline}
+	}
+	if sys.Modprobe, err = modprobe.Load(fsys, next...); err != nil {
+		return nil, err
+	}
+	sys.ProxmoxBootTool = nextboot.ProxmoxBootTool(fsys)
+	if sys.CrashCapture, err = crashcap.Read(fsys, sys.Distro, sys.Mounts, sys.Modprobe, sys.ProxmoxBootTool); err != nil {
+		return nil, err
+	}
+	cands, err := initramfs.Find(fsys, sys.Kernel)
+	if err != nil {
+		return nil, err
+	}
+	for _, c := range cands {
+		im := InitramfsImage{Candidate: c}
+		if fi, err := fsys.Stat(c.Path); err == nil {
+			im.ModTime, im.Size = fi.ModTime(), fi.Size()
+		}
+		sys.Initramfs = append(sys.Initramfs, im)
+	}
+	if _, sys.DracutZFS, err = initramfs.DracutZFS(fsys); err != nil {
 		return nil, err
 	}
 	return sys, nil
+}
+
+// InitramfsImage is an initramfs image found under /boot.
+type InitramfsImage struct {
+	initramfs.Candidate
+	ModTime time.Time // when its builder wrote it
+	Size    int64
+	// Image is the image as read (ReadInitramfs): nil before, or when
+	// Unreadable says why it could not be opened.
+	Image      *initramfs.Image
+	Unreadable string
+}
+
+// ReadInitramfs reads every image listed, through the one root handle.
+// An image the run may not open (permission denied: a systemd unit
+// without CAP_DAC_READ_SEARCH, a root-only /boot) is noted in Unreadable;
+// any other error (a truncated image, a decompression bomb, an unsafe
+// member name) is returned, naming the image.
+func (sys *System) ReadInitramfs(fsys *rootfs.FS) error {
+	if sys.InitramfsRead {
+		return nil
+	}
+	for i := range sys.Initramfs {
+		im := &sys.Initramfs[i]
+		img, err := initramfs.Read(fsys, im.Candidate)
+		switch {
+		case err == nil:
+			im.Image = img
+		case errors.Is(err, fs.ErrPermission):
+			im.Unreadable = err.Error()
+		default:
+			return err
+		}
+	}
+	sys.InitramfsRead = true
+	return nil
 }
 
 // Attach gives the snapshot the system read once, and its warnings.

@@ -26,10 +26,10 @@ func BenchmarkParse(b *testing.B) {
 	var ms []member
 	body := strings.Repeat("module bytes, compressible but not all zeros: 0123456789abcdef\n", 256)
 	for i := 0; i < 2000; i++ {
-		ms = append(ms, member{name: fmt.Sprintf("usr/lib/modules/6.1.0-28-amd64/kernel/m%04d.ko", i), body: body})
+		ms = append(ms, member{Name: fmt.Sprintf("usr/lib/modules/6.1.0-28-amd64/kernel/m%04d.ko", i), Body: body})
 	}
-	ms = append(ms, member{name: "etc/modprobe.d/zfs.conf", body: zfsConf})
-	img := cat(newc(member{name: "kernel/x86/microcode/AuthenticAMD.bin", body: body}), gz(b, newc(ms...)))
+	ms = append(ms, member{Name: "etc/modprobe.d/zfs.conf", Body: zfsConf})
+	img := cat(newc(member{Name: "kernel/x86/microcode/AuthenticAMD.bin", Body: body}), gz(b, newc(ms...)))
 	b.Run("handmade-gzip", func(b *testing.B) { benchParse(b, img) })
 }
 

@@ -3,7 +3,6 @@ package initramfs
 import (
 	"errors"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -15,74 +14,40 @@ import (
 	"github.com/arcadvise/arcadvise/internal/testutil"
 )
 
-// The real builders, run by the tests on a fake kernel: a module tree with
-// a placeholder zfs.ko (depmod'ed, so that the builders' module lookups
-// find it), no kernel image needed. mkinitramfs and dracut read the host's
-// /etc/modprobe.d; each build runs in a private mount namespace (unshare)
-// where a temporary directory is bind-mounted over /etc/modprobe.d, so the
-// real /etc is never written. mkinitramfs also wants /boot/config-<kver>
-// (bind-mounted the same way) and /lib/modules/<kver> (no such option
-// exists for it: a read-only overlay on /usr/lib adds the fake tree).
+// The real builders (testutil.Builder), run by the tests on a fake kernel
+// with the test's /etc/modprobe.d bound over the host's.
 
-const fakeKernel = "6.1.0-arcadvise-amd64"
+const fakeKernel = testutil.FakeKernel
 
 // builderZFSConf sets the three values the tests look for: 4 GiB, 1 GiB and
 // 512 MiB.
 const builderZFSConf = "# set by the arcadvise tests\noptions zfs zfs_arc_max=4294967296 zfs_arc_min=1073741824\noptions zfs zfs_arc_sys_free=536870912\n"
 
 type buildEnv struct {
-	dir      string // the test's temporary directory
+	*testutil.Builder
+	dir      string
 	modprobe string // bound over /etc/modprobe.d
-	boot     string // bound over /boot
-	mods     string // the fake root of the module tree: mods/lib/modules/<kver>
-	unshare  string
 }
 
 func newBuildEnv(t *testing.T) *buildEnv {
 	t.Helper()
-	e := &buildEnv{dir: t.TempDir(), unshare: testutil.Tool(t, "unshare", "util-linux")}
-	depmod := testutil.Tool(t, "depmod", "kmod")
-	testutil.Tool(t, "cpio", "cpio")
-	e.modprobe = filepath.Join(e.dir, "modprobe.d")
-	e.boot = filepath.Join(e.dir, "boot")
-	e.mods = filepath.Join(e.dir, "mods")
-	testutil.WriteTree(t, e.dir, map[string]string{
-		"modprobe.d/zfs.conf": builderZFSConf,
-		// mkinitramfs checks the kernel's CONFIG_RD_* for the compression
-		// and falls back to gzip without it (mkinitramfs: the
-		// kconfig_sym loop).
-		"boot/config-" + fakeKernel:                               "CONFIG_RD_GZIP=y\nCONFIG_RD_BZIP2=y\nCONFIG_RD_LZMA=y\nCONFIG_RD_XZ=y\nCONFIG_RD_LZO=y\nCONFIG_RD_LZ4=y\nCONFIG_RD_ZSTD=y\n",
-		"mods/lib/modules/" + fakeKernel + "/updates/dkms/zfs.ko": "a placeholder for zfs.ko: the builders copy it, nothing loads it\n",
-	})
-	out, err := exec.Command(depmod, "-b", e.mods, fakeKernel).CombinedOutput()
-	if err != nil {
-		t.Fatalf("depmod: %v\n%s", err, out)
+	for _, tool := range testutil.BuilderTools {
+		testutil.Tool(t, tool[0], tool[1])
 	}
+	dir := t.TempDir()
+	b, err := testutil.NewBuilder(dir, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &buildEnv{Builder: b, dir: dir, modprobe: filepath.Join(dir, "modprobe.d")}
+	testutil.WriteTree(t, dir, map[string]string{"modprobe.d/zfs.conf": builderZFSConf})
 	return e
 }
 
-// run runs script in a private mount namespace with /etc/modprobe.d
-// replaced, and returns its output.
-func (e *buildEnv) run(t *testing.T, script string) {
-	t.Helper()
-	args := []string{"--mount", "--propagation", "private"}
-	if os.Geteuid() != 0 {
-		args = append(args, "--map-root-user")
-	}
-	full := "set -e\nmount --bind " + e.modprobe + " /etc/modprobe.d\n" + script
-	cmd := exec.Command(e.unshare, append(args, "sh", "-c", full)...)
-	cmd.Env = append(os.Environ(), "LC_ALL=C")
-	start := time.Now()
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("%v\n%s\n%s", err, full, out)
-	}
-	t.Logf("built in %v", time.Since(start).Round(10*time.Millisecond))
-}
-
 // checkImage reads the one image under root/boot and checks what the test
-// put in it.
-func checkImage(t *testing.T, root string, before time.Time, wantComp []string, wantZFS string) {
+// put in it, and what loads zfs from it (wantLoads: the evidence's
+// beginnings).
+func checkImage(t *testing.T, root string, before time.Time, wantComp []string, wantZFS string, wantLoads []string) {
 	t.Helper()
 	fsys := openRoot(t, root)
 	cands, err := Find(fsys, fakeKernel)
@@ -131,6 +96,17 @@ func checkImage(t *testing.T, root string, before time.Time, wantComp []string, 
 	if d := cmp.Diff(want, vals); d != "" {
 		t.Errorf("settings (-want +got)\n%s", d)
 	}
+	// The image's whole modprobe configuration, through the one reader
+	// of modprobe.d: the same values, nothing else (the builders' own
+	// /usr/lib/modprobe.d is an empty directory here).
+	var eff []string
+	for _, p := range []string{"zfs_arc_max", "zfs_arc_min", "zfs_arc_sys_free"} {
+		s, _ := img.Modprobe.Effective(p)
+		eff = append(eff, s.Param+"="+s.Value+"@"+s.Where())
+	}
+	if d := cmp.Diff(want, eff); d != "" {
+		t.Errorf("the image's effective settings (-want +got)\n%s", d)
+	}
 	if d := cmp.Diff([]string{wantZFS}, img.Contents.ZFSModules); d != "" {
 		t.Errorf("zfs modules (-want +got)\n%s", d)
 	}
@@ -141,32 +117,29 @@ func checkImage(t *testing.T, root string, before time.Time, wantComp []string, 
 	if !found {
 		t.Errorf("kernels %v, want %s among them", img.Contents.Kernels, fakeKernel)
 	}
+	if len(img.Contents.Loads) != len(wantLoads) {
+		t.Fatalf("loads %q, want %d starting %q", img.Contents.Loads, len(wantLoads), wantLoads)
+	}
+	for i, w := range wantLoads {
+		if !strings.HasPrefix(img.Contents.Loads[i], w) {
+			t.Errorf("loads[%d] = %q, want it to start %q", i, img.Contents.Loads[i], w)
+		}
+	}
 }
 
 // TestMkinitramfs builds an image with initramfs-tools' mkinitramfs for each
 // compression it offers (COMPRESS=, mkinitramfs -c), with an early
 // uncompressed archive made the way the microcode packages make theirs
-// (a hook calling prepend_earlyinitramfs), and reads it back.
+// (a hook calling prepend_earlyinitramfs), and reads it back. The modules
+// file names zfs in every other build: then /conf/modules in the image
+// lists it, and the image's init loads zfs whatever the root; in the
+// others a hook puts the module in as zfs-initramfs's does, and nothing in
+// the image loads it.
 func TestMkinitramfs(t *testing.T) {
-	mk := testutil.Tool(t, "mkinitramfs", "initramfs-tools-core")
+	testutil.Tool(t, "mkinitramfs", "initramfs-tools-core")
 	testutil.Tool(t, "linux-version", "linux-base")
 	e := newBuildEnv(t)
-	conf := filepath.Join(e.dir, "initramfs-tools")
-	testutil.WriteTree(t, conf, map[string]string{
-		// initramfs.conf(5); MODULES=list takes only the modules file.
-		"initramfs.conf": "MODULES=list\nBUSYBOX=n\nKEYMAP=n\nCOMPRESS=gzip\nDEVICE=\nNFSROOT=auto\nRUNSIZE=10%\nFSTYPE=auto\n",
-		"modules":        "zfs\n",
-		"conf.d/.keep":   "",
-		"scripts/.keep":  "",
-		"ucode/kernel/x86/microcode/AuthenticAMD.bin": strings.Repeat("\x5a\xa5", 3000),
-		"hooks/early-ucode": "#!/bin/sh\n[ \"$1\" = prereqs ] && exit 0\n. /usr/share/initramfs-tools/hook-functions\n" +
-			"cpio=$(mktemp)\n(cd " + filepath.Join(conf, "ucode") + " && find . | LC_ALL=C sort | cpio --quiet -o -H newc > \"$cpio\")\n" +
-			"prepend_earlyinitramfs \"$cpio\"\nrm -f \"$cpio\"\n",
-	})
-	if err := os.Chmod(filepath.Join(conf, "hooks/early-ucode"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	for _, tc := range []struct{ comp, tool, pkg, segment string }{
+	for i, tc := range []struct{ comp, tool, pkg, segment string }{
 		{"gzip", "gzip", "gzip", "gzip"},
 		{"bzip2", "bzip2", "bzip2", "bzip2"},
 		{"lz4", "lz4", "lz4", "lz4"},
@@ -181,13 +154,16 @@ func TestMkinitramfs(t *testing.T) {
 			testutil.Tool(t, tc.tool, tc.pkg)
 			root := filepath.Join(e.dir, "root-"+tc.comp)
 			out := filepath.Join(root, "boot", "initrd.img-"+fakeKernel)
-			if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
-				t.Fatal(err)
+			modules, loads := "", []string(nil)
+			if i%2 == 0 {
+				modules, loads = "# the admin's\nzfs\n", []string{"/conf/modules:1 lists zfs"}
 			}
 			before := time.Now()
-			e.run(t, "mount --bind "+e.boot+" /boot\n"+
-				"mount -t overlay overlay -o lowerdir="+filepath.Join(e.mods, "lib")+":/usr/lib /usr/lib\n"+
-				mk+" -d "+conf+" -c "+tc.comp+" -o "+out+" "+fakeKernel+"\n")
+			start := time.Now()
+			if log, err := e.Mkinitramfs(testutil.Mkinitramfs{Out: out, ModprobeD: e.modprobe, Compress: tc.comp, Modules: modules, ZFSHook: modules == "", EarlyMicrocode: true}); err != nil {
+				t.Fatalf("%v\n%s", err, log)
+			}
+			t.Logf("built in %v", time.Since(start).Round(10*time.Millisecond))
 			if tc.segment == "" {
 				fsys := openRoot(t, root)
 				cands, err := Find(fsys, fakeKernel)
@@ -200,7 +176,7 @@ func TestMkinitramfs(t *testing.T) {
 				}
 				return
 			}
-			checkImage(t, root, before, []string{"none", tc.segment}, "/usr/lib/modules/"+fakeKernel+"/updates/dkms/zfs.ko")
+			checkImage(t, root, before, []string{"none", tc.segment}, "/usr/lib/modules/"+fakeKernel+"/updates/dkms/zfs.ko", loads)
 		})
 	}
 }
@@ -210,35 +186,37 @@ func TestMkinitramfs(t *testing.T) {
 // and without compression, and reads it back. dracut copies
 // /etc/modprobe.d/*.conf only in host-only images (90kernel-modules
 // module-setup.sh); --add-drivers zfs puts the module in, as 90zfs's
-// installkernel does.
+// installkernel does. With --force-drivers zfs dracut loads it early
+// (etc/cmdline.d/20-force_drivers.conf: rd.driver.pre=zfs).
 func TestDracut(t *testing.T) {
-	dracut := testutil.Tool(t, "dracut", "dracut-core")
+	testutil.Tool(t, "dracut", "dracut-core")
 	e := newBuildEnv(t)
-	confdir := filepath.Join(e.dir, "dracut.conf.d")
-	if err := os.MkdirAll(confdir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	for _, tc := range []struct{ flag, tool, pkg, segment string }{
-		{"--compress=gzip", "gzip", "gzip", "gzip"},
-		{"--compress=bzip2", "bzip2", "bzip2", "bzip2"},
-		{"--compress=lzma", "lzma", "xz-utils", "lzma"},
-		{"--compress=xz", "xz", "xz-utils", "xz"},
-		{"--lzo", "lzop", "lzop", ""}, // --compress=lzo names no program: dracut falls back to gzip
-		{"--compress=lz4", "lz4", "lz4", "lz4"},
-		{"--compress=zstd", "zstd", "zstd", "zstd"},
-		{"--no-compress", "cpio", "cpio", "none"},
+	for _, tc := range []struct {
+		flag, tool, pkg, segment string
+		loads                    []string
+	}{
+		{"--compress=gzip", "gzip", "gzip", "gzip", nil},
+		{"--compress=bzip2", "bzip2", "bzip2", "bzip2", nil},
+		{"--compress=lzma", "lzma", "xz-utils", "lzma", nil},
+		{"--compress=xz", "xz", "xz-utils", "xz", nil},
+		{"--lzo", "lzop", "lzop", "", nil}, // --compress=lzo names no program: dracut falls back to gzip
+		{"--compress=lz4", "lz4", "lz4", "lz4", nil},
+		{"--compress=zstd", "zstd", "zstd", "zstd", nil},
+		{"--no-compress", "cpio", "cpio", "none", nil},
+		{"--compress=zstd --force-drivers zfs", "zstd", "zstd", "zstd", []string{"/etc/cmdline.d/20-force_drivers.conf:1 sets rd.driver.pre=zfs"}},
 	} {
-		t.Run(strings.TrimPrefix(tc.flag, "--"), func(t *testing.T) {
+		name := strings.ReplaceAll(strings.TrimPrefix(tc.flag, "--"), " ", "")
+		t.Run(name, func(t *testing.T) {
 			testutil.Tool(t, tc.tool, tc.pkg)
-			root := filepath.Join(e.dir, "root-"+strings.TrimPrefix(tc.flag, "--"))
+			root := filepath.Join(e.dir, "root-"+name)
 			out := filepath.Join(root, "boot", "initramfs-"+fakeKernel+".img")
 			if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
 				t.Fatal(err)
 			}
 			before := time.Now()
-			e.run(t, dracut+" --hostonly --kver "+fakeKernel+" --kmoddir "+filepath.Join(e.mods, "lib/modules", fakeKernel)+
-				" --confdir "+confdir+" --conf /dev/null -m kernel-modules --add-drivers zfs --no-early-microcode --nostrip "+
-				tc.flag+" --force "+out+"\n")
+			if log, err := e.Dracut(testutil.Dracut{Out: out, ModprobeD: e.modprobe, Args: append([]string{"--hostonly"}, strings.Fields(tc.flag)...)}); err != nil {
+				t.Fatalf("%v\n%s", err, log)
+			}
 			if tc.segment == "" {
 				fsys := openRoot(t, root)
 				cands, err := Find(fsys, fakeKernel)
@@ -250,7 +228,7 @@ func TestDracut(t *testing.T) {
 				}
 				return
 			}
-			checkImage(t, root, before, []string{tc.segment}, "/usr/lib/modules/"+fakeKernel+"/updates/dkms/zfs.ko")
+			checkImage(t, root, before, []string{tc.segment}, "/usr/lib/modules/"+fakeKernel+"/updates/dkms/zfs.ko", tc.loads)
 		})
 	}
 }

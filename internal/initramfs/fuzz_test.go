@@ -19,7 +19,7 @@ var fuzzLimits = Limits{MaxImage: 1 << 20, MaxUnpacked: 4 << 20, MaxMembers: 409
 // real programs, hand-made archives (links, hard links, checksums) and
 // broken ones.
 func FuzzParse(f *testing.F) {
-	f.Add(newc(member{name: "etc/modprobe.d/zfs.conf", body: zfsConf}))
+	f.Add(newc(member{Name: "etc/modprobe.d/zfs.conf", Body: zfsConf}))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		c, err := Parse(bytes.NewReader(data), fuzzLimits)
 		if err != nil {

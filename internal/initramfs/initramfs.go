@@ -22,6 +22,11 @@
 //
 // Every image is opened through the one *rootfs.FS (confined to --root),
 // its size checked before a byte is read, and every read bounded (Limits).
+//
+// Read also gives the image's zfs module configuration (Image.Modprobe:
+// its modprobe.d read by modprobe.LoadFiles, the same ordering and parser
+// as the host's) and what in it loads zfs by itself (Contents.Loads,
+// loaders.go): a zfs.ko in an image only means zfs can load from it.
 package initramfs
 
 import (
@@ -34,6 +39,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/arcadvise/arcadvise/internal/modprobe"
 	"github.com/arcadvise/arcadvise/internal/rootfs"
 )
 
@@ -245,6 +251,10 @@ type Image struct {
 	// the uncompressed archives: early microcode, firmware).
 	Compressions []string
 	Contents     *Contents
+	// Modprobe is the zfs module configuration the image's modprobe.d
+	// gives a module loaded from it: its files read as modprobe reads a
+	// root's (modprobe.LoadFiles), with no kernel command line.
+	Modprobe *modprobe.Config
 }
 
 // Read opens the image confined to the root, refuses it before reading a
@@ -273,7 +283,12 @@ func ReadLimits(fsys *rootfs.FS, c Candidate, lim Limits) (*Image, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", fsys.Path(c.Path), err)
 	}
+	cfg, err := modprobe.LoadFiles(fsys.Path(c.Path), contents.ModprobeFiles())
+	if err != nil {
+		return nil, err
+	}
 	return &Image{
+		Modprobe:     cfg,
 		Candidate:    c,
 		HostPath:     fsys.Path(c.Path),
 		Size:         fi.Size(),
@@ -322,3 +337,13 @@ func DracutZFS(fsys *rootfs.FS) (installed bool, where string, err error) {
 }
 
 func isNotDir(err error) bool { return errors.Is(err, syscall.ENOTDIR) }
+
+// ModprobeFiles are the image's modprobe configuration files as
+// modprobe.LoadFiles takes them.
+func (c *Contents) ModprobeFiles() []modprobe.File {
+	out := make([]modprobe.File, len(c.Modprobe))
+	for i, f := range c.Modprobe {
+		out[i] = modprobe.File{Path: f.Path, Resolved: f.Resolved, Regular: !f.Missing, Data: f.Data}
+	}
+	return out
+}

@@ -118,6 +118,11 @@ type Contents struct {
 	ZFSModules []string
 	// Kernels are the kernel versions with a directory under lib/modules.
 	Kernels []string
+	// Loads says what in the image loads the zfs module, each naming the
+	// member and line (see loaders.go); empty when nothing does, and zfs
+	// then loads from the initramfs only when the boot's own script needs
+	// it to mount / (a root on ZFS).
+	Loads []string
 }
 
 // Segment is one part of the image.
@@ -192,7 +197,8 @@ type parser struct {
 	links     map[string]string // image path -> symlink target, all symlinks
 	kernels   map[string]bool
 	zfs       map[string]bool
-	nArchive  int // archives so far, for hard link keys
+	present   map[string]bool // members of modulesLoadBinaries seen
+	nArchive  int             // archives so far, for hard link keys
 	hardlinks map[hlKey]*hlGroup
 }
 
@@ -218,6 +224,7 @@ func newParser(lim Limits) *parser {
 		links:     map[string]string{},
 		kernels:   map[string]bool{},
 		zfs:       map[string]bool{},
+		present:   map[string]bool{},
 		hardlinks: map[hlKey]*hlGroup{},
 	}
 }
@@ -661,6 +668,11 @@ func (p *parser) member(r byteSource, n string, mode, nlink uint32, key hlKey, s
 	// kernel's clean_path does.
 	delete(p.files, n)
 	delete(p.links, n)
+	for _, b := range modulesLoadBinaries {
+		if n == b {
+			p.present[n] = true
+		}
+	}
 	switch typ {
 	case sIFLNK:
 		if size == 0 || size > pathMax {
@@ -759,7 +771,7 @@ func (p *parser) wants(n string, size int64) (bool, int64) {
 	if isModprobePath(n) {
 		return true, p.lim.MaxFile
 	}
-	if strings.HasPrefix(n, "etc/") || strings.HasSuffix(n, ".conf") {
+	if strings.HasPrefix(n, "etc/") || strings.HasSuffix(n, ".conf") || isLoaderPath(n) {
 		return true, min(p.lim.MaxFile, maxOtherBody)
 	}
 	return false, 0
@@ -878,6 +890,7 @@ func (p *parser) contents() *Contents {
 		c.Kernels = append(c.Kernels, k)
 	}
 	sort.Strings(c.Kernels)
+	c.Loads = p.loaders()
 	return &c
 }
 

@@ -55,18 +55,18 @@ func itoa(n int) string { return strconv.Itoa(n) }
 
 func TestParseHandMade(t *testing.T) {
 	early := newc(
-		member{name: "kernel", mode: modeDir},
-		member{name: "kernel/x86/microcode/AuthenticAMD.bin", body: strings.Repeat("\xaa", 1000)},
+		member{Name: "kernel", Mode: testutil.CpioDir},
+		member{Name: "kernel/x86/microcode/AuthenticAMD.bin", Body: strings.Repeat("\xaa", 1000)},
 	)
 	main := newc(
-		member{name: ".", mode: modeDir},
-		member{name: "lib", mode: modeLink, body: "usr/lib"},
-		member{name: "etc/modprobe.d", mode: modeDir},
-		member{name: "etc/modprobe.d/zfs.conf", body: zfsConf},
-		member{name: "usr/lib/modprobe.d/aliases.conf", body: "alias foo bar\n"},
-		member{name: "usr/lib/modules/6.1.0-28-amd64", mode: modeDir},
-		member{name: "usr/lib/modules/6.1.0-28-amd64/updates/dkms/zfs.ko.zst", body: "\x28\xb5\x2f\xfd not really"},
-		member{name: "usr/lib/modules/6.1.0-28-amd64/kernel/fs/ext4/ext4.ko", body: "not kept"},
+		member{Name: ".", Mode: testutil.CpioDir},
+		member{Name: "lib", Mode: testutil.CpioLink, Body: "usr/lib"},
+		member{Name: "etc/modprobe.d", Mode: testutil.CpioDir},
+		member{Name: "etc/modprobe.d/zfs.conf", Body: zfsConf},
+		member{Name: "usr/lib/modprobe.d/aliases.conf", Body: "alias foo bar\n"},
+		member{Name: "usr/lib/modules/6.1.0-28-amd64", Mode: testutil.CpioDir},
+		member{Name: "usr/lib/modules/6.1.0-28-amd64/updates/dkms/zfs.ko.zst", Body: "\x28\xb5\x2f\xfd not really"},
+		member{Name: "usr/lib/modules/6.1.0-28-amd64/kernel/fs/ext4/ext4.ko", Body: "not kept"},
 	)
 	tests := []struct {
 		name  string
@@ -96,8 +96,8 @@ func TestParseHandMade(t *testing.T) {
 		// one (the kernel's clean_path); leading "./" and "/" are dropped.
 		name: "later archive wins, names normalised",
 		image: cat(
-			newc(member{name: "./etc/modprobe.d/zfs.conf", body: "options zfs zfs_arc_max=1\n"}),
-			gz(t, newc(member{name: "/etc/modprobe.d/zfs.conf", body: zfsConf})),
+			newc(member{Name: "./etc/modprobe.d/zfs.conf", Body: "options zfs zfs_arc_max=1\n"}),
+			gz(t, newc(member{Name: "/etc/modprobe.d/zfs.conf", Body: zfsConf})),
 		),
 		want: got{
 			Segments: []string{"none:1:1", "gzip:1:1"},
@@ -111,10 +111,10 @@ func TestParseHandMade(t *testing.T) {
 		// one whose target is not in the image.
 		name: "symlinked entries",
 		image: gz(t, newc(
-			member{name: "etc/zfs/arc.conf", body: zfsConf},
-			member{name: "etc/modprobe.d/zfs.conf", mode: modeLink, body: "/etc/zfs/arc.conf"},
-			member{name: "etc/modprobe.d/gone.conf", mode: modeLink, body: "../nowhere.conf"},
-			member{name: "etc/modprobe.conf", body: "options zfs zfs_arc_min=1\n"},
+			member{Name: "etc/zfs/arc.conf", Body: zfsConf},
+			member{Name: "etc/modprobe.d/zfs.conf", Mode: testutil.CpioLink, Body: "/etc/zfs/arc.conf"},
+			member{Name: "etc/modprobe.d/gone.conf", Mode: testutil.CpioLink, Body: "../nowhere.conf"},
+			member{Name: "etc/modprobe.conf", Body: "options zfs zfs_arc_min=1\n"},
 		)),
 		want: got{
 			Segments: []string{"gzip:1:4"},
@@ -135,8 +135,8 @@ func TestParseHandMade(t *testing.T) {
 		// into the shared inode).
 		name: "hard links",
 		image: newc(
-			member{name: "etc/modprobe.d/a.conf", ino: 7, nlink: 2},
-			member{name: "usr/lib/modprobe.d/b.conf", ino: 7, nlink: 2, body: zfsConf},
+			member{Name: "etc/modprobe.d/a.conf", Ino: 7, Nlink: 2},
+			member{Name: "usr/lib/modprobe.d/b.conf", Ino: 7, Nlink: 2, Body: zfsConf},
 		),
 		want: got{
 			Segments: []string{"none:1:2"},
@@ -151,7 +151,7 @@ func TestParseHandMade(t *testing.T) {
 		// 070702: the checksum (the sum of the body's bytes) is checked
 		// for the bodies kept.
 		name:  "crc archive",
-		image: newc(member{name: "etc/modprobe.d/zfs.conf", body: zfsConf, crc: true}),
+		image: newc(member{Name: "etc/modprobe.d/zfs.conf", Body: zfsConf, CRC: true}),
 		want: got{
 			Segments: []string{"none:1:1"},
 			Members:  1,
@@ -164,9 +164,9 @@ func TestParseHandMade(t *testing.T) {
 		// NUL as padding).
 		name: "two archives in one stream",
 		image: gz(t, cat(
-			newc(member{name: "etc/modprobe.d/a.conf", body: "a\n"}),
+			newc(member{Name: "etc/modprobe.d/a.conf", Body: "a\n"}),
 			zeros(508),
-			newc(member{name: "etc/modprobe.d/b.conf", body: "b\n"}),
+			newc(member{Name: "etc/modprobe.d/b.conf", Body: "b\n"}),
 		)),
 		want: got{
 			Segments: []string{"gzip:2:2"},
@@ -195,11 +195,11 @@ func TestParseHandMade(t *testing.T) {
 // name in bytes.
 func TestParseOrder(t *testing.T) {
 	c, err := Parse(bytes.NewReader(newc(
-		member{name: "usr/lib/modprobe.d/a.conf", body: "1"},
-		member{name: "etc/modprobe.d/z.conf", body: "2"},
-		member{name: "etc/modprobe.d/B.conf", body: "3"},
-		member{name: "run/modprobe.d/m.conf", body: "4"},
-		member{name: "etc/modprobe.d/notes.txt", body: "5"},
+		member{Name: "usr/lib/modprobe.d/a.conf", Body: "1"},
+		member{Name: "etc/modprobe.d/z.conf", Body: "2"},
+		member{Name: "etc/modprobe.d/B.conf", Body: "3"},
+		member{Name: "run/modprobe.d/m.conf", Body: "4"},
+		member{Name: "etc/modprobe.d/notes.txt", Body: "5"},
 	)), Limits{})
 	if err != nil {
 		t.Fatal(err)
@@ -222,9 +222,9 @@ func TestParseOrder(t *testing.T) {
 // segment, whatever the decompressor read past the stream's end to find
 // that out: another stream, zero padding, an uncompressed archive.
 func TestStreamEnds(t *testing.T) {
-	a := newc(member{name: "etc/modprobe.d/a.conf", body: "a\n"})
-	b := newc(member{name: "etc/modprobe.d/b.conf", body: "b\n"})
-	c := newc(member{name: "etc/modprobe.d/c.conf", body: "c\n"})
+	a := newc(member{Name: "etc/modprobe.d/a.conf", Body: "a\n"})
+	b := newc(member{Name: "etc/modprobe.d/b.conf", Body: "b\n"})
+	c := newc(member{Name: "etc/modprobe.d/c.conf", Body: "c\n"})
 	for _, cp := range compressors {
 		t.Run(cp.name, func(t *testing.T) {
 			za := compress(t, cp.tool, cp.args, cp.pkg, a)
@@ -289,13 +289,13 @@ func hostile(t *testing.T, img []byte, lim Limits, target error, msg string, max
 
 func TestParseRefuses(t *testing.T) {
 	main := cat(
-		newc(member{name: "kernel/x86/microcode/GenuineIntel.bin", body: strings.Repeat("u", 3000)}),
+		newc(member{Name: "kernel/x86/microcode/GenuineIntel.bin", Body: strings.Repeat("u", 3000)}),
 		gz(t, newc(
-			member{name: "etc/modprobe.d/zfs.conf", body: zfsConf},
-			member{name: "usr/bin/big", body: strings.Repeat("x", 100000)},
+			member{Name: "etc/modprobe.d/zfs.conf", Body: zfsConf},
+			member{Name: "usr/bin/big", Body: strings.Repeat("x", 100000)},
 		)),
 	)
-	early := len(newc(member{name: "kernel/x86/microcode/GenuineIntel.bin", body: strings.Repeat("u", 3000)}))
+	early := len(newc(member{Name: "kernel/x86/microcode/GenuineIntel.bin", Body: strings.Repeat("u", 3000)}))
 	if early != 3272 {
 		t.Fatalf("early archive is %d bytes, want 3272", early)
 	}
@@ -307,8 +307,8 @@ func TestParseRefuses(t *testing.T) {
 		target error
 		msg    string
 	}{
-		{"dot-dot name", newc(member{name: "../../etc/x", body: "options zfs zfs_arc_max=1\n"}), Limits{}, ErrUnsafeName, `member 1 "../../etc/x": unsafe member name: the name has a ".." component: the kernel would unpack it at /etc/x`},
-		{"dot-dot inside", gz(t, newc(member{name: "etc/modprobe.d/../../../etc/modprobe.d/zfs.conf", body: zfsConf})), Limits{}, ErrUnsafeName, `".." component`},
+		{"dot-dot name", newc(member{Name: "../../etc/x", Body: "options zfs zfs_arc_max=1\n"}), Limits{}, ErrUnsafeName, `member 1 "../../etc/x": unsafe member name: the name has a ".." component: the kernel would unpack it at /etc/x`},
+		{"dot-dot inside", gz(t, newc(member{Name: "etc/modprobe.d/../../../etc/modprobe.d/zfs.conf", Body: zfsConf})), Limits{}, ErrUnsafeName, `".." component`},
 		{"truncated in an early header", main[:50], Limits{}, ErrTruncated, "offset 0: the archive ends in a member header"},
 		{"truncated in an early body", main[:300], Limits{}, ErrTruncated, "the archive ends in a file body"},
 		{"truncated before the early trailer", main[:early-124], Limits{}, ErrTruncated, "the archive ends without its trailer (TRAILER!!!)"},
@@ -317,19 +317,19 @@ func TestParseRefuses(t *testing.T) {
 		// to 124: 3272.
 		{"truncated in the gzip stream", main[:early+200], Limits{}, ErrTruncated, "gzip segment at image offset 3272"},
 		{"truncated before the gzip trailer", main[:len(main)-4], Limits{}, ErrTruncated, "the gzip stream ends early"},
-		{"no trailer in a stream", gz(t, newc(member{name: "a", body: "1"})[:112+4]), Limits{}, ErrTruncated, "gzip segment"},
+		{"no trailer in a stream", gz(t, newc(member{Name: "a", Body: "1"})[:112+4]), Limits{}, ErrTruncated, "gzip segment"},
 		{"lzop", cat([]byte{0x89, 'L', 'Z', 'O', 0, 0x0d, 0x0a, 0x1a, 0x0a}, zeros(40)), Limits{}, ErrUnsupported, "unsupported compression lzop"},
 		{"junk", []byte("hello, this is not an initramfs"), Limits{}, ErrFormat, "junk: bytes 68 65 6c 6c 6f 2c 20 74"},
-		{"junk after an archive", cat(newc(member{name: "a", body: "1"}), []byte("JUNK")), Limits{}, ErrFormat, "image offset 240: not a valid initramfs: junk"},
+		{"junk after an archive", cat(newc(member{Name: "a", Body: "1"}), []byte("JUNK")), Limits{}, ErrFormat, "image offset 240: not a valid initramfs: junk"},
 		{"odc cpio", append([]byte("070707"), zeros(200)...), Limits{}, ErrFormat, "an old portable (odc, 070707) cpio header"},
 		{"bad hex", []byte("070701zzzzzzzz" + strings.Repeat("0", 96)), Limits{}, ErrFormat, `cpio header field 1 is "zzzzzzzz"`},
-		{"bad checksum", newc(member{name: "etc/modprobe.d/zfs.conf", body: zfsConf, badCRC: true}), Limits{}, ErrFormat, "etc/modprobe.d/zfs.conf: checksum"},
+		{"bad checksum", newc(member{Name: "etc/modprobe.d/zfs.conf", Body: zfsConf, BadCRC: true}), Limits{}, ErrFormat, "etc/modprobe.d/zfs.conf: checksum"},
 		{"name too long", []byte("070701" + strings.Repeat("0", 88) + "00001001" + "00000000" + strings.Repeat("a", 5000)), Limits{}, ErrFormat, "name size 4097"},
 		{"name without NUL", []byte("070701" + strings.Repeat("0", 88) + "00000002" + "00000000" + "ab" + "\x00\x00"), Limits{}, ErrFormat, "does not end with NUL"},
 		{"empty", nil, Limits{}, ErrFormat, "the image is empty"},
 		{"zeros only", zeros(4096), Limits{}, ErrFormat, "the image is empty"},
-		{"too many members", newc(member{name: "a"}, member{name: "b"}, member{name: "c"}), Limits{MaxMembers: 2}, ErrTooLarge, "more than 2 cpio members"},
-		{"big modprobe file", newc(member{name: "etc/modprobe.d/zfs.conf", body: strings.Repeat("#", 2000)}), Limits{MaxFile: 1000}, ErrTooLarge, "etc/modprobe.d/zfs.conf: 2000 bytes, more than 1000"},
+		{"too many members", newc(member{Name: "a"}, member{Name: "b"}, member{Name: "c"}), Limits{MaxMembers: 2}, ErrTooLarge, "more than 2 cpio members"},
+		{"big modprobe file", newc(member{Name: "etc/modprobe.d/zfs.conf", Body: strings.Repeat("#", 2000)}), Limits{MaxFile: 1000}, ErrTooLarge, "etc/modprobe.d/zfs.conf: 2000 bytes, more than 1000"},
 		{"image over the limit", main, Limits{MaxImage: 1000}, ErrTooLarge, "more than 1000 bytes (Limits.MaxImage)"},
 		{"unpacked over the limit", main, Limits{MaxUnpacked: 50000}, ErrTooLarge, "more than 50000 bytes unpacked"},
 		{"lzma dictionary", cat([]byte{0x5d, 0, 0, 0, 0x40}, bytes.Repeat([]byte{0xff}, 8), zeros(32)), Limits{}, ErrTooLarge, "lzma dictionary of 1073741824 bytes"},
@@ -347,7 +347,7 @@ func TestParseRefuses(t *testing.T) {
 // raised to 39 (3 << 30; xz-file-format 5.3.1), the CRC32 after it left
 // stale: the check comes first.
 func TestXZDictionary(t *testing.T) {
-	img := compress(t, "xz", []string{"-c", "--check=crc32"}, "xz-utils", newc(member{name: "a", body: "1"}))
+	img := compress(t, "xz", []string{"-c", "--check=crc32"}, "xz-utils", newc(member{Name: "a", Body: "1"}))
 	// stream header (12), block header: size, flags, filter id 0x21, props size 1, dict byte
 	if img[12+2] != 0x21 || img[12+3] != 1 {
 		t.Fatalf("unexpected xz block header % x", img[12:20])

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/arcadvise/arcadvise/internal/testutil"
 )
 
 // TestWriteFuzzSeeds rewrites testdata/fuzz/FuzzParse when
@@ -16,21 +18,21 @@ func TestWriteFuzzSeeds(t *testing.T) {
 		return
 	}
 	arch := newc(
-		member{name: ".", mode: modeDir},
-		member{name: "lib", mode: modeLink, body: "usr/lib"},
-		member{name: "etc/modprobe.d/zfs.conf", body: zfsConf, crc: true},
-		member{name: "etc/modprobe.d/l.conf", mode: modeLink, body: "/etc/zfs/arc.conf"},
-		member{name: "etc/zfs/arc.conf", body: "options zfs zfs_arc_min=1\n"},
-		member{name: "usr/lib/modprobe.d/a.conf", ino: 9, nlink: 2},
-		member{name: "usr/lib/modprobe.d/b.conf", ino: 9, nlink: 2, body: "blacklist x\n"},
-		member{name: "usr/lib/modules/6.1.0-1-amd64/updates/zfs.ko.xz", body: "x"},
+		member{Name: ".", Mode: testutil.CpioDir},
+		member{Name: "lib", Mode: testutil.CpioLink, Body: "usr/lib"},
+		member{Name: "etc/modprobe.d/zfs.conf", Body: zfsConf, CRC: true},
+		member{Name: "etc/modprobe.d/l.conf", Mode: testutil.CpioLink, Body: "/etc/zfs/arc.conf"},
+		member{Name: "etc/zfs/arc.conf", Body: "options zfs zfs_arc_min=1\n"},
+		member{Name: "usr/lib/modprobe.d/a.conf", Ino: 9, Nlink: 2},
+		member{Name: "usr/lib/modprobe.d/b.conf", Ino: 9, Nlink: 2, Body: "blacklist x\n"},
+		member{Name: "usr/lib/modules/6.1.0-1-amd64/updates/zfs.ko.xz", Body: "x"},
 	)
-	early := newc(member{name: "kernel/x86/microcode/AuthenticAMD.bin", body: "ucode"})
+	early := newc(member{Name: "kernel/x86/microcode/AuthenticAMD.bin", Body: "ucode"})
 	seeds := [][]byte{
 		arch,
 		cat(early, zeros(12), gz(t, arch)),
 		gz(t, cat(arch, zeros(8), arch)),
-		newc(member{name: "../../etc/x", body: "y"}),
+		newc(member{Name: "../../etc/x", Body: "y"}),
 		arch[:len(arch)/2],
 		gz(t, arch)[:40],
 		[]byte("070707" + strings.Repeat("0", 104)),

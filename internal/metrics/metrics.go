@@ -112,6 +112,11 @@ func Registry(run Run) *prometheus.Registry {
 			gauge("arcadvise_reboot_required", "1 when the next module load will set a different c_max than the one in effect (a write waiting for its reboot, or a live value a reboot would undo).", b2f(reboot))
 		}
 		reg.MustRegister(configured)
+		stale := false
+		for _, im := range c.Initramfs {
+			stale = stale || im.Drift
+		}
+		gauge("arcadvise_initramfs_stale", "1 when an initramfs image the next boot uses (the running or the newest kernel's) loads zfs with other zfs_arc_* values than /etc/modprobe.d: it needs a rebuild (part of arcadvise_drift).", b2f(stale))
 		gauge("arcadvise_drift", "1 when the next-boot configuration or the running c_max differs from the recommendation (what --check reports, exit status 1).", b2f(r.Drift))
 	}
 	return reg

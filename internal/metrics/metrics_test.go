@@ -165,3 +165,23 @@ func TestReservationGauges(t *testing.T) {
 		t.Errorf("observed:\n%s", got)
 	}
 }
+
+// arcadvise_initramfs_stale is 1 when an image the next boot uses is
+// drift (stale, zfs loads from it), not for a stale image zfs does not
+// load from.
+func TestInitramfsStale(t *testing.T) {
+	yes := true
+	for _, tc := range []struct {
+		images []apply.InitramfsImage
+		want   string
+	}{
+		{nil, "0"},
+		{[]apply.InitramfsImage{{Path: "/boot/initrd.img-a", Read: true, Stale: &yes, LoadsModule: false}}, "0"},
+		{[]apply.InitramfsImage{{Path: "/boot/initrd.img-a", Read: true, Stale: &yes}, {Path: "/boot/initrd.img-b", Read: true, Stale: &yes, LoadsModule: true, RunningKernel: true, Drift: true}}, "1"},
+	} {
+		rep := &report.Report{Config: &apply.Result{Initramfs: tc.images}}
+		if got := text(t, Run{Report: rep}); !strings.Contains(got, "arcadvise_initramfs_stale "+tc.want+"\n") {
+			t.Errorf("%d images: want %s in\n%s", len(tc.images), tc.want, got)
+		}
+	}
+}

@@ -121,6 +121,9 @@ func (c *Config) Plan(changes []Change) (*Edit, error) {
 	if len(changes) == 0 {
 		return nil, errors.New("plan: no changes")
 	}
+	if c.fsys == nil {
+		return nil, errors.New("plan: the configuration is not a root's (an initramfs image's copy is rebuilt, not edited)")
+	}
 	for i, ch := range changes {
 		if !isParamName(ch.Param) {
 			return nil, fmt.Errorf("plan: %q is not a parameter name", ch.Param)

@@ -142,3 +142,43 @@ func FuzzParseValue(f *testing.F) {
 		}
 	})
 }
+
+// FuzzLoadFiles checks that an image's modprobe.d, whatever its content
+// and names, loads without a panic, and that one file read through
+// LoadFiles gives the settings ParseFile gives (one parser for a root's
+// files and an image's): nothing before it, nothing after it.
+func FuzzLoadFiles(f *testing.F) {
+	f.Add("zfs.conf", []byte("options zfs zfs_arc_max=8589934592\n"), "other.conf", []byte("options zfs zfs_arc_min=1\n"))
+	f.Fuzz(func(t *testing.T, name string, data []byte, name2 string, data2 []byte) {
+		if strings.ContainsAny(name, "/\x00") || name == "" || !strings.HasSuffix(name, ".conf") || strings.HasPrefix(name, ".") {
+			name = "zfs.conf"
+		}
+		p := "/etc/modprobe.d/" + name
+		c, err := LoadFiles("img", []File{{Path: p, Resolved: p, Regular: true, Data: data}})
+		if err != nil {
+			if len(data) > maxConf || errors.Is(err, ErrBudget) {
+				return
+			}
+			t.Fatal(err)
+		}
+		want, _, _ := ParseFile(p, bytes.NewReader(data))
+		got := c.Settings
+		if len(want) != len(got) {
+			// a "--" word drops later words from Settings only
+			if !bytes.Contains(data, []byte("--")) {
+				t.Fatalf("LoadFiles %d settings, ParseFile %d", len(got), len(want))
+			}
+			return
+		}
+		for i := range want {
+			if want[i] != got[i] {
+				t.Fatalf("setting %d: LoadFiles %+v, ParseFile %+v", i, got[i], want[i])
+			}
+		}
+		// A second file anywhere in the tree: no panic, bounded.
+		q := "/usr/lib/modprobe.d/" + strings.ReplaceAll(name2, "/", "_")
+		if _, err := LoadFiles("img", []File{{Path: p, Resolved: p, Regular: true, Data: data}, {Path: q, Resolved: q, Regular: len(data2)%2 == 0, Data: data2}}); err != nil && !errors.Is(err, ErrBudget) && len(data2) <= maxConf {
+			t.Fatal(err)
+		}
+	})
+}

@@ -3,12 +3,10 @@ package modprobe
 import (
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"path"
 	"sort"
 	"strings"
-	"syscall"
 
 	"github.com/arcadvise/arcadvise/internal/rootfs"
 )
@@ -51,7 +49,8 @@ type Config struct {
 	// for the other parameters other parts of arcadvise look at.
 	Cmdline string
 
-	fsys  *rootfs.FS
+	fsys  *rootfs.FS // nil for LoadFiles: no edit can be planned
+	tree  tree
 	files []*confFile // the files in Files, same order
 }
 
@@ -60,20 +59,89 @@ type confFile struct {
 	path     string // admin path: directory as listed + name
 	resolved string // admin path with symlinks resolved inside root
 	regular  bool   // a regular file once symlinks are followed
+	dir      bool   // a directory once symlinks are followed: kmod skips it
 	mode     fs.FileMode
 	data     []byte
 	parsed   *parsed
 }
 
+// Cmdline is a kernel command line the next boot takes from a
+// configuration file (internal/nextboot reads them): its zfs.* words
+// override modprobe.d at that boot, as /proc/cmdline's do at this one.
+type Cmdline struct {
+	Path string // the file, e.g. /etc/default/grub
+	Line int    // the line that sets it
+	Text string // the command line, as the boot loader passes it
+}
+
 // Load reads the modprobe.d directories and proc/cmdline under the root
 // the way modprobe does when it loads zfs (kmod's directories:
-// libkmod/libkmod.c default_config_paths). Missing directories and a
-// missing proc/cmdline are not errors; a file modprobe would read but that
+// libkmod/libkmod.c default_config_paths), then the next boot's command
+// lines, next, in the order given. Missing directories and a missing
+// proc/cmdline are not errors; a file modprobe would read but that
 // cannot be read is, and so is configuration past the budget (maxTotal
 // bytes, maxSettings zfs options, maxFiles files): a real host has a few
 // kilobytes.
-func Load(fsys *rootfs.FS) (*Config, error) {
-	c := &Config{fsys: fsys}
+//
+// The zfs.* words of /proc/cmdline and of next come after the files, in
+// that order, as kmod_config_new appends the command line's options after
+// the files': a setting of the next boot's command line wins over one of
+// /proc/cmdline (this boot's) and over every file.
+func Load(fsys *rootfs.FS, next ...Cmdline) (*Config, error) {
+	c := &Config{fsys: fsys, tree: rootTree{fsys}}
+	dashdash, err := c.load()
+	if err != nil {
+		return nil, err
+	}
+	cmd, err := c.read(CmdlinePath, maxConf)
+	switch {
+	case err == nil:
+		c.Cmdline = strings.TrimSpace(string(cmd))
+		c.addCmdline(parseCmdline(cmd, CmdlinePath, 0), dashdash)
+	case errors.Is(err, fs.ErrNotExist):
+	default:
+		return nil, err
+	}
+	for _, n := range next {
+		c.addCmdline(parseCmdline([]byte(n.Text), n.Path, n.Line), dashdash)
+	}
+	c.Warnings = append(c.Warnings, overrides(c.Settings)...)
+	return c, nil
+}
+
+// File is a modprobe configuration file held in memory: one that an
+// initramfs image carries (internal/initramfs).
+type File struct {
+	// Path is where kmod finds it: a directory of Dirs and the name, or
+	// ModprobeConf.
+	Path string
+	// Resolved is the file that holds the content, after symlinks: two
+	// Paths with the same Resolved are one file (/lib -> /usr/lib).
+	Resolved string
+	// Regular is false for an entry that is not a regular file once
+	// symlinks are followed (a link to nothing): it has no Data.
+	Regular bool
+	Data    []byte
+}
+
+// LoadFiles reads files as Load reads a root's modprobe.d directories,
+// with the same ordering, hiding, parsing and budget, and no kernel
+// command line: the configuration a zfs module loaded from an initramfs
+// image finds there. where names the files' container in errors (the
+// image). Only the files under Dirs, and ModprobeConf, are looked at.
+// The Config cannot plan an edit.
+func LoadFiles(where string, files []File) (*Config, error) {
+	c := &Config{tree: newMemTree(where, files)}
+	if _, err := c.load(); err != nil {
+		return nil, err
+	}
+	c.Warnings = append(c.Warnings, overrides(c.Settings)...)
+	return c, nil
+}
+
+// load lists, orders, reads and parses the files, as kmod does, and
+// returns the file whose "--" word ended the parameters ("" if none).
+func (c *Config) load() (dashdash string, err error) {
 	budget := int64(maxTotal)
 	byName := map[string]*confFile{}
 	type hiddenFile struct {
@@ -85,35 +153,21 @@ func Load(fsys *rootfs.FS) (*Config, error) {
 	var unread []*confFile
 	seen := 0
 	for _, dir := range Dirs {
-		rdir, err := c.resolve(dir)
+		names, err := c.tree.names(dir)
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", dir, err)
+			return "", err
 		}
-		des, err := fsys.ReadDir(rdir)
-		if err != nil {
-			if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
-				continue
-			}
-			return nil, fmt.Errorf("%s: %w", dir, err)
-		}
-		for _, de := range des {
-			name := de.Name()
+		for _, name := range names {
 			if strings.HasPrefix(name, ".") {
 				continue // kmod skips dot files; arcadvise's temp files are among them
 			}
 			if seen++; seen > maxFiles {
-				return nil, c.overBudget(dir, fmt.Sprintf("more than %d files", maxFiles))
+				return "", c.overBudget(dir, fmt.Sprintf("more than %d files", maxFiles))
 			}
 			f := &confFile{name: name, path: path.Join(dir, name)}
-			if res, err := c.resolve(f.path); err == nil {
-				f.resolved = res
-				if fi, err := fsys.Lstat(res); err == nil {
-					if fi.IsDir() {
-						continue // kmod skips directories
-					}
-					f.regular = fi.Mode().IsRegular()
-					f.mode = fi.Mode().Perm()
-				}
+			c.tree.stat(f)
+			if f.dir {
+				continue // kmod skips directories
 			}
 			if !isConfName(name) {
 				if _, bk := backupNumber(name, strings.SplitN(name, BackupSuffix, 2)[0]); f.regular && !bk && !hiddenSeen[f.resolved] {
@@ -138,21 +192,20 @@ func Load(fsys *rootfs.FS) (*Config, error) {
 	// kmod keeps the list sorted with strcmp, i.e. by bytes.
 	sort.Slice(c.files, func(i, j int) bool { return c.files[i].name < c.files[j].name })
 
-	dashdash := ""
 	settings := 0
 	for _, f := range c.files {
 		c.Files = append(c.Files, f.path)
 		if f.regular {
 			data, err := c.read(f.resolved, budget)
 			if err != nil {
-				return nil, err
+				return "", err
 			}
 			f.data = data
 			budget -= int64(len(data))
 		}
 		f.parsed = parse(f.path, f.data)
 		if settings += len(f.parsed.words); settings > maxSettings {
-			return nil, c.overBudget(f.path, fmt.Sprintf("more than %d zfs options", maxSettings))
+			return "", c.overBudget(f.path, fmt.Sprintf("more than %d zfs options", maxSettings))
 		}
 		c.Warnings = append(c.Warnings, f.parsed.warnings...)
 		for _, w := range f.parsed.words {
@@ -202,28 +255,22 @@ func Load(fsys *rootfs.FS) (*Config, error) {
 			Msg: "not read by modprobe: kmod reads only the modprobe.d directories (module-init-tools read this file; libkmod/libkmod.c default_config_paths); move it to /etc/modprobe.d/zfs.conf; it sets " + list(s)})
 	}
 	c.Warnings = append(c.Warnings, late...)
+	return dashdash, nil
+}
 
-	cmd, err := c.read(CmdlinePath, maxConf)
-	switch {
-	case err == nil:
-		c.Cmdline = strings.TrimSpace(string(cmd))
-		for _, w := range parseCmdline(cmd) {
-			if dashdash != "" {
-				c.Warnings = append(c.Warnings, Warning{Path: CmdlinePath,
-					Msg: fmt.Sprintf("zfs.%s is ignored by the kernel: it comes after the '--' word in %s", w.text(), dashdash)})
-				continue
-			}
-			if msg := valueProblem(w.Setting, w.hasValue); msg != "" {
-				c.Warnings = append(c.Warnings, Warning{Path: CmdlinePath, Msg: "zfs." + msg})
-			}
-			c.Settings = append(c.Settings, w.Setting)
+// addCmdline adds a kernel command line's zfs words after what is there.
+func (c *Config) addCmdline(words []word, dashdash string) {
+	for _, w := range words {
+		if dashdash != "" {
+			c.Warnings = append(c.Warnings, Warning{Path: w.Path, Line: w.Line,
+				Msg: fmt.Sprintf("zfs.%s is ignored by the kernel: it comes after the '--' word in %s", w.text(), dashdash)})
+			continue
 		}
-	case errors.Is(err, fs.ErrNotExist):
-	default:
-		return nil, err
+		if msg := valueProblem(w.Setting, w.hasValue); msg != "" {
+			c.Warnings = append(c.Warnings, Warning{Path: w.Path, Line: w.Line, Msg: "zfs." + msg})
+		}
+		c.Settings = append(c.Settings, w.Setting)
 	}
-	c.Warnings = append(c.Warnings, overrides(c.Settings)...)
-	return c, nil
 }
 
 func isConfName(name string) bool {
@@ -236,12 +283,7 @@ func (c *Config) scanZFS(f *confFile) ([]Setting, bool) {
 	if !f.regular {
 		return nil, false
 	}
-	fh, err := c.fsys.OpenRegular(f.resolved)
-	if err != nil {
-		return nil, false
-	}
-	defer fh.Close()
-	data, err := io.ReadAll(io.LimitReader(fh, maxScan))
+	data, err := c.tree.prefix(f.resolved, maxScan)
 	if err != nil {
 		return nil, false
 	}
@@ -268,8 +310,10 @@ func (w word) text() string {
 	return w.Param + "=" + w.Value
 }
 
-// parseCmdline is ParseCmdline on bytes, keeping whether a word had '='.
-func parseCmdline(data []byte) []word {
+// parseCmdline is ParseCmdline on bytes, keeping whether a word had '=',
+// with the settings' Path and Line set to where the command line comes
+// from.
+func parseCmdline(data []byte, where string, line int) []word {
 	if len(data) > kcmdlineSize-1 {
 		data = data[:kcmdlineSize-1]
 	}
@@ -284,7 +328,7 @@ func parseCmdline(data []byte) []word {
 				break
 			}
 			out = append(out, word{
-				Setting:  Setting{Param: a.param, Value: a.value, Path: CmdlinePath, Source: FromCmdline},
+				Setting:  Setting{Param: a.param, Value: a.value, Path: where, Line: line, Source: FromCmdline},
 				hasValue: a.hasValue,
 			})
 		}
@@ -313,9 +357,18 @@ func overrides(settings []Setting) []Warning {
 		}
 		win := settings[j]
 		var msg string
-		if win.Source == FromCmdline {
-			msg = fmt.Sprintf("%s is overridden by %s on the kernel command line (%s)", s, win, CmdlinePath)
-		} else {
+		switch {
+		case s.Source == FromCmdline && win.Source == FromCmdline && s.Path != win.Path:
+			// This boot's command line and the next boot's, or two
+			// sources of the next boot's: the same value is one setting
+			// seen twice.
+			if sameValue(s.Value, win.Value) {
+				continue
+			}
+			msg = fmt.Sprintf("%s differs from %s at %s, a source of the next boot's command line, which arcadvise takes as the one that applies", s, win, win.Where())
+		case win.Source == FromCmdline:
+			msg = fmt.Sprintf("%s is overridden by %s on the kernel command line (%s)", s, win, win.Where())
+		default:
 			msg = fmt.Sprintf("%s is set twice: overridden by %s at %s (the last one wins)", s, win, win.Where())
 		}
 		out = append(out, Warning{Path: s.Path, Line: s.Line, Msg: msg})
@@ -370,24 +423,13 @@ func (c *Config) All(param string) []Setting {
 	return out
 }
 
-// resolve resolves the absolute admin path p inside the root as the
-// kernel would if the root were "/" (internal/rootfs): the result is an
-// admin path.
-func (c *Config) resolve(p string) (string, error) {
-	res, err := c.fsys.Resolve(p)
-	if err != nil {
-		return "", err
-	}
-	return "/" + res, nil
-}
-
 // read reads the regular file at the admin path p, at most max bytes (and
 // never more than one file's maxConf).
 func (c *Config) read(p string, max int64) ([]byte, error) {
 	if max > maxConf {
 		max = maxConf
 	}
-	b, err := c.fsys.ReadFile(p, max)
+	b, err := c.tree.readFile(p, max)
 	if errors.Is(err, rootfs.ErrTooLarge) && max < maxConf {
 		return nil, c.overBudget(p, fmt.Sprintf("more than %d bytes in all", maxTotal))
 	}
@@ -409,7 +451,7 @@ const (
 var ErrBudget = errors.New("past arcadvise's budget for modprobe configuration")
 
 func (c *Config) overBudget(p, what string) error {
-	return fmt.Errorf("%s: %w: %s (a real host has a few kilobytes; is this the right --root?)", c.fsys.Path(p), ErrBudget, what)
+	return fmt.Errorf("%s: %w: %s (a real host has a few kilobytes; is this the right --root?)", c.tree.path(p), ErrBudget, what)
 }
 
 // fileNamed returns the file modprobe reads under base name name.

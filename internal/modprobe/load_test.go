@@ -217,6 +217,5 @@ func TestResolveIn(t *testing.T) {
 
 // resolveIn resolves the admin path p inside root the way Load does.
 func resolveIn(t *testing.T, root, p string) (string, error) {
-	c := &Config{fsys: testutil.OpenRoot(t, root)}
-	return c.resolve(p)
+	return rootTree{testutil.OpenRoot(t, root)}.resolve(p)
 }

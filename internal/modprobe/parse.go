@@ -657,7 +657,7 @@ func ParseCmdline(r io.Reader) ([]Setting, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", CmdlinePath, err)
 	}
-	words := parseCmdline(data)
+	words := parseCmdline(data, CmdlinePath, 0)
 	out := make([]Setting, len(words))
 	for i, w := range words {
 		out[i] = w.Setting
