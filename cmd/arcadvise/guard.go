@@ -52,7 +52,18 @@ const syslogSocketEnv = "ARCADVISE_SYSLOG_SOCKET"
 // shares): acting is set when the run begins to act, abandoned when its
 // budget ran out before: from then on it must not act (the run is
 // reporting a timeout with nothing written).
-type guardGate struct{ acting, abandoned bool }
+type guardGate struct {
+	acting, abandoned bool
+	// stage is what the run is doing, for the timeout's message.
+	stage string
+}
+
+// at records what the run is doing now.
+func (g *guardGate) at(stage string) {
+	actMu.Lock()
+	g.stage = stage
+	actMu.Unlock()
+}
 
 // enter is called just before the act: false when the run was abandoned.
 func (g *guardGate) enter() bool {
@@ -163,17 +174,18 @@ func guardWithin(ctx context.Context, deadline time.Time, gate *guardGate, work 
 		return <-done
 	}
 	gate.abandoned = true
+	stage := gate.stage
 	actMu.Unlock()
-	return stopped(ctx)
+	return stopped(ctx, stage)
 }
 
-// stopped is the outcome of a run stopped before it acted: by the budget
-// (Timeout), or by a signal (Error).
-func stopped(ctx context.Context) guardOutcome {
+// stopped is the outcome of a run stopped before it acted, while at stage:
+// by the budget (Timeout), or by a signal (Error).
+func stopped(ctx context.Context, stage string) guardOutcome {
 	if ctx.Err() != nil {
-		return guardOutcome{plan: guard.Plan{Decision: guard.Error}, err: fmt.Errorf("%w: nothing was written", context.Cause(ctx))}
+		return guardOutcome{plan: guard.Plan{Decision: guard.Error}, err: fmt.Errorf("%w while %s: nothing was written", context.Cause(ctx), stage)}
 	}
-	return guardOutcome{plan: guard.Plan{Decision: guard.Timeout}, err: errBudget}
+	return guardOutcome{plan: guard.Plan{Decision: guard.Timeout}, err: fmt.Errorf("the budget ran out while %s", stage)}
 }
 
 var errBudget = errors.New("the budget ran out before a decision")
@@ -201,15 +213,18 @@ func guardDecide(ctx context.Context, fsys *rootfs.FS, o *cli.Options, pol guard
 		out.err = err
 		return out
 	}
+	waiting := "waiting for the lock on " + fsys.Path(modprobeDir) + " (another arcadvise --write or --guard holds it)"
+	gate.at(waiting)
 	unlock, err := lockModprobeD(fsys, deadline)
 	if err != nil {
-		if time.Now().After(deadline) {
-			out.plan.Decision, out.err = guard.Timeout, fmt.Errorf("%w: waiting for the lock on %s: %v", errBudget, fsys.Path(modprobeDir), err)
+		if !time.Now().Before(deadline) {
+			out.plan.Decision, out.err = guard.Timeout, errors.New("the budget ran out while "+waiting)
 			return out
 		}
 		return fail(err)
 	}
 	out.unlock = unlock
+	gate.at("reading the host under " + o.Root)
 	snap, _, replay, err := readHost(ctx, fsys, o, io.Discard)
 	switch {
 	case err != nil:
@@ -222,12 +237,14 @@ func guardDecide(ctx context.Context, fsys *rootfs.FS, o *cli.Options, pol guard
 	}
 	var xml *declared.Guest
 	if o.GuestXML == "-" {
+		gate.at("reading " + guestXMLName)
 		g, err := readGuestXML(ctx, o.GuardGuest.ID)
 		if err != nil {
 			return fail(err)
 		}
 		xml = &g
 	}
+	gate.at("reading what the host declares")
 	auto, err := guardReservation(snap, o, out.guest, xml)
 	if err != nil {
 		return fail(err)
