@@ -104,7 +104,7 @@ func guardRoot(t *testing.T, running204 bool) string {
 func fakeModule(t *testing.T, root string) {
 	t.Helper()
 	done := make(chan int, 1)
-	go func() { done <- runFakeZFS(root, time.Minute) }()
+	go func() { done <- runFakeZFS(root, 4*time.Minute) }()
 	for end := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
 		if _, err := os.Stat(filepath.Join(root, "fakezfs.ready")); err == nil {
 			break
