@@ -235,6 +235,7 @@ virsh list --all
 		t.Errorf("the textfile after the stop:\n%s", prom)
 	}
 	refused := readFile(t, filepath.Join(out, "refused.err"))
+	t.Logf("virsh create, refused:\n%s", refused)
 	if !strings.Contains(refused, "arcadvise: guard libvirt:big pre-start: refused: the reservation 7.20 GiB leaves 73.93 MiB for the ARC, 182.06 MiB short of the smallest useful ARC (256 MiB); the start is refused (strict mode)") {
 		t.Errorf("virsh create's error lacks the guard's message:\n%s", refused)
 	}
