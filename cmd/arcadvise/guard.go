@@ -476,7 +476,7 @@ func guardMessage(o *cli.Options, pol guard.Policy, strict bool, out guardOutcom
 		fmt.Fprintf(&b, "; %s=%d (%s): arcstats %s %d → %d", a.Param, a.Value, size.Format(a.Value), a.Field, a.Before, a.After)
 	}
 	for _, n := range out.notes {
-		fmt.Fprintf(&b, "; %s", n)
+		fmt.Fprintf(&b, "; %s", strings.TrimSuffix(n, "."))
 	}
 	if o.GuardPhase == guard.PreStart {
 		switch {

@@ -273,6 +273,7 @@ func TestGuardPreStart(t *testing.T) {
 			if el := time.Since(start); tc.lockHeld && el > 2*time.Second {
 				t.Errorf("the run took %s with a 300ms budget", el)
 			}
+			t.Logf("stderr:\n%s", stderr)
 			if code != tc.wantCode {
 				t.Errorf("exit %d, want %d", code, tc.wantCode)
 			}

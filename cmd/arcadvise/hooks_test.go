@@ -181,6 +181,7 @@ func TestLibvirtHook(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts libvirtd")
 	}
+	testutil.Tool(t, "qemu-system-x86_64", "qemu-system-x86")
 	fits := guardRoot(t, false)
 	full := guardRoot(t, true)
 	tf := t.TempDir()

@@ -192,8 +192,8 @@ func TestGuardTextfile(t *testing.T) {
 		t.Errorf("read back %d, %v; want 7", n, err)
 	}
 	for in, want := range map[string]string{
-		"arcadvise_guard_lowered_total -1\n":  "not a count",
-		"arcadvise_guard_lowered_total 1.5\n": "not a count",
+		"arcadvise_guard_lowered_total -1\n":                                                   "not a count",
+		"arcadvise_guard_lowered_total 1.5\n":                                                  "not a count",
 		"arcadvise_guard_lowered_total{a=\"b\"} 1\narcadvise_guard_lowered_total{a=\"c\"} 1\n": "appears 2 times",
 		"{\n": "",
 	} {
