@@ -12,7 +12,8 @@ cd "$(dirname "$0")"
 # (the packages), strace (a read-only run creates no file), libvirtd and
 # virsh (a real libvirt defines domains in a private namespace for
 # internal/declared, and starts one through the guard's hook), qemu-system-x86
-# (the QEMU of that TCG domain: libvirt only recommends it), qemu-img (the lane's overlay, in test/vm's trap test),
+# (the QEMU of that TCG domain: libvirt only recommends it), qemu-img (the
+# lane's overlay, in test/vm's trap test),
 # the lint of every shell script, shellcheck, and for internal/initramfs the
 # initramfs builders (initramfs-tools-core's mkinitramfs with linux-base,
 # dracut-core's dracut, which install side by side), kmod's depmod, cpio and
@@ -42,6 +43,7 @@ if (( ${#need[@]} > 0 )) && [[ $EUID == 0 ]] && command -v apt-get >/dev/null; t
 fi
 go vet ./...
 # Lint, at the versions go.mod pins (go tool: built once, cached).
+# shellcheck disable=SC2046 # the file list is split into arguments on purpose
 unformatted=$(go tool goimports -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './.git/*'))
 if [[ -n $unformatted ]]; then
   echo "test.sh: goimports wants to reformat: $unformatted" >&2
