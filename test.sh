@@ -11,7 +11,9 @@ cd "$(dirname "$0")"
 # read-only /etc), go-md2man, groff and man (the man page), lintian and rpm
 # (the packages), strace (a read-only run creates no file), libvirtd and
 # virsh (a real libvirt defines domains in a private namespace for
-# internal/declared), qemu-img (the lane's overlay, in test/vm's trap test),
+# internal/declared, and starts one through the guard's hook), qemu-system-x86
+# (the QEMU of that TCG domain: libvirt only recommends it), qemu-img (the
+# lane's overlay, in test/vm's trap test),
 # the lint of every shell script, shellcheck, and for internal/initramfs the
 # initramfs builders (initramfs-tools-core's mkinitramfs with linux-base,
 # dracut-core's dracut, which install side by side), kmod's depmod, cpio and
@@ -25,6 +27,7 @@ for t in prometheus-node-exporter:prometheus-node-exporter promtool:prometheus \
          systemd-analyze:systemd ansible-playbook:ansible-core unshare:util-linux \
          go-md2man:go-md2man groff:groff-base man:man-db lintian:lintian rpm:rpm \
          strace:strace libvirtd:libvirt-daemon-system virsh:libvirt-clients \
+         qemu-system-x86_64:qemu-system-x86 \
          qemu-img:qemu-utils shellcheck:shellcheck \
          mkinitramfs:initramfs-tools-core linux-version:linux-base dracut:dracut-core \
          depmod:kmod cpio:cpio gzip:gzip bzip2:bzip2 xz:xz-utils lz4:lz4 lzop:lzop zstd:zstd; do

@@ -3,7 +3,8 @@
 # with nfpm (installed with `go install` at a fixed version into $DIST/tools),
 # a .deb and an .rpm in $DIST:
 # /usr/bin/arcadvise, arcadvise(8), bash and zsh completions, the textfile
-# service and timer (installed disabled), /etc/default/arcadvise, the README,
+# service and timer (installed disabled), /etc/default/arcadvise, the guard's
+# hooks under /usr/share/arcadvise (Proxmox VE, libvirt), the README,
 # the changelog and the copyright. Needs Go and go-md2man (Debian package).
 # VERSION defaults to 0.1.0~git<date>.<commit> from the checkout; DIST (default
 # the checkout's dist/; a relative DIST is taken from the directory build.sh is
@@ -36,6 +37,8 @@ go run ./packaging/completions bash >"$STAGE/arcadvise.bash"
 go run ./packaging/completions zsh >"$STAGE/_arcadvise"
 cp contrib/systemd/arcadvise-textfile.service contrib/systemd/arcadvise-textfile.timer "$STAGE/"
 cp contrib/systemd/arcadvise.default "$STAGE/arcadvise.default"
+cp contrib/proxmox/arcadvise-hook "$STAGE/arcadvise-hook"
+cp contrib/libvirt/qemu "$STAGE/libvirt-qemu"
 cp README.md "$STAGE/README.md" && gzip -9nc README.md >"$STAGE/README.md.gz"
 cp packaging/copyright "$STAGE/copyright"
 cp packaging/lintian-overrides "$STAGE/lintian-overrides"

@@ -50,7 +50,8 @@ func TestPackages(t *testing.T) {
 	}
 
 	common := []string{"/etc/default/arcadvise", "/usr/bin/arcadvise", "/usr/share/man/man8/arcadvise.8.gz",
-		"/usr/share/bash-completion/completions/arcadvise"}
+		"/usr/share/bash-completion/completions/arcadvise",
+		"/usr/share/arcadvise/proxmox/arcadvise-hook", "/usr/share/arcadvise/libvirt/qemu"}
 	list := func(name string, args ...string) string {
 		b, err := exec.Command(name, args...).CombinedOutput()
 		if err != nil {

@@ -16,7 +16,8 @@ import (
 func TestShellcheck(t *testing.T) {
 	sc := testutil.Tool(t, "shellcheck", "shellcheck")
 	repo := testutil.RepoRoot(t)
-	host := []string{".ci/run"}
+	// The hooks have the names their hypervisors call them by.
+	host := []string{".ci/run", "contrib/proxmox/arcadvise-hook", "contrib/libvirt/qemu"}
 	guest := []string{"test/vm/guest/zfslab-hook"}
 	err := filepath.WalkDir(repo, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {

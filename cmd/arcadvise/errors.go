@@ -21,6 +21,7 @@ const (
 	exitUsage         = 2                 // usage or input error, or a refused write
 	exitOvercommitted = 3                 // the reservation leaves no room for a valid cap
 	exitIgnored       = apply.CodeIgnored // the module ignored a live value (4)
+	exitRefusedStart  = 5                 // --guard refused a guest's start (strict mode)
 )
 
 // exitError carries an exit code and an optional hint to the user.

@@ -52,6 +52,9 @@ func runSafe(ctx context.Context, args []string, stdout, stderr, tty io.Writer) 
 	if err != nil {
 		return reportErr(stderr, err)
 	}
+	if o.Guard != "" {
+		return runGuard(ctx, o, stderr)
+	}
 	code, err := advise(ctx, o, mode, stdout, tty)
 	if err != nil {
 		return reportErr(stderr, err)

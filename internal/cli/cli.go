@@ -12,6 +12,7 @@ import (
 
 	"github.com/arcadvise/arcadvise/internal/apply"
 	"github.com/arcadvise/arcadvise/internal/declared"
+	"github.com/arcadvise/arcadvise/internal/guard"
 	"github.com/arcadvise/arcadvise/internal/size"
 )
 
@@ -21,6 +22,8 @@ const UsageHead = `Usage:
               [--root DIR] [--format text|json|prometheus] [--textfile DIR]
               [--sample DURATION]
               [--diff | --write [--live] | --live | --check] [--force]
+    arcadvise --reserve auto --guard pre-start|post-stop --guest KIND:ID
+              [--guest-xml -] [--guard-strict] [--root DIR] [--textfile DIR]
 
 arcadvise reads the ARC's state (/proc/spl/kstat/zfs/arcstats), the memory
 picture (/proc/meminfo, /proc/pressure/memory, /proc/vmstat) and the zfs
@@ -42,10 +45,12 @@ Examples:
     arcadvise --reserve 20G --write --live
     arcadvise --arc-max 8G --check
     arcadvise --reserve 20G --textfile /var/lib/prometheus/node-exporter
+    arcadvise --reserve auto --guard pre-start --guest pve-qemu:100
 
 Exit status: 0 ok, 1 drift found by --check, 2 usage or input error or a
 refused write, 3 the reservation leaves no room for a valid cap, 4 the module
-ignored a value applied with --live.
+ignored a value applied with --live, 5 --guard refused a guest's start
+(strict mode).
 `
 
 // Options are the parsed flags.
@@ -65,12 +70,22 @@ type Options struct {
 	Live     bool
 	Check    bool
 	Force    bool
-	Sample   time.Duration
-	Interval time.Duration
-	Series   bool
-	Verbose  bool
-	Help     bool
-	Version  bool
+	// Guard is --guard: the phase a hook runs arcadvise at ("" without).
+	Guard string
+	// Guest is --guest KIND:ID, GuestXML --guest-xml ("-": stdin),
+	// GuardStrict --guard-strict.
+	Guest       string
+	GuestXML    string
+	GuardStrict bool
+	// GuardPhase and GuardGuest are Guard and Guest parsed by Mode.
+	GuardPhase guard.Phase
+	GuardGuest guard.Guest
+	Sample     time.Duration
+	Interval   time.Duration
+	Series     bool
+	Verbose    bool
+	Help       bool
+	Version    bool
 	// IntervalSet: --interval was given (it means nothing without --sample).
 	IntervalSet bool
 	// GuestsSet: --guests was given (it means nothing without --reserve auto).
@@ -117,6 +132,10 @@ func Parse(args []string) (*Options, error) {
 	fset.BoolVar(&o.Live, "live", false, "also set the value now through /sys/module/zfs/parameters and read c_max back")
 	fset.BoolVar(&o.Check, "check", false, "exit 0 when the next-boot configuration and the running c_max match the recommendation, 1 when they drift")
 	fset.BoolVar(&o.Force, "force", false, "write or apply a value the module would ignore, or one the kernel command line overrides")
+	fset.StringVar(&o.Guard, "guard", "", "run as a hypervisor's hook at `PHASE` pre-start or post-stop of the guest --guest names: before it starts, lower zfs_arc_max live when the cap in effect leaves it no room; after it stops, raise it back when /etc/default/arcadvise says ARCADVISE_GUARD_RAISE=yes. Needs --reserve auto")
+	fset.StringVar(&o.Guest, "guest", "", "the guest the --guard hook runs for, as `KIND:ID`: pve-qemu:VMID, pve-lxc:CTID, pve:VMID (whichever config /etc/pve has) or libvirt:NAME")
+	fset.StringVar(&o.GuestXML, "guest-xml", "", "with --guard and a libvirt guest, read its domain XML from `-` (stdin), as libvirt gives it to its hook: a transient domain has no file under /etc/libvirt/qemu")
+	fset.BoolVar(&o.GuardStrict, "guard-strict", false, "with --guard pre-start, refuse the start (exit 5) when no cap leaves the guest room, or the guard cannot decide; as ARCADVISE_GUARD_STRICT=yes in /etc/default/arcadvise")
 	fset.BoolVarP(&o.Version, "version", "V", false, "print the version and exit")
 	fset.BoolVarP(&o.Help, "help", "h", false, "print this help and exit")
 	o.fset = fset
@@ -170,6 +189,9 @@ func (o *Options) Mode() (apply.Mode, error) {
 	case o.Series && o.Format != "json":
 		return 0, Usage("add --format json", "--series is part of the JSON document")
 	}
+	if o.Guard != "" || o.Guest != "" || o.GuestXML != "" || o.GuardStrict {
+		return o.guardMode()
+	}
 	switch {
 	case o.Write && o.Live:
 		return apply.WriteLive, nil
@@ -181,6 +203,40 @@ func (o *Options) Mode() (apply.Mode, error) {
 		return apply.Check, nil
 	case o.Diff:
 		return apply.Diff, nil
+	}
+	return apply.Advise, nil
+}
+
+// guardMode checks the flags of --guard: the phase, the guest, --reserve
+// auto, and nothing that reports, samples or acts otherwise. The guard acts
+// itself (a live value, through the same apply path as --live); Mode
+// returns Advise for it, and the command runs it apart.
+func (o *Options) guardMode() (apply.Mode, error) {
+	const hint = "a hook runs: arcadvise --reserve auto [--reserve SIZE]... --guard pre-start|post-stop --guest KIND:ID [--guest-xml -] [--guard-strict]"
+	var err error
+	switch {
+	case o.Guard == "":
+		return 0, Usage(hint, "--guest, --guest-xml and --guard-strict go with --guard")
+	case o.Guest == "":
+		return 0, Usage(hint, "--guard needs --guest KIND:ID")
+	case !o.Reserve.Auto():
+		return 0, Usage("the guard counts the guest among what the host declares: add --reserve auto (sizes may be given beside it)", "--guard needs --reserve auto")
+	case o.Diff || o.Write || o.Live || o.Check || o.ArcMax.IsSet || o.Sample != 0 || o.Series || o.Format != "text":
+		return 0, Usage(hint, "--guard does not go with --diff, --write, --live, --check, --arc-max, --sample, --series or --format")
+	case o.GuestXML != "" && o.GuestXML != "-":
+		return 0, Usage("libvirt gives its hook the domain XML on stdin: --guest-xml -", "--guest-xml takes - (stdin), not %q", o.GuestXML)
+	}
+	if o.GuardPhase, err = guard.ParsePhase(o.Guard); err != nil {
+		return 0, Usage(hint, "%v", err)
+	}
+	if o.GuardGuest, err = guard.ParseGuest(o.Guest); err != nil {
+		return 0, Usage(hint, "%v", err)
+	}
+	switch {
+	case o.GuestXML != "" && o.GuardGuest.Kind != declared.Libvirt:
+		return 0, Usage(hint, "--guest-xml is a libvirt domain's XML; --guest %s is not a libvirt guest", o.Guest)
+	case o.GuardStrict && o.GuardPhase != guard.PreStart:
+		return 0, Usage("strict mode refuses a start; at post-stop there is nothing to refuse", "--guard-strict goes with --guard pre-start")
 	}
 	return apply.Advise, nil
 }

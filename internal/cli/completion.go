@@ -14,11 +14,13 @@ import (
 // valueHints are the values a flag's argument completes to: a word list, or
 // "DIR" (directories), "FILE" (files).
 var valueHints = map[string]string{
-	"format":   "text json prometheus",
-	"root":     "DIR",
-	"textfile": "DIR",
-	"reserve":  "auto observed",
-	"guests":   "running boot all",
+	"format":    "text json prometheus",
+	"root":      "DIR",
+	"textfile":  "DIR",
+	"reserve":   "auto observed",
+	"guests":    "running boot all",
+	"guard":     "pre-start post-stop",
+	"guest-xml": "-",
 }
 
 type flagInfo struct {

@@ -62,7 +62,11 @@ func TestBashCompletes(t *testing.T) {
 		{"arcadvise --reserve obs", "observed"},
 		{"arcadvise --reserve au", "auto"},
 		{"arcadvise --reserve auto --guests ''", "running boot all"},
-		{"arcadvise --reserve auto --gu", "--guests"},
+		{"arcadvise --reserve auto --guests", "--guests"},
+		{"arcadvise --reserve auto --gu", "--guard --guard-strict --guest --guest-xml --guests"},
+		{"arcadvise --reserve auto --guard ''", "pre-start post-stop"},
+		{"arcadvise --reserve auto --guard p", "pre-start post-stop"},
+		{"arcadvise --reserve auto --guard post", "post-stop"},
 	} {
 		words := strings.Fields(tc.words)
 		cmd := exec.Command(bash, "-c", `source "$1"; shift; COMP_WORDS=("$@"); COMP_CWORD=$(($#-1)); [[ ${COMP_WORDS[COMP_CWORD]} == "''" ]] && COMP_WORDS[COMP_CWORD]=; _arcadvise; echo "${COMPREPLY[*]}"`, "-", script)

@@ -17,6 +17,9 @@ import (
 // Guests (every source but cgroup):
 //
 //   - a template never counts: it is never started;
+//   - a guest the guard marks Starting counts whatever the rule (it is
+//     about to run), its huge pages as a stopped guest's; one it marks
+//     Stopping never counts (it has just stopped);
 //   - rule Boot (the default) counts the running guests and those that
 //     start at boot (PVE onboot, a libvirt autostart link); Running only
 //     the running ones; All every guest;
@@ -80,6 +83,10 @@ func selected(g *Guest, rule Rule) (bool, string) {
 	switch {
 	case g.Template:
 		return false, "template: never started"
+	case g.Starting:
+		return true, "starting (arcadvise --guard pre-start counts it in full)"
+	case g.Stopping:
+		return false, "stopped (arcadvise --guard post-stop leaves it out)"
 	case g.Running:
 		return true, "running"
 	case rule == Running:
@@ -128,7 +135,7 @@ func countGuest(g *Guest, rule Rule, hp HugePages, avail map[uint64]uint64) {
 		if sz > 0 {
 			name = size.Format(sz)
 		}
-		if g.Running {
+		if g.Running && !g.Starting {
 			notes = append(notes, fmt.Sprintf("%s on %s pages, in HugePages_Total: the hugepages term holds it",
 				size.Format(u.Bytes), name))
 			continue

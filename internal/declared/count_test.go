@@ -222,3 +222,33 @@ func TestCountCgroups(t *testing.T) {
 		{"huge.slice", true, memTotal, "more than MemTotal"},
 	})
 }
+
+// TestCountStartingStopping: the guard's marks override the rule. A
+// stopped guest that does not start at boot counts in full when it is
+// starting, even under --guests running; one on 2 MiB huge pages counts 0
+// when the free pool covers it and in full when it does not (its pages
+// are allocated at its start); a running guest marked stopping counts 0.
+func TestCountStartingStopping(t *testing.T) {
+	host := Host{MemTotal: 8 * gib, HugePages: HugePages{Default: 2 * mib,
+		Pools: []HugePool{{PageSize: 2 * mib, Total: 256, Free: 256}}}}
+	gs := []Guest{
+		{Source: PVEQemu, ID: "100", DeclaredBytes: 2 * gib, Starting: true},
+		{Source: PVEQemu, ID: "101", DeclaredBytes: 512 * mib, Starting: true,
+			Hugepages: []HugePageUse{{PageSize: 2 * mib, Bytes: 512 * mib}}},
+		{Source: PVEQemu, ID: "102", DeclaredBytes: gib, Starting: true,
+			Hugepages: []HugePageUse{{PageSize: 2 * mib, Bytes: gib}}},
+		{Source: PVELXC, ID: "200", DeclaredBytes: gib, Running: true, OnBoot: true, Stopping: true},
+		{Source: Libvirt, ID: "tpl", DeclaredBytes: gib, Template: true, Starting: true},
+	}
+	for _, rule := range []Rule{Running, Boot, All} {
+		checkCount(t, Count(gs, rule, host), []counted{
+			{"100", true, 2 * gib, "starting"},
+			// 512 MiB = 256 pages of 2 MiB: the whole free pool.
+			{"101", true, 0, "256 free pages of the pool cover it"},
+			// 1 GiB = 512 pages; none are left.
+			{"102", true, gib, "the pool has 0 free pages, it needs 512"},
+			{"200", false, 0, "stopped (arcadvise --guard post-stop leaves it out)"},
+			{"tpl", false, 0, "template"},
+		})
+	}
+}

@@ -94,6 +94,11 @@ type Guest struct {
 	Pinned bool
 
 	Running, OnBoot, Template bool
+	// Starting and Stopping are set by arcadvise's guard (--guard), not
+	// read from a file: the guest a hook is about to start counts in full
+	// whatever the rule says, its huge pages as a stopped guest's (they are
+	// allocated at its start); the guest that has just stopped counts 0.
+	Starting, Stopping bool
 	// Cgroup is the cgroup v2 path (under /sys/fs/cgroup, no leading
 	// slash) the guest owns, for de-duplication; "" if unknown.
 	Cgroup string
@@ -169,6 +174,9 @@ const (
 	// tens of KiB (the largest in its test suite is 19 KiB); 4 MiB leaves
 	// room for domains with hundreds of devices.
 	maxXML = 4 << 20
+	// MaxLibvirtXML is maxXML, for a domain XML read from elsewhere (the
+	// guard's --guest-xml -, what libvirt gives its hook on stdin).
+	MaxLibvirtXML = maxXML
 	// maxXMLDepth bounds element nesting. A domain's deepest elements are
 	// about 8 levels down (domstatus adds one).
 	maxXMLDepth = 64

@@ -228,15 +228,20 @@ func (t *TextfileDir) Close() error { return t.d.Close() }
 // temporary file by path, which follows a symlink the directory's owner
 // can put there (a root escape).
 func (t *TextfileDir) Write(reg *prometheus.Registry) error {
+	return t.writeAs(Textfile, reg)
+}
+
+// writeAs writes the registry as name in the directory (Write).
+func (t *TextfileDir) writeAs(name string, reg *prometheus.Registry) error {
 	var b bytes.Buffer
 	if err := WriteText(&b, reg); err != nil {
 		return err
 	}
-	staged, err := t.d.Stage(Textfile, b.Bytes(), rootfs.Attrs{Perm: 0o644, UID: -1, GID: -1})
+	staged, err := t.d.Stage(name, b.Bytes(), rootfs.Attrs{Perm: 0o644, UID: -1, GID: -1})
 	if err != nil {
 		return err
 	}
-	if err := staged.Commit(Textfile, nil, 0); err != nil {
+	if err := staged.Commit(name, nil, 0); err != nil {
 		staged.Discard()
 		return err
 	}

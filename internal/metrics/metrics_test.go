@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/arcadvise/arcadvise/internal/apply"
+	"github.com/arcadvise/arcadvise/internal/guard"
 	"github.com/arcadvise/arcadvise/internal/policy"
 	"github.com/arcadvise/arcadvise/internal/pressure"
 	"github.com/arcadvise/arcadvise/internal/report"
@@ -184,4 +185,55 @@ func TestInitramfsStale(t *testing.T) {
 			t.Errorf("%d images: want %s in\n%s", len(tc.images), tc.want, got)
 		}
 	}
+}
+
+// TestGuardTextfile: the guard's metrics as node_exporter reads them, and
+// the counter read back from them.
+func TestGuardTextfile(t *testing.T) {
+	at := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	var b bytes.Buffer
+	if err := WriteText(&b, GuardRegistry(GuardRun{Version: "0.1.0", Decision: guard.Lowered, At: at, LoweredTotal: 7})); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	for _, w := range []string{
+		"arcadvise_guard_last_decision{decision=\"lowered\"} 1\n",
+		"arcadvise_guard_last_decision{decision=\"fits\"} 0\n",
+		"arcadvise_guard_last_decision{decision=\"refused\"} 0\n",
+		"arcadvise_guard_last_decision{decision=\"timeout\"} 0\n",
+		"arcadvise_guard_last_decision_timestamp_seconds 1.767323045e+09\n",
+		"# TYPE arcadvise_guard_lowered_total counter\narcadvise_guard_lowered_total 7\n",
+		"arcadvise_guard_info{version=\"0.1.0\"} 1\n",
+	} {
+		if !strings.Contains(out, w) {
+			t.Errorf("lacks %q:\n%s", w, out)
+		}
+	}
+	if n, err := ParseGuardLowered(strings.NewReader(out)); err != nil || n != 7 {
+		t.Errorf("read back %d, %v; want 7", n, err)
+	}
+	for in, want := range map[string]string{
+		"arcadvise_guard_lowered_total -1\n":                                                   "not a count",
+		"arcadvise_guard_lowered_total 1.5\n":                                                  "not a count",
+		"arcadvise_guard_lowered_total{a=\"b\"} 1\narcadvise_guard_lowered_total{a=\"c\"} 1\n": "appears 2 times",
+		"{\n": "",
+	} {
+		if _, err := ParseGuardLowered(strings.NewReader(in)); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%q: %v, want an error with %q", in, err, want)
+		}
+	}
+	if n, err := ParseGuardLowered(strings.NewReader("other_metric 5\n")); n != 0 || err != nil {
+		t.Errorf("without the counter: %d, %v", n, err)
+	}
+}
+
+// FuzzParseGuardLowered: a count or an error, never a panic.
+func FuzzParseGuardLowered(f *testing.F) {
+	f.Add([]byte("arcadvise_guard_lowered_total 3\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		n, err := ParseGuardLowered(bytes.NewReader(data))
+		if err == nil && n > 1<<53 {
+			t.Fatalf("%d", n)
+		}
+	})
 }

@@ -39,6 +39,15 @@ start_libvirtd() {
   if [[ -z $virtlogd_pid ]]; then
     virtlogd >>"$out/virtlogd.log" 2>&1 &
     virtlogd_pid=$!
+    # A domain started before virtlogd listens fails ("Failed to connect
+    # socket to '/run/libvirt/virtlogd-sock'"), as seen on a loaded host.
+    for _ in $(seq 600); do
+      if [[ -S /run/libvirt/virtlogd-sock ]]; then break; fi
+      if ! kill -0 "$virtlogd_pid" 2>/dev/null; then
+        echo "virtlogd exited; its log:" >&2; tail -n 30 "$out/virtlogd.log" >&2; return 1
+      fi
+      sleep 0.2
+    done
   fi
   libvirtd --pid-file /run/libvirt/arcadvise-test-libvirtd.pid >>"$out/libvirtd.log" 2>&1 &
   libvirtd_pid=$!
