@@ -260,5 +260,5 @@ func autostart(fsys *rootfs.FS, file string) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	return os.SameFile(a, b), nil
+	return rootfs.SameFile(a, b), nil
 }

@@ -155,7 +155,7 @@ type Mounts struct {
 func ParseMounts(r io.Reader, name string) (Mounts, error) {
 	m := Mounts{Read: true}
 	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64*1024), 1024*1024)
+	sc.Buffer(nil, 1024*1024) // from 4 KiB, grown as a line needs
 	for n := 1; sc.Scan(); n++ {
 		line := sc.Text()
 		if strings.TrimSpace(line) == "" {

@@ -55,6 +55,9 @@ func (tb *tables) table(w io.Writer, width int, header []string, rows [][]string
 		}
 	}
 	if tb.t == nil {
+		// twwidth's width cache (an LRU behind a mutex) costs more than it
+		// saves on a few hundred short cells: off.
+		twwidth.SetCacheCapacity(0)
 		tb.t = tablewriter.NewTable(&tb.buf,
 			tablewriter.WithRenderer(renderer.NewBlueprint(tw.Rendition{
 				Borders:  tw.BorderNone,

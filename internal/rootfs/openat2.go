@@ -19,12 +19,24 @@ import (
 // filter) does not offer openat2, or a rename raced the walk (EAGAIN): the
 // caller then takes the os.Root path, which gives the same answer.
 func (f *FS) openat2(rel string, flags int) (fh *os.File, err error, ok bool) {
+	fd, err, ok := f.openat2FD(rel, flags)
+	if !ok || err != nil {
+		return nil, err, ok
+	}
+	return os.NewFile(uintptr(fd), f.Path(rel)), nil, true
+}
+
+// openat2FD is openat2 giving the bare descriptor: the readers that only
+// look at a file (Stat, Lstat, ReadFile) skip what an *os.File costs at
+// each open (an fcntl and an epoll registration, the finalizer), which the
+// real-kernel lane's timing counts.
+func (f *FS) openat2FD(rel string, flags int) (fd int, err error, ok bool) {
 	if noOpenat2.Load() {
-		return nil, nil, false
+		return -1, nil, false
 	}
 	dirfd, err := f.dirFD()
 	if err != nil {
-		return nil, nil, false
+		return -1, nil, false
 	}
 	name := strings.TrimLeft(rel, "/")
 	if name == "" {
@@ -38,16 +50,16 @@ func (f *FS) openat2(rel string, flags int) (fh *os.File, err error, ok bool) {
 		fd, err := unix.Openat2(dirfd, name, &how)
 		switch {
 		case err == nil:
-			return os.NewFile(uintptr(fd), f.Path(rel)), nil, true
+			return fd, nil, true
 		case errors.Is(err, unix.EINTR):
 			continue
 		case errors.Is(err, unix.ENOSYS), errors.Is(err, unix.EPERM) && !f.permIsReal(name):
 			noOpenat2.Store(true)
-			return nil, nil, false
+			return -1, nil, false
 		case errors.Is(err, unix.EAGAIN), errors.Is(err, unix.EXDEV):
-			return nil, nil, false
+			return -1, nil, false
 		}
-		return nil, &os.PathError{Op: "openat2", Path: rel, Err: err}, true
+		return -1, &os.PathError{Op: "openat2", Path: rel, Err: err}, true
 	}
 }
 

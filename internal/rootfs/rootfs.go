@@ -43,6 +43,7 @@ type FS struct {
 	dir  string
 	root *os.Root
 	dirf *os.File // the root for openat2, opened on first use
+	real string   // the root's name as the kernel gives it (realDir)
 	// parent is the FS this one was opened from (Sub), subs the ones
 	// opened from it and not closed yet: Close closes them too.
 	parent *FS
@@ -111,6 +112,9 @@ func (f *FS) Sub(rel string) (*FS, error) {
 // so that a file (and directories) about to be created resolve too; a ".."
 // after a missing component is ENOENT, as in the kernel.
 func (f *FS) Resolve(rel string) (string, error) {
+	if res, ok := f.resolveFD(rel); ok {
+		return res, nil
+	}
 	todo := splitPath(rel)
 	var done []string
 	for links := 0; len(todo) > 0; {
@@ -205,6 +209,9 @@ func (f *FS) openPath(rel string) (*os.File, error) {
 // ReadFile reads the regular file rel, at most max bytes: a larger file is
 // an error wrapping ErrTooLarge.
 func (f *FS) ReadFile(rel string, max int64) ([]byte, error) {
+	if b, err, ok := f.readFileFD(rel, max); ok {
+		return b, err
+	}
 	fh, err := f.OpenRegular(rel)
 	if err != nil {
 		return nil, err
@@ -250,6 +257,9 @@ func (f *FS) ReadDir(rel string) ([]fs.DirEntry, error) {
 
 // Lstat is os.Root.Lstat of the resolved parent and the last component.
 func (f *FS) Lstat(rel string) (fs.FileInfo, error) {
+	if fi, err, ok := f.statFD(strings.TrimSuffix(rel, "/"), unix.O_NOFOLLOW); ok {
+		return fi, err
+	}
 	dir, base := path.Split(strings.TrimSuffix(rel, "/"))
 	res, err := f.Resolve(dir)
 	if err != nil {
@@ -261,6 +271,9 @@ func (f *FS) Lstat(rel string) (fs.FileInfo, error) {
 
 // Stat follows rel to what it names.
 func (f *FS) Stat(rel string) (fs.FileInfo, error) {
+	if fi, err, ok := f.statFD(rel, 0); ok {
+		return fi, err
+	}
 	res, err := f.Resolve(rel)
 	if err != nil {
 		return nil, err

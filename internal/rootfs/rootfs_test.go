@@ -50,7 +50,18 @@ func setup(t *testing.T) (root, outside string, f *FS) {
 	return root, outside, f
 }
 
+// TestResolve runs with the kernel's resolution (openat2 and
+// /proc/self/fd, for what exists) and with the os.Root walk.
 func TestResolve(t *testing.T) {
+	t.Run("openat2", resolve)
+	t.Run("os.Root", func(t *testing.T) {
+		was := noOpenat2.Swap(true)
+		defer noOpenat2.Store(was)
+		resolve(t)
+	})
+}
+
+func resolve(t *testing.T) {
 	_, outside, f := setup(t)
 	for _, tt := range []struct{ in, want string }{
 		{"etc/modprobe.d/abs.conf", "usr/lib/modprobe.d/x.conf"},
@@ -59,6 +70,8 @@ func TestResolve(t *testing.T) {
 		{"etc/modprobe.d/out.conf", strings.TrimPrefix(outside, "/") + "/secret"},
 		{"etc/modprobe.d/new/dir/file", "etc/modprobe.d/new/dir/file"},
 		{"", ""},
+		{"/", ""},
+		{"etc/../usr/lib/./modprobe.d/", "usr/lib/modprobe.d"},
 	} {
 		if got, err := f.Resolve(tt.in); err != nil || got != tt.want {
 			t.Errorf("Resolve(%q) = %q, %v; want %q", tt.in, got, err, tt.want)
@@ -122,6 +135,73 @@ func readConfined(t *testing.T) {
 	}
 	if err := f.WriteExisting("fifo", []byte("x")); err == nil {
 		t.Error("WriteExisting wrote a FIFO")
+	}
+
+	// Stat follows, Lstat does not; both inside the root.
+	if fi, err := f.Lstat("etc/modprobe.d/abs.conf"); err != nil || fi.Mode()&fs.ModeSymlink == 0 || fi.Name() != "abs.conf" {
+		t.Errorf("Lstat of a link: %v %v", fi, err)
+	}
+	a, err := f.Stat("etc/modprobe.d/abs.conf")
+	if err != nil || !a.Mode().IsRegular() || a.Size() != int64(len("inside\n")) {
+		t.Errorf("Stat through a link: %v %v", a, err)
+	}
+	b, err := f.Stat("/usr/lib/modprobe.d/x.conf")
+	if err != nil || !SameFile(a, b) {
+		t.Errorf("Stat of the target: %v %v; SameFile %v", b, err, err == nil && SameFile(a, b))
+	}
+	if d, err := f.Stat("etc/modprobe.d/"); err != nil || !d.IsDir() || SameFile(a, d) {
+		t.Errorf("Stat of a directory: %v %v", d, err)
+	}
+	for _, p := range []string{"etc/modprobe.d/out.conf", "missing"} {
+		if _, err := f.Stat(p); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("Stat(%q) = %v, want ENOENT", p, err)
+		}
+	}
+	if fi, err := f.Lstat("etc/modprobe.d/out.conf"); err != nil || fi.Mode()&fs.ModeSymlink == 0 {
+		t.Errorf("Lstat of a dangling link: %v %v", fi, err)
+	}
+	// The limit is exact: max bytes read, max+1 refused, whatever size
+	// fstat says and whatever the buffer's growth.
+	big := strings.Repeat("x", 10000)
+	if err := os.WriteFile(filepath.Join(root, "big"), []byte(big), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := f.ReadFile("big", 10000); err != nil || string(b) != big {
+		t.Errorf("big at its size: %d bytes, %v", len(b), err)
+	}
+	if _, err := f.ReadFile("big", 9999); !errors.Is(err, ErrTooLarge) {
+		t.Errorf("big over the limit: %v", err)
+	}
+	if err := os.WriteFile(filepath.Join(root, "empty"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := f.ReadFile("empty", 0); err != nil || len(b) != 0 {
+		t.Errorf("empty: %q %v", b, err)
+	}
+}
+
+// TestReadProc reads a /proc file, whose size fstat gives as 0, through
+// the root "/" (read only).
+func TestReadProc(t *testing.T) {
+	for _, noat2 := range []bool{false, true} {
+		was := noOpenat2.Swap(noat2)
+		f, err := Open("/")
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := os.ReadFile("/proc/self/limits") // the same for this process whoever reads it
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := f.ReadFile("proc/self/limits", 1<<20)
+		if err != nil || string(b) != string(want) {
+			t.Errorf("openat2 off=%v: %d bytes (want %d), %v", noat2, len(b), len(want), err)
+		}
+		if _, err := f.ReadFile("proc/self/limits", int64(len(want)-1)); !errors.Is(err, ErrTooLarge) {
+			t.Errorf("openat2 off=%v: over the limit: %v", noat2, err)
+		}
+		f.Close()
+		noOpenat2.Store(was)
 	}
 }
 
