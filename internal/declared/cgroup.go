@@ -117,14 +117,19 @@ func ReadCgroups(fsys *rootfs.FS) ([]Guest, error) {
 	type item struct {
 		rel   string
 		depth int
+		// bound is the lowest memory.min among the ancestors below the
+		// root (boundAt: which), when one is known.
+		bound   uint64
+		boundAt string
 	}
 	var out []Guest
-	stack := []item{{"", 0}}
+	stack := []item{{rel: ""}}
 	seen := 0 // cgroups found so far, each visited once
 	for len(stack) > 0 {
 		it := stack[len(stack)-1]
 		stack = stack[:len(stack)-1]
 		dir := path.Join(cgroupRoot, it.rel)
+		bound, boundAt := it.bound, it.boundAt // for the children
 		if it.rel != "" {
 			pop, ok, err := populated(fsys, it.rel)
 			if err != nil {
@@ -144,8 +149,15 @@ func ReadCgroups(fsys *rootfs.FS) ([]Guest, error) {
 					return nil, err
 				}
 				if v > 0 || unl {
-					out = append(out, Guest{Source: Cgroup, ID: it.rel, Name: path.Base(it.rel),
-						Path: "/" + f, DeclaredBytes: v, Unlimited: unl, Running: true, Cgroup: it.rel})
+					g := Guest{Source: Cgroup, ID: it.rel, Name: path.Base(it.rel),
+						Path: "/" + f, DeclaredBytes: v, Unlimited: unl, Running: true, Cgroup: it.rel}
+					if it.boundAt != "" && (unl || v > it.bound) {
+						g.AncestorMin, g.AncestorMinBytes = it.boundAt, it.bound
+					}
+					out = append(out, g)
+				}
+				if !unl && (boundAt == "" || v < bound) {
+					bound, boundAt = v, it.rel
 				}
 			}
 		}
@@ -164,7 +176,7 @@ func ReadCgroups(fsys *rootfs.FS) ([]Guest, error) {
 			if it.depth+1 > maxCgroupDepth {
 				return nil, fmt.Errorf("%s: cgroups nested deeper than %d levels", fsys.Path(path.Join(dir, de.Name())), maxCgroupDepth)
 			}
-			stack = append(stack, item{path.Join(it.rel, de.Name()), it.depth + 1})
+			stack = append(stack, item{path.Join(it.rel, de.Name()), it.depth + 1, bound, boundAt})
 		}
 	}
 	return out, nil

@@ -2,6 +2,7 @@ package declared
 
 import (
 	"fmt"
+	"path"
 	"slices"
 	"strconv"
 	"strings"
@@ -246,6 +247,10 @@ func countCgroups(out []Guest, memTotal uint64) {
 			g.Why = fmt.Sprintf("active cgroup, %s less the %s counted below it (%s)", what, size.Format(b), list(names[p]))
 		default:
 			g.Why = fmt.Sprintf("active cgroup, %s: within the %s counted below it (%s)", what, size.Format(b), list(names[p]))
+		}
+		if g.AncestorMin != "" {
+			g.Why += fmt.Sprintf("; the kernel protects at most %s of it: its ancestor %s has memory.min %s (a cgroup is protected no further than its ancestors are; MemoryMin= on %s too makes it hold)",
+				size.Format(g.AncestorMinBytes), g.AncestorMin, size.Format(g.AncestorMinBytes), path.Base(g.AncestorMin))
 		}
 		add(parentPath(p), covered, "cgroup "+p)
 	}

@@ -102,6 +102,15 @@ type Guest struct {
 	// Cgroup is the cgroup v2 path (under /sys/fs/cgroup, no leading
 	// slash) the guest owns, for de-duplication; "" if unknown.
 	Cgroup string
+	// AncestorMin is, for a cgroup entry, the ancestor (below the root)
+	// with the lowest memory.min when that is below the cgroup's own, and
+	// AncestorMinBytes its memory.min: the kernel protects a cgroup no
+	// further than its ancestors are protected ("Effective min boundary is
+	// limited by memory.min values of all ancestor cgroups",
+	// Documentation/admin-guide/cgroup-v2.rst; mm/memcontrol.c
+	// effective_protection). "" when no ancestor limits it.
+	AncestorMin      string
+	AncestorMinBytes uint64
 
 	// Set by Count. Counted: the rule takes this declaration and nothing
 	// else counts it already; CountedBytes may still be 0 (a running

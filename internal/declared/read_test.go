@@ -1,6 +1,7 @@
 package declared
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -151,12 +152,12 @@ func TestRead(t *testing.T) {
 		{Source: Libvirt, ID: "dummy2", Name: "dummy2", Path: "/etc/libvirt/qemu/dummy2.xml",
 			UUID: "4d92ec27-9ebf-400b-ae91-20c71c647c19", DeclaredBytes: 131072 * kib, BalloonMinBytes: 65536 * kib},
 		{Source: Cgroup, ID: "lxc/500/ns", Name: "ns", Path: "/sys/fs/cgroup/lxc/500/ns/memory.min",
-			DeclaredBytes: 256 * mib, Running: true, Cgroup: "lxc/500/ns"},
+			DeclaredBytes: 256 * mib, Running: true, Cgroup: "lxc/500/ns", AncestorMin: "lxc"}, // lxc and lxc/500: 0
 		{Source: Cgroup, ID: "qemu.slice", Name: "qemu.slice", Path: "/sys/fs/cgroup/qemu.slice/memory.min",
 			DeclaredBytes: 32 * gib, Running: true, Cgroup: "qemu.slice"},
 		{Source: Cgroup, ID: "system.slice/db.service", Name: "db.service",
 			Path: "/sys/fs/cgroup/system.slice/db.service/memory.min", Unlimited: true, Running: true,
-			Cgroup: "system.slice/db.service"},
+			Cgroup: "system.slice/db.service", AncestorMin: "system.slice"}, // max under 0
 	}
 	if d := cmp.Diff(want, gs, cmpopts.EquateEmpty()); d != "" {
 		t.Fatalf("-want +got:\n%s", d)
@@ -179,6 +180,71 @@ func TestRead(t *testing.T) {
 		{"qemu.slice", true, 16 * gib, "less the 16 GiB counted below it (pve-qemu 100, pve-qemu 102)"},
 		{"system.slice/db.service", true, 256 * gib, "memory.min max"},
 	})
+}
+
+// TestCgroupAncestors: the kernel protects a cgroup no further than the
+// lowest memory.min among its ancestors below the root (cgroup-v2.rst,
+// "Reclaim Protection"; a top-level cgroup's own memory.min is its
+// effective one): each entry names that ancestor when it is below the
+// entry's own memory.min.
+func TestCgroupAncestors(t *testing.T) {
+	files := map[string]string{"sys/fs/cgroup/cgroup.controllers": "cpuset cpu io memory pids\n"}
+	cg := func(p, min string) {
+		files["sys/fs/cgroup/"+p+"/cgroup.events"] = "populated 1\nfrozen 0\n"
+		if min != "" {
+			files["sys/fs/cgroup/"+p+"/memory.min"] = min + "\n"
+		}
+	}
+	cg("lane.slice", "0")
+	cg("lane.slice/work.service", "2147483648") // systemd-run --slice=lane -p MemoryMin=2G
+	cg("db.slice", "1073741824")
+	cg("db.slice/pg.service", "268435456") // within its parent's 1 GiB
+	cg("a.slice", "1073741824")
+	cg("a.slice/b.slice", "67108864")
+	cg("a.slice/b.slice/c.service", "268435456") // 64 MiB two levels up bounds it
+	cg("a.slice/b.slice/d.service", "max")
+	cg("top.service", "536870912") // a top-level cgroup: its own memory.min holds
+	cg("nomem.slice", "")          // no memory controller delegated: no file, no bound
+	cg("nomem.slice/x.service", "")
+	root := t.TempDir()
+	testutil.WriteTree(t, root, files)
+	for _, d := range []string{"nomem.slice", "nomem.slice/x.service"} { // directories without the memory files
+		if err := os.MkdirAll(filepath.Join(root, "sys/fs/cgroup", d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	gs, err := ReadCgroups(open(t, root))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, g := range gs {
+		got[g.ID] = fmt.Sprintf("%s %d", g.AncestorMin, g.AncestorMinBytes)
+	}
+	want := map[string]string{
+		"lane.slice/work.service":   "lane.slice 0",
+		"db.slice":                  " 0",
+		"db.slice/pg.service":       " 0",
+		"a.slice":                   " 0",
+		"a.slice/b.slice":           " 0",
+		"a.slice/b.slice/c.service": "a.slice/b.slice 67108864",
+		"a.slice/b.slice/d.service": "a.slice/b.slice 67108864",
+		"top.service":               " 0",
+	}
+	if d := cmp.Diff(want, got); d != "" {
+		t.Errorf("-want +got:\n%s", d)
+	}
+	host := Host{MemTotal: 8 * gib}
+	for _, g := range Count(gs, Boot, host) {
+		note := strings.Contains(g.Why, "the kernel protects at most")
+		if note != (g.AncestorMin != "") {
+			t.Errorf("%s: why %q; the note must be there exactly when an ancestor bounds it", g.ID, g.Why)
+		}
+		if g.ID == "lane.slice/work.service" && (!g.Counted || g.CountedBytes != 2*gib ||
+			!strings.Contains(g.Why, "its ancestor lane.slice has memory.min 0 B") || !strings.Contains(g.Why, "MemoryMin= on lane.slice too")) {
+			t.Errorf("work.service: counted %v %d, why %q: the declaration counts, and the note says why the kernel will not hold it", g.Counted, g.CountedBytes, g.Why)
+		}
+	}
 }
 
 // TestReadNothing: a root with none of the sources declares nothing.

@@ -55,6 +55,11 @@ type Source struct {
 	HugepagesBytes  uint64 `json:"hugepages_bytes"`
 	// Cgroup is the cgroup v2 path the declaration owns, "" if unknown.
 	Cgroup string `json:"cgroup"`
+	// AncestorMin names the ancestor cgroup whose lower memory.min
+	// (AncestorMinBytes) bounds what the kernel protects of this one;
+	// omitted when none does.
+	AncestorMin      string  `json:"ancestor_min,omitempty"`
+	AncestorMinBytes *uint64 `json:"ancestor_min_bytes,omitempty"`
 }
 
 func newReservation(d *Declared) *Reservation {
@@ -67,7 +72,12 @@ func newReservation(d *Declared) *Reservation {
 		r.Sources = append(r.Sources, Source{Source: string(g.Source), ID: g.ID, Name: g.Name, Path: g.Path,
 			DeclaredBytes: g.DeclaredBytes, Unlimited: g.Unlimited, CountedBytes: g.CountedBytes, Counted: g.Counted, Why: g.Why,
 			Running: g.Running, OnBoot: g.OnBoot, Template: g.Template, Pinned: g.Pinned,
-			BalloonMinBytes: g.BalloonMinBytes, HugepagesBytes: huge, Cgroup: g.Cgroup})
+			BalloonMinBytes: g.BalloonMinBytes, HugepagesBytes: huge, Cgroup: g.Cgroup,
+			AncestorMin: g.AncestorMin})
+		if g.AncestorMin != "" {
+			b := g.AncestorMinBytes
+			r.Sources[len(r.Sources)-1].AncestorMinBytes = &b
+		}
 	}
 	return r
 }
