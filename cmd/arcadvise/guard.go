@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/arcadvise/arcadvise/internal/apply"
+	"github.com/arcadvise/arcadvise/internal/arcstats"
 	"github.com/arcadvise/arcadvise/internal/buildinfo"
 	"github.com/arcadvise/arcadvise/internal/cli"
 	"github.com/arcadvise/arcadvise/internal/declared"
@@ -125,16 +126,12 @@ func runGuard(ctx context.Context, o *cli.Options, stderr io.Writer) int {
 			return guardDecide(ctx, fsys, o, pol, deadline, gate)
 		})
 	}
-	if out.unlock != nil {
-		defer out.unlock()
-	}
 	d := out.plan.Decision
 	if out.err != nil && d != guard.Timeout {
 		d = guard.Error
 	}
 	allowed := guard.Allowed(o.GuardPhase, d, strict)
-	lg.decision(d, guardMessage(o, pol, strict, out, d, allowed), allowed)
-	if tf != nil {
+	if tf != nil { // under the lock: the count of lowered caps is read, then written
 		n, rerr := tf.ReadGuardLowered()
 		if rerr != nil {
 			lg.warn(fmt.Sprintf("the previous count of lowered caps: %v: counting from 0", rerr))
@@ -146,6 +143,17 @@ func runGuard(ctx context.Context, o *cli.Options, stderr io.Writer) int {
 			lg.warn(fmt.Sprintf("the guard's textfile: %v", werr))
 		}
 	}
+	if out.unlock != nil {
+		out.unlock()
+	}
+	// The cap lowered, the guest must find the memory free, not behind
+	// reclaim: wait (after the lock, so that another guard is not held)
+	// until the ARC has come down to it.
+	if c := loweredTo(out); c > 0 && o.GuardPhase == guard.PreStart && pol.Settle > 0 && fsys != nil && liveRoot(o.Root) {
+		st := guard.Settle(ctx, func() (uint64, error) { return arcSize(fsys) }, c, pol.Settle, guard.SettlePoll)
+		out.notes = append(out.notes, st.String())
+	}
+	lg.decision(d, guardMessage(o, pol, strict, out, d, allowed), allowed)
 	if !allowed {
 		return exitRefusedStart
 	}
@@ -177,6 +185,41 @@ func guardWithin(ctx context.Context, deadline time.Time, gate *guardGate, work 
 	stage := gate.stage
 	actMu.Unlock()
 	return stopped(ctx, stage)
+}
+
+// loweredTo is the c_max a lowered decision left (what arcstats read back
+// after the write), 0 when the run did not lower the cap.
+func loweredTo(out guardOutcome) uint64 {
+	if out.err != nil || out.plan.Decision != guard.Lowered {
+		return 0
+	}
+	for _, a := range out.applied {
+		if a.Field == "c_max" && a.Accepted {
+			return a.After
+		}
+	}
+	return 0
+}
+
+// liveRoot: the root is this host's "/", whose arcstats the kernel keeps
+// up to date (a snapshot's never change: nothing to wait for there).
+func liveRoot(dir string) bool {
+	a, err1 := os.Stat(dir)
+	b, err2 := os.Stat("/")
+	return err1 == nil && err2 == nil && os.SameFile(a, b)
+}
+
+// arcSize is arcstats' size now.
+func arcSize(fsys *rootfs.FS) (uint64, error) {
+	st, err := arcstats.Read(fsys)
+	if err != nil {
+		return 0, err
+	}
+	n, ok := st.Uint("size")
+	if !ok {
+		return 0, fmt.Errorf("%s: no size", fsys.Path("proc/spl/kstat/zfs/arcstats"))
+	}
+	return n, nil
 }
 
 // stopped is the outcome of a run stopped before it acted, while at stage:

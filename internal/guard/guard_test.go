@@ -24,19 +24,24 @@ func TestParsePolicy(t *testing.T) {
 		err      string
 		warn     string
 	}{
-		{name: "empty", in: "", want: Policy{Budget: 2 * time.Second}},
+		{name: "empty", in: "", want: Policy{Budget: 2 * time.Second, Settle: DefaultSettle}},
 		{name: "every key", in: "# the guard\nARCADVISE_ARGS=\"--reserve auto\"\n\nARCADVISE_GUARD_STRICT=yes\nARCADVISE_GUARD_BUDGET='1500ms'\nARCADVISE_GUARD_RAISE=On\nTEXTFILE_DIR=/var/lib/prometheus/node-exporter\n  # indented comment\n",
-			want: Policy{Strict: true, Budget: 1500 * time.Millisecond, Raise: true, TextfileDir: "/var/lib/prometheus/node-exporter"}},
-		{name: "booleans as systemd reads them", in: "ARCADVISE_GUARD_STRICT=t\nARCADVISE_GUARD_RAISE=0\n", want: Policy{Strict: true, Budget: 2 * time.Second}},
-		{name: "empty value", in: "ARCADVISE_GUARD_ARGS=\nTEXTFILE_DIR=\n", want: Policy{Budget: 2 * time.Second}},
-		{name: "the shipped default", in: readShipped(t), want: Policy{Budget: 2 * time.Second}},
-		{name: "unknown guard key", in: "ARCADVISE_GUARD_STRIKT=yes\n", want: Policy{Budget: 2 * time.Second},
+			want: Policy{Strict: true, Budget: 1500 * time.Millisecond, Raise: true, Settle: DefaultSettle, TextfileDir: "/var/lib/prometheus/node-exporter"}},
+		{name: "settle", in: "ARCADVISE_GUARD_SETTLE=4s\n", want: Policy{Budget: 2 * time.Second, Settle: 4 * time.Second}},
+		{name: "settle off", in: "ARCADVISE_GUARD_SETTLE=0\n", want: Policy{Budget: 2 * time.Second}},
+		{name: "booleans as systemd reads them", in: "ARCADVISE_GUARD_STRICT=t\nARCADVISE_GUARD_RAISE=0\n", want: Policy{Strict: true, Budget: 2 * time.Second, Settle: DefaultSettle}},
+		{name: "empty value", in: "ARCADVISE_GUARD_ARGS=\nTEXTFILE_DIR=\n", want: Policy{Budget: 2 * time.Second, Settle: DefaultSettle}},
+		{name: "the shipped default", in: readShipped(t), want: Policy{Budget: 2 * time.Second, Settle: DefaultSettle}},
+		{name: "unknown guard key", in: "ARCADVISE_GUARD_STRIKT=yes\n", want: Policy{Budget: 2 * time.Second, Settle: DefaultSettle},
 			warn: path + ":1: ARCADVISE_GUARD_STRIKT is not a setting of the guard"},
 		{name: "trailing comment", in: "ARCADVISE_GUARD_STRICT=yes\nARCADVISE_GUARD_RAISE=yes # give it back\n", err: path + ":2: a comment after a value: systemd keeps it in the value"},
 		{name: "bad boolean", in: "\nARCADVISE_GUARD_STRICT=maybe\n", err: path + `:2: ARCADVISE_GUARD_STRICT="maybe": not yes or no`},
 		{name: "bad duration", in: "ARCADVISE_GUARD_BUDGET=2\n", err: path + `:1: ARCADVISE_GUARD_BUDGET="2": not a duration (e.g. 2s, 1500ms)`},
 		{name: "budget too long", in: "ARCADVISE_GUARD_BUDGET=1m\n", err: path + `:1: ARCADVISE_GUARD_BUDGET="1m": outside 100ms to 30s`},
 		{name: "budget too short", in: "ARCADVISE_GUARD_BUDGET=10ms\n", err: "outside 100ms to 30s"},
+		{name: "settle too long", in: "ARCADVISE_GUARD_SETTLE=11s\n", err: path + `:1: ARCADVISE_GUARD_SETTLE="11s": outside 0 to 10s`},
+		{name: "settle negative", in: "ARCADVISE_GUARD_SETTLE=-1s\n", err: "outside 0 to 10s"},
+		{name: "settle not a duration", in: "ARCADVISE_GUARD_SETTLE=5\n", err: "not a duration (e.g. 10s, 0)"},
 		{name: "relative textfile dir", in: "TEXTFILE_DIR=prom\n", err: path + `:1: TEXTFILE_DIR="prom": not an absolute path`},
 		{name: "twice", in: "ARCADVISE_GUARD_STRICT=no\nARCADVISE_GUARD_STRICT=yes\n", err: path + ":2: ARCADVISE_GUARD_STRICT is set again (first at line 1)"},
 		{name: "expansion", in: "ARCADVISE_GUARD_BUDGET=$BUDGET\n", err: path + ":1: ARCADVISE_GUARD_BUDGET: the value must be plain text"},
@@ -59,7 +64,7 @@ func TestParsePolicy(t *testing.T) {
 				if err == nil || !strings.Contains(err.Error(), tc.err) {
 					t.Fatalf("error %v, want %q", err, tc.err)
 				}
-				if got.Strict || got.Raise || got.Budget != DefaultBudget || got.TextfileDir != "" {
+				if got.Strict || got.Raise || got.Budget != DefaultBudget || got.Settle != DefaultSettle || got.TextfileDir != "" {
 					t.Errorf("a malformed file gives %+v, want the defaults", got)
 				}
 				return
@@ -69,7 +74,7 @@ func TestParsePolicy(t *testing.T) {
 			}
 			w := got.Warnings
 			got.Warnings = nil
-			if got.Strict != tc.want.Strict || got.Raise != tc.want.Raise || got.Budget != tc.want.Budget || got.TextfileDir != tc.want.TextfileDir {
+			if got.Strict != tc.want.Strict || got.Raise != tc.want.Raise || got.Budget != tc.want.Budget || got.Settle != tc.want.Settle || got.TextfileDir != tc.want.TextfileDir {
 				t.Errorf("got %+v, want %+v", got, tc.want)
 			}
 			if tc.warn == "" && len(w) > 0 || tc.warn != "" && (len(w) != 1 || !strings.Contains(w[0], tc.warn)) {

@@ -38,6 +38,14 @@ const (
 	MaxBudget     = 30 * time.Second
 )
 
+// Settle bounds: after lowering the cap at pre-start the guard waits, at
+// most Settle, for the ARC to come down to it (see Settle in Policy). With
+// the budget the whole run stays under the hooks' 40 s timeout.
+const (
+	DefaultSettle = 10 * time.Second
+	MaxSettle     = 10 * time.Second
+)
+
 // Policy is what the admin decided in /etc/default/arcadvise.
 type Policy struct {
 	// Strict (ARCADVISE_GUARD_STRICT=yes): refuse a guest's start when
@@ -52,6 +60,16 @@ type Policy struct {
 	// next boot's value. Default no: a lowered cap stays until the next
 	// boot or a --live run.
 	Raise bool
+	// Settle (ARCADVISE_GUARD_SETTLE, a Go duration, 0 to 10s): at
+	// pre-start, after lowering the cap, how long the guard waits for the
+	// ARC to come down to it before letting the guest start. Lowering
+	// zfs_arc_max evicts nothing by itself: the ARC gives back what is
+	// above the cap when it is next used (a read, a write) or under memory
+	// pressure (zfs(4), zfs_arc_max: "reducing it below the current ARC
+	// size will not cause the ARC to shrink without memory pressure"); a
+	// guest that allocates before that takes its memory through reclaim,
+	// the stall the guard is there to avoid. Default 10s; 0: do not wait.
+	Settle time.Duration
 	// TextfileDir is TEXTFILE_DIR, node_exporter's textfile directory
 	// (the one arcadvise-textfile.service writes); "" when unset.
 	TextfileDir string
@@ -61,11 +79,11 @@ type Policy struct {
 }
 
 // DefaultPolicy is the policy when the file is missing or malformed.
-func DefaultPolicy() Policy { return Policy{Budget: DefaultBudget} }
+func DefaultPolicy() Policy { return Policy{Budget: DefaultBudget, Settle: DefaultSettle} }
 
 // guardKeys are the keys ParsePolicy takes; other ARCADVISE_GUARD_* keys
 // are warned about.
-var guardKeys = []string{"ARCADVISE_GUARD_STRICT", "ARCADVISE_GUARD_BUDGET", "ARCADVISE_GUARD_RAISE", "ARCADVISE_GUARD_ARGS"}
+var guardKeys = []string{"ARCADVISE_GUARD_STRICT", "ARCADVISE_GUARD_BUDGET", "ARCADVISE_GUARD_RAISE", "ARCADVISE_GUARD_SETTLE", "ARCADVISE_GUARD_ARGS"}
 
 // ParsePolicy reads the policy from r, the file named path (for messages).
 // The file is read by systemd (EnvironmentFile=, systemd.exec(5)) and by
@@ -153,6 +171,15 @@ func (p *Policy) set(key, val string) error {
 			return fmt.Errorf("outside %s to %s", MinBudget, MaxBudget)
 		}
 		p.Budget = d
+	case "ARCADVISE_GUARD_SETTLE":
+		var d time.Duration
+		if d, err = time.ParseDuration(val); err != nil {
+			return errors.New("not a duration (e.g. 10s, 0)")
+		}
+		if d < 0 || d > MaxSettle {
+			return fmt.Errorf("outside 0 to %s", MaxSettle)
+		}
+		p.Settle = d
 	case "TEXTFILE_DIR":
 		if val != "" && !strings.HasPrefix(val, "/") {
 			return errors.New("not an absolute path")
