@@ -22,7 +22,8 @@
 # and stamp files, so images built by either are reused). Environment: LAB, MIRROR, SECMIRROR, ACCEL
 # (auto|kvm|tcg), MEM (MiB, default 4096), SMP (2), VM_TIMEOUT (seconds per run, default 2400),
 # FORCE=1 (rebuild a variant), REPO (checkout, default: this script's ../..), NICE (default 19),
-# RESERVE (the R of scenarios a, c, d, e, f; default 2G), TIMING_RUNS / TIMING_SLOW_RUNS (f: 21 / 7).
+# RESERVE (the R of scenarios a, c, d, e, f, g, h, i, j; default 2G), KIND (the frontier's workload:
+# vm, steps, huge, declared; guest/s-frontier.sh), TIMING_RUNS / TIMING_SLOW_RUNS (f: 21 / 7).
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -206,6 +207,20 @@ variant_tools() { # jq: the guest scenarios read arcadvise's JSON with it; fio: 
   in_chroot "$R" apt-get install -y -q --no-install-recommends jq fio
   chroot_umount "$R"
 }
+# The stick scenario: zfs-initramfs (the same release as zfsutils-linux) puts the zfs module in the
+# image, and kexec-tools boots the guest into the image it rebuilt (the lane's qemu boots a copy of
+# the first one, -kernel/-initrd). kexec-tools is told not to take over reboots (load_kexec false):
+# the persist scenario's reboot stays a plain one. With an ext4 root the new image carries zfs but
+# does not load it (conf/modules lists it only when the stick scenario asks), so every other
+# scenario boots as before.
+variant_stick() {
+  local v=$1 R=$2 aptsel=()
+  [[ $v = 2.3 ]] && aptsel=(-t "$SUITE-backports")
+  chroot_mount "$R"
+  echo 'kexec-tools kexec-tools/load_kexec boolean false' | in_chroot "$R" debconf-set-selections
+  in_chroot "$R" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${aptsel[@]}" zfs-initramfs kexec-tools
+  chroot_umount "$R"
+}
 # shellcheck disable=SC2016 # dpkg-query's own ${Version}
 variant_boot() { # the boot hook (the same files lab/zfslab.sh bakes in), kernel + initrd for -kernel/-initrd
   local v=$1 R=$2 vd=$LAB/$1 KVER
@@ -244,11 +259,16 @@ build_variant() {
     step "apt install jq fio ($v)" variant_tools "$R"
     touch "$R/.stamp-lane-tools" "$R/.stamp-lane-fio"
   fi
+  if [[ ! -e $R/.stamp-lane-stick ]]; then
+    step "apt install zfs-initramfs kexec-tools ($v)" variant_stick "$v" "$R"
+    touch "$R/.stamp-lane-stick"
+  fi
   step "boot hook, kernel and initrd ($v)" variant_boot "$v" "$R"
   KVER=$(kver_of "$R")
   img=$vd/rootfs.img
   if [[ ! -e $img || $R/usr/local/sbin/zfslab-hook -nt $img || $R/etc/systemd/system/zfslab.service -nt $img ||
-        $R/.stamp-zfs -nt $img || $R/.stamp-lane-tools -nt $img || $R/.stamp-lane-fio -nt $img ]]; then
+        $R/.stamp-zfs -nt $img || $R/.stamp-lane-tools -nt $img || $R/.stamp-lane-fio -nt $img ||
+        $R/.stamp-lane-stick -nt $img ]]; then
     image_busy "$img" && die "image $img is in use by a running qemu; wait for it to end" 3
     rm -f "$img"
     step "mkfs.ext4 -d image ($v)" mkfs.ext4 -q -F -L zfslab-root -d "$R" "$img" "$IMG_SIZE"
@@ -314,7 +334,7 @@ run_variant() {
   [[ -e $LAB/lane/arcadvise.deb ]] && cp -f "$LAB/lane/arcadvise.deb" "$run/share/lane/arcadvise.deb"
   printf '%s\n' "$@" >"$run/share/lane/scenarios"
   { echo "variant=$v"; echo "zfs_dkms=$(cat "$vd/zfs-version")"; echo "kernel=$(cat "$vd/kernel-version")"
-    echo "date=$(date -u +%FT%TZ)"; echo "accel=$(accel_args)"; echo "mem_mib=$MEM"; echo "smp=$SMP"; echo "reserve=${RESERVE:-2G}"
+    echo "date=$(date -u +%FT%TZ)"; echo "accel=$(accel_args)"; echo "mem_mib=$MEM"; echo "smp=$SMP"; echo "reserve=${RESERVE:-2G}"; echo "kind=${KIND:-vm}"
     echo "timing_runs=${TIMING_RUNS:-21}"; echo "timing_slow_runs=${TIMING_SLOW_RUNS:-7}"
     echo "commit=$BUILD_COMMIT"; echo "dirty=$BUILD_DIRTY"; } >"$run/share/lane/env"
   RUN_SCRATCH=("$run/overlay.qcow2" "$run/pool.img")   # the trap removes them if the lane is stopped
@@ -355,10 +375,20 @@ run_variant() {
     grep -q "^$s	" "$res" || printf '%s\tFAIL\t-\tno result (guest did not finish it; see %s)\n' "$s" "$run/console.log" >>"$res"
   done
   log "qemu exited rc=$rc after ${wall}s"
-  # latest results of this variant (the report is made from these)
-  mkdir -p "$LAB/lane/results"
-  rm -rf "$LAB/lane/results/$v"; mkdir -p "$LAB/lane/results/$v"
-  cp -f "$res" "$run/share/lane/env" "$run/wall_seconds" "$LAB/lane/results/$v/"
+  # the latest result of each scenario on this variant (the report is made from these): this run's
+  # rows replace those of the scenarios it ran, the other scenarios keep the run they came from
+  # (runs.tsv says which: scenario, date, commit, uncommitted changes, reserve, guest MiB, run dir)
+  local rv=$LAB/lane/results/$v
+  mkdir -p "$rv"
+  merge_rows "$rv/results.tsv" "$res" "$@"
+  local runrows=$run/runs.tsv
+  : >"$runrows"
+  for s in "$@"; do
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$s" "$(sed -n 's/^date=//p' "$run/share/lane/env")" "$BUILD_COMMIT" \
+      "$BUILD_DIRTY" "${RESERVE:-2G}" "$MEM" "$run" >>"$runrows"
+  done
+  merge_rows "$rv/runs.tsv" "$runrows" "$@"
+  cp -f "$run/share/lane/env" "$run/wall_seconds" "$rv/"
   if [[ -d $run/share/out/model ]]; then cp -f "$run/share/out/model"/*.env "$LAB/lane/results/$v/" 2>/dev/null || true; fi
   [[ -e $run/share/out/frontier/frontier.tsv ]] && export_frontier "$v" "$run"
   if [[ -e $run/share/out/timing/timing.env ]]; then cp -f "$run/share/out/timing/timing.env" "$LAB/lane/results/$v/"; fi
@@ -368,6 +398,17 @@ run_variant() {
   done
   echo "$run" >"$LAB/lane/results/$v/rundir"
   export_testdata "$v" "$run"
+}
+
+# merge_rows DST NEW SCENARIO...: DST (a results.tsv or runs.tsv, first column the scenario) without
+# its rows for the SCENARIOs and for boot, then the rows of NEW.
+merge_rows() {
+  local dst=$1 new=$2 tmp; shift 2
+  tmp=$dst.new
+  { if [[ -e $dst ]]; then
+      awk -F'\t' -v list="boot $*" 'BEGIN{n=split(list, a, " "); for (i = 1; i <= n; i++) drop[a[i]] = 1} !($1 in drop)' "$dst"
+    fi
+    cat "$new"; } >"$tmp" && mv -f "$tmp" "$dst"
 }
 
 # Snapshots taken by the guest (root layout: proc/..., sys/module/zfs/...) go to testdata/vm/<zfs-version>/.
@@ -397,6 +438,7 @@ export_testdata() {
 export_frontier() {
   local v=$1 run=$2 cfg dst f
   cfg="$v-${MEM}M-R${RESERVE:-2G}"
+  [[ ${KIND:-vm} = vm ]] || cfg="$cfg-$KIND"   # the frontier's workload kind (s-frontier.sh)
   dst=$REPO/docs/frontier/$cfg
   rm -rf "$dst"; mkdir -p "$dst"
   for f in frontier.tsv frontier.env recommend.txt recommend.json whatif.json; do
@@ -464,7 +506,12 @@ cmd_run() {
   step "go build arcadvise (static linux/amd64)" build_arcadvise "$LAB/lane/arcadvise"
   rm -f "$LAB/lane/arcadvise.deb"
   if command -v go-md2man >/dev/null; then step "packaging/build.sh (.deb)" build_deb; else log "no go-md2man: the guests install no .deb"; fi
-  for v in "${vs[@]}"; do run_variant "$v" "${sc[@]}"; done
+  local joint=() solo=() s
+  for s in "${sc[@]}"; do if is_solo "$s"; then solo+=("$s"); else joint+=("$s"); fi; done
+  for v in "${vs[@]}"; do
+    [[ ${#joint[@]} -eq 0 ]] || run_variant "$v" "${joint[@]}"
+    for s in "${solo[@]}"; do run_variant "$v" "$s"; done
+  done
   cmd_report
   all_pass "${sc[@]}"
 }

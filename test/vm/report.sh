@@ -49,6 +49,9 @@ desc() {
     model)   echo "d. a workload holding R beside a reader of more than RAM: with the recommended cap no OOM kill, direct reclaim and memory stall clearly lower";;
     sample)  echo "e. \`--sample 60s\` over the same windows: pressure named in the default run, none or low with the cap";;
     timing)  echo "f. the whole run as a process, median wall time against \`cat\` of the same files, \`arc_summary\` and \`/bin/true\` (quiet guest after boot); asserts only that every arcadvise run exits 0, the ratio is measured";;
+    declare) echo "g. a unit started with \`systemd-run --slice=lane.slice -p MemoryMin=R\` declares the workload: on one snapshot \`--reserve auto\` gives the cap of \`--reserve R\` and names lane.slice as what bounds the kernel's protection (gone once the slice has MemoryMin= too); \`--check\` exits 1, \`--write\`, reboot (the unit starts again), c_max = the cap and the printed check exits 0";;
+    stick)   echo "h. zfs loads from the initramfs: \`--write --live\` says the image needs \`update-initramfs -u\`, the check exits 1 naming it, 0 once rebuilt; the guest boots that image (kexec), zfs loads before the root is mounted, c_max = the cap, the check exits 0";;
+    guard)   echo "i. the ARC filled at the default cap, the packaged libvirt hook run as libvirtd runs it for a domain of R: c_max lowered to the cap before the guest allocates; R allocated beside a reader for 60 s with no direct reclaim and no OOM kill";;
     boot)    echo "the guest booted and finished in time";;
   esac
 }
@@ -60,6 +63,18 @@ for s in boot "${SCENARIOS[@]}"; do
   for v in "${VARIANTS[@]}"; do st=$(resfield "$v" "$s" 2); printf ' %s |' "${st:-not run}"; done; echo
 done
 
+echo
+echo "Each scenario's latest run (the lane keeps, per variant, the last result of every scenario):"
+echo
+echo "| scenario | variant | run (UTC) | arcadvise commit | guest | R |"
+echo "|---|---|---|---|---|---|"
+for s in "${SCENARIOS[@]}" "${OPT_SCENARIOS[@]}"; do
+  for v in "${VARIANTS[@]}"; do
+    d=$(runval "$v" "$s" 2); [[ -n $d ]] || continue
+    dirty=$(runval "$v" "$s" 4); [[ ${dirty:-0} != 0 ]] && dirty=" + uncommitted changes" || dirty=""
+    echo "| $s | $v | $d | $(runval "$v" "$s" 3)$dirty | $(runval "$v" "$s" 6) MiB | $(runval "$v" "$s" 5) |"
+  done
+done
 echo
 echo "Measured numbers per scenario and variant (\`results.tsv\` written in the guest):"
 echo
@@ -101,7 +116,7 @@ else
       done
     done; echo
   }
-  printf '| R (--reserve) |'; for v in "${cols[@]}"; do printf ' %s | %s |' "$(envval "$v" reserve)" "$(envval "$v" reserve)"; done; echo
+  printf '| R (--reserve) |'; for v in "${cols[@]}"; do r=$(runval "$v" model 5); r=${r:-$(envval "$v" reserve)}; printf ' %s | %s |' "$r" "$r"; done; echo
   printf '| c_max (zfs_arc_max) |'; for v in "${cols[@]}"; do printf ' %s | %s |' "$(mibs "$(mv_ "$v" default_cap)")" "$(mibs "$(mv_ "$v" recommended)")"; done; echo
   row "arcstats memory_direct_count" direct
   row "arcstats memory_indirect_count" indirect
@@ -190,6 +205,10 @@ else
   fi
   trow "text ÷ cat" text_x_cat text_x_cat_min
   trow "JSON ÷ cat" json_x_cat json_x_cat_min
+  if [[ -n $(tv_ "${tcols[0]}" text_x_version) ]]; then
+    erow "text ÷ \`--version\` (target ≤ 1.3)" text_x_version -
+    erow "JSON ÷ \`--version\` (target ≤ 1.3)" json_x_version -
+  fi
   if [[ -n $(tv_ "${tcols[0]}" aslr_off_cat_median_ms) ]]; then
     erow "control, ASLR off: \`cat\`" aslr_off_cat_median_ms aslr_off_cat_min_ms
     erow "control, ASLR off: \`arcadvise\` text" aslr_off_text_median_ms aslr_off_text_min_ms

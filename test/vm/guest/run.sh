@@ -3,7 +3,9 @@
 # ZFSLAB_OUT=/mnt/host/out; /mnt/host/lane holds arcadvise, the scenario scripts, the list of
 # scenarios to run (scenarios) and the settings (env). Boot 1 runs timing (first, on a quiet guest),
 # parse, model+sample, live and the first half of persist (then asks for a reboot); boot 2 runs the
-# second half of persist.
+# second half of persist. declare, stick and guard each come in a boot of their own (lane.sh): the
+# first halves of declare (then a reboot) and stick (then a kexec into the initramfs it rebuilt) in
+# boot 1, their second halves in boot 2; guard in boot 1.
 # shellcheck source-path=SCRIPTDIR disable=SC2034
 set -u
 OUT=${ZFSLAB_OUT:-/mnt/host/out}
@@ -23,6 +25,12 @@ L=/mnt/host/lane
 . "$L/s-timing.sh"
 # shellcheck source=s-frontier.sh
 . "$L/s-frontier.sh"
+# shellcheck source=s-declare.sh
+. "$L/s-declare.sh"
+# shellcheck source=s-stick.sh
+. "$L/s-stick.sh"
+# shellcheck source=s-guard.sh
+. "$L/s-guard.sh"
 RESERVE=$(sed -n 's/^reserve=//p' "$L/env"); RESERVE=${RESERVE:-2G}
 RESERVE_BYTES=$(awk -v s="$RESERVE" 'BEGIN{n=s+0; u=toupper(substr(s,length(s))); m=1
   if(u=="K")m=1024; else if(u=="M")m=1048576; else if(u=="G")m=1073741824; printf "%.0f", n*m}')
@@ -70,7 +78,16 @@ if [ "$BOOT" = 1 ]; then
   want parse && parse_finish
   want live && live_main
   want frontier && frontier_main   # opt-in, tens of minutes: its own boot in practice
+  want guard && guard_main         # each of these three has a boot of its own (lane.sh)
   echo $((SECONDS-T0)) >"$OUT/boot1_seconds"
+  if want declare && declare_boot1; then
+    touch /run/zfslab-reboot
+    exit 0
+  fi
+  if want stick && stick_boot1; then
+    touch /run/zfslab-kexec       # boot the initramfs the scenario rebuilt, not qemu's -initrd copy
+    exit 0
+  fi
   if want persist && persist_boot1; then
     touch /run/zfslab-reboot
     exit 0
@@ -81,6 +98,8 @@ fi
 
 if [ "$BOOT" = 2 ]; then
   want persist && persist_boot2
+  want declare && declare_boot2
+  want stick && stick_boot2
   touch "$OUT/LANE_DONE"
   exit 0
 fi

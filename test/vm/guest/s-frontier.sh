@@ -1,16 +1,28 @@
 # shellcheck shell=bash disable=SC2034,SC2154,SC1090,SC1091
-# s-frontier.sh - scenario g (frontier, opt-in): where is the largest cap that never fights the
-# workload? A ladder of caps from 256 MiB up to the module's default in steps of FRONTIER_STEP
-# (256 MiB), plus arcadvise's own recommendation when it is not on the ladder. Per cap, the same
-# warm-up and the same window:
+# s-frontier.sh - scenario j (frontier, opt-in): where is the largest cap that never fights the
+# workload? A ladder of caps in steps of FRONTIER_STEP (256 MiB), from two steps below arcadvise's
+# recommendation (at least 256 MiB) upwards, until two rungs in a row fight the workload (or the
+# module's default); then FRONTIER_FINE (64 MiB) steps between the last clean rung and the next, so
+# that C* is known to 64 MiB; plus arcadvise's own recommendation when it is not a rung. Per cap,
+# the same warm-up and the same window:
 #   warm-up: set zfs_arc_max, read the working set W in order until the ARC holds the cap;
 #   window:  fio reads 1 MiB records at random over W (the pool's recordsize) for FRONTIER_WINDOW_S,
-#            and 3 s in, stress-ng --vm 1 --vm-bytes R --vm-keep holds R for the rest of the window.
+#            and 3 s in, the workload allocates (KIND, below) for the rest of the window.
 # Per cap (frontier.tsv, one line each): deltas over the window of arcstats memory_direct_count,
 # memory_indirect_count, demand data hits/misses, mru/mfu ghost hits, vmstat allocstall_* and
 # oom_kill, PSI memory some/full total; the lowest c (sampled each second); fio's read throughput.
 # W is larger than every cap under test (the default cap + 1 GiB, at least 4 GiB), so cache size
 # matters to the reader.
+#
+# The workload, KIND (the lane's variable, kind= in the env file), R = RESERVE:
+#   vm        stress-ng --vm 1 --vm-bytes R --vm-keep, all at once; arcadvise --reserve R.
+#   steps     the same R in four steps of R/4, 6 s apart (a workload that grows); --reserve R.
+#   huge      R held in huge pages from before the ladder (HugePages_Total = R, every page used
+#             through a hugetlbfs file, as a hugepage-backed VM holds its memory); nothing else
+#             allocates in the window; arcadvise --reserve 0 (the hugepages term counts R).
+#   declared  stress-ng as in vm, in lane.slice, where a unit started with systemd-run
+#             --slice=lane.slice -p MemoryMin=R declares R (the slice has MemoryMin=R too, so
+#             that the kernel holds it); arcadvise --reserve auto.
 #
 # C* is the largest cap whose window has no direct reclaim (memory_direct_count + allocstall = 0),
 # no OOM kill, and PSI some <= FRONTIER_PSI_MS (default 20 ms): under TCG the guest's scheduler
@@ -18,13 +30,16 @@
 # on both variants) and the same threshold the model scenario uses; any real reclaim stall the lane
 # has seen was above 100 ms.
 #
-# arcadvise runs at rest before the ladder (ARC warm at the default cap, nothing else running):
-# `--reserve R --format json` gives the recommendation; `--sample` over the default cap's window
-# gives the what-if (its predicted C*). Both are checked against the measured C*:
-#   PASS: recommendation window clean (no direct reclaim, no OOM), recommendation >= 0.85 x C*,
-#         what-if predicted C* within 15% of the measured C*.
+# arcadvise runs at rest before the ladder (ARC warm at the default cap, the workload's declaration
+# in place, nothing allocating): `--format json` gives the recommendation; `--sample` over the
+# default cap's window gives the what-if (its predicted C*). Both are checked against C*:
+#   PASS: recommendation window clean (no direct reclaim, no OOM), recommendation >= 0.9 x C*,
+#         what-if predicted C* within 5% of the measured C*.
 
 FRONTIER_STEP=${FRONTIER_STEP:-$((256*MiB))}
+FRONTIER_FINE=${FRONTIER_FINE:-$((64*MiB))}
+FR_KIND=$(sed -n 's/^kind=//p' "${L:-/nonexistent}/env" 2>/dev/null | head -1); FR_KIND=${FR_KIND:-vm}
+FR_RES=()   # arcadvise's workload flags for this KIND (fr_setup)
 FRONTIER_WINDOW_S=${FRONTIER_WINDOW_S:-40}
 FRONTIER_PSI_MS=${FRONTIER_PSI_MS:-20}
 
@@ -61,10 +76,10 @@ fr_window() {
   fr_counters b >"$d/$label.before"
   timeline_start "$d/$label-timeline.tsv"
   if [ -n "$sample" ]; then
-    "$AA" --sample "$((FRONTIER_WINDOW_S-4))s" --reserve "$RESERVE" --format json >"$d/whatif.json" 2>"$d/whatif.err" & sp=$!
+    "$AA" --sample "$((FRONTIER_WINDOW_S-4))s" "${FR_RES[@]}" --format json >"$d/whatif.json" 2>"$d/whatif.err" & sp=$!
   fi
   sleep 2
-  stress-ng --vm 1 --vm-bytes "$RESERVE" --vm-keep --timeout "$((FRONTIER_WINDOW_S-4))s" >"$d/$label-stress.log" 2>&1 & st=$!
+  fr_workload "$((FRONTIER_WINDOW_S-4))" >"$d/$label-stress.log" 2>&1 & st=$!
   wait "$st"
   fr_counters a >"$d/$label.after"
   [ "$sp" != 0 ] && wait "$sp"
@@ -83,30 +98,92 @@ fr_window() {
   sleep 3
 }
 
+# fr_setup: the workload's declaration, before anything is measured; sets FR_RES
+fr_setup() {
+  local pages
+  case $FR_KIND in
+    vm|steps) FR_RES=(--reserve "$RESERVE") ;;
+    huge)
+      pages=$((RESERVE_BYTES / (2 * MiB)))
+      echo "$pages" >/proc/sys/vm/nr_hugepages
+      [ "$(memkb HugePages_Total)" = "$pages" ] || { say "frontier: only $(memkb HugePages_Total) of $pages huge pages"; return 1; }
+      mkdir -p /mnt/huge && mount -t hugetlbfs -o pagesize=2M none /mnt/huge &&
+        fallocate -l "$RESERVE_BYTES" /mnt/huge/held || return 1
+      [ "$(memkb HugePages_Free)" = 0 ] || { say "frontier: $(memkb HugePages_Free) huge pages still free"; return 1; }
+      FR_RES=(--reserve 0) ;;
+    declared)
+      systemd-run --quiet --unit=lane-work --slice=lane.slice -p MemoryMin="$RESERVE" sleep infinity || return 1
+      systemctl set-property --runtime lane.slice MemoryMin="$RESERVE" || return 1
+      sleep 1
+      FR_RES=(--reserve auto) ;;
+    *) say "frontier: unknown kind $FR_KIND"; return 1 ;;
+  esac
+}
+
+# fr_workload SECONDS: what allocates in a window, for SECONDS (see KIND above)
+fr_workload() {
+  local t=$1 q pids=() i
+  case $FR_KIND in
+    vm) stress-ng --vm 1 --vm-bytes "$RESERVE" --vm-keep --timeout "${t}s" ;;
+    declared) systemd-run --quiet --scope --slice=lane.slice stress-ng --vm 1 --vm-bytes "$RESERVE" --vm-keep --timeout "${t}s" ;;
+    steps)
+      q=$((RESERVE_BYTES / 4))
+      for i in 0 1 2 3; do
+        stress-ng --vm 1 --vm-bytes "$q" --vm-keep --timeout "$((t - 6 * i))s" & pids+=($!)
+        [ "$i" = 3 ] || sleep 6
+      done
+      wait "${pids[@]}" ;;
+    huge) sleep "$t" ;;   # the huge pages are held all along
+  esac
+}
+
+# fr_clean CAP: did the window at CAP (a c_max value in frontier.tsv) stay clean?
+fr_clean() {
+  awk -F'\t' -v c="$1" -v p="$FRONTIER_PSI_MS" 'NR>1 && $2==c {ok = ($3+$5==0 && $6==0 && $7<=p)} END{exit ok ? 0 : 1}' "$OUT/frontier/frontier.tsv"
+}
+fr_tested() { awk -F'\t' -v c="$1" 'NR>1 && $2==c {f=1} END{exit f ? 0 : 1}' "$OUT/frontier/frontier.tsv"; }
+
 frontier_main() {
-  local d=$OUT/frontier rc rec def cap w t0=$SECONDS files step
+  local d=$OUT/frontier rc rec def cap w t0=$SECONDS files step lo dirty clean fine
   mkdir -p "$d"
+  fr_setup || { result frontier FAIL - "the $FR_KIND workload could not be set up"; return; }
   def=$(arcget c_max)
   w=$(( (def + 1024*MiB + 1024*MiB - 1) / (1024*MiB) )); [ "$w" -lt 4 ] && w=4
   pool_fill "$w" 1024 || { result frontier FAIL - "could not create or fill the pool"; return; }
   read_all
   snap "50-frontier-rest-$(sed -n 's/^mem_mib=//p' "$L/env")M" "at rest before the frontier: ARC warm at the default cap, no workload"
-  "$AA" --reserve "$RESERVE" --format json >"$d/recommend.json" 2>"$d/recommend.err"; rc=$?
-  "$AA" --reserve "$RESERVE" >"$d/recommend.txt" 2>&1
+  "$AA" "${FR_RES[@]}" --format json >"$d/recommend.json" 2>"$d/recommend.err"; rc=$?
+  "$AA" "${FR_RES[@]}" >"$d/recommend.txt" 2>&1
   rec=$(jq -r '.recommendation.zfs_arc_max_bytes // 0' "$d/recommend.json" 2>/dev/null)
   printf 'label\tc_max\tdirect\tindirect\tallocstall\toom_kill\tpsi_some_ms\tpsi_full_ms\tc_low\thit_ratio\tghost_hits\tread_bps\treads\n' >"$d/frontier.tsv"
   { echo "reserve=$RESERVE"; echo "reserve_bytes=$RESERVE_BYTES"; echo "default_cap=$def"; echo "recommended=${rec:-0}"
     echo "recommend_rc=$rc"; echo "mem_total=$(( $(memkb MemTotal) * 1024 ))"; echo "working_set=$((w * 1024 * MiB))"
-    echo "window_s=$FRONTIER_WINDOW_S"; echo "step=$FRONTIER_STEP"; echo "psi_ms=$FRONTIER_PSI_MS"; } >"$d/frontier.env"
-  # the default first, watched by --sample (the what-if), then the ladder upwards
+    echo "window_s=$FRONTIER_WINDOW_S"; echo "step=$FRONTIER_STEP"; echo "fine_step=$FRONTIER_FINE"; echo "psi_ms=$FRONTIER_PSI_MS"
+    echo "kind=$FR_KIND"; echo "arcadvise_args=\"${FR_RES[*]}\""; } >"$d/frontier.env"
+  # the default first, watched by --sample (the what-if)
   fr_window 0 default sample
+  [ "${rec:-0}" -gt 0 ] && [ "$rec" -lt "$def" ] && fr_window "$rec" recommended
+  # the ladder: from two rungs below the recommendation up, until two rungs in a row fight
   step=$FRONTIER_STEP
-  for ((cap = step; cap < def; cap += step)); do
-    fr_window "$cap" "cap-$((cap / MiB))"
-    if [ "${rec:-0}" -gt "$cap" ] && [ "$rec" -lt $((cap + step)) ] && [ "$rec" -lt "$def" ]; then
-      fr_window "$rec" recommended
-    fi
+  lo=$(( (${rec:-0} / step - 2) * step )); [ "$lo" -lt "$step" ] && lo=$step
+  dirty=0; clean=0
+  for ((cap = lo; cap < def && dirty < 2; cap += step)); do
+    fr_tested "$cap" || fr_window "$cap" "cap-$((cap / MiB))"
+    if fr_clean "$cap"; then clean=$cap; dirty=0; else dirty=$((dirty + 1)); fi
   done
+  # every rung fought: down until one does not
+  for ((cap = lo - step; clean == 0 && cap >= step; cap -= step)); do
+    fr_window "$cap" "cap-$((cap / MiB))"
+    fr_clean "$cap" && clean=$cap
+  done
+  # finer steps between the last clean rung and the next
+  fine=$FRONTIER_FINE
+  if [ "$clean" -gt 0 ]; then
+    for ((cap = clean + fine; cap < clean + step && cap < def; cap += fine)); do
+      fr_tested "$cap" || fr_window "$cap" "fine-$((cap / MiB))"
+      fr_clean "$cap" || break
+    done
+  fi
   echo "wall_s=$((SECONDS - t0))" >>"$d/frontier.env"
   frontier_verdict
 }
@@ -124,9 +201,9 @@ frontier_verdict() {
     chk "measured C* found (${cstar})" "$cstar > 0"
     chk "recommendation's window measured" "${#recrow} > 0"
     chk "recommendation's window: no direct reclaim, no OOM kill" "${recclean:-0} == 1"
-    chk "recommendation $(mib "$recommended") MiB >= 0.85 x C* $(mib "$cstar") MiB" "$recommended * 100 >= $cstar * 85"
-    chk "what-if predicted C* $(mib "${pred:-0}") MiB within 15% of C* $(mib "$cstar") MiB" \
-        "${pred:-0} * 100 >= $cstar * 85 && ${pred:-0} * 100 <= $cstar * 115"
-    result frontier "$(chk_status)" "R=$RESERVE default=$default_cap rec=$recommended c_star=$cstar predicted=${pred:-0} windows=$(( $(wc -l <"$d/frontier.tsv") - 1 )) wall_s=$wall_s" "$CHK_FAILS"
+    chk "recommendation $(mib "$recommended") MiB >= 0.9 x C* $(mib "$cstar") MiB" "$recommended * 100 >= $cstar * 90"
+    chk "what-if predicted C* $(mib "${pred:-0}") MiB within 5% of C* $(mib "$cstar") MiB" \
+        "${pred:-0} * 100 >= $cstar * 95 && ${pred:-0} * 100 <= $cstar * 105"
+    result frontier "$(chk_status)" "kind=$kind R=$RESERVE default=$default_cap rec=$recommended c_star=$cstar predicted=${pred:-0} windows=$(( $(wc -l <"$d/frontier.tsv") - 1 )) wall_s=$wall_s" "$CHK_FAILS"
   )
 }

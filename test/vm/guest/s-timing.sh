@@ -177,8 +177,10 @@ timing_main() {
   read -r -a na_st_cat < <(tm_stats "${na_cat[@]}")
   read -r -a na_st_text < <(tm_stats "${na_text[@]}")
   read -r -a na_st_json < <(tm_stats "${na_json[@]}")
-  local txc jxc n s
+  local txc jxc txv jxv n s
   txc=$(ratio "${st_text[0]}" "${st_cat[0]}"); jxc=$(ratio "${st_json[0]}" "${st_cat[0]}")
+  # against --version: what arcadvise's own work (reading, deciding, printing) adds to its start
+  txv=$(ratio "${st_text[0]}" "${st_ver[0]}"); jxv=$(ratio "${st_json[0]}" "${st_ver[0]}")
   { echo "runs=$TIMING_RUNS"; echo "slow_runs=${#us_sum[@]}"; echo "warmup=$TIMING_WARMUP"
     echo "files=${#files[@]}"; echo "file_list=\"${files[*]}\""; echo "binary=\"$AA ($fstype)\""
     echo "arc_summary=\"${summary:--}\""; echo "arc_summary_note=\"$sum_note\""
@@ -187,7 +189,7 @@ timing_main() {
                  json) s=("${st_json[@]}");; arc_summary) s=("${st_sum[@]}");; version) s=("${st_ver[@]}");; esac
       echo "${n}_median_ms=${s[0]}"; echo "${n}_min_ms=${s[1]}"; echo "${n}_max_ms=${s[2]}"
     done
-    echo "text_x_cat=$txc"; echo "json_x_cat=$jxc"
+    echo "text_x_cat=$txc"; echo "json_x_cat=$jxc"; echo "text_x_version=$txv"; echo "json_x_version=$jxv"
     echo "text_x_cat_min=$(ratio "${st_text[1]}" "${st_cat[1]}")"; echo "json_x_cat_min=$(ratio "${st_json[1]}" "${st_cat[1]}")"
     echo "aslr=$aslr0"; echo "aslr_off_note=\"$aslr_note\""
     for n in true cat version text json; do
@@ -200,7 +202,7 @@ timing_main() {
   rm -rf "$w"
 
   local nums reason=""
-  nums="cat_ms=${st_cat[0]} text_ms=${st_text[0]} json_ms=${st_json[0]} arc_summary_ms=${st_sum[0]} true_ms=${st_true[0]} text_x_cat=$txc json_x_cat=$jxc runs=$TIMING_RUNS arc_summary_runs=${#us_sum[@]}"
+  nums="cat_ms=${st_cat[0]} version_ms=${st_ver[0]} text_ms=${st_text[0]} json_ms=${st_json[0]} arc_summary_ms=${st_sum[0]} true_ms=${st_true[0]} text_x_cat=$txc json_x_cat=$jxc text_x_version=$txv json_x_version=$jxv runs=$TIMING_RUNS arc_summary_runs=${#us_sum[@]}"
   say "timing: median arcadvise --version=${st_ver[0]} ms (ASLR off ${na_st_ver[0]})"
   say "timing: min cat=${st_cat[1]} text=${st_text[1]} json=${st_json[1]} arc_summary=${st_sum[1]} true=${st_true[1]} ms"
   say "timing: ASLR off${aslr_note:+ ($aslr_note)}: median cat=${na_st_cat[0]} text=${na_st_text[0]} json=${na_st_json[0]} true=${na_st_true[0]} ms"
