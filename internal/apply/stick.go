@@ -424,7 +424,11 @@ func stickNotes(snap *host.Snapshot, res *Result, st bootsteps.Steps) []string {
 		}
 		sort.Strings(old)
 		if len(old) > 0 {
-			out = append(out, fmt.Sprintf("until it is rebuilt, %s still hold(s) the values from before this write (read before it): zfs would load with those", strings.Join(old, ", ")))
+			it, verb := "it is", "holds"
+			if len(old) > 1 {
+				it, verb = "they are", "hold"
+			}
+			out = append(out, fmt.Sprintf("until %s rebuilt, %s still %s the values from before this write (read before it): zfs would load with those", it, strings.Join(old, ", "), verb))
 		}
 	}
 	if snap.ProxmoxBootTool {

@@ -260,7 +260,7 @@ func TestWriteStaleImages(t *testing.T) {
 		t.Errorf("after the write (-want +got)\n%s", d)
 	}
 	if len(res.NextSteps) < 3 || !strings.HasPrefix(res.NextSteps[0], "rebuild the initramfs: update-initramfs -u -k all (/boot/initrd.img-6.1.0-28-amd64 loads zfs: /conf/modules:1 lists zfs") ||
-		res.NextSteps[1] != "until it is rebuilt, /boot/initrd.img-6.1.0-28-amd64 still hold(s) the values from before this write (read before it): zfs would load with those" ||
+		res.NextSteps[1] != "until it is rebuilt, /boot/initrd.img-6.1.0-28-amd64 still holds the values from before this write (read before it): zfs would load with those" ||
 		!strings.HasPrefix(res.NextSteps[2], "reboot") {
 		t.Errorf("next steps:\n%s", strings.Join(res.NextSteps, "\n"))
 	}

@@ -23,7 +23,8 @@
 # (auto|kvm|tcg), MEM (MiB, default 4096), SMP (2), VM_TIMEOUT (seconds per run, default 2400),
 # FORCE=1 (rebuild a variant), REPO (checkout, default: this script's ../..), NICE (default 19),
 # RESERVE (the R of scenarios a, c, d, e, f, g, h, i, j; default 2G), KIND (the frontier's workload:
-# vm, steps, huge, declared; guest/s-frontier.sh), TIMING_RUNS / TIMING_SLOW_RUNS (f: 21 / 7).
+# vm, steps, huge, declared; guest/s-frontier.sh), HELD_OUT (the frontier: this configuration is
+# the held-out one; the text says how it was chosen), TIMING_RUNS / TIMING_SLOW_RUNS (f: 21 / 7).
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -446,7 +447,8 @@ export_frontier() {
   done
   { echo "variant=$v"; echo "zfs=$(cat "$run/share/out/zfs_version" 2>/dev/null)"; echo "kernel=$(cat "$run/share/out/kernel" 2>/dev/null)"
     echo "mem_mib=$MEM"; echo "date=$(sed -n 's/^date=//p' "$run/share/lane/env")"; echo "commit=$BUILD_COMMIT"; echo "dirty=$BUILD_DIRTY"
-    echo "result=$(awk -F'\t' '$1=="frontier"{print $2}' "$run/share/out/results.tsv")"; } >"$dst/run.env"
+    echo "result=$(awk -F'\t' '$1=="frontier"{print $2}' "$run/share/out/results.tsv")"
+    if [[ -n ${HELD_OUT:-} ]]; then echo "held_out=1"; echo "held_out_note=$HELD_OUT"; fi; } >"$dst/run.env"
   REPO=$REPO bash "$HERE/plot.sh" "$dst" || log "frontier plot failed for $cfg (gnuplot)"
   log "frontier: $dst"
 }

@@ -246,27 +246,34 @@ cat <<'EOF'
 
 ## The frontier: the largest cap that never fights the workload
 
-Scenario g, opt-in (`test/vm/lane.sh run 2.3 frontier`; `MEM=8192 RESERVE=5G` for the held-out
-configuration): the lane's answer to "how much cache does the recommended cap give away?". A
-workload holds R (`stress-ng --vm 1 --vm-bytes R --vm-keep`) beside a reader that keeps a
-working set busy: `fio` reading 1 MiB records (the pool's recordsize) at random over W bytes of
-pool data, W larger than every cap under test (the default cap + 1 GiB, at least 4 GiB), so cache
-size matters to it. A ladder of caps from 256 MiB up to the module's default in 256 MiB steps, and
-arcadvise's own recommendation when it is off the ladder; each cap gets the same warm-up (the ARC
-filled to the cap) and the same 40 s window, with R held for the last 36 s. Per window: deltas of
-arcstats `memory_direct_count` and `memory_indirect_count`, vmstat `allocstall_*` and `oom_kill`,
-PSI memory some/full total stall; the lowest target c (sampled each second); the reader's ARC
-hit ratio (`demand_data_hits / (hits + misses)`) and throughput.
+Scenario j, opt-in (`MEM=... RESERVE=... KIND=... test/vm/lane.sh run 2.3 frontier`): the lane's
+answer to "how much cache does the recommended cap give away?". A workload takes R beside a reader
+that keeps a working set busy: `fio` reading 1 MiB records (the pool's recordsize) at random over
+W bytes of pool data, W larger than every cap under test (the default cap + 1 GiB, at least
+4 GiB), so cache size matters to it. The workload, `KIND`: `vm` holds R at once (`stress-ng --vm 1
+--vm-bytes R --vm-keep`), `steps` takes R in four steps 6 s apart, `huge` holds R in huge pages
+from before the ladder (HugePages_Total = R, all in use through a hugetlbfs file, as a
+hugepage-backed VM; arcadvise `--reserve 0`: its hugepages term counts them), `declared` is `vm`
+inside lane.slice where a unit with `MemoryMin=R` declares R (arcadvise `--reserve auto`).
+The module's default cap and arcadvise's recommendation first, then a ladder of caps in 256 MiB
+steps from two steps below the recommendation upwards until two rungs in a row fight the
+workload, then 64 MiB steps between the last clean rung and the next, so that C\* is known to
+64 MiB. Each cap gets the same warm-up (the ARC filled to the cap) and the same 40 s window, the
+workload allocating in the last 36 s. Per window: deltas of arcstats `memory_direct_count` and
+`memory_indirect_count`, vmstat `allocstall_*` and `oom_kill`, PSI memory some/full total stall;
+the lowest target c (sampled each second); the reader's ARC hit ratio
+(`demand_data_hits / (hits + misses)`) and throughput.
 
 **C\*** is the largest cap whose window has no direct reclaim (`memory_direct_count` +
 `allocstall` = 0), no OOM kill, and PSI some at most 20 ms. The 20 ms is above the TCG guest's
 scheduler noise: the windows with no reclaim at all measured 0 ms (the model scenario's capped
 windows, the low rungs of every ladder here), and the one clean window with a few kswapd shrinks
 of the ARC (2.3.2, 4 GiB, 1536 MiB) 11 ms; the smallest stall among the windows that fought was
-25 ms (2.1.11, 1536 MiB: 2 allocstalls), most were above 100 ms. arcadvise runs at rest before the ladder (ARC warm at the default cap, no
-workload): `--reserve R` gives the recommendation, and `--sample` over the default cap's window
-gives the what-if's predicted C\*. PASS: the recommendation's window is clean, the recommendation
-is at least 0.85 × C\*, and predicted C\* is within 15% of C\*.
+25 ms (2.1.11, 1536 MiB: 2 allocstalls), most were above 100 ms. arcadvise runs at rest before
+the ladder (ARC warm at the default cap, the workload's declaration in place, nothing
+allocating): it gives the recommendation, and `--sample` over the default cap's window gives the
+what-if's predicted C\*. PASS: the recommendation's window is clean, the recommendation is at least
+0.9 × C\*, and predicted C\* is within 5% of C\*.
 
 EOF
 FR=$REPO/docs/frontier
@@ -279,16 +286,16 @@ for f in "${frs[@]}"; do
   d=$(dirname "$f"); cfg=$(basename "$d")
   fe() { sed -n "s/^$1=//p" "$d/frontier.env" | tail -1; }
   re() { sed -n "s/^$1=//p" "$d/run.env" 2>/dev/null | tail -1; }
-  cs=$(fe c_star); rc=$(fe recommended); pr=$(fe predicted); dc=$(fe default_cap)
+  cs=$(fe c_star); rc=$(fe recommended); pr=$(fe predicted); dc=$(fe default_cap); kind=$(fe kind)
   ratio=$(awk -v r="${rc:-0}" -v c="${cs:-0}" 'BEGIN{if(c>0)printf "%.2f", r/c; else print "-"}')
   perr=$(awk -v p="${pr:-0}" -v c="${cs:-0}" 'BEGIN{if(c>0)printf "%+.1f%%", 100*(p-c)/c; else print "-"}')
   dirty=$(re dirty); [[ ${dirty:-0} != 0 ]] && dirty=" + uncommitted changes" || dirty=""
   held=""
-  [[ $(re mem_mib) != 4096 || $(fe reserve) != 2G ]] && held=" (held out)"
+  [[ $(re held_out) = 1 ]] && held=" (held out)"
   echo "### $cfg$held: $(re result)"
   echo
-  [[ -n $held ]] && echo "Not used to choose the model's terms: they were chosen on the 4 GiB guest with R = 2G (the growth margin, cap/32, after the first 2.3.2 ladder there put the ARC's own equilibrium at arc_sys_free + c/32 of free memory). This configuration was run once, after." && echo
-  echo "OpenZFS $(re zfs), kernel $(re kernel), $(re mem_mib) MiB guest, R = $(fe reserve), run $(re date) (arcadvise $(re commit)$dirty), ladder wall time $(fe wall_s) s."
+  [[ -n $held ]] && echo "Chosen after the model was last changed and run once, as it came out: $(re held_out_note)." && echo
+  echo "OpenZFS $(re zfs), kernel $(re kernel), $(re mem_mib) MiB guest, R = $(fe reserve), workload ${kind:-vm} (arcadvise $(fe arcadvise_args)), run $(re date) (arcadvise $(re commit)$dirty), ladder wall time $(fe wall_s) s."
   for k in verdict_note dirty_note; do n=$(re $k); [[ -z $n ]] || echo "Note: $n."; done
   echo "Measured **C\* = $(mibs "$cs")**; arcadvise recommends **$(mibs "$rc")** ($ratio × C\*); the what-if predicted C\* = $(mibs "$pr") ($perr); the module's default cap is $(mibs "$dc")."
   echo
