@@ -269,9 +269,9 @@ the lowest target c (sampled each second); the reader's ARC hit ratio
 scheduler noise: the windows with no reclaim at all measured 0 ms (the model scenario's capped
 windows, the low rungs of every ladder here), and the one clean window with a few kswapd shrinks
 of the ARC (2.3.2, 4 GiB, 1536 MiB) 11 ms; the smallest stall among the windows that fought was
-25 ms (2.1.11, 1536 MiB: 2 allocstalls), most were above 100 ms. arcadvise runs at rest before
-the ladder (ARC warm at the default cap, the workload's declaration in place, nothing
-allocating): it gives the recommendation, and `--sample` over the default cap's window gives the
+25 ms (2.1.11, 1536 MiB: 2 allocstalls), most were above 100 ms. arcadvise runs before the
+ladder on the host at work (ARC warm at the default cap, the reader going, the workload's
+declaration in place, nothing allocating): it gives the recommendation, and `--sample` over the default cap's window gives the
 what-if's predicted C\*. PASS: the recommendation's window is clean, the recommendation is at least
 0.9 × C\*, and predicted C\* is within 5% of C\*.
 

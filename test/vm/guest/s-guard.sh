@@ -6,7 +6,9 @@
 # libvirt's files; no libvirtd runs in the guest). The hook the package installs
 # (/usr/share/arcadvise/libvirt/qemu) runs as libvirtd runs it at a start: arguments
 # "work prepare begin -", the domain XML on stdin, an environment of LC_ALL=C and PATH only.
-# The host is busy as hosts are: a reader streams the pool from before the hook to the end.
+# The host is busy as hosts are: from before the hook to the end, the frontier scenario's reader
+# (fio, 1 MiB records at random over the pool's 4 GiB: the reader the model is measured against)
+# keeps the ARC in use.
 # Asserted: the hook exits 0 and says "lowered"; c_max is then below the default and equals the
 # cap the hook wrote, within 64 MiB of what `--reserve R` recommends on the reading just before
 # (the guard counts the starting guest, R, and nothing else is declared here); when the hook
@@ -40,7 +42,9 @@ guard_main() {
 EOF
   "$AA" --reserve "$RESERVE" --format json >"$d/0-recommend.json" 2>/dev/null
   rec=$(jq -r '.recommendation.zfs_arc_max_bytes // 0' "$d/0-recommend.json")
-  ( while :; do read_all; done ) & reader=$!   # the host's own I/O, all along
+  # the host's own I/O, all along (killed after the window)
+  fio --name=host --filename="$(fr_files)" --readonly --rw=randread --bs=1M --ioengine=psync \
+    --file_service_type=random --time_based --runtime=600 >"$d/fio.log" 2>&1 & reader=$!
   sleep 5
   # as libvirtd runs a hook: qemu <domain> <operation> <sub-operation> <extra>, the XML on stdin
   t0=${EPOCHREALTIME//[!0-9]/}
