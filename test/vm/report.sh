@@ -296,7 +296,7 @@ for f in "${frs[@]}"; do
   echo
   [[ -n $held ]] && echo "Chosen after the model was last changed and run once, as it came out: $(re held_out_note)." && echo
   echo "OpenZFS $(re zfs), kernel $(re kernel), $(re mem_mib) MiB guest, R = $(fe reserve), workload ${kind:-vm} (arcadvise $(fe arcadvise_args)), run $(re date) (arcadvise $(re commit)$dirty), ladder wall time $(fe wall_s) s."
-  for k in verdict_note dirty_note; do n=$(re $k); [[ -z $n ]] || echo "Note: $n."; done
+  for k in stale_note verdict_note dirty_note; do n=$(re $k); [[ -z $n ]] || echo "Note: $n."; done
   echo "Measured **C\* = $(mibs "$cs")**; arcadvise recommends **$(mibs "$rc")** ($ratio × C\*); the what-if predicted C\* = $(mibs "$pr") ($perr); the module's default cap is $(mibs "$dc")."
   echo
   if [[ -e $d/frontier.svg ]]; then echo "![frontier $cfg](frontier/$cfg/frontier.svg)"; echo; fi
