@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -49,7 +50,8 @@ func bundledRoots(t *testing.T) []string {
 
 // TestGolden runs the whole command on every bundled root, text and JSON,
 // with --reserve 2G (and --reserve auto before it on the hosts that
-// declare their workload, testdata/declared), and compares stdout and the
+// declare their workload, testdata/declared; --reserve auto alone on the
+// lane's captures of a unit with MemoryMin=2G), and compares stdout and the
 // exit status with testdata/golden/<root>.{txt,json}. go test -run
 // TestGolden -update rewrites them.
 func TestGolden(t *testing.T) {
@@ -60,7 +62,10 @@ func TestGolden(t *testing.T) {
 			t.Run(name+"/"+format, func(t *testing.T) {
 				var out bytes.Buffer
 				args := []string{"--root", root, "--reserve", "2G", "--format", format}
-				if declaresWorkload(root) {
+				switch {
+				case laneDeclares(root):
+					args = []string{"--root", root, "--reserve", "auto", "--format", format}
+				case declaresWorkload(root):
 					args = append([]string{"--reserve", "auto"}, args...)
 				}
 				code := run(context.Background(), args, &out, io.Discard)
@@ -81,10 +86,32 @@ func TestGolden(t *testing.T) {
 	}
 }
 
-// declaresWorkload: the root is one of testdata/declared, whose goldens
-// run --reserve auto.
+// declaresWorkload: the root is one of testdata/declared (goldens with
+// --reserve auto --reserve 2G), or a lane capture that declares
+// (laneDeclares).
 func declaresWorkload(root string) bool {
-	return strings.HasPrefix(root, filepath.Join("..", "..", "testdata", "declared")+string(filepath.Separator))
+	return strings.HasPrefix(root, filepath.Join("..", "..", "testdata", "declared")+string(filepath.Separator)) || laneDeclares(root)
+}
+
+// laneDeclares: a capture of the real-kernel lane (testdata/vm) whose
+// cgroup tree holds a memory.min above 0, the lane's declare scenario
+// (systemd-run -p MemoryMin=2G): its goldens run --reserve auto alone, the
+// 2 GiB being the unit's.
+func laneDeclares(root string) bool {
+	if !strings.HasPrefix(root, filepath.Join("..", "..", "testdata", "vm")+string(filepath.Separator)) {
+		return false
+	}
+	found := false
+	_ = filepath.WalkDir(filepath.Join(root, "sys", "fs", "cgroup"), func(p string, d fs.DirEntry, err error) error {
+		if err != nil || found || d.IsDir() || d.Name() != "memory.min" {
+			return nil
+		}
+		if b, err := os.ReadFile(p); err == nil && strings.TrimSpace(string(b)) != "0" {
+			found = true
+		}
+		return nil
+	})
+	return found
 }
 
 // golden compares got with the file, or rewrites the file with -update.
