@@ -44,8 +44,8 @@ echo
 desc() {
   case $1 in
     parse)   echo "a. \`--format json\` agrees with arcstats and meminfo read just before and after it (idle, ARC filled, under pressure)";;
-    live)    echo "b. \`--live\` moves c_max to the recommendation; 16 MiB is refused without \`--force\` (exit 2), and with it written, ignored by the module and reported from c_max (exit 4); a value ≤ c_min is ignored by the module when written alone, and \`--live\` lowers zfs_arc_min first so it takes (exit 0)";;
-    persist) echo "c. \`--check\` exits 1, \`--write\`, real reboot, then c_max = recommendation and \`--check\` exits 0";;
+    live)    echo "b. \`--live\` moves c_max to the recommendation of its own reading (within 64 MiB of a reading just before: two readings of a live host differ by a step or two); 16 MiB is refused without \`--force\` (exit 2), and with it written, ignored by the module and reported from c_max (exit 4); a value ≤ c_min is ignored by the module when written alone, and \`--live\` lowers zfs_arc_min first so it takes (exit 0)";;
+    persist) echo "c. \`--check\` exits 1, \`--write\` (its cap within 64 MiB of a reading just before), real reboot, then c_max = the value written and \`--check\` exits 0";;
     model)   echo "d. a workload holding R beside a reader of more than RAM: with the recommended cap no OOM kill, direct reclaim and memory stall clearly lower";;
     sample)  echo "e. \`--sample 60s\` over the same windows: pressure named in the default run, none or low with the cap";;
     timing)  echo "f. the whole run as a process, median wall time against \`cat\` of the same files, \`arc_summary\` and \`/bin/true\` (quiet guest after boot); asserts only that every arcadvise run exits 0, the ratio is measured";;
