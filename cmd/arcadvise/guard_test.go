@@ -18,18 +18,19 @@ import (
 
 // The guard's host is the real-kernel lane's 8 GiB OpenZFS 2.3.2 guest at
 // rest (testdata/vm/2.3.2-2~bpo12+2/50-frontier-rest-8192M): its ARC warm
-// at the 2.3 default cap, c_max = allmem − 1 GiB = 8324845568 − 1073741824
-// = 7251103744, c_min = allmem/32 = 260151424. The guests are real Proxmox
+// at the 2.3 default cap, c_max = allmem − 1 GiB = 8324853760 − 1073741824
+// = 7251111936, c_min = allmem/32 = 260151680 (the rest before the held-out
+// frontier of 2026-12-07). The guests are real Proxmox
 // VE configs, read in place from ../shared/fixtures/declared and copied
 // into the test's root.
 //
 // The arithmetic, by hand, from that snapshot:
 //
-//	MemTotal        8324845568  (8129732 kB)
-//	host in use      162859144  = MemTotal − MemFree 837664 kB − Inactive(file) 46212 kB
-//	                              − ARC size 7247394680 − AnonPages 8972 kB − Shmem 308 kB
-//	free floor       347741824  arcstats arc_sys_free (above the zone watermarks)
-//	left             7814244600 − the reservation R
+//	MemTotal        8324853760  (8129740 kB)
+//	host in use      173863792  = MemTotal − MemFree 721076 kB − Inactive(file) 110060 kB
+//	                              − ARC size 7280884880 − AnonPages 15996 kB − Shmem 2580 kB
+//	free floor       347742080  arcstats arc_sys_free (above the zone watermarks)
+//	left             7803247888 − the reservation R
 //	growth margin    left/33
 //	cap              (left − margin) rounded down to the largest power of two
 //	                 ≤ 1/64 of it, between 1 MiB and 1 GiB
@@ -46,21 +47,21 @@ import (
 //	pve-lxc  204    2048 MiB  stopped, not onboot (running in the overcommitted host)
 const (
 	guardSnapshot = "testdata/vm/2.3.2-2~bpo12+2/50-frontier-rest-8192M"
-	defaultCMax   = 7251103744
+	defaultCMax   = 7251111936
 	// 101 starting: R = 2048 + 2000 + 512 + 768 = 5328 MiB = 5586812928;
-	// left = 7814244600 − 5586812928 = 2227431672; margin 67497929;
-	// 2159933743 in 32 MiB steps: 64 of them, 2 GiB.
+	// left = 7803247888 − 5586812928 = 2216434960; margin 67164695;
+	// 2149270265 in 32 MiB steps: 64 of them, 2 GiB.
 	capWith101 = 2147483648
-	// 101 stopped: R = 4560 MiB = 4781506560; left = 3032738040; margin
-	// 91901152; 2940836888 in 32 MiB steps: 87 of them, 2.71 GiB.
+	// 101 stopped: R = 4560 MiB = 4781506560; left = 3021741328; margin
+	// 91567919; 2930173409 in 32 MiB steps: 87 of them, 2.71 GiB.
 	capWithout101 = 2919235584
 )
 
 // guardRoot builds the guard's host in a temporary root; running204
 // makes container 204 run too: R with 101 starting is then 7376 MiB =
-// 7734296576, left 79948024, 77525357 after the margin: less than the
-// 256 MiB the smallest useful ARC needs (by 268435456 − 77525357 =
-// 190910099 bytes, 182.06 MiB), so the host is over-committed.
+// 7734296576, left 68951312, 66861879 after the margin: less than the
+// 256 MiB the smallest useful ARC needs (by 268435456 − 66861879 =
+// 201573577 bytes, 192.23 MiB), so the host is over-committed.
 func guardRoot(t *testing.T, running204 bool) string {
 	t.Helper()
 	f := testutil.Fixture(t, "declared")
@@ -196,20 +197,20 @@ func TestGuardPreStart(t *testing.T) {
 		wantSyslog string // the priority and the start of the message
 	}{{
 		name: "lowered", guest: "pve:101",
-		wantStderr: []string{"guard pve:101 pre-start: lowered: c_max 6.75 GiB is above the 2 GiB the reservation 5.20 GiB leaves the ARC (pve:101 is pve-qemu:101); zfs_arc_max=2147483648 (2 GiB): arcstats c_max 7251103744 → 2147483648; ",
+		wantStderr: []string{"guard pve:101 pre-start: lowered: c_max 6.75 GiB is above the 2 GiB the reservation 5.20 GiB leaves the ARC (pve:101 is pve-qemu:101); zfs_arc_max=2147483648 (2 GiB): arcstats c_max 7251111936 → 2147483648; ",
 			"; the start is allowed\n"},
 		wantCMax: capWith101, wantParam: "2147483648",
 		wantSyslog: "<30>", // daemon.info
 	}, {
 		name: "overcommitted, allowed", running204: true, guest: "pve-qemu:101",
-		wantStderr: []string{"guard pve-qemu:101 pre-start: overcommitted: the reservation 7.20 GiB leaves 73.93 MiB for the ARC, 182.06 MiB short of the smallest useful ARC (256 MiB); the start is allowed (ARCADVISE_GUARD_STRICT=yes or --guard-strict refuses it)\n"},
+		wantStderr: []string{"guard pve-qemu:101 pre-start: overcommitted: the reservation 7.20 GiB leaves 63.76 MiB for the ARC, 192.23 MiB short of the smallest useful ARC (256 MiB); the start is allowed (ARCADVISE_GUARD_STRICT=yes or --guard-strict refuses it)\n"},
 		wantCMax:   defaultCMax, wantParam: "0",
 		wantSyslog: "<28>", // daemon.warning
 	}, {
 		name: "refused (strict in the policy file)", running204: true, guest: "pve-qemu:101",
 		policy:     "ARCADVISE_ARGS=\"--reserve auto\"\nARCADVISE_GUARD_STRICT=yes\n",
 		wantCode:   exitRefusedStart,
-		wantStderr: []string{"guard pve-qemu:101 pre-start: refused: the reservation 7.20 GiB leaves 73.93 MiB for the ARC, 182.06 MiB short of the smallest useful ARC (256 MiB); the start is refused (strict mode)\n"},
+		wantStderr: []string{"guard pve-qemu:101 pre-start: refused: the reservation 7.20 GiB leaves 63.76 MiB for the ARC, 192.23 MiB short of the smallest useful ARC (256 MiB); the start is refused (strict mode)\n"},
 		wantCMax:   defaultCMax, wantParam: "0",
 		wantSyslog: "<27>", // daemon.err
 	}, {

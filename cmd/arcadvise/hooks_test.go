@@ -100,7 +100,7 @@ func TestProxmoxHook(t *testing.T) {
 		{name: "fits", vmid: "101", phase: "pre-start", setCMax: capWith101, wantCMax: capWith101,
 			wantOut: []string{"arcadvise: guard pve:101 pre-start: fits: c_max 2 GiB is within the 2 GiB the reservation 5.20 GiB leaves the ARC (pve:101 is pve-qemu:101); the start is allowed\n"}},
 		{name: "lowered", vmid: "101", phase: "pre-start", wantCMax: capWith101,
-			wantOut: []string{"arcadvise: guard pve:101 pre-start: lowered: c_max 6.75 GiB is above the 2 GiB the reservation 5.20 GiB leaves the ARC (pve:101 is pve-qemu:101); zfs_arc_max=2147483648 (2 GiB): arcstats c_max 7251103744 → 2147483648"}},
+			wantOut: []string{"arcadvise: guard pve:101 pre-start: lowered: c_max 6.75 GiB is above the 2 GiB the reservation 5.20 GiB leaves the ARC (pve:101 is pve-qemu:101); zfs_arc_max=2147483648 (2 GiB): arcstats c_max 7251111936 → 2147483648"}},
 		// A container: the same hookscript, pve:500 is pve-lxc:500. 500
 		// already counts (onboot), so starting it changes nothing: R =
 		// 2048 + 2000 + 512 MiB = 4560 MiB, the 2.5 GiB cap.
@@ -108,7 +108,7 @@ func TestProxmoxHook(t *testing.T) {
 			wantOut: []string{"arcadvise: guard pve:500 pre-start: lowered: c_max 6.75 GiB is above the 2.71 GiB the reservation 4.45 GiB leaves the ARC (pve:500 is pve-lxc:500)"}},
 		{name: "refused (strict)", running204: true, policy: "ARCADVISE_GUARD_STRICT=yes\n", hostMore: "ARCADVISE_GUARD_STRICT=yes\n",
 			vmid: "101", phase: "pre-start", wantCode: 1, wantCMax: defaultCMax,
-			wantOut: []string{"arcadvise: guard pve:101 pre-start: refused: the reservation 7.20 GiB leaves 73.93 MiB for the ARC, 182.06 MiB short of the smallest useful ARC (256 MiB) (pve:101 is pve-qemu:101); the start is refused (strict mode)\n"}},
+			wantOut: []string{"arcadvise: guard pve:101 pre-start: refused: the reservation 7.20 GiB leaves 63.76 MiB for the ARC, 192.23 MiB short of the smallest useful ARC (256 MiB) (pve:101 is pve-qemu:101); the start is refused (strict mode)\n"}},
 		{name: "error (allowed)", vmid: "130", phase: "pre-start", wantCMax: defaultCMax,
 			wantOut: []string{"arcadvise: guard pve:130 pre-start: error: the reservation is at or above MemTotal: 69.45 GiB reserved of 7.75 GiB (pve:130 is pve-qemu:130); the start is allowed ("}},
 		{name: "timeout (allowed)", vmid: "101", phase: "pre-start", lockHeld: true, policy: "ARCADVISE_GUARD_BUDGET=500ms\n", wantCMax: defaultCMax,
@@ -237,7 +237,7 @@ virsh list --all
 	}
 	refused := readFile(t, filepath.Join(out, "refused.err"))
 	t.Logf("virsh create, refused:\n%s", refused)
-	if !strings.Contains(refused, "arcadvise: guard libvirt:big pre-start: refused: the reservation 7.20 GiB leaves 73.93 MiB for the ARC, 182.06 MiB short of the smallest useful ARC (256 MiB); the start is refused (strict mode)") {
+	if !strings.Contains(refused, "arcadvise: guard libvirt:big pre-start: refused: the reservation 7.20 GiB leaves 63.76 MiB for the ARC, 192.23 MiB short of the smallest useful ARC (256 MiB); the start is refused (strict mode)") {
 		t.Errorf("virsh create's error lacks the guard's message:\n%s", refused)
 	}
 	if got := arcField(t, full, "c_max"); got != defaultCMax {

@@ -59,9 +59,18 @@ func TestHostTermsRealSnapshots(t *testing.T) {
 		// less /33 is 1538028219: 91 × 16 MiB.
 		{"testdata/vm/2.1.11-1+deb12u1/50-frontier-rest-4096M", 2 * size.GiB,
 			(4007120-1727404-84464-9504-312)*kB - 2057869392, 0, 1526726656},
-		// The held-out 8 GiB guest, R = 5G: C* = 2.25 GiB there; the cap
-		// 2.19 GiB (70 × 32 MiB). arc_sys_free (332 MiB) is the floor.
-		{"testdata/vm/2.3.2-2~bpo12+2/50-frontier-rest-8192M", 5 * size.GiB, 162859144, 0, 2348810240},
+		// The 8 GiB guest at rest before the held-out frontier of
+		// 2026-12-07 (docs/frontier/2.3-8192M-R4G-steps): 8129740 − 721076
+		// − 110060 − 15996 − 2580 kB − size 7280884880. arc_sys_free
+		// (332 MiB) is the floor. R = 4G: budget 8324853760 − 4 GiB −
+		// 173863792 − 347742080 = 3508280592, less /33 is 3401969059,
+		// rounded to 32 MiB (≤ 1/64): 101 × 32 MiB = 3388997632, the
+		// frontier's recommendation (C* = 3456 MiB there). R = 5G: 1 GiB
+		// less, 2434538768, less /33 is 2360764866: 70 × 32 MiB.
+		{"testdata/vm/2.3.2-2~bpo12+2/50-frontier-rest-8192M", 4 * size.GiB,
+			(8129740-721076-110060-15996-2580)*kB - 7280884880, 0, 3388997632},
+		{"testdata/vm/2.3.2-2~bpo12+2/50-frontier-rest-8192M", 5 * size.GiB,
+			(8129740-721076-110060-15996-2580)*kB - 7280884880, 0, 2348810240},
 	} {
 		t.Run(tc.root+"/"+size.Format(tc.reserve), func(t *testing.T) {
 			s, err := host.Read(testutil.OpenRoot(t, filepath.Join(testutil.RepoRoot(t), tc.root)))
