@@ -53,12 +53,14 @@ func TestHostTermsRealSnapshots(t *testing.T) {
 		// (the gap issue 24 keeps open).
 		{"testdata/vm/2.3.2-2~bpo12+2/50-frontier-rest-4096M", 2 * size.GiB,
 			(4007116-777216-109964-16024-2580)*kB - 3034539544, 0, 1560281088},
-		// The same on 2.1.11 (docs/frontier/2.1-4096M-R2G, C* = 1.44 GiB):
-		// 4007120 − 1727404 − 84464 − 9504 − 312 kB − size 2057869392;
-		// budget 4103290880 − 2 GiB − 180017072 − 189698560 = 1586091600,
-		// less /33 is 1538028219: 91 × 16 MiB.
+		// The same on 2.1.11, the reader going (docs/frontier/2.1-4096M-R2G
+		// of 03:53, C* = 1.5 GiB there): 4007108 − 1703712 − 110820 − 15920
+		// − 2580 kB − size 2074117424; budget 4103278592 − 2 GiB −
+		// 152136400 − 189698176 = 1613960368, less /33 is 1565052479: 93 ×
+		// 16 MiB. (The frontier's own reading, moments later, gave one step
+		// less, 1543503872.)
 		{"testdata/vm/2.1.11-1+deb12u1/50-frontier-rest-4096M", 2 * size.GiB,
-			(4007120-1727404-84464-9504-312)*kB - 2057869392, 0, 1526726656},
+			(4007108-1703712-110820-15920-2580)*kB - 2074117424, 0, 1560281088},
 		// The 8 GiB guest at rest before the held-out frontier of
 		// 2026-12-07 (docs/frontier/2.3-8192M-R4G-steps): 8129740 − 721076
 		// − 110060 − 15996 − 2580 kB − size 7280884880. arc_sys_free
