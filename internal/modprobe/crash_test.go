@@ -79,34 +79,31 @@ func TestCrashWrite(t *testing.T) {
 	t.Logf("seed %d", seed)
 	rng := rand.New(rand.NewPCG(seed, 0))
 	target := filepath.Join(root, "etc/modprobe.d/zfs.conf")
+	// The kills fall within a few whole writes as this machine does them
+	// now: one write (two fsyncs) is timed first. A fixed 4 ms was too
+	// short on a busy 2-core CI machine, where no kill of 200 came after
+	// the first rename.
+	first := crashStart(t, root)
+	t0 := time.Now()
+	for {
+		if got, _ := os.ReadFile(target); string(got) == crashB {
+			break
+		}
+		if time.Since(t0) > 20*time.Second {
+			t.Fatalf("the writer did not write in 20 s")
+		}
+		time.Sleep(50 * time.Microsecond)
+	}
+	one := time.Since(t0)
+	span := max(4*time.Millisecond, 3*one)
+	first.stop(t)
+	t.Logf("one write took %v; kills within %v of the writer's start", one.Round(time.Microsecond), span.Round(time.Microsecond))
 	seen := map[string]int{}
 	start := time.Now()
 	for k := 0; k < kills; k++ {
-		cmd := exec.Command(os.Args[0], "-test.run=^TestCrashChild$", "-test.count=1")
-		cmd.Env = append(os.Environ(), crashRootEnv+"="+root)
-		out, err := cmd.StdoutPipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		var stderr strings.Builder
-		cmd.Stderr = &stderr
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		line, err := bufio.NewReader(out).ReadString('\n')
-		if err != nil || line != "ready\n" {
-			cmd.Process.Kill()
-			cmd.Wait()
-			t.Fatalf("child: %q %v %s", line, err, stderr.String())
-		}
-		time.Sleep(time.Duration(rng.IntN(4000)) * time.Microsecond)
-		if err := cmd.Process.Kill(); err != nil {
-			t.Fatal(err)
-		}
-		err = cmd.Wait()
-		if !strings.Contains(fmt.Sprint(err), "killed") {
-			t.Fatalf("child ended before the kill: %v\n%s", err, stderr.String())
-		}
+		child := crashStart(t, root)
+		time.Sleep(time.Duration(rng.Int64N(int64(span))))
+		child.stop(t)
 
 		got, err := os.ReadFile(target)
 		if err != nil {
@@ -149,5 +146,46 @@ func TestCrashWrite(t *testing.T) {
 		kills, time.Since(start).Round(time.Millisecond), seen[crashA], seen[crashB], len(leftovers))
 	if seen[crashA] == 0 || seen[crashB] == 0 {
 		t.Errorf("the kills never caught one of the two states (A %d, B %d): the writer did not run", seen[crashA], seen[crashB])
+	}
+}
+
+// crashChild is a running TestCrashChild writer.
+type crashChild struct {
+	cmd    *exec.Cmd
+	stderr *strings.Builder
+}
+
+// crashStart starts the writer on root and waits until it says ready.
+func crashStart(t *testing.T, root string) crashChild {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestCrashChild$", "-test.count=1")
+	cmd.Env = append(os.Environ(), crashRootEnv+"="+root)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stderr := &strings.Builder{}
+	cmd.Stderr = stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	line, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil || line != "ready\n" {
+		cmd.Process.Kill()
+		cmd.Wait()
+		t.Fatalf("child: %q %v %s", line, err, stderr.String())
+	}
+	return crashChild{cmd, stderr}
+}
+
+// stop kills the writer with SIGKILL; it must not have ended by itself.
+func (c crashChild) stop(t *testing.T) {
+	t.Helper()
+	if err := c.cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	err := c.cmd.Wait()
+	if !strings.Contains(fmt.Sprint(err), "killed") {
+		t.Fatalf("child ended before the kill: %v\n%s", err, c.stderr.String())
 	}
 }
