@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"math"
 	"os"
 	"path"
 	"strconv"
@@ -240,7 +241,7 @@ func (d *Dir) Read(name string, max int64) (State, error) {
 	}
 	defer fh.Close()
 	st.Immutable = Immutable(fh)
-	st.Data, err = readMax(fh, max)
+	st.Data, err = readMax(fh, fileSize(fh), max)
 	return st, d.wrap(name, err)
 }
 
@@ -258,13 +259,39 @@ func (d *Dir) OpenRegular(name string) (*os.File, error) {
 	return regularReopen(pf, os.O_RDONLY|syscall.O_NONBLOCK, d.Path(name))
 }
 
-// readMax reads all of r, or fails with ErrTooLarge past max bytes.
-func readMax(r io.Reader, max int64) ([]byte, error) {
-	b, err := io.ReadAll(io.LimitReader(r, max+1))
-	if err == nil && int64(len(b)) > max {
-		err = fmt.Errorf("%w: more than %d bytes", ErrTooLarge, max)
+// readMax reads r to its end, at most max bytes: more is an error
+// wrapping ErrTooLarge. size is what fstat said (0 for most of /proc and
+// /sys), a hint for the first buffer, so that a file is read in one call
+// and its end seen by the next.
+func readMax(r io.Reader, size, max int64) ([]byte, error) {
+	lim := max + 1 // one more than max: to tell "exactly max" from "more"
+	if lim <= 0 {
+		lim = math.MaxInt64
 	}
-	return b, err
+	n := int64(4096)
+	if size > 0 {
+		n = size + 1
+	}
+	b := make([]byte, 0, min(n, lim))
+	for {
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)] // grow
+			if int64(cap(b)) > lim {
+				b = b[:len(b):lim]
+			}
+		}
+		m, err := r.Read(b[len(b):cap(b)])
+		b = b[:len(b)+m]
+		if int64(len(b)) > max {
+			return nil, fmt.Errorf("%w: more than %d bytes", ErrTooLarge, max)
+		}
+		switch {
+		case err == io.EOF:
+			return b, nil
+		case err != nil:
+			return nil, err
+		}
+	}
 }
 
 // The inode flags of chattr +i and +a (linux/fs.h).
@@ -544,4 +571,12 @@ func copyXattrs(dst, src *os.File) error {
 		}
 	}
 	return nil
+}
+
+// fileSize is f's size from fstat, 0 when it cannot be had (a hint).
+func fileSize(f *os.File) int64 {
+	if fi, err := f.Stat(); err == nil {
+		return fi.Size()
+	}
+	return 0
 }

@@ -3,8 +3,8 @@ package rootfs
 import (
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
-	"math"
 	"os"
 	"path"
 	"strconv"
@@ -48,45 +48,29 @@ func (f *FS) readFileFD(rel string, max int64) (b []byte, err error, ok bool) {
 		return nil, &Error{Path: f.Path(rel), Err: err}, true
 	}
 	defer unix.Close(fd)
-	b, err = readFD(fd, st.Size, max)
+	b, err = readMax(fdReader(fd), st.Size, max)
 	if err != nil {
 		return nil, f.wrap(rel, err), true
 	}
 	return b, nil, true
 }
 
-// readFD reads fd to its end, at most max bytes (more is ErrTooLarge, as
-// readMax); size is what fstat said (0 for most of /proc and /sys), a hint.
-func readFD(fd int, size, max int64) ([]byte, error) {
-	lim := max + 1 // one more than max: to tell "exactly max" from "more"
-	if lim <= 0 {
-		lim = math.MaxInt64
-	}
-	n := int64(4096)
-	if size > 0 {
-		n = size + 1 // one more, to see the end in the same buffer
-	}
-	b := make([]byte, 0, min(n, lim))
+// fdReader reads a bare descriptor, as readMax wants it: 0 bytes is
+// io.EOF, EINTR is tried again.
+type fdReader int
+
+func (fd fdReader) Read(p []byte) (int, error) {
 	for {
-		if len(b) == cap(b) {
-			b = append(b, 0)[:len(b)] // grow
-			if int64(cap(b)) > lim {
-				b = b[:len(b):lim]
-			}
-		}
-		m, err := unix.Read(fd, b[len(b):cap(b)])
+		n, err := unix.Read(int(fd), p)
 		switch {
 		case errors.Is(err, unix.EINTR):
 			continue
 		case err != nil:
-			return nil, &os.PathError{Op: "read", Path: "", Err: err}
-		case m == 0:
-			return b, nil
+			return 0, &os.PathError{Op: "read", Path: "", Err: err}
+		case n == 0 && len(p) > 0:
+			return 0, io.EOF
 		}
-		b = b[:len(b)+m]
-		if int64(len(b)) > max {
-			return nil, fmt.Errorf("%w: more than %d bytes", ErrTooLarge, max)
-		}
+		return n, nil
 	}
 }
 

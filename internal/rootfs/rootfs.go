@@ -217,7 +217,7 @@ func (f *FS) ReadFile(rel string, max int64) ([]byte, error) {
 		return nil, err
 	}
 	defer fh.Close()
-	b, err := readMax(fh, max)
+	b, err := readMax(fh, fileSize(fh), max)
 	if err != nil {
 		return nil, f.wrap(rel, err)
 	}
