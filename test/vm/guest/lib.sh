@@ -26,6 +26,14 @@ max() { if (( $1 > $2 )); then echo "$1"; else echo "$2"; fi; }
 mib() { awk -v b="$1" 'BEGIN{printf "%.1f", b/1048576}'; }
 
 # result SCENARIO STATUS NUMBERS [REASON]
+# boot1_state SCENARIO: in the second boot, the state the first boot of SCENARIO saved in
+# /var/lib/lane/SCENARIO.env, sourced; without it a FAIL row and status 1.
+boot1_state() {
+  [ -f "/var/lib/lane/$1.env" ] || { result "$1" FAIL - "boot 2 without the state of boot 1"; return 1; }
+  # shellcheck disable=SC1090
+  . "/var/lib/lane/$1.env"
+}
+
 result() {
   printf '%s\t%s\t%s\t%s\n' "$1" "$2" "${3:--}" "${4:-}" >>"$OUT/results.tsv"
   say "RESULT $1 $2 ${3:-} ${4:-}"

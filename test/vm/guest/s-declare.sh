@@ -76,8 +76,7 @@ declare_boot1() {
 declare_boot2() {
   local d=$OUT/declare rc3 cmax pv
   mkdir -p "$d"
-  [ -f /var/lib/lane/declare.env ] || { result declare FAIL - "boot 2 without the state of boot 1"; return; }
-  . /var/lib/lane/declare.env
+  boot1_state declare || return
   [ -d /sys/module/zfs ] || modprobe zfs
   # the workload starts again as at every boot
   declare_start; systemctl set-property --runtime "$DECLARE_SLICE" MemoryMin="$RESERVE"; sleep 1

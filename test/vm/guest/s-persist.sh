@@ -29,8 +29,7 @@ persist_boot1() {
 persist_boot2() {
   local d=$OUT/persist rc3 cmax pv
   mkdir -p "$d"
-  [ -f /var/lib/lane/persist.env ] || { result persist FAIL - "boot 2 without the state of boot 1"; return; }
-  . /var/lib/lane/persist.env
+  boot1_state persist || return
   [ -d /sys/module/zfs ] || modprobe zfs
   cmax=$(arcget c_max); pv=$(cat $P/zfs_arc_max)
   # the check --write told the admin to run after the reboot

@@ -54,8 +54,7 @@ stick_boot1() {
 stick_boot2() {
   local d=$OUT/stick rc3 cmax pv zfs_line root_line
   mkdir -p "$d"
-  [ -f /var/lib/lane/stick.env ] || { result stick FAIL - "boot 2 without the state of boot 1"; return; }
-  . /var/lib/lane/stick.env
+  boot1_state stick || return
   cmax=$(arcget c_max); pv=$(cat $P/zfs_arc_max)
   dmesg >"$d/6-dmesg.txt"
   # the kernel log's line numbers: zfs loaded, and the root file system mounted
