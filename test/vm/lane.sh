@@ -441,6 +441,10 @@ export_frontier() {
   cfg="$v-${MEM}M-R${RESERVE:-2G}"
   [[ ${KIND:-vm} = vm ]] || cfg="$cfg-$KIND"   # the frontier's workload kind (s-frontier.sh)
   dst=$REPO/docs/frontier/$cfg
+  # every run of the configuration keeps its line in history.tsv: one run is a sample (C* moved
+  # 1344-1536 MiB over four runs of 2.3-4096M-R2G), and the report shows them all
+  local hist=""
+  [[ -s $dst/history.tsv ]] && hist=$(cat "$dst/history.tsv")
   rm -rf "$dst"; mkdir -p "$dst"
   for f in frontier.tsv frontier.env recommend.txt recommend.json whatif.json; do
     [[ -e $run/share/out/frontier/$f ]] && cp -f "$run/share/out/frontier/$f" "$dst/"
@@ -449,6 +453,8 @@ export_frontier() {
     echo "mem_mib=$MEM"; echo "date=$(sed -n 's/^date=//p' "$run/share/lane/env")"; echo "commit=$BUILD_COMMIT"; echo "dirty=$BUILD_DIRTY"
     echo "result=$(awk -F'\t' '$1=="frontier"{print $2}' "$run/share/out/results.tsv")"
     if [[ -n ${HELD_OUT:-} ]]; then echo "held_out=1"; echo "held_out_note=$HELD_OUT"; fi; } >"$dst/run.env"
+  { if [[ -n $hist ]]; then printf '%s\n' "$hist"; else printf '%s\n' "$FR_HISTORY_HEADER"; fi
+    frontier_history_row "$dst"; } >"$dst/history.tsv"
   REPO=$REPO bash "$HERE/plot.sh" "$dst" || log "frontier plot failed for $cfg (gnuplot)"
   log "frontier: $dst"
 }

@@ -426,3 +426,55 @@ func TestUsage(t *testing.T) {
 		t.Errorf("unknown command: exit %d, want 2 with the usage on stderr:\n%s", got, stderr.String())
 	}
 }
+
+// TestFrontierHistory: a frontier run's line in history.tsv says whether the
+// recommendation's window was clean by the same rule as C*'s rungs (here
+// no reclaim but PSI some 25 ms over the 20 ms threshold: fought), and the
+// report lists every run of the configuration with the range C* took on
+// the 64 MiB ladder, worked by hand: 1344 and 1472 MiB, 128 MiB apart,
+// 10% of the lower (128/1344 = 9.5%).
+func TestFrontierHistory(t *testing.T) {
+	l := newLane(t)
+	repo := filepath.Join(l.dir, "repo")
+	const cfg = "docs/frontier/2.3-4096M-R2G/"
+	const mib = 1 << 20
+	testutil.WriteTree(t, repo, map[string]string{
+		cfg + "frontier.env": fmt.Sprintf("reserve=2G\nrecommended=%d\ndefault_cap=%d\nstep=%d\nfine_step=%d\npsi_ms=20\nkind=vm\nwall_s=600\nc_star=%d\npredicted=%d\n",
+			1488*mib, 2889*mib, 256*mib, 64*mib, 1472*mib, 1430*mib),
+		cfg + "run.env": "variant=2.3\nzfs=2.3.2\nkernel=6.1.0\nmem_mib=4096\ndate=2026-12-07T04:35:25Z\ncommit=abc1234\ndirty=0\nresult=FAIL\n",
+		cfg + "frontier.tsv": "label\tc_max\tdirect\tindirect\tallocstall\toom_kill\tpsi_some_ms\tpsi_full_ms\tc_low\thit_ratio\tghost_hits\tread_bps\treads\n" +
+			fmt.Sprintf("fine-1472\t%d\t0\t98\t0\t0\t10\t9\t%d\t0.3\t1\t1\t1\n", 1472*mib, 1396*mib) +
+			fmt.Sprintf("recommended\t%d\t0\t5\t0\t0\t25\t20\t%d\t0.3\t1\t1\t1\n", 1488*mib, 1450*mib),
+		cfg + "history.tsv": "date\tcommit\tladder\tc_star\trecommended\trec_window\tpredicted\tresult\n" +
+			fmt.Sprintf("2026-12-07T03:23:59Z\t513266e\t64\t%d\t%d\tfought\t%d\tFAIL\n", 1344*mib, 1488*mib, 1400*mib),
+	})
+	dir := filepath.Join(repo, cfg)
+	out, err := exec.Command("bash", "-c", `. "$1/test/vm/lib-host.sh" && frontier_history_row "$2" >>"$2/history.tsv" && tail -1 "$2/history.tsv"`,
+		"-", testutil.RepoRoot(t), dir).CombinedOutput()
+	if err != nil {
+		t.Fatalf("frontier_history_row: %v\n%s", err, out)
+	}
+	if want := fmt.Sprintf("2026-12-07T04:35:25Z\tabc1234\t64\t%d\t%d\tfought\t%d\tFAIL\n", 1472*mib, 1488*mib, 1430*mib); string(out) != want {
+		t.Errorf("history row %q, want %q", out, want)
+	}
+	cmd := exec.Command("bash", filepath.Join(testutil.RepoRoot(t), "test", "vm", "lane.sh"), "report")
+	cmd.Env = append(append([]string{}, l.env...), "REPO="+repo)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("lane.sh report: %v\n%s", err, out)
+	}
+	md, err := os.ReadFile(filepath.Join(repo, "docs", "real-kernel.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"### 2.3-4096M-R2G: FAIL (the latest run; 0 of the 2 runs on the 64 MiB ladder PASS)",
+		"| 1488 MiB | 0 | 0 | 5 | 0 | 25 ✗ | 20 |", // the recommendation's rung, over the PSI threshold
+		"| 2026-12-07T03:23:59Z | 513266e | 64 MiB | 1344 MiB | 1488 MiB (1.11 × C*) | fought | 1400 MiB (+4.2%) | FAIL |",
+		"| 2026-12-07T04:35:25Z | abc1234 | 64 MiB | 1472 MiB | 1488 MiB (1.01 × C*) | fought | 1430 MiB (-2.9%) | FAIL |",
+		"Over the 2 runs on the 64 MiB ladder C\\* ranged 1344–1472 MiB (128 MiB, 10% of the lowest); the recommendation's window was clean in 0 and the verdict PASS in 0.",
+	} {
+		if !strings.Contains(string(md), want) {
+			t.Errorf("real-kernel.md lacks %q", want)
+		}
+	}
+}

@@ -275,6 +275,12 @@ declaration in place, nothing allocating): it gives the recommendation, and `--s
 what-if's predicted C\*. PASS: the recommendation's window is clean, the recommendation is at least
 0.9 × C\*, and predicted C\* is within 5% of C\*.
 
+One run is one sample. The same configuration run again moves C\* by a rung or two (the
+workload's and the reader's timing in an emulated guest decide when kswapd falls behind), and the
+recommendation by a 16 MiB step or more (the host in use read at rest): the lane keeps every run
+of a configuration in `docs/frontier/<config>/history.tsv` and lists them under its table, with the
+range C\* took on the 64 MiB ladder.
+
 EOF
 FR=$REPO/docs/frontier
 shopt -s nullglob
@@ -292,7 +298,11 @@ for f in "${frs[@]}"; do
   dirty=$(re dirty); [[ ${dirty:-0} != 0 ]] && dirty=" + uncommitted changes" || dirty=""
   held=""
   [[ $(re held_out) = 1 ]] && held=" (held out)"
-  echo "### $cfg$held: $(re result)"
+  runs=""
+  if [[ -s $d/history.tsv ]]; then
+    runs=$(awk -F'\t' 'NR>1 && $3==64 {n++; if($8=="PASS")p++} END{if(n>1) printf " (the latest run; %d of the %d runs on the 64 MiB ladder PASS)", p, n}' "$d/history.tsv")
+  fi
+  echo "### $cfg$held: $(re result)$runs"
   echo
   [[ -n $held ]] && echo "Chosen after the model was last changed and run once, as it came out: $(re held_out_note)." && echo
   echo "OpenZFS $(re zfs), kernel $(re kernel), $(re mem_mib) MiB guest, R = $(fe reserve), workload ${kind:-vm} (arcadvise $(fe arcadvise_args)), run $(re date) (arcadvise $(re commit)$dirty), ladder wall time $(fe wall_s) s."
@@ -302,12 +312,28 @@ for f in "${frs[@]}"; do
   if [[ -e $d/frontier.svg ]]; then echo "![frontier $cfg](frontier/$cfg/frontier.svg)"; echo; fi
   echo "| cap | direct reclaim | allocstall | ARC shrinks by kswapd | OOM kills | PSI some (ms) | PSI full (ms) | lowest c | hit ratio | ghost hits | reader MiB/s | |"
   echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"
-  awk -F'\t' -v M=1048576 -v cs="$cs" -v rc="$rc" -v dc="$dc" -v p="$(fe psi_ms)" 'NR>1{
+  awk -F'\t' -v M=1048576 -v cs="$cs" -v rc="$rc" -v dc="$dc" -v p="$(fe psi_ms)" "$FR_CLEAN_AWK"' NR>1{
       mark=""; if($2==dc) mark="default"; if($2==cs) mark=mark (mark?", ":"") "C*"; if($2==rc) mark=mark (mark?", ":"") "recommended"
-      clean=($3+$5==0 && $6==0 && $7<=p) ? "" : " ✗"
-      printf "%d\t| %.0f MiB | %s | %s | %s | %s | %s%s | %s | %.0f MiB | %.1f%% | %s | %.1f | %s |\n", $2, $2/M, $3, $5, $4, $6, $7, clean, $8, $9/M, $10*100, $11, $12/M, mark
+      split($0, x, "\t"); bad = clean(x, p) ? "" : " ✗"
+      printf "%d\t| %.0f MiB | %s | %s | %s | %s | %s%s | %s | %.0f MiB | %.1f%% | %s | %.1f | %s |\n", $2, $2/M, $3, $5, $4, $6, $7, bad, $8, $9/M, $10*100, $11, $12/M, mark
     }' "$f" | sort -n | cut -f2-
   echo
+  if [[ -s $d/history.tsv ]]; then
+    n=$(awk 'NR>1' "$d/history.tsv" | wc -l)
+    echo "Every run of this configuration (history.tsv; ladder: the step near the frontier, 256 MiB for the runs before the 64 MiB refinement, under the pass rule of then):"
+    echo
+    echo "| run (UTC) | arcadvise | ladder | C\* | recommendation | its window | what-if | verdict |"
+    echo "|---|---|---:|---:|---:|---|---:|---|"
+    awk -F'\t' -v M=1048576 'NR>1{
+        r = $4 > 0 ? sprintf(" (%.2f × C*)", $5/$4) : ""; e = $4 > 0 ? sprintf(" (%+.1f%%)", 100*($7-$4)/$4) : ""
+        printf "| %s | %s | %d MiB | %.0f MiB | %.0f MiB%s | %s | %.0f MiB%s | %s |\n", $1, $2, $3, $4/M, $5/M, r, $6, $7/M, e, $8
+      }' "$d/history.tsv"
+    echo
+    if [[ $n -gt 1 ]]; then
+      awk -F'\t' -v M=1048576 'NR>1 && $3==64 {n++; if(!lo||$4<lo)lo=$4; if($4>hi)hi=$4; if($6=="clean")c++; if($8=="PASS")p++}
+        END{if(n>1) printf "Over the %d runs on the 64 MiB ladder C\\* ranged %.0f–%.0f MiB (%.0f MiB, %.0f%% of the lowest); the recommendation'"'"'s window was clean in %d and the verdict PASS in %d.\n\n", n, lo/M, hi/M, (hi-lo)/M, 100*(hi-lo)/lo, c, p}' "$d/history.tsv"
+    fi
+  fi
 done
 echo "✗: the window fought the workload (direct reclaim, an OOM kill, or PSI some above the threshold)."
 

@@ -201,14 +201,14 @@ frontier_verdict() {
   ( . "$d/frontier.env"
     cstar=$(awk -F'\t' -v p="$psi_ms" 'NR>1 && $3+$5==0 && $6==0 && $7<=p {if($2>m)m=$2}END{printf "%.0f\n", m}' "$d/frontier.tsv")
     recrow=$(awk -F'\t' -v r="$recommended" 'NR>1 && $2==r' "$d/frontier.tsv" | head -1)
-    recclean=$(echo "$recrow" | awk -F'\t' '{print ($3+$5==0 && $6==0) ? 1 : 0}')
+    recclean=0; fr_clean "$recommended" && recclean=1   # the same rule as C*'s rungs
     pred=$(jq -r '.whatif.predicted_c_star_bytes // 0' "$d/whatif.json" 2>/dev/null)
     echo "c_star=$cstar" >>"$d/frontier.env"; echo "predicted=${pred:-0}" >>"$d/frontier.env"
     chk_reset
     chk "recommend exit $recommend_rc is 0" "$recommend_rc == 0"
     chk "measured C* found (${cstar})" "$cstar > 0"
     chk "recommendation's window measured" "${#recrow} > 0"
-    chk "recommendation's window: no direct reclaim, no OOM kill" "${recclean:-0} == 1"
+    chk "recommendation's window clean (no direct reclaim, no OOM kill, PSI some <= ${psi_ms} ms)" "${recclean:-0} == 1"
     chk "recommendation $(mib "$recommended") MiB >= 0.9 x C* $(mib "$cstar") MiB" "$recommended * 100 >= $cstar * 90"
     chk "what-if predicted C* $(mib "${pred:-0}") MiB within 5% of C* $(mib "$cstar") MiB" \
         "${pred:-0} * 100 >= $cstar * 95 && ${pred:-0} * 100 <= $cstar * 105"
