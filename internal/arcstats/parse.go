@@ -59,16 +59,35 @@ func checkLineEnd(line string) error {
 	return nil
 }
 
-func rowFields(line string) ([]string, error) {
+// rowFields splits a stat row into its three fields, name, type and data,
+// as strings.FieldsFunc(line, isSpace) would, without a slice per row (the
+// kernel's separators are ASCII, so a byte scan finds the same fields).
+func rowFields(line string) ([3]string, error) {
+	var f [3]string
 	if err := checkLineEnd(line); err != nil {
-		return nil, err
+		return f, err
 	}
-	f := strings.FieldsFunc(line, isSpace)
+	n := 0
+	for i := 0; i < len(line); {
+		if isSpace(rune(line[i])) {
+			i++
+			continue
+		}
+		j := i
+		for j < len(line) && !isSpace(rune(line[j])) {
+			j++
+		}
+		if n < len(f) {
+			f[n] = line[i:j]
+		}
+		n++
+		i = j
+	}
 	switch {
-	case len(f) == 0:
-		return nil, errors.New("blank line where a stat row was expected")
-	case len(f) != 3:
-		return nil, fmt.Errorf("want 3 fields (name type data), got %d in %s", len(f), quote(line))
+	case n == 0:
+		return f, errors.New("blank line where a stat row was expected")
+	case n != 3:
+		return f, fmt.Errorf("want 3 fields (name type data), got %d in %s", n, quote(line))
 	}
 	return f, nil
 }

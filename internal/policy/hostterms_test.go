@@ -44,7 +44,7 @@ func TestHostTermsRealSnapshots(t *testing.T) {
 		{"testdata/snapshots/zfs-2.3.2-arc-filled", 2 * size.GiB, 187092408, 0, 1526726656},
 		// The lane's frontier guest at rest (2.3.2, 4 GiB, ARC warm at the
 		// default cap, the fio reader going: the vm frontier of 2026-12-07
-		// 03:24, docs/frontier/2.3-4096M-R2G), with
+		// 03:24, its line in docs/frontier/2.3-4096M-R2G/history.tsv), with
 		// /proc/zoneinfo: the kernel's high watermarks (99 MiB, raised by
 		// THP's recommended min_free_kbytes) are below arc_sys_free.
 		// 4007116 − 777216 − 109964 − 16024 − 2580 kB − size 3034539544;

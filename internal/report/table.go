@@ -7,6 +7,7 @@ import (
 
 	"reflect"
 	"slices"
+	"sync"
 
 	"github.com/olekukonko/tablewriter"
 	"github.com/olekukonko/tablewriter/pkg/twcache"
@@ -55,9 +56,6 @@ func (tb *tables) table(w io.Writer, width int, header []string, rows [][]string
 		}
 	}
 	if tb.t == nil {
-		// twwidth's width cache (an LRU behind a mutex) costs more than it
-		// saves on a few hundred short cells: off.
-		twwidth.SetCacheCapacity(0)
 		tb.t = tablewriter.NewTable(&tb.buf,
 			tablewriter.WithRenderer(renderer.NewBlueprint(tw.Rendition{
 				Borders:  tw.BorderNone,
@@ -95,8 +93,14 @@ func (tb *tables) table(w io.Writer, width int, header []string, rows [][]string
 	return nil
 }
 
+// noWidthCache turns twwidth's width cache (an LRU behind a mutex) off
+// before the first width is measured: on a few hundred short cells it
+// costs more than it saves.
+var noWidthCache = sync.OnceFunc(func() { twwidth.SetCacheCapacity(0) })
+
 // wrapColumn wraps the cells of the wrap column so that rows fit in width.
 func wrapColumn(width int, header []string, rows [][]string, cols []col) [][]string {
+	noWidthCache()
 	wc := slices.IndexFunc(cols, func(c col) bool { return c.wrap })
 	if wc < 0 {
 		return rows
@@ -137,6 +141,7 @@ func wrapColumn(width int, header []string, rows [][]string, cols []col) [][]str
 // paragraph writes text wrapped to width after prefix; the lines after the
 // first are indented by hang spaces.
 func paragraph(w io.Writer, width int, prefix string, hang int, text string) {
+	noWidthCache()
 	lines, _ := twwarp.WrapString(text, max(width-max(twwidth.Width(prefix), hang), 16))
 	for i, l := range lines {
 		if i == 0 {
