@@ -445,8 +445,8 @@ func TestFrontierHistory(t *testing.T) {
 		cfg + "frontier.tsv": "label\tc_max\tdirect\tindirect\tallocstall\toom_kill\tpsi_some_ms\tpsi_full_ms\tc_low\thit_ratio\tghost_hits\tread_bps\treads\n" +
 			fmt.Sprintf("fine-1472\t%d\t0\t98\t0\t0\t10\t9\t%d\t0.3\t1\t1\t1\n", 1472*mib, 1396*mib) +
 			fmt.Sprintf("recommended\t%d\t0\t5\t0\t0\t25\t20\t%d\t0.3\t1\t1\t1\n", 1488*mib, 1450*mib),
-		cfg + "history.tsv": "date\tcommit\tladder\tc_star\trecommended\trec_window\tpredicted\tresult\n" +
-			fmt.Sprintf("2026-12-07T03:23:59Z\t513266e\t64\t%d\t%d\tfought\t%d\tFAIL\n", 1344*mib, 1488*mib, 1400*mib),
+		cfg + "history.tsv": "date\tcommit\tladder\tc_star\trecommended\trec_window\tpredicted\tresult\tfirst_fight\n" +
+			fmt.Sprintf("2026-12-07T03:23:59Z\t513266e\t64\t%d\t%d\tfought\t%d\tFAIL\t%d\n", 1344*mib, 1488*mib, 1400*mib, 1280*mib),
 	})
 	dir := filepath.Join(repo, cfg)
 	out, err := exec.Command("bash", "-c", `. "$1/test/vm/lib-host.sh" && frontier_history_row "$2" >>"$2/history.tsv" && tail -1 "$2/history.tsv"`,
@@ -454,7 +454,8 @@ func TestFrontierHistory(t *testing.T) {
 	if err != nil {
 		t.Fatalf("frontier_history_row: %v\n%s", err, out)
 	}
-	if want := fmt.Sprintf("2026-12-07T04:35:25Z\tabc1234\t64\t%d\t%d\tfought\t%d\tFAIL\n", 1472*mib, 1488*mib, 1430*mib); string(out) != want {
+	// the lowest window that fought: the recommendation's, 1488 MiB
+	if want := fmt.Sprintf("2026-12-07T04:35:25Z\tabc1234\t64\t%d\t%d\tfought\t%d\tFAIL\t%d\n", 1472*mib, 1488*mib, 1430*mib, 1488*mib); string(out) != want {
 		t.Errorf("history row %q, want %q", out, want)
 	}
 	cmd := exec.Command("bash", filepath.Join(testutil.RepoRoot(t), "test", "vm", "lane.sh"), "report")
@@ -469,8 +470,8 @@ func TestFrontierHistory(t *testing.T) {
 	for _, want := range []string{
 		"### 2.3-4096M-R2G: FAIL (the latest run; 0 of the 2 runs on the 64 MiB ladder PASS)",
 		"| 1488 MiB | 0 | 0 | 5 | 0 | 25 ✗ | 20 |", // the recommendation's rung, over the PSI threshold
-		"| 2026-12-07T03:23:59Z | 513266e | 64 MiB | 1344 MiB | 1488 MiB (1.11 × C*) | fought | 1400 MiB (+4.2%) | FAIL |",
-		"| 2026-12-07T04:35:25Z | abc1234 | 64 MiB | 1472 MiB | 1488 MiB (1.01 × C*) | fought | 1430 MiB (-2.9%) | FAIL |",
+		"| 2026-12-07T03:23:59Z | 513266e | 64 MiB | 1344 MiB | 1280 MiB (below C\\*) | 1488 MiB (1.11 × C*) | fought | 1400 MiB (+4.2%) | FAIL |",
+		"| 2026-12-07T04:35:25Z | abc1234 | 64 MiB | 1472 MiB | 1488 MiB | 1488 MiB (1.01 × C*) | fought | 1430 MiB (-2.9%) | FAIL |",
 		// the prediction 1400 and 1430 MiB: 30/1400 = 2.1%
 		"Over the 2 runs on the 64 MiB ladder C\\* ranged 1344–1472 MiB (128 MiB, 10% of the lowest), the recommendation 1488–1488 MiB and the what-if's prediction 1400–1430 MiB (2% of its lowest): the prediction moved less than C\\* did, so a miss of more than 5% on one run is mostly C\\*'s own move. The recommendation's window was clean in 0 and the verdict PASS in 0.",
 	} {

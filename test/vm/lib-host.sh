@@ -35,17 +35,20 @@ envval() { sed -n "s/^$2=//p" "$LAB/lane/results/$1/env" 2>/dev/null | head -1 |
 FR_CLEAN_AWK='function clean(r, p) { return r[3] + r[5] == 0 && r[6] == 0 && r[7] <= p }'
 
 # frontier_history_row DIR: one line of DIR/history.tsv for the run whose data DIR holds (date,
-# arcadvise commit, ladder step near the frontier, C*, recommendation, its window, what-if, verdict).
-FR_HISTORY_HEADER=$'date\tcommit\tladder\tc_star\trecommended\trec_window\tpredicted\tresult'
+# arcadvise commit, ladder step near the frontier, C*, recommendation, its window, what-if, verdict,
+# and the lowest cap whose window fought, 0 when none did: C* is the largest clean window, and a
+# clean window can sit above one that fought).
+FR_HISTORY_HEADER=$'date\tcommit\tladder\tc_star\trecommended\trec_window\tpredicted\tresult\tfirst_fight'
 frontier_history_row() {
   local d=$1 fe re
   fe() { sed -n "s/^$1=//p" "$d/frontier.env" | tail -1; }
   re() { sed -n "s/^$1=//p" "$d/run.env" 2>/dev/null | tail -1; }
-  local fine rec psi win commit
+  local fine rec psi win commit ff
   fine=$(fe fine_step); rec=$(fe recommended); psi=$(fe psi_ms)
   win=$(awk -F'\t' -v r="$rec" -v p="${psi:-20}" "$FR_CLEAN_AWK"' NR>1 && $2==r {split($0, x, "\t"); w = clean(x, p) ? "clean" : "fought"} END{print w ? w : "-"}' "$d/frontier.tsv")
+  ff=$(awk -F'\t' -v p="${psi:-20}" "$FR_CLEAN_AWK"' NR>1 {split($0, x, "\t"); if (!clean(x, p) && (!f || $2 < f)) f = $2} END{printf "%.0f\n", f}' "$d/frontier.tsv")
   commit=$(re commit)
   [[ $(re dirty) =~ ^[1-9] ]] && commit="$commit+"
-  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$(re date)" "$commit" "$(( ${fine:-$(fe step)} / 1048576 ))" \
-    "$(fe c_star)" "$rec" "$win" "$(fe predicted)" "$(re result)"
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$(re date)" "$commit" "$(( ${fine:-$(fe step)} / 1048576 ))" \
+    "$(fe c_star)" "$rec" "$win" "$(fe predicted)" "$(re result)" "$ff"
 }

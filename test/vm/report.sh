@@ -279,7 +279,8 @@ One run is one sample. The same configuration run again moves C\* by a rung or t
 workload's and the reader's timing in an emulated guest decide when kswapd falls behind), and the
 recommendation by a 16 MiB step or more (the host in use read at rest): the lane keeps every run
 of a configuration in `docs/frontier/<config>/history.tsv` and lists them under its table, with the
-range C\* took on the 64 MiB ladder.
+range C\* took on the 64 MiB ladder and the lowest cap whose window fought in each run: it can lie
+below C\* (a clean window above one that fought), one window being one sample too.
 
 EOF
 FR=$REPO/docs/frontier
@@ -322,11 +323,12 @@ for f in "${frs[@]}"; do
     n=$(awk 'NR>1' "$d/history.tsv" | wc -l)
     echo "Every run of this configuration (history.tsv; ladder: the step near the frontier, 256 MiB for the runs before the 64 MiB refinement, under the pass rule of then):"
     echo
-    echo "| run (UTC) | arcadvise | ladder | C\* | recommendation | its window | what-if | verdict |"
-    echo "|---|---|---:|---:|---:|---|---:|---|"
+    echo "| run (UTC) | arcadvise | ladder | C\* | lowest cap that fought | recommendation | its window | what-if | verdict |"
+    echo "|---|---|---:|---:|---:|---:|---|---:|---|"
     awk -F'\t' -v M=1048576 'NR>1{
         r = $4 > 0 ? sprintf(" (%.2f × C*)", $5/$4) : ""; e = $4 > 0 ? sprintf(" (%+.1f%%)", 100*($7-$4)/$4) : ""
-        printf "| %s | %s | %d MiB | %.0f MiB | %.0f MiB%s | %s | %.0f MiB%s | %s |\n", $1, $2, $3, $4/M, $5/M, r, $6, $7/M, e, $8
+        f = $9 > 0 ? sprintf("%.0f MiB%s", $9/M, $9 < $4 ? " (below C\\*)" : "") : "none"
+        printf "| %s | %s | %d MiB | %.0f MiB | %s | %.0f MiB%s | %s | %.0f MiB%s | %s |\n", $1, $2, $3, $4/M, f, $5/M, r, $6, $7/M, e, $8
       }' "$d/history.tsv"
     echo
     if [[ $n -gt 1 ]]; then
