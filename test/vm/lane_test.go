@@ -237,10 +237,12 @@ func (l *lane) runDir(t *testing.T) string {
 // image; the lane exits 128+signal.
 func TestRunInterrupted(t *testing.T) {
 	testutil.Tool(t, "qemu-img", "qemu-utils")
-	// A SIGINT ignored by whatever started the tests would stay ignored in
-	// bash, which then cannot trap it: handle it here, so children get the default.
+	// A signal ignored by whatever started the tests (a background job's
+	// SIGINT, nohup's SIGHUP) would stay ignored in bash, which cannot trap a
+	// signal ignored at its start: handle the three here, so that children
+	// get the default.
 	ch := make(chan os.Signal, 1)
-	signal.Notify(ch, os.Interrupt)
+	signal.Notify(ch, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	defer signal.Stop(ch)
 	for _, c := range []struct {
 		sig  syscall.Signal
