@@ -28,20 +28,27 @@ func Sanitize(s string) string {
 		if i == len(s) {
 			return b.String()
 		}
-		r, n := utf8.DecodeRuneInString(s[i:])
-		switch {
-		case r == utf8.RuneError && n == 1:
-			fmt.Fprintf(&b, `\x%02x`, s[i])
-		case unsafeRune(r) && r < 0x80:
-			fmt.Fprintf(&b, `\x%02x`, r)
-		case unsafeRune(r):
-			fmt.Fprintf(&b, `\u%04x`, r)
-		default:
-			b.WriteString(s[i : i+n])
-		}
-		start = i + n
+		start = i + writeRune(&b, s[i:])
 		i = start + dirty(s[start:])
 	}
+}
+
+// writeRune writes the first rune of s to b, escaped when it is not safe
+// (a byte that is not UTF-8 as \xff, a control below 0x80 as \x1b, any
+// other unsafeRune as \u009b), and returns its length in s.
+func writeRune(b *strings.Builder, s string) int {
+	r, n := utf8.DecodeRuneInString(s)
+	switch {
+	case r == utf8.RuneError && n == 1:
+		fmt.Fprintf(b, `\x%02x`, s[0])
+	case unsafeRune(r) && r < 0x80:
+		fmt.Fprintf(b, `\x%02x`, r)
+	case unsafeRune(r):
+		fmt.Fprintf(b, `\u%04x`, r)
+	default:
+		b.WriteString(s[:n])
+	}
+	return n
 }
 
 // dirty returns the offset of the first byte of s that is not safe as it
