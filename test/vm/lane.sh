@@ -24,7 +24,10 @@
 # FORCE=1 (rebuild a variant), REPO (checkout, default: this script's ../..), NICE (default 19),
 # RESERVE (the R of scenarios a, c, d, e, f, g, h, i, j; default 2G), KIND (the frontier's workload:
 # vm, steps, huge, declared; guest/s-frontier.sh), HELD_OUT (the frontier: this configuration is
-# the held-out one; the text says how it was chosen), TIMING_RUNS / TIMING_SLOW_RUNS (f: 21 / 7).
+# the held-out one; the text says how it was chosen), PCP_FRACTION (the frontier: the guest's
+# vm.percpu_pagelist_high_fraction, which bounds the free pages held on per-CPU lists, pages that
+# MemFree, the zone watermarks and the ARC's free memory do not count; the configuration's name
+# gets -pcpN), TIMING_RUNS / TIMING_SLOW_RUNS (f: 21 / 7).
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -335,7 +338,7 @@ run_variant() {
   [[ -e $LAB/lane/arcadvise.deb ]] && cp -f "$LAB/lane/arcadvise.deb" "$run/share/lane/arcadvise.deb"
   printf '%s\n' "$@" >"$run/share/lane/scenarios"
   { echo "variant=$v"; echo "zfs_dkms=$(cat "$vd/zfs-version")"; echo "kernel=$(cat "$vd/kernel-version")"
-    echo "date=$(date -u +%FT%TZ)"; echo "accel=$(accel_args)"; echo "mem_mib=$MEM"; echo "smp=$SMP"; echo "reserve=${RESERVE:-2G}"; echo "kind=${KIND:-vm}"
+    echo "date=$(date -u +%FT%TZ)"; echo "accel=$(accel_args)"; echo "mem_mib=$MEM"; echo "smp=$SMP"; echo "reserve=${RESERVE:-2G}"; echo "kind=${KIND:-vm}"; echo "pcp_fraction=${PCP_FRACTION:-}"
     echo "timing_runs=${TIMING_RUNS:-21}"; echo "timing_slow_runs=${TIMING_SLOW_RUNS:-7}"
     echo "commit=$BUILD_COMMIT"; echo "dirty=$BUILD_DIRTY"; } >"$run/share/lane/env"
   RUN_SCRATCH=("$run/overlay.qcow2" "$run/pool.img")   # the trap removes them if the lane is stopped
@@ -440,6 +443,7 @@ export_frontier() {
   local v=$1 run=$2 cfg dst f
   cfg="$v-${MEM}M-R${RESERVE:-2G}"
   [[ ${KIND:-vm} = vm ]] || cfg="$cfg-$KIND"   # the frontier's workload kind (s-frontier.sh)
+  [[ -z ${PCP_FRACTION:-} ]] || cfg="$cfg-pcp$PCP_FRACTION"
   dst=$REPO/docs/frontier/$cfg
   # every run of the configuration keeps its line in history.tsv: one run is a sample (C* moved
   # 1344-1536 MiB over four runs of 2.3-4096M-R2G), and the report shows them all

@@ -307,6 +307,11 @@ for f in "${frs[@]}"; do
   echo
   [[ -n $held ]] && echo "Chosen after the model was last changed and run once, as it came out: $(re held_out_note)." && echo
   echo "OpenZFS $(re zfs), kernel $(re kernel), $(re mem_mib) MiB guest, R = $(fe reserve), workload ${kind:-vm} (arcadvise $(fe arcadvise_args)), run $(re date) (arcadvise $(re commit)$dirty), ladder wall time $(fe wall_s) s."
+  pk=$(fe pcp_high_kib)
+  if [[ -n $pk ]]; then
+    pf=$(fe pcp_fraction)
+    echo "Per-CPU free page lists (free pages that MemFree, the zone watermarks and the ARC do not count): up to $(awk -v k="$pk" 'BEGIN{printf "%.1f", k/1024}') MiB, the sum of the zones' pagesets high at the start, with vm.percpu_pagelist_high_fraction ${pf:-at its default (0: a share of the low watermark of each zone)}${pf:+ set by the lane}."
+  fi
   for k in stale_note verdict_note dirty_note; do n=$(re $k); [[ -z $n ]] || echo "Note: $n."; done
   echo "Measured **C\* = $(mibs "$cs")**; arcadvise recommends **$(mibs "$rc")** ($ratio × C\*); the what-if predicted C\* = $(mibs "$pr") ($perr); the module's default cap is $(mibs "$dc")."
   echo

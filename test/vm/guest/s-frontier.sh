@@ -144,8 +144,16 @@ fr_clean() {
 fr_tested() { awk -F'\t' -v c="$1" 'NR>1 && $2==c {f=1} END{exit f ? 0 : 1}' "$OUT/frontier/frontier.tsv"; }
 
 frontier_main() {
-  local d=$OUT/frontier rc rec def cap w t0=$SECONDS files step lo dirty clean fine fio
+  local d=$OUT/frontier rc rec def cap w t0=$SECONDS files step lo dirty clean fine fio pcp
   mkdir -p "$d"
+  # PCP_FRACTION (the lane's variable): bound the per-CPU free lists (kernel
+  # Documentation/admin-guide/sysctl/vm.rst, percpu_pagelist_high_fraction; zone_highsize() in
+  # mm/page_alloc.c: at least 4 batches), to see how much of C*'s moves between runs they make
+  pcp=$(sed -n 's/^pcp_fraction=//p' "$L/env" | head -1)
+  if [ -n "$pcp" ]; then
+    echo "$pcp" >/proc/sys/vm/percpu_pagelist_high_fraction ||
+      { result frontier FAIL - "could not set vm.percpu_pagelist_high_fraction=$pcp"; return; }
+  fi
   fr_setup || { result frontier FAIL - "the $FR_KIND workload could not be set up"; return; }
   def=$(arcget c_max)
   w=$(( (def + 1024*MiB + 1024*MiB - 1) / (1024*MiB) )); [ "$w" -lt 4 ] && w=4
@@ -167,7 +175,8 @@ frontier_main() {
   { echo "reserve=$RESERVE"; echo "reserve_bytes=$RESERVE_BYTES"; echo "default_cap=$def"; echo "recommended=${rec:-0}"
     echo "recommend_rc=$rc"; echo "mem_total=$(( $(memkb MemTotal) * 1024 ))"; echo "working_set=$((w * 1024 * MiB))"
     echo "window_s=$FRONTIER_WINDOW_S"; echo "step=$FRONTIER_STEP"; echo "fine_step=$FRONTIER_FINE"; echo "psi_ms=$FRONTIER_PSI_MS"
-    echo "kind=$FR_KIND"; echo "arcadvise_args=\"${FR_RES[*]}\""; } >"$d/frontier.env"
+    echo "kind=$FR_KIND"; echo "arcadvise_args=\"${FR_RES[*]}\""
+    echo "pcp_fraction=$pcp"; echo "pcp_high_kib=$(awk '$1=="high:"{s+=$2} END{print s*4}' /proc/zoneinfo)"; } >"$d/frontier.env"
   # the default first, watched by --sample (the what-if)
   fr_window 0 default sample
   [ "${rec:-0}" -gt 0 ] && [ "$rec" -lt "$def" ] && fr_window "$rec" recommended
