@@ -18,6 +18,8 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/arcadvise/arcadvise/internal/testutil"
 )
 
 // Issue 18: every byte arcadvise writes goes through one door
@@ -41,9 +43,7 @@ func copySnapshot(t *testing.T, name string) string {
 // WriteToTextfile chmodded its temporary file by path and made the victim
 // 0644; through the door nothing outside the directory ever changes.
 func TestTextfileRace(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root: the attacker runs as another user")
-	}
+	testutil.NeedRoot(t, "the attacker runs as another user")
 	const nobody = 65534
 	base, err := os.MkdirTemp("", "arcadvise-textfile-race-")
 	if err != nil {
@@ -420,9 +420,7 @@ func aclXattr(entries [][3]uint32) []byte {
 // TestImmutableFile: a zfs.conf with chattr +i is refused before anything
 // is written, with its own message, not "needs root".
 func TestImmutableFile(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root: chattr +i")
-	}
+	testutil.NeedRoot(t, "chattr +i")
 	root := copySnapshot(t, "zfs-2.1.11-arc-filled")
 	conf := filepath.Join(root, modprobeD, "zfs.conf")
 	writeFile(t, conf, "options zfs zfs_arc_max=1073741824\n")

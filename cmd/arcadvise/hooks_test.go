@@ -57,12 +57,7 @@ const pveEnv = "PATH=/sbin:/bin:/usr/sbin:/usr/bin"
 func runProxmoxHook(t *testing.T, defaults, vmid, phase string) (int, string) {
 	t.Helper()
 	unshare := testutil.Tool(t, "unshare", "util-linux")
-	if os.Geteuid() != 0 {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("the hook test needs root (unshare --mount); CI runs as root")
-		}
-		t.Skip("not root: the hook test needs unshare --mount")
-	}
+	testutil.NeedRoot(t, "the hook test runs unshare --mount")
 	hook := filepath.Join(testutil.RepoRoot(t), "contrib", "proxmox", "arcadvise-hook")
 	cmd := exec.Command(unshare, "--mount", "--propagation", "private", "bash", "-c",
 		`mount -t tmpfs -o mode=0755 tmpfs /etc/default && cp "$1" /etc/default/arcadvise && shift && exec env -i `+pveEnv+` "$@"`,

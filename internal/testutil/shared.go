@@ -75,3 +75,17 @@ func Tool(t testing.TB, name, debPackage string) string {
 	t.Skipf("%s not installed (apt-get install %s); .ci/run installs it", name, debPackage)
 	return ""
 }
+
+// NeedRoot skips a test that only root can run (why says what needs it),
+// except under CI=true, where the tests run as root and a test that did not
+// run is a failure.
+func NeedRoot(t testing.TB, why string) {
+	t.Helper()
+	if os.Geteuid() == 0 {
+		return
+	}
+	if os.Getenv("CI") == "true" {
+		t.Fatalf("needs root (%s); CI runs the tests as root", why)
+	}
+	t.Skipf("needs root: %s", why)
+}
