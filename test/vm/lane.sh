@@ -445,8 +445,8 @@ export_frontier() {
   [[ ${KIND:-vm} = vm ]] || cfg="$cfg-$KIND"   # the frontier's workload kind (s-frontier.sh)
   [[ -z ${PCP_FRACTION:-} ]] || cfg="$cfg-pcp$PCP_FRACTION"
   dst=$REPO/docs/frontier/$cfg
-  # every run of the configuration keeps its line in history.tsv: one run is a sample (C* moved
-  # 1344-1536 MiB over four runs of 2.3-4096M-R2G), and the report shows them all
+  # every run of the configuration keeps its line in history.tsv: one run is a sample (C* moves
+  # between runs of one configuration), and the report shows them all
   local hist=""
   [[ -s $dst/history.tsv ]] && hist=$(cat "$dst/history.tsv")
   rm -rf "$dst"; mkdir -p "$dst"

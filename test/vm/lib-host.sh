@@ -30,6 +30,12 @@ runval() {
 # envval VARIANT KEY: a value of the variant's last run settings (env; "" when none).
 envval() { sed -n "s/^$2=//p" "$LAB/lane/results/$1/env" 2>/dev/null | head -1 || true; }
 
+# fe KEY, re KEY: a value of the frontier run whose data the caller's $d holds (frontier.env from the
+# guest, run.env from the host; the last line wins; "" when none). Used by frontier_history_row and
+# report.sh.
+fe() { sed -n "s/^$1=//p" "$d/frontier.env" 2>/dev/null | tail -1; }
+re() { sed -n "s/^$1=//p" "$d/run.env" 2>/dev/null | tail -1; }
+
 # The frontier's rule for a clean window (frontier.tsv columns: 3 direct reclaim, 5 allocstall,
 # 6 OOM kills, 7 PSI some ms; p the threshold), as the guest's fr_clean (s-frontier.sh) applies it.
 FR_CLEAN_AWK='function clean(r, p) { return r[3] + r[5] == 0 && r[6] == 0 && r[7] <= p }'
@@ -40,10 +46,7 @@ FR_CLEAN_AWK='function clean(r, p) { return r[3] + r[5] == 0 && r[6] == 0 && r[7
 # clean window can sit above one that fought).
 FR_HISTORY_HEADER=$'date\tcommit\tladder\tc_star\trecommended\trec_window\tpredicted\tresult\tfirst_fight'
 frontier_history_row() {
-  local d=$1 fe re
-  fe() { sed -n "s/^$1=//p" "$d/frontier.env" | tail -1; }
-  re() { sed -n "s/^$1=//p" "$d/run.env" 2>/dev/null | tail -1; }
-  local fine rec psi win commit ff
+  local d=$1 fine rec psi win commit ff
   fine=$(fe fine_step); rec=$(fe recommended); psi=$(fe psi_ms)
   win=$(awk -F'\t' -v r="$rec" -v p="${psi:-20}" "$FR_CLEAN_AWK"' NR>1 && $2==r {split($0, x, "\t"); w = clean(x, p) ? "clean" : "fought"} END{print w ? w : "-"}' "$d/frontier.tsv")
   ff=$(awk -F'\t' -v p="${psi:-20}" "$FR_CLEAN_AWK"' NR>1 {split($0, x, "\t"); if (!clean(x, p) && (!f || $2 < f)) f = $2} END{printf "%.0f\n", f}' "$d/frontier.tsv")

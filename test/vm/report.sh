@@ -291,18 +291,16 @@ if [[ ${#frs[@]} -eq 0 ]]; then
 fi
 for f in "${frs[@]}"; do
   d=$(dirname "$f"); cfg=$(basename "$d")
-  fe() { sed -n "s/^$1=//p" "$d/frontier.env" | tail -1; }
-  re() { sed -n "s/^$1=//p" "$d/run.env" 2>/dev/null | tail -1; }
   cs=$(fe c_star); rc=$(fe recommended); pr=$(fe predicted); dc=$(fe default_cap); kind=$(fe kind)
   ratio=$(awk -v r="${rc:-0}" -v c="${cs:-0}" 'BEGIN{if(c>0)printf "%.2f", r/c; else print "-"}')
   perr=$(awk -v p="${pr:-0}" -v c="${cs:-0}" 'BEGIN{if(c>0)printf "%+.1f%%", 100*(p-c)/c; else print "-"}')
   dirty=$(re dirty); [[ ${dirty:-0} != 0 ]] && dirty=" + uncommitted changes" || dirty=""
   held=""
   [[ $(re held_out) = 1 ]] && held=" (held out)"
+  # the runs on the 64 MiB ladder (history.tsv): how many, and how many passed
+  read -r n64 pass64 < <(awk -F'\t' 'NR>1 && $3==64 {n++; if($8=="PASS")p++} END{print n+0, p+0}' "$d/history.tsv" 2>/dev/null || echo 0 0)
   runs=""
-  if [[ -s $d/history.tsv ]]; then
-    runs=$(awk -F'\t' 'NR>1 && $3==64 {n++; if($8=="PASS")p++} END{if(n>1) printf " (the latest run; %d of the %d runs on the 64 MiB ladder PASS)", p, n}' "$d/history.tsv")
-  fi
+  [[ ${n64:-0} -gt 1 ]] && runs=" (the latest run; $pass64 of the $n64 runs on the 64 MiB ladder PASS)"
   echo "### $cfg$held: $(re result)$runs"
   echo
   [[ -n $held ]] && echo "Chosen after the model was last changed and run once, as it came out: $(re held_out_note)." && echo
@@ -325,7 +323,6 @@ for f in "${frs[@]}"; do
     }' "$f" | sort -n | cut -f2-
   echo
   if [[ -s $d/history.tsv ]]; then
-    n=$(awk 'NR>1' "$d/history.tsv" | wc -l)
     echo "Every run of this configuration (history.tsv; ladder: the step near the frontier, 256 MiB for the runs before the 64 MiB refinement, under the pass rule of then):"
     echo
     echo "| run (UTC) | arcadvise | ladder | C\* | lowest cap that fought | recommendation | its window | what-if | verdict |"
@@ -336,9 +333,9 @@ for f in "${frs[@]}"; do
         printf "| %s | %s | %d MiB | %.0f MiB | %s | %.0f MiB%s | %s | %.0f MiB%s | %s |\n", $1, $2, $3, $4/M, f, $5/M, r, $6, $7/M, e, $8
       }' "$d/history.tsv"
     echo
-    if [[ $n -gt 1 ]]; then
-      awk -F'\t' -v M=1048576 'NR>1 && $3==64 {n++; if(!lo||$4<lo)lo=$4; if($4>hi)hi=$4; if(!plo||$7<plo)plo=$7; if($7>phi)phi=$7
-          if(!rlo||$5<rlo)rlo=$5; if($5>rhi)rhi=$5; if($6=="clean")c++; if($8=="PASS")p++}
+    if [[ ${n64:-0} -gt 1 ]]; then
+      awk -F'\t' -v M=1048576 -v p="$pass64" 'NR>1 && $3==64 {n++; if(!lo||$4<lo)lo=$4; if($4>hi)hi=$4; if(!plo||$7<plo)plo=$7; if($7>phi)phi=$7
+          if(!rlo||$5<rlo)rlo=$5; if($5>rhi)rhi=$5; if($6=="clean")c++}
         END{if(n>1) printf "Over the %d runs on the 64 MiB ladder C\\* ranged %.0f–%.0f MiB (%.0f MiB, %.0f%% of the lowest), the recommendation %.0f–%.0f MiB and the what-if'"'"'s prediction %.0f–%.0f MiB (%.0f%% of its lowest)%s. The recommendation'"'"'s window was clean in %d and the verdict PASS in %d.\n\n", n, lo/M, hi/M, (hi-lo)/M, 100*(hi-lo)/lo, rlo/M, rhi/M, plo/M, phi/M, 100*(phi-plo)/plo,
           (phi-plo < hi-lo ? ": the prediction moved less than C\\* did, so a miss of more than 5% on one run is mostly C\\*'"'"'s own move" : ""), c, p}' "$d/history.tsv"
     fi

@@ -138,8 +138,11 @@ fr_workload() {
 }
 
 # fr_clean CAP: did the window at CAP (a c_max value in frontier.tsv) stay clean?
+# FR_CLEAN: the rule (frontier.tsv: 3 direct reclaim, 5 allocstall, 6 OOM kills, 7 PSI some ms, p the
+# threshold), for fr_clean and C* alike; the host's report applies the same (FR_CLEAN_AWK, lib-host.sh)
+FR_CLEAN='$3+$5==0 && $6==0 && $7<=p'
 fr_clean() {
-  awk -F'\t' -v c="$1" -v p="$FRONTIER_PSI_MS" 'NR>1 && $2==c {ok = ($3+$5==0 && $6==0 && $7<=p)} END{exit ok ? 0 : 1}' "$OUT/frontier/frontier.tsv"
+  awk -F'\t' -v c="$1" -v p="$FRONTIER_PSI_MS" "NR>1 && \$2==c {ok = ($FR_CLEAN)} END{exit ok ? 0 : 1}" "$OUT/frontier/frontier.tsv"
 }
 fr_tested() { awk -F'\t' -v c="$1" 'NR>1 && $2==c {f=1} END{exit f ? 0 : 1}' "$OUT/frontier/frontier.tsv"; }
 
@@ -176,7 +179,7 @@ frontier_main() {
     echo "recommend_rc=$rc"; echo "mem_total=$(( $(memkb MemTotal) * 1024 ))"; echo "working_set=$((w * 1024 * MiB))"
     echo "window_s=$FRONTIER_WINDOW_S"; echo "step=$FRONTIER_STEP"; echo "fine_step=$FRONTIER_FINE"; echo "psi_ms=$FRONTIER_PSI_MS"
     echo "kind=$FR_KIND"; echo "arcadvise_args=\"${FR_RES[*]}\""
-    echo "pcp_fraction=$pcp"; echo "pcp_high_kib=$(awk '$1=="high:"{s+=$2} END{print s*4}' /proc/zoneinfo)"; } >"$d/frontier.env"
+    echo "pcp_fraction=$pcp"; echo "pcp_high_kib=$(awk '$1=="high:"{s+=$2} END{print s*4}' /proc/zoneinfo)"; } >"$d/frontier.env"   # zoneinfo counts pages: 4 KiB on x86_64
   # the default first, watched by --sample (the what-if)
   fr_window 0 default sample
   [ "${rec:-0}" -gt 0 ] && [ "$rec" -lt "$def" ] && fr_window "$rec" recommended
@@ -208,7 +211,7 @@ frontier_main() {
 frontier_verdict() {
   local d=$OUT/frontier
   ( . "$d/frontier.env"
-    cstar=$(awk -F'\t' -v p="$psi_ms" 'NR>1 && $3+$5==0 && $6==0 && $7<=p {if($2>m)m=$2}END{printf "%.0f\n", m}' "$d/frontier.tsv")
+    cstar=$(awk -F'\t' -v p="$psi_ms" "NR>1 && $FR_CLEAN"' {if($2>m)m=$2}END{printf "%.0f\n", m}' "$d/frontier.tsv")
     recrow=$(awk -F'\t' -v r="$recommended" 'NR>1 && $2==r' "$d/frontier.tsv" | head -1)
     recclean=0; fr_clean "$recommended" && recclean=1   # the same rule as C*'s rungs
     pred=$(jq -r '.whatif.predicted_c_star_bytes // 0' "$d/whatif.json" 2>/dev/null)
