@@ -33,6 +33,22 @@ type Watermarks struct {
 	Managed        uint64 // pages the buddy allocator manages, in bytes
 	Zones          int    // zones with managed pages
 	PageSize       uint64 // bytes per page, derived from MemTotal / managed pages
+	// PCPCount and PCPBound are the per-CPU free lists (the zones'
+	// "pagesets"), summed over every CPU of every zone, in bytes: the free
+	// pages they hold now, and the most they keep while memory is short.
+	// Pages on these lists are free but counted neither in MemFree
+	// (NR_FREE_PAGES drops when rmqueue_bulk moves them there and rises
+	// only when free_pcppages_bulk gives them back to the buddy lists) nor
+	// by the watermark check, nor by the ARC's arc_free_memory(). The bound
+	// is each CPU's "high" (a static limit up to 6.6: zone_highsize() in
+	// mm/page_alloc.c, about the zone's low watermark split over its CPUs
+	// by default); from 6.7 the kernel tunes high at run time between
+	// "high_min" and "high_max" and, while a zone is below its high
+	// watermark, pulls it down to high_min (nr_pcp_high, decay_pcp_high),
+	// so high_min is the bound where the file shows it. HasPCP is false
+	// when the file has no pagesets.
+	PCPCount, PCPBound uint64
+	HasPCP             bool
 }
 
 // zone is one "Node N, zone NAME" block's watermarks, in pages.
@@ -40,12 +56,16 @@ type zone struct {
 	name                    string
 	min, low, high, managed uint64
 	has                     [4]bool
+	// The pagesets' lines, summed over the zone's CPUs.
+	pcpCount, pcpHigh, pcpHighMin uint64
+	hasPCP, hasHighMin            bool
 }
 
 // ParseWatermarks reads /proc/zoneinfo's "Node N, zone NAME" blocks and
 // sums the min, low, high and managed page counts of the zones that have
 // managed pages (mm/vmstat.c zoneinfo_show_print: one "name value" pair a
-// line, the pagesets' "high:" lines carry a colon and are not these).
+// line), and the pagesets' per-CPU "count:", "high:" and "high_min:" lines
+// (with a colon) over every zone.
 // memTotal (bytes, from /proc/meminfo) gives the page size: MemTotal is the
 // sum of the zones' managed pages, so MemTotal / managed is the page size
 // the file counts in (4 KiB on x86-64; 4, 16 or 64 KiB on arm64); when the
@@ -81,6 +101,24 @@ func ParseWatermarks(r io.Reader, memTotal uint64) (Watermarks, error) {
 		var i int
 		var dst *uint64
 		switch string(f[0]) {
+		case "count:", "high:", "high_min:":
+			v, err := strconv.ParseUint(string(f[1]), 10, 64)
+			if err != nil {
+				return Watermarks{}, fmt.Errorf("line %d: zone %s pageset %s %q is not a page count", n, z.name, f[0], f[1])
+			}
+			sum := &z.pcpCount
+			switch f[0][len(f[0])-2] {
+			case 'h': // high:
+				sum = &z.pcpHigh
+			case 'n': // high_min:
+				sum, z.hasHighMin = &z.pcpHighMin, true
+			}
+			var carry uint64
+			if *sum, carry = bits.Add64(*sum, v, 0); carry != 0 {
+				return Watermarks{}, fmt.Errorf("line %d: pageset page counts overflow 64 bits", n)
+			}
+			z.hasPCP = true
+			continue
 		case "min":
 			i, dst = 0, &z.min
 		case "low":
@@ -109,8 +147,21 @@ func ParseWatermarks(r io.Reader, memTotal uint64) (Watermarks, error) {
 
 func sumZones(zones []zone, memTotal uint64) (Watermarks, error) {
 	var w Watermarks
-	var minP, lowP, highP, managedP uint64
+	var minP, lowP, highP, managedP, countP, boundP uint64
 	for _, z := range zones {
+		if z.hasPCP {
+			bound := z.pcpHigh
+			if z.hasHighMin {
+				bound = z.pcpHighMin
+			}
+			var c1, c2 uint64
+			countP, c1 = bits.Add64(countP, z.pcpCount, 0)
+			boundP, c2 = bits.Add64(boundP, bound, 0)
+			if c1|c2 != 0 {
+				return Watermarks{}, errors.New("pageset page counts overflow 64 bits")
+			}
+			w.HasPCP = true
+		}
 		if !z.has[3] || z.managed == 0 {
 			continue // an empty zone (Movable, Device) has watermarks of 0 anyway
 		}
@@ -136,7 +187,7 @@ func sumZones(zones []zone, memTotal uint64) (Watermarks, error) {
 	for _, f := range []struct {
 		dst *uint64
 		p   uint64
-	}{{&w.Min, minP}, {&w.Low, lowP}, {&w.High, highP}, {&w.Managed, managedP}} {
+	}{{&w.Min, minP}, {&w.Low, lowP}, {&w.High, highP}, {&w.Managed, managedP}, {&w.PCPCount, countP}, {&w.PCPBound, boundP}} {
 		hi, lo := bits.Mul64(f.p, w.PageSize)
 		if hi != 0 {
 			return Watermarks{}, errors.New("watermarks overflow 64-bit bytes")

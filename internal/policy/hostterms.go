@@ -83,11 +83,65 @@ func hostTerms(h *host.Snapshot, in Input, observed bool, reserve uint64) []Term
 	}
 	terms := []Term{{"host in use", int64(used - procs), fmt.Sprintf("measured: %s − AnonPages − Shmem; kernel %s (%s), active page cache %s, other %s",
 		host.NonARCFormula, size.Format(kernel), kernelNote, size.Format(m.ActiveFile), size.Format(uint64(max(rest, 0))))}}
+	if t, ok := pcpTerm(h); ok {
+		terms = append(terms, t)
+	}
 	if procs > reserve {
 		terms = append(terms, Term{"process excess", int64(procs - reserve),
 			fmt.Sprintf("measured: processes hold %s now (AnonPages + Shmem), more than the reservation", size.Format(procs))})
 	}
 	return terms
+}
+
+// pcpTerm is what the per-CPU free lists may take beyond what the reading
+// saw: their bound less their count now (meminfo.Watermarks). The count is
+// inside "host in use" already (free pages on these lists are not in
+// MemFree); under load the lists fill to their bound, out of reach of the
+// watermark check and of the ARC's own free-memory test, so the cap leaves
+// room for the bound. Negative when the lists hold more now than the kernel
+// keeps there under pressure (6.7 on). False without /proc/zoneinfo's
+// pagesets.
+func pcpTerm(h *host.Snapshot) (Term, bool) {
+	if !h.HasZones || !h.Zones.HasPCP {
+		return Term{}, false
+	}
+	z := h.Zones
+	return Term{"per-CPU lists", int64(z.PCPBound) - int64(z.PCPCount),
+		fmt.Sprintf("/proc/zoneinfo pagesets: the per-CPU free lists may hold %s under load, %s now (in host in use); pages there are neither in MemFree nor seen by the watermarks or the ARC", size.Format(z.PCPBound), size.Format(z.PCPCount))}, true
+}
+
+// arcOverrun is how far the ARC's size may run above its target c before
+// an allocation waits for eviction (arc_is_overflowing and
+// arc_wait_for_eviction in module/zfs/arc.c), for c the cap: memory the
+// ARC holds beyond the cap while the workload allocates. With
+// shift = zfs_arc_overflow_shift (8, not a parameter):
+//
+//   - up to 2.1.0: MAX(SPA_MAXBLOCKSIZE, c >> 8), SPA_MAXBLOCKSIZE 16 MiB;
+//   - 2.1.1 to 2.2: 3/2 · MAX(16 MiB, c >> 8) (45305a067f: half of it
+//     before eviction is signalled, one more with the reserve);
+//   - from 2.3.0: zfs_max_recordsize + 3 · ((c >> 8) / 2) (55427add3c,
+//     #16197; zfs_max_recordsize 16 MiB by default).
+//
+// An unknown version takes the 2.3 rule. It returns the bytes and the
+// term's source.
+func arcOverrun(h *host.Snapshot, c uint64) (uint64, string) {
+	const maxBlock = 16 * size.MiB
+	over := c >> 8
+	v := h.Module.Version
+	switch {
+	case v.Known() && !v.AtLeast(v2_1_1):
+		n := max(maxBlock, over)
+		return n, fmt.Sprintf("the ARC may run MAX(16 MiB, c/256) = %s over its cap before allocations wait (arc_is_overflowing, up to 2.1.0)", size.Format(n))
+	case v.Known() && !v.AtLeast(v2_3_0):
+		n := max(maxBlock, over) / 2 * 3
+		return n, fmt.Sprintf("the ARC may run 3/2 · MAX(16 MiB, c/256) = %s over its cap before allocations wait (arc_is_overflowing, 2.1.1 to 2.2)", size.Format(n))
+	}
+	rs, from := uint64(maxBlock), "16 MiB"
+	if p := h.Module.Param(zfsmod.MaxRecordsize); p.Present {
+		rs, from = p.Value, "zfs_max_recordsize "+size.Format(p.Value)
+	}
+	n := rs + over/2*3
+	return n, fmt.Sprintf("the ARC may run %s + 3/2 · c/256 = %s over its cap before allocations wait (arc_is_overflowing, 2.3 on)", from, size.Format(n))
 }
 
 // growthMargin is what a cap must leave free above the floor for the ARC to

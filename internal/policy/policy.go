@@ -5,7 +5,7 @@
 //
 // The sum it solves is
 //
-//	MemTotal = hugepages + reservation + host + free floor + growth margin + rounding + zfs_arc_max
+//	MemTotal = hugepages + reservation + host + free floor + ARC overrun + growth margin + rounding + zfs_arc_max
 //
 // hugepages are taken out of MemTotal at boot and never given to the ARC or
 // the workload; the reservation is what the workload needs (declared with
@@ -100,6 +100,7 @@ type Recommendation struct {
 	HostBase        uint64        `json:"host_base_bytes"`  // the host term: measured, --host-base or the guess
 	FreeFloor       uint64        `json:"free_floor_bytes"` // MAX(arc_sys_free, kernel high watermarks)
 	GrowthMargin    uint64        `json:"growth_margin_bytes"`
+	Overrun         uint64        `json:"arc_overrun_bytes"`
 	MemTotal        uint64        `json:"mem_total_bytes"`
 	AllMem          uint64        `json:"allmem_bytes"`
 	AllMemSource    string        `json:"allmem_source"`
@@ -271,6 +272,14 @@ func Recommend(in Input) (Recommendation, error) {
 			fmt.Sprintf("the window's non-ARC peak %s (%s) exceeded the reservation plus the host",
 				size.Format(w.PeakNonARC), w.PeakNonARCAt.UTC().Format(time.RFC3339))})
 		r.Budget -= int64(r.WindowExcess)
+	}
+	// What the ARC holds above the cap (arcOverrun), for a cap of at most
+	// what is left: an upper bound, by less than c/170 of the difference.
+	if r.Budget > 0 {
+		n, src := arcOverrun(h, uint64(r.Budget))
+		r.Overrun = n
+		r.Terms = append(r.Terms, Term{"ARC overrun", int64(n), src})
+		r.Budget -= int64(n)
 	}
 	// The room the ARC needs to grow to the cap (growthMargin).
 	if r.Budget > 0 {

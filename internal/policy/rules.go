@@ -26,6 +26,7 @@ var (
 	v0_7_2 = zfsmod.V(0, 7, 2)
 	v0_7_9 = zfsmod.V(0, 7, 9)
 	v2_0_0 = zfsmod.V(2, 0, 0)
+	v2_1_1 = zfsmod.V(2, 1, 1)
 	v2_2_9 = zfsmod.V(2, 2, 9)
 	v2_3_0 = zfsmod.V(2, 3, 0)
 )

@@ -13,10 +13,11 @@ import (
 // PeakNonARC; the largest cap that would have left the free floor free at
 // that peak is
 //
-//	predicted C* = (MemTotal − hugepages − PeakNonARC − free floor) × 32/33
+//	predicted C* = (MemTotal − hugepages − PeakNonARC − free floor − ARC overrun) × 32/33
 //
-// (the last factor is the growth margin, cap/32, as in the recommendation;
-// 2^s/(2^s+1) with a module whose zfs_arc_no_grow_shift is s).
+// (the ARC overrun and the last factor, the growth margin cap/32, as in
+// the recommendation; 2^s/(2^s+1) with a module whose
+// zfs_arc_no_grow_shift is s).
 // A cap above it would have had the ARC and the workload fight at the peak
 // (the ARC shrinking, kswapd or the allocating task reclaiming); a cap at
 // or below it would not. It is a prediction from one window: a workload
@@ -63,6 +64,10 @@ func NewWhatIf(w *pressure.Window, s *host.Snapshot, r *Recommendation) *WhatIf 
 	wi := &WhatIf{PeakNonARC: w.PeakNonARC, PeakNonARCAt: w.PeakNonARCAt.UTC(), FreeFloor: r.FreeFloor,
 		GhostHits: w.GhostHits.Delta, GhostHitsPerMinute: w.GhostHits.PerMinute, Reads: w.Reads.Delta, CLowest: w.CLowest}
 	room := int64(s.Mem.MemTotal) - int64(s.Mem.Hugepages) - int64(w.PeakNonARC) - int64(r.FreeFloor)
+	if room > 0 {
+		n, _ := arcOverrun(s, uint64(room))
+		room -= int64(n)
+	}
 	shift, _ := noGrowShift(s)
 	room -= growthMargin(room, shift)
 	wi.PredictedCStar = uint64(max(room, 0))

@@ -36,6 +36,11 @@ const (
 	// ShrinkShift, when set, caps the no-grow shift at ShrinkShift − 1
 	// (arc_tuning_update in module/zfs/arc.c, 0.6.5 to master).
 	ShrinkShift = "zfs_arc_shrink_shift"
+	// MaxRecordsize is the largest block a dataset may use (16 MiB on
+	// 64-bit from 2.2.0, dsl_dataset.c): from 2.3.0 the ARC may run this
+	// far above its target c before an allocation waits for eviction
+	// (arc_is_overflowing in module/zfs/arc.c).
+	MaxRecordsize = "zfs_max_recordsize"
 )
 
 // ArcParam is one of the ARC sizing parameters arcadvise reports on and
@@ -48,7 +53,7 @@ type ArcParam struct{ Name, Field string }
 var ArcParams = []ArcParam{{ArcMax, "c_max"}, {ArcMin, "c_min"}, {ArcSysFree, "arc_sys_free"}}
 
 // Names are the parameters Read reads, when the module has them.
-var Names = []string{ArcMax, ArcMin, ArcSysFree, ShrinkerLimit, MetaLimitPercent, PCPercent, NoGrowShift, ShrinkShift}
+var Names = []string{ArcMax, ArcMin, ArcSysFree, ShrinkerLimit, MetaLimitPercent, PCPercent, NoGrowShift, ShrinkShift, MaxRecordsize}
 
 // Param is one parameter file's value. Present is false when the running
 // module has no such parameter (or the snapshot did not record it).
