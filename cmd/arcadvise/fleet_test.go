@@ -84,9 +84,12 @@ func TestNodeExporterScrape(t *testing.T) {
 	}
 	for _, want := range []string{
 		`node_textfile_scrape_error 0`,
-		// What is left after the guests and 2 GiB, 566487288, less 1/33,
-		// rounded down to 8 MiB (≤ 1/64 of it): 65 × 8 MiB.
-		`arcadvise_recommended_arc_max_bytes 5.4525952e+08`,
+		// What is left after the guests, 2 GiB, the host in use and the
+		// floor, 566487288, less the per-CPU lists' 74391552 (the bound
+		// less what they hold), the ARC overrun 16 MiB + 3 · ((492095736
+		// >> 8) / 2) = 19660588 and 1/33 of the rest, rounded down to 4 MiB
+		// (≤ 1/64 of it): 109 × 4 MiB.
+		`arcadvise_recommended_arc_max_bytes 4.57179136e+08`,
 		// VMs 100 (2048 MiB) and 102 (1024), container 200 (512), the
 		// libvirt domain (1 GiB), PostgreSQL's memory.min (256 MiB), and
 		// the 2 GiB typed.

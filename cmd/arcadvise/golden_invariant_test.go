@@ -14,8 +14,8 @@ import (
 // in every JSON golden against the README's arithmetic ("The arithmetic"),
 // restated here without policy's code:
 //
-//	MemTotal = hugepages + reservation + host in use + process excess
-//	           + free floor + observed excess + growth margin + rounding + zfs_arc_max
+//	MemTotal = hugepages + reservation + host in use + per-CPU lists + process excess
+//	           + free floor + observed excess + ARC overrun + growth margin + rounding + zfs_arc_max
 //
 // and recomputes the host terms from the root the golden was made from. A
 // model change then shows up here, not only as rewritten goldens.
@@ -50,6 +50,7 @@ type goldenDoc struct {
 		HostBase     uint64 `json:"host_base_bytes"`
 		FreeFloor    uint64 `json:"free_floor_bytes"`
 		GrowthMargin uint64 `json:"growth_margin_bytes"`
+		Overrun      uint64 `json:"arc_overrun_bytes"`
 		MemTotal     uint64 `json:"mem_total_bytes"`
 		Budget       int64  `json:"budget_bytes"`
 		Granularity  uint64 `json:"granularity_bytes"`
@@ -128,6 +129,15 @@ type hostReading struct {
 	arcSysFree  uint64
 	zoneHigh    uint64 // the zones' high watermarks summed, in bytes
 	hasZoneinfo bool
+	// The per-CPU lists over every zone, in bytes: what they hold
+	// ("count:") and their bound ("high_min:" where the kernel shows it,
+	// else "high:"); hasPCP when the file has pagesets.
+	pcpCount, pcpBound uint64
+	hasPCP             bool
+	// The module: its version's major, minor and patch (0s when the root
+	// does not say) and zfs_max_recordsize (0 when absent).
+	version       [3]int
+	maxRecordsize uint64
 }
 
 // readHostDir reads proc/meminfo, the arcstats rows size and arc_sys_free,
@@ -173,17 +183,66 @@ func readHostDir(t *testing.T, dir string) hostReading {
 	zi, ok := read("proc/zoneinfo")
 	r.hasZoneinfo = ok
 	inZone := false
+	var high, highMin uint64 // the pagesets' of the zone being read
+	hasMin := false
+	endZone := func() {
+		if hasMin {
+			high = highMin
+		}
+		r.pcpBound += high * 4096
+		high, highMin, hasMin = 0, 0, false
+	}
 	for line := range strings.Lines(zi) {
 		f := strings.Fields(line)
 		switch {
 		case len(f) > 0 && f[0] == "Node":
+			endZone()
 			inZone = true
 		case inZone && len(f) == 2 && f[0] == "high":
 			r.zoneHigh += num(f[1]) * 4096
 			inZone = false
+		case len(f) == 2 && f[0] == "count:":
+			r.pcpCount += num(f[1]) * 4096
+			r.hasPCP = true
+		case len(f) == 2 && f[0] == "high:":
+			high += num(f[1])
+		case len(f) == 2 && f[0] == "high_min:":
+			highMin += num(f[1])
+			hasMin = true
 		}
 	}
+	endZone()
+	if v, ok := read("sys/module/zfs/version"); ok {
+		// "2.3.2-2~bpo12+2", "zfs-2.1.5", "0.6.5.3-1": the first three numbers
+		v = strings.TrimPrefix(strings.TrimSpace(v), "zfs-")
+		for i, part := range strings.SplitN(strings.FieldsFunc(v, func(c rune) bool { return c == '-' })[0], ".", 4) {
+			if i < 3 {
+				r.version[i] = int(num(part))
+			}
+		}
+	}
+	if v, ok := read("sys/module/zfs/parameters/zfs_max_recordsize"); ok {
+		r.maxRecordsize = num(strings.TrimSpace(v))
+	}
 	return r
+}
+
+// overrun is the README's ARC overrun for a cap of c: how far
+// arc_is_overflowing lets the ARC run above c, by generation.
+func (r hostReading) overrun(c uint64) uint64 {
+	v := r.version[0]*10000 + r.version[1]*100 + r.version[2]
+	big := max(16*mib, c/256)
+	switch {
+	case v != 0 && v < 20101: // to 2.1.0
+		return big
+	case v != 0 && v < 20300: // 2.1.1 to 2.2
+		return big / 2 * 3
+	}
+	rs := uint64(16 * mib)
+	if r.maxRecordsize != 0 {
+		rs = r.maxRecordsize
+	}
+	return rs + c/256/2*3
 }
 
 // hugepages are Hugetlb, or HugePages_Total × Hugepagesize (README, the
@@ -386,8 +445,19 @@ func checkGolden(doc goldenDoc, last hostReading, all []hostReading) []string {
 			fail("process excess is %d, the snapshot gives %d (AnonPages + Shmem %d − reservation %d)", terms["process excess"], wantExcess, procs, rec.Reserve)
 		}
 	}
-	if rec.HostBase != wantHost+wantExcess {
-		fail("host_base_bytes is %d, want host in use + process excess = %d", rec.HostBase, wantHost+wantExcess)
+	// The per-CPU lists, on a measured host whose zoneinfo has pagesets:
+	// their bound less what they hold at the reading.
+	var wantPCP int64
+	if nonARC != 0 && last.hasPCP {
+		wantPCP = int64(last.pcpBound) - int64(last.pcpCount)
+		if got, ok := terms["per-CPU lists"]; !ok || got != wantPCP {
+			fail("the per-CPU lists term is %d (present %v), the snapshot's pagesets give %d − %d = %d", got, ok, last.pcpBound, last.pcpCount, wantPCP)
+		}
+	} else if _, ok := terms["per-CPU lists"]; ok {
+		fail("a per-CPU lists term without pagesets in the snapshot")
+	}
+	if int64(rec.HostBase) != int64(wantHost+wantExcess)+wantPCP {
+		fail("host_base_bytes is %d, want host in use + process excess + per-CPU lists = %d", rec.HostBase, int64(wantHost+wantExcess)+wantPCP)
 	}
 
 	// The free floor: the larger of arc_sys_free and the zones' high
@@ -411,14 +481,22 @@ func checkGolden(doc goldenDoc, last hostReading, all []hostReading) []string {
 			fail("whatif.peak_non_arc_bytes is %v, the window's snapshots give %d", doc.WhatIf, peak)
 		}
 		var wantWin uint64
-		if peak > rec.Reserve+wantHost+wantExcess {
-			wantWin = peak - (rec.Reserve + wantHost + wantExcess)
+		if base := int64(rec.Reserve+wantHost+wantExcess) + wantPCP; int64(peak) > base {
+			wantWin = uint64(int64(peak) - base)
 		}
 		if rec.WindowExcess != wantWin || terms["observed excess"] != int64(wantWin) {
 			fail("the observed excess is %d (window_excess_bytes %d), the window gives %d", terms["observed excess"], rec.WindowExcess, wantWin)
 		}
 	} else if _, ok := terms["observed excess"]; ok {
 		fail("an observed excess without a window")
+	}
+
+	// The ARC overrun, for a cap of what is left before it (the budget
+	// after the floor and any observed excess).
+	if left := rec.Budget + int64(rec.GrowthMargin) + int64(rec.Overrun); left > 0 {
+		if want := last.overrun(uint64(left)); rec.Overrun != want || terms["ARC overrun"] != int64(want) {
+			fail("the ARC overrun is %d (arc_overrun_bytes %d), the rule for version %v and c = %d gives %d", terms["ARC overrun"], rec.Overrun, last.version, left, want)
+		}
 	}
 
 	// The growth margin: cap + cap/32 fits what is left, so the margin is
@@ -494,6 +572,11 @@ func TestGoldenInvariants(t *testing.T) {
 			*term(d, "zfs_arc_max") -= mib
 			*term(d, "rounding") += mib
 			d.Rec.ArcMax -= mib
+		}},
+		{"the ARC overrun grown, rounding compensating", "the ARC overrun is", func(d *goldenDoc) {
+			*term(d, "ARC overrun") += mib
+			*term(d, "rounding") -= mib
+			d.Rec.Overrun += mib
 		}},
 		{"MemTotal changed in the host section", "host.mem_total_bytes is", func(d *goldenDoc) { d.Host.MemTotal += 4096 }},
 		{"a process excess that the snapshot does not have", "process excess is", func(d *goldenDoc) {

@@ -29,10 +29,12 @@ import (
 //	MemTotal        8324853760  (8129740 kB)
 //	host in use      173863792  = MemTotal − MemFree 721076 kB − Inactive(file) 110060 kB
 //	                              − ARC size 7280884880 − AnonPages 15996 kB − Shmem 2580 kB
+//	per-CPU lists     46972928  /proc/zoneinfo: 21116 pages high, 9648 held
 //	free floor       347742080  arcstats arc_sys_free (above the zone watermarks)
-//	left             7803247888 − the reservation R
-//	growth margin    left/33
-//	cap              (left − margin) rounded down to the largest power of two
+//	left             7756274960 − the reservation R
+//	ARC overrun      16 MiB + 3 · ((left >> 8) / 2)  (2.3: arc_is_overflowing)
+//	growth margin    (left − overrun)/33
+//	cap              (left − overrun − margin) rounded down to the largest power of two
 //	                 ≤ 1/64 of it, between 1 MiB and 1 GiB
 //
 // The guests (--guests boot):
@@ -49,19 +51,21 @@ const (
 	guardSnapshot = "testdata/vm/2.3.2-2~bpo12+2/50-frontier-rest-8192M"
 	defaultCMax   = 7251111936
 	// 101 starting: R = 2048 + 2000 + 512 + 768 = 5328 MiB = 5586812928;
-	// left = 7803247888 − 5586812928 = 2216434960; margin 67164695;
-	// 2149270265 in 32 MiB steps: 64 of them, 2 GiB.
-	capWith101 = 2147483648
-	// 101 stopped: R = 4560 MiB = 4781506560; left = 3021741328; margin
-	// 91567919; 2930173409 in 32 MiB steps: 87 of them, 2.71 GiB.
-	capWithout101 = 2919235584
+	// left = 7756274960 − 5586812928 = 2169462032; overrun 29488906;
+	// margin 64847670; 2075125456 in 16 MiB steps: 123 of them, 1.92 GiB.
+	capWith101 = 2063597568
+	// 101 stopped: R = 4560 MiB = 4781506560; left = 2974768400; overrun
+	// 34207498; margin 89107906; 2851452996 in 32 MiB steps: 84 of them,
+	// 2.62 GiB.
+	capWithout101 = 2818572288
 )
 
 // guardRoot builds the guard's host in a temporary root; running204
 // makes container 204 run too: R with 101 starting is then 7376 MiB =
-// 7734296576, left 68951312, 66861879 after the margin: less than the
-// 256 MiB the smallest useful ARC needs (by 268435456 − 66861879 =
-// 201573577 bytes, 192.23 MiB), so the host is over-committed.
+// 7734296576, left 21978384, 4918682 after the overrun (16905994) and the
+// margin (153708): less than the 256 MiB the smallest useful ARC needs (by
+// 268435456 − 4918682 = 263516774 bytes, 251.30 MiB), so the host is
+// over-committed.
 func guardRoot(t *testing.T, running204 bool) string {
 	t.Helper()
 	f := testutil.Fixture(t, "declared")
@@ -197,20 +201,20 @@ func TestGuardPreStart(t *testing.T) {
 		wantSyslog string // the priority and the start of the message
 	}{{
 		name: "lowered", guest: "pve:101",
-		wantStderr: []string{"guard pve:101 pre-start: lowered: c_max 6.75 GiB is above the 2 GiB the reservation 5.20 GiB leaves the ARC (pve:101 is pve-qemu:101); zfs_arc_max=2147483648 (2 GiB): arcstats c_max 7251111936 → 2147483648; ",
+		wantStderr: []string{"guard pve:101 pre-start: lowered: c_max 6.75 GiB is above the 1.92 GiB the reservation 5.20 GiB leaves the ARC (pve:101 is pve-qemu:101); zfs_arc_max=2063597568 (1.92 GiB): arcstats c_max 7251111936 → 2063597568; ",
 			"; the start is allowed\n"},
-		wantCMax: capWith101, wantParam: "2147483648",
+		wantCMax: capWith101, wantParam: "2063597568",
 		wantSyslog: "<30>", // daemon.info
 	}, {
 		name: "overcommitted, allowed", running204: true, guest: "pve-qemu:101",
-		wantStderr: []string{"guard pve-qemu:101 pre-start: overcommitted: the reservation 7.20 GiB leaves 63.76 MiB for the ARC, 192.23 MiB short of the smallest useful ARC (256 MiB); the start is allowed (ARCADVISE_GUARD_STRICT=yes or --guard-strict refuses it)\n"},
+		wantStderr: []string{"guard pve-qemu:101 pre-start: overcommitted: the reservation 7.20 GiB leaves 4.69 MiB for the ARC, 251.30 MiB short of the smallest useful ARC (256 MiB); the start is allowed (ARCADVISE_GUARD_STRICT=yes or --guard-strict refuses it)\n"},
 		wantCMax:   defaultCMax, wantParam: "0",
 		wantSyslog: "<28>", // daemon.warning
 	}, {
 		name: "refused (strict in the policy file)", running204: true, guest: "pve-qemu:101",
 		policy:     "ARCADVISE_ARGS=\"--reserve auto\"\nARCADVISE_GUARD_STRICT=yes\n",
 		wantCode:   exitRefusedStart,
-		wantStderr: []string{"guard pve-qemu:101 pre-start: refused: the reservation 7.20 GiB leaves 63.76 MiB for the ARC, 192.23 MiB short of the smallest useful ARC (256 MiB); the start is refused (strict mode)\n"},
+		wantStderr: []string{"guard pve-qemu:101 pre-start: refused: the reservation 7.20 GiB leaves 4.69 MiB for the ARC, 251.30 MiB short of the smallest useful ARC (256 MiB); the start is refused (strict mode)\n"},
 		wantCMax:   defaultCMax, wantParam: "0",
 		wantSyslog: "<27>", // daemon.err
 	}, {
@@ -290,7 +294,7 @@ func TestGuardPreStart(t *testing.T) {
 				t.Errorf("zfs_arc_max parameter %s, want %s", got, tc.wantParam)
 			}
 			if got := param(t, root, "zfs_arc_min"); got != "0" {
-				t.Errorf("zfs_arc_min parameter %s, want 0 (2 GiB is above c_min)", got)
+				t.Errorf("zfs_arc_min parameter %s, want 0 (the cap is above c_min)", got)
 			}
 			lines := logged()
 			if tc.wantSyslog != "" {
@@ -320,7 +324,7 @@ func TestGuardIdempotent(t *testing.T) {
 		}
 	}
 	code, stderr := runGuardCmd(t, args...)
-	if code != 0 || !strings.Contains(stderr, "pre-start: fits: c_max 2 GiB is within the 2 GiB the reservation 5.20 GiB leaves the ARC; the start is allowed\n") {
+	if code != 0 || !strings.Contains(stderr, "pre-start: fits: c_max 1.92 GiB is within the 1.92 GiB the reservation 5.20 GiB leaves the ARC; the start is allowed\n") {
 		t.Fatalf("second run: exit %d\n%s", code, stderr)
 	}
 	prom = readFile(t, filepath.Join(tf, "arcadvise-guard.prom"))
@@ -351,14 +355,14 @@ func TestGuardPostStop(t *testing.T) {
 		stderr   string
 	}{
 		{"raised to the recommendation", "ARCADVISE_GUARD_RAISE=yes\n", "", capWith101, capWithout101,
-			"guard pve-qemu:101 post-stop: raised: c_max 2 GiB is below the 2.71 GiB the reservation 4.45 GiB leaves the ARC; zfs_arc_max=2919235584 (2.71 GiB): arcstats c_max 2147483648 → 2919235584"},
+			"guard pve-qemu:101 post-stop: raised: c_max 1.92 GiB is below the 2.62 GiB the reservation 4.45 GiB leaves the ARC; zfs_arc_max=2818572288 (2.62 GiB): arcstats c_max 2063597568 → 2818572288"},
 		// 2.25 GiB configured for the next boot: the raise stops there.
 		{"raised to the next boot's value", "ARCADVISE_GUARD_RAISE=yes\n", "options zfs zfs_arc_max=2415919104\n", capWith101, 2415919104,
-			"post-stop: raised: c_max 2 GiB is below the next boot's 2.25 GiB (zfs_arc_max=2415919104 at /etc/modprobe.d/zfs.conf:1); zfs_arc_max=2415919104 (2.25 GiB): arcstats c_max 2147483648 → 2415919104"},
+			"post-stop: raised: c_max 1.92 GiB is below the next boot's 2.25 GiB (zfs_arc_max=2415919104 at /etc/modprobe.d/zfs.conf:1); zfs_arc_max=2415919104 (2.25 GiB): arcstats c_max 2063597568 → 2415919104"},
 		{"off by default", "", "", capWith101, capWith101,
 			"guard pve-qemu:101 post-stop: unchanged: raising the cap back is off (ARCADVISE_GUARD_RAISE=no)\n"},
 		{"never lowers", "ARCADVISE_GUARD_RAISE=yes\n", "", defaultCMax, defaultCMax,
-			"post-stop: unchanged: c_max 6.75 GiB is already at or above the 2.71 GiB the reservation 4.45 GiB leaves the ARC\n"},
+			"post-stop: unchanged: c_max 6.75 GiB is already at or above the 2.62 GiB the reservation 4.45 GiB leaves the ARC\n"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

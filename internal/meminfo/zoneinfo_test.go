@@ -30,15 +30,23 @@ func TestReadWatermarks(t *testing.T) {
 		// This project's build machine (x86-64, one node; Movable and
 		// Device zones are empty and skipped). Its MemTotal does not
 		// match the managed pages (a hot-plugged VM), and the page size
-		// still comes out at 4 KiB.
+		// still comes out at 4 KiB. Its kernel (6.18) tunes the per-CPU
+		// lists' high and shows high_min, the bound: DMA 9 + 9, DMA32 1898
+		// + 1898, Normal 8696 + 8696 over its two CPUs; the lists hold
+		// 17357 + 7166 pages in Normal, more than that bound.
 		{"sandbox", "sandbox-6.18-24g", 24683652 << 10, Watermarks{
 			Min: (15 + 3025 + 13855) * page, Low: (18 + 3797 + 17393) * page, High: (21 + 4569 + 20931) * page,
-			Managed: (3840 + 772807 + 3538944) * page, Zones: 3, PageSize: page}},
+			Managed: (3840 + 772807 + 3538944) * page, Zones: 3, PageSize: page,
+			PCPCount: (17357 + 7166) * page, PCPBound: (18 + 3796 + 17392) * page, HasPCP: true}},
 		// The lane's 4 GiB guest (Debian 12, 6.1, OpenZFS 2.3.2): THP raises
 		// min_free_kbytes to 67584 kB, so min sums to 66 MiB.
 		{"lane guest", "../../../../testdata/vm/2.3.2-2~bpo12+2/50-frontier-rest-4096M/proc/zoneinfo", 4007116 << 10, Watermarks{
 			Min: (65 + 12907 + 3922) * page, Low: (81 + 16133 + 4902) * page, High: (97 + 19359 + 5882) * page,
-			Managed: (3840 + 765914 + 232025) * page, Zones: 3, PageSize: page}},
+			Managed: (3840 + 765914 + 232025) * page, Zones: 3, PageSize: page,
+			// 6.1: no high_min, high is the bound (DMA 40 × 2 CPUs, DMA32
+			// 8066 × 2, Normal 2451 × 2); the lists hold DMA32 470 and
+			// Normal 1074 pages at this reading.
+			PCPCount: (470 + 1074) * page, PCPBound: (80 + 16132 + 4902) * page, HasPCP: true}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			data, err := os.ReadFile(filepath.Join("testdata", "zoneinfo", tc.file))
@@ -51,6 +59,35 @@ func TestReadWatermarks(t *testing.T) {
 			}
 			if got != tc.want {
 				t.Errorf("ReadWatermarks = %+v\nwant             %+v", got, tc.want)
+			}
+		})
+	}
+}
+
+// TestParseWatermarksPagesets: the per-CPU lists summed over CPUs and
+// zones, high the bound unless the kernel shows high_min; a file without
+// pagesets says so (HasPCP false) rather than a bound of 0.
+func TestParseWatermarksPagesets(t *testing.T) {
+	const head = "Node 0, zone   Normal\n        min      10\n        low      20\n        high     30\n        managed  1000\n  pagesets\n"
+	cpu := func(lines string) string { return "    cpu: 0\n" + lines }
+	for _, tc := range []struct {
+		name         string
+		content      string
+		count, bound uint64 // pages
+		hasPCP       bool
+	}{
+		{"none", head, 0, 0, false},
+		{"static high (to 6.6)", head + cpu("              count: 5\n              high:  40\n              batch: 7\n") +
+			cpu("              count: 6\n              high:  40\n              batch: 7\n"), 11, 80, true},
+		{"tuned high (6.7 on): high_min bounds", head + cpu("              count: 500\n              high:  900\n              batch: 7\n              high_min: 60\n              high_max: 9000\n"), 500, 60, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w, err := ParseWatermarks(strings.NewReader(tc.content), 1000*4096)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if w.PCPCount != tc.count*4096 || w.PCPBound != tc.bound*4096 || w.HasPCP != tc.hasPCP {
+				t.Errorf("count %d bound %d has %v; want %d, %d pages, %v", w.PCPCount, w.PCPBound, w.HasPCP, tc.count, tc.bound, tc.hasPCP)
 			}
 		})
 	}
@@ -72,6 +109,7 @@ func TestReadWatermarksErrors(t *testing.T) {
 		{"not a number", zone("x", "20", "40", "1000"), `line 3: zone Normal min: "x" is not a page count`},
 		{"bad header", "Node 0 zone Normal\n", "is not a \"Node N, zone NAME\" header"},
 		{"no watermarks", "Node 0, zone   Normal\n        managed  1000\n", "has no min, low or high line"},
+		{"pageset count not a number", zone("10", "20", "40", "1000") + "  pagesets\n    cpu: 0\n              count: -3\n", `line 11: zone Normal pageset count: "-3" is not a page count`},
 		{"overflow", zone("1", "2", "9223372036854775807", "9223372036854775807") + zone("1", "2", "9223372036854775807", "9223372036854775807") + zone("1", "2", "9223372036854775807", "9223372036854775807"), "overflow"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -131,17 +131,17 @@ func arcOverrun(h *host.Snapshot, c uint64) (uint64, string) {
 	switch {
 	case v.Known() && !v.AtLeast(v2_1_1):
 		n := max(maxBlock, over)
-		return n, fmt.Sprintf("the ARC may run MAX(16 MiB, c/256) = %s over its cap before allocations wait (arc_is_overflowing, up to 2.1.0)", size.Format(n))
+		return n, fmt.Sprintf("the ARC may run MAX(16 MiB, c/256) = %s over its cap before allocations wait (arc.c, up to 2.1.0)", size.Format(n))
 	case v.Known() && !v.AtLeast(v2_3_0):
 		n := max(maxBlock, over) / 2 * 3
-		return n, fmt.Sprintf("the ARC may run 3/2 · MAX(16 MiB, c/256) = %s over its cap before allocations wait (arc_is_overflowing, 2.1.1 to 2.2)", size.Format(n))
+		return n, fmt.Sprintf("the ARC may run 3/2 · MAX(16 MiB, c/256) = %s over its cap before allocations wait (arc.c, 2.1.1 to 2.2)", size.Format(n))
 	}
 	rs, from := uint64(maxBlock), "16 MiB"
 	if p := h.Module.Param(zfsmod.MaxRecordsize); p.Present {
-		rs, from = p.Value, "zfs_max_recordsize "+size.Format(p.Value)
+		rs, from = p.Value, "the recordsize limit "+size.Format(p.Value)
 	}
 	n := rs + over/2*3
-	return n, fmt.Sprintf("the ARC may run %s + 3/2 · c/256 = %s over its cap before allocations wait (arc_is_overflowing, 2.3 on)", from, size.Format(n))
+	return n, fmt.Sprintf("the ARC may run %s + 3/2 · c/256 = %s over its cap before allocations wait (arc.c, 2.3 on)", from, size.Format(n))
 }
 
 // growthMargin is what a cap must leave free above the floor for the ARC to

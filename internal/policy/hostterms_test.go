@@ -21,58 +21,71 @@ import (
 // hold above the reservation.
 func TestHostTermsRealSnapshots(t *testing.T) {
 	const kB = 1024
+	const page = 4096
 	for _, tc := range []struct {
 		root          string
 		reserve       uint64
 		inUse, excess uint64
+		pcp           int64  // per-CPU lists: Σ bound − Σ count over /proc/zoneinfo's pagesets (0: no zoneinfo)
+		overrun       uint64 // ARC overrun, for c = what is left after the floor
 		cap           uint64
 	}{
 		// 2.1.11 at rest: 4007108 − 1764076 − 16032 − 8516 − 308 kB − size 2089128752.
 		// The cap: (budget − budget/33) rounded down to a multiple of the
 		// largest power of two ≤ 1/64 of it, 16 MiB here: MemTotal
 		// 4103278592 − 2 GiB − the host in use − arc_sys_free 189698176 =
-		// 1578933960; less 47846483 is 1531087477, 91 × 16 MiB = 1526726656.
+		// 1583813296; the overrun 3/2 · MAX(16 MiB, c/256) = 24 MiB (2.1.11)
+		// leaves 1558647472, less /33 is 1511415731, 90 × 16 MiB =
+		// 1509949440. No zoneinfo in the lab's snapshots: no per-CPU term.
 		{"testdata/snapshots/zfs-2.1.11-arc-filled", 2 * size.GiB,
-			(4007108-1764076-16032-8516-308)*kB - 2089128752, 0, 1526726656},
+			(4007108-1764076-16032-8516-308)*kB - 2089128752, 0, 0, 24 * size.MiB, 1509949440},
 		// 2.1.11, 45 s into a stress-ng run holding 3.33 GiB: 1.33 GiB of
-		// it is above the 2 GiB declared.
-		{"testdata/snapshots/zfs-2.1.11-pressure", 2 * size.GiB, 177752208, 1433391104, 0},
+		// it is above the 2 GiB declared. Over-committed: less than the
+		// smallest useful cap is left, so no cap; the overrun (3/2 · 16
+		// MiB) still counts against what little is.
+		{"testdata/snapshots/zfs-2.1.11-pressure", 2 * size.GiB, 177752208, 1433391104, 0, 24 * size.MiB, 0},
 		// The same run declared at 3.5 GiB: no excess, and the host in use
-		// is the same.
-		{"testdata/snapshots/zfs-2.1.11-pressure", 3584 * size.MiB, 177752208, 0, 0},
-		// 2.3.2 at rest.
-		{"testdata/snapshots/zfs-2.3.2-arc-filled", 2 * size.GiB, 187092408, 0, 1526726656},
+		// is the same; nothing is left for an ARC, so no overrun either.
+		{"testdata/snapshots/zfs-2.1.11-pressure", 3584 * size.MiB, 177752208, 0, 0, 0, 0},
+		// 2.3.2 at rest: 4103278592 − 2 GiB − 187092408 − 189721216 =
+		// 1578981320; overrun 16 MiB + 3 · ((1578981320 >> 8) / 2) =
+		// 26029057; less /33: 1505893104, 89 × 16 MiB.
+		{"testdata/snapshots/zfs-2.3.2-arc-filled", 2 * size.GiB, 187092408, 0, 0, 26029057, 1493172224},
 		// The lane's frontier guest at rest (2.3.2, 4 GiB, ARC warm at the
 		// default cap, the fio reader going: the vm frontier of 2026-12-07
 		// 03:24, its line in docs/frontier/2.3-4096M-R2G/history.tsv), with
 		// /proc/zoneinfo: the kernel's high watermarks (99 MiB, raised by
 		// THP's recommended min_free_kbytes) are below arc_sys_free.
-		// 4007116 − 777216 − 109964 − 16024 − 2580 kB − size 3034539544;
-		// budget 4103286784 − 2 GiB − 141224424 − 189721472 = 1624857240,
-		// less /33 is 1575619142: 93 × 16 MiB. C* measured 1.31 GiB there
-		// (the gap issue 24 keeps open).
+		// 4007116 − 777216 − 109964 − 16024 − 2580 kB − size 3034539544.
+		// The per-CPU lists: high 2 × (40 + 8066 + 2451) pages, holding
+		// 103 + 367 + 845 + 229 now: 19570 pages to fill. Budget
+		// 4103286784 − 2 GiB − 141224424 − 80158720 − 189721472 =
+		// 1544698520; overrun 16 MiB + 3 · ((1544698520 >> 8) / 2) =
+		// 25828183; less /33 is 1472843964: 87 × 16 MiB. C* measured 1344
+		// MiB in that run; the old model gave 93 × 16 MiB.
 		{"testdata/vm/2.3.2-2~bpo12+2/50-frontier-rest-4096M", 2 * size.GiB,
-			(4007116-777216-109964-16024-2580)*kB - 3034539544, 0, 1560281088},
+			(4007116-777216-109964-16024-2580)*kB - 3034539544, 0, (2*(40+8066+2451) - (103 + 367 + 845 + 229)) * page, 25828183, 87 * 16 * size.MiB},
 		// The same on 2.1.11, the reader going (docs/frontier/2.1-4096M-R2G
 		// of 03:53, C* = 1.5 GiB there): 4007108 − 1703712 − 110820 − 15920
-		// − 2580 kB − size 2074117424; budget 4103278592 − 2 GiB −
-		// 152136400 − 189698176 = 1613960368, less /33 is 1565052479: 93 ×
-		// 16 MiB. (The frontier's own reading, moments later, gave one step
-		// less, 1543503872.)
+		// − 2580 kB − size 2074117424; the lists: high 21116 pages, 7614
+		// held; budget 4103278592 − 2 GiB − 152136400 − 55304192 −
+		// 189698176 = 1558656176, less the overrun 24 MiB and /33:
+		// 1487020948, 88 × 16 MiB.
 		{"testdata/vm/2.1.11-1+deb12u1/50-frontier-rest-4096M", 2 * size.GiB,
-			(4007108-1703712-110820-15920-2580)*kB - 2074117424, 0, 1560281088},
+			(4007108-1703712-110820-15920-2580)*kB - 2074117424, 0, (21116 - 7614) * page, 24 * size.MiB, 88 * 16 * size.MiB},
 		// The 8 GiB guest at rest before the held-out frontier of
 		// 2026-12-07 (docs/frontier/2.3-8192M-R4G-steps): 8129740 − 721076
-		// − 110060 − 15996 − 2580 kB − size 7280884880. arc_sys_free
-		// (332 MiB) is the floor. R = 4G: budget 8324853760 − 4 GiB −
-		// 173863792 − 347742080 = 3508280592, less /33 is 3401969059,
-		// rounded to 32 MiB (≤ 1/64): 101 × 32 MiB = 3388997632, the
-		// frontier's recommendation (C* = 3456 MiB there). R = 5G: 1 GiB
-		// less, 2434538768, less /33 is 2360764866: 70 × 32 MiB.
+		// − 110060 − 15996 − 2580 kB − size 7280884880; the lists 21116
+		// pages high, 9648 held. arc_sys_free (332 MiB) is the floor. R =
+		// 4G: 8324853760 − 4 GiB − 173863792 − 46972928 − 347742080 =
+		// 3461307664; overrun 16 MiB + 3 · ((3461307664 >> 8) / 2) =
+		// 37058314; less /33 is 3320484219, rounded to 32 MiB (≤ 1/64): 98
+		// × 32 MiB (C* = 3456 MiB there). R = 5G: 1 GiB less, 2387565840;
+		// overrun 30766858; 2285380832 after /33: 68 × 32 MiB.
 		{"testdata/vm/2.3.2-2~bpo12+2/50-frontier-rest-8192M", 4 * size.GiB,
-			(8129740-721076-110060-15996-2580)*kB - 7280884880, 0, 3388997632},
+			(8129740-721076-110060-15996-2580)*kB - 7280884880, 0, (21116 - 9648) * page, 37058314, 98 * 32 * size.MiB},
 		{"testdata/vm/2.3.2-2~bpo12+2/50-frontier-rest-8192M", 5 * size.GiB,
-			(8129740-721076-110060-15996-2580)*kB - 7280884880, 0, 2348810240},
+			(8129740-721076-110060-15996-2580)*kB - 7280884880, 0, (21116 - 9648) * page, 30766858, 68 * 32 * size.MiB},
 	} {
 		t.Run(tc.root+"/"+size.Format(tc.reserve), func(t *testing.T) {
 			s, err := host.Read(testutil.OpenRoot(t, filepath.Join(testutil.RepoRoot(t), tc.root)))
@@ -95,7 +108,10 @@ func TestHostTermsRealSnapshots(t *testing.T) {
 			if got["host in use"].Bytes != int64(tc.inUse) || got["process excess"].Bytes != int64(tc.excess) {
 				t.Errorf("host in use %d, process excess %d; want %d, %d", got["host in use"].Bytes, got["process excess"].Bytes, tc.inUse, tc.excess)
 			}
-			if !strings.Contains(got["host in use"].Source, "kernel ") || r.HostBase != tc.inUse+tc.excess {
+			if got["per-CPU lists"].Bytes != tc.pcp || r.Overrun != tc.overrun || got["ARC overrun"].Bytes != int64(tc.overrun) {
+				t.Errorf("per-CPU lists %d, overrun %d; want %d, %d", got["per-CPU lists"].Bytes, r.Overrun, tc.pcp, tc.overrun)
+			}
+			if !strings.Contains(got["host in use"].Source, "kernel ") || int64(r.HostBase) != int64(tc.inUse+tc.excess)+tc.pcp {
 				t.Errorf("source %q, host %d", got["host in use"].Source, r.HostBase)
 			}
 			sysFree, _ := s.Arc.Uint("arc_sys_free")
@@ -132,10 +148,11 @@ func TestFreeFloorWatermarks(t *testing.T) {
 // caps the shift at its value − 1. A 64 GiB 2.1.11 host at rest with 20 GiB
 // declared: the budget before the margin is 64 GiB − 20 GiB − the host
 // (1 GiB + 2 GiB) − arc_sys_free (2 GiB + 240 MiB: a 32 MiB watermark × 2.5
-// × 3 + allmem/32) = 41624272896 bytes.
+// × 3 + allmem/32) = 41624272896 bytes, less the ARC overrun 3/2 ·
+// MAX(16 MiB, 41624272896 >> 8) = 243892224: 41380380672.
 func TestGrowthMarginShift(t *testing.T) {
 	const memTotal = 64 * size.GiB
-	const budget = 41624272896
+	const budget = 41624272896 - 243892224
 	v := zfsmod.V(2, 1, 11)
 	for _, tt := range []struct {
 		name   string
@@ -144,14 +161,14 @@ func TestGrowthMarginShift(t *testing.T) {
 		cap    uint64
 		source string
 	}{
-		{"the constant 5 of every release", nil, 1261341602, 75 * 512 * size.MiB, "cap/32: the ARC stops growing with less than c/32 free above the floor (arc_no_grow in arc.c)"},
-		{"zfs_arc_no_grow_shift = 4", map[string]zfsmod.Param{zfsmod.NoGrowShift: {Value: 4, Present: true}}, 2448486640, 36 * size.GiB,
+		{"the constant 5 of every release", nil, 1253950929, 74 * 512 * size.MiB, "cap/32: the ARC stops growing with less than c/32 free above the floor (arc_no_grow in arc.c)"},
+		{"zfs_arc_no_grow_shift = 4", map[string]zfsmod.Param{zfsmod.NoGrowShift: {Value: 4, Present: true}}, 2434140039, 36 * size.GiB,
 			"cap/16: the ARC stops growing with less than c/16 free above the floor (zfs_arc_no_grow_shift = 4, /sys/module/zfs/parameters)"},
-		{"zfs_arc_no_grow_shift = 5 as a parameter", map[string]zfsmod.Param{zfsmod.NoGrowShift: {Value: 5, Present: true}}, 1261341602, 75 * 512 * size.MiB,
+		{"zfs_arc_no_grow_shift = 5 as a parameter", map[string]zfsmod.Param{zfsmod.NoGrowShift: {Value: 5, Present: true}}, 1253950929, 74 * 512 * size.MiB,
 			"cap/32: the ARC stops growing with less than c/32 free above the floor (zfs_arc_no_grow_shift = 5, /sys/module/zfs/parameters)"},
-		{"zfs_arc_shrink_shift = 4 caps it at 3", map[string]zfsmod.Param{zfsmod.ShrinkShift: {Value: 4, Present: true}}, 4624919210, 34 * size.GiB,
+		{"zfs_arc_shrink_shift = 4 caps it at 3", map[string]zfsmod.Param{zfsmod.ShrinkShift: {Value: 4, Present: true}}, 4597820074, 34 * size.GiB,
 			"cap/8: the ARC stops growing with less than c/8 free above the floor (zfs_arc_shrink_shift = 4 caps the no-grow shift at 3)"},
-		{"zfs_arc_shrink_shift = 0 is unset", map[string]zfsmod.Param{zfsmod.ShrinkShift: {Value: 0, Present: true}}, 1261341602, 75 * 512 * size.MiB, "cap/32"},
+		{"zfs_arc_shrink_shift = 0 is unset", map[string]zfsmod.Param{zfsmod.ShrinkShift: {Value: 0, Present: true}}, 1253950929, 74 * 512 * size.MiB, "cap/32"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			arc := hostArc(t, memTotal, v)
@@ -160,7 +177,7 @@ func TestGrowthMarginShift(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if r.GrowthMargin != tt.margin || r.ArcMax != tt.cap || r.Budget+int64(r.GrowthMargin) != budget {
+			if r.GrowthMargin != tt.margin || r.ArcMax != tt.cap || r.Budget+int64(r.GrowthMargin) != budget || r.Overrun != 243892224 {
 				t.Errorf("margin %d cap %s (budget %d), want %d and %s", r.GrowthMargin, size.Format(r.ArcMax), r.Budget+int64(r.GrowthMargin), tt.margin, size.Format(tt.cap))
 			}
 			for _, term := range r.Terms {
@@ -285,5 +302,50 @@ func TestAvailableWithARC(t *testing.T) {
 		if got := AvailableWithARC(h); got != tc.want {
 			t.Errorf("%s: %d, want %d", tc.name, got, tc.want)
 		}
+	}
+}
+
+// TestARCOverrun: how far each generation lets the ARC's size run above c
+// (arc_is_overflowing), worked by hand from the rules in arcOverrun's
+// comment for a small and a large c.
+func TestARCOverrun(t *testing.T) {
+	const mib = size.MiB
+	for _, tc := range []struct {
+		v      zfsmod.Version
+		params map[string]zfsmod.Param
+		c      uint64
+		want   uint64
+		source string
+	}{
+		{zfsmod.V(0, 7, 13), nil, size.GiB, 16 * mib, "MAX(16 MiB, c/256) = 16 MiB"},    // c/256 = 4 MiB
+		{zfsmod.V(2, 0, 7), nil, 8 * size.GiB, 32 * mib, "MAX(16 MiB, c/256) = 32 MiB"}, // c/256 = 32 MiB
+		{zfsmod.V(2, 1, 0), nil, size.GiB, 16 * mib, "up to 2.1.0"},
+		{zfsmod.V(2, 1, 1), nil, size.GiB, 24 * mib, "3/2 · MAX(16 MiB, c/256) = 24 MiB"},
+		{zfsmod.V(2, 2, 7), nil, 8 * size.GiB, 48 * mib, "2.1.1 to 2.2"},
+		{zfsmod.V(2, 3, 2), nil, size.GiB, 16*mib + 3*2*mib, "16 MiB + 3/2 · c/256 = 22 MiB"},
+		{zfsmod.V(2, 3, 2), map[string]zfsmod.Param{zfsmod.MaxRecordsize: {Value: mib, Present: true}}, size.GiB, mib + 3*2*mib, "the recordsize limit 1 MiB + 3/2"},
+		{zfsmod.Version{}, nil, size.GiB, 22 * mib, "2.3 on"}, // unknown: the newest rule
+	} {
+		t.Run(tc.v.String(), func(t *testing.T) {
+			got, src := arcOverrun(&host.Snapshot{Module: zfsmod.State{Version: tc.v, Params: tc.params}}, tc.c)
+			if got != tc.want || !strings.Contains(src, tc.source) {
+				t.Errorf("arcOverrun(%s) = %d %q; want %d, a source saying %q", size.Format(tc.c), got, src, tc.want, tc.source)
+			}
+		})
+	}
+}
+
+// TestPCPTerm: the per-CPU lists' bound less their count, negative when
+// the lists hold more than the kernel keeps there under pressure (6.7 on,
+// the build machine's own zoneinfo: TestReadWatermarks), absent without
+// pagesets.
+func TestPCPTerm(t *testing.T) {
+	s := &host.Snapshot{HasZones: true, Zones: meminfo.Watermarks{High: 1, HasPCP: false}}
+	if _, ok := pcpTerm(s); ok {
+		t.Error("a term without pagesets")
+	}
+	s.Zones.HasPCP, s.Zones.PCPCount, s.Zones.PCPBound = true, 24523*4096, 21206*4096
+	if tm, ok := pcpTerm(s); !ok || tm.Bytes != -3317*4096 || !strings.Contains(tm.Source, "82.83 MiB under load, 95.79 MiB now") {
+		t.Errorf("pcpTerm = %+v, %v", tm, ok)
 	}
 }

@@ -307,7 +307,7 @@ func Recommend(in Input) (Recommendation, error) {
 		if r.Budget < int64(MinUsefulArc) {
 			r.Status = StatusOvercommitted
 			r.ShortBytes = uint64(int64(MinUsefulArc) - r.Budget)
-			r.Notes = append(r.Notes, fmt.Sprintf("the host is short by %d bytes (%s): after the reservation, the host and the free floor, %s is left for the ARC, less than the %s floor arcadvise will recommend. Reduce the reservation, add memory, or set a cap yourself with --arc-max.",
+			r.Notes = append(r.Notes, fmt.Sprintf("the host is short by %d bytes (%s): after the reservation, the host, the free floor and the ARC's own margins (overrun, growth), %s is left for the ARC, less than the %s floor arcadvise will recommend. Reduce the reservation, add memory, or set a cap yourself with --arc-max.",
 				r.ShortBytes, size.Format(r.ShortBytes), size.FormatSigned(r.Budget), size.Format(MinUsefulArc)))
 			return r, nil
 		}
