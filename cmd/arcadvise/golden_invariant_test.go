@@ -235,7 +235,7 @@ func (r hostReading) overrun(c uint64) uint64 {
 	switch {
 	case v != 0 && v < 20101: // to 2.1.0
 		return big
-	case v != 0 && v < 20300: // 2.1.1 to 2.2
+	case v != 0 && v < 20209: // 2.1.1 to 2.2.8
 		return big / 2 * 3
 	}
 	rs := uint64(16 * mib)

@@ -117,10 +117,11 @@ func pcpTerm(h *host.Snapshot) (Term, bool) {
 // shift = zfs_arc_overflow_shift (8, not a parameter):
 //
 //   - up to 2.1.0: MAX(SPA_MAXBLOCKSIZE, c >> 8), SPA_MAXBLOCKSIZE 16 MiB;
-//   - 2.1.1 to 2.2: 3/2 · MAX(16 MiB, c >> 8) (45305a067f: half of it
+//   - 2.1.1 to 2.2.8: 3/2 · MAX(16 MiB, c >> 8) (45305a067f: half of it
 //     before eviction is signalled, one more with the reserve);
-//   - from 2.3.0: zfs_max_recordsize + 3 · ((c >> 8) / 2) (55427add3c,
-//     #16197; zfs_max_recordsize 16 MiB by default).
+//   - 2.2.9 and from 2.3.0: zfs_max_recordsize + 3 · ((c >> 8) / 2)
+//     (55427add3c, #16197, backported to 2.2.9; zfs_max_recordsize 16 MiB
+//     by default).
 //
 // An unknown version takes the 2.3 rule. It returns the bytes and the
 // term's source.
@@ -132,16 +133,16 @@ func arcOverrun(h *host.Snapshot, c uint64) (uint64, string) {
 	case v.Known() && !v.AtLeast(v2_1_1):
 		n := max(maxBlock, over)
 		return n, fmt.Sprintf("the ARC may run MAX(16 MiB, c/256) = %s over its cap before allocations wait (arc.c, up to 2.1.0)", size.Format(n))
-	case v.Known() && !v.AtLeast(v2_3_0):
+	case v.Known() && !v.AtLeast(v2_2_9):
 		n := max(maxBlock, over) / 2 * 3
-		return n, fmt.Sprintf("the ARC may run 3/2 · MAX(16 MiB, c/256) = %s over its cap before allocations wait (arc.c, 2.1.1 to 2.2)", size.Format(n))
+		return n, fmt.Sprintf("the ARC may run 3/2 · MAX(16 MiB, c/256) = %s over its cap before allocations wait (arc.c, 2.1.1 to 2.2.8)", size.Format(n))
 	}
 	rs, from := uint64(maxBlock), "16 MiB"
 	if p := h.Module.Param(zfsmod.MaxRecordsize); p.Present {
 		rs, from = p.Value, "the recordsize limit "+size.Format(p.Value)
 	}
 	n := rs + over/2*3
-	return n, fmt.Sprintf("the ARC may run %s + 3/2 · c/256 = %s over its cap before allocations wait (arc.c, 2.3 on)", from, size.Format(n))
+	return n, fmt.Sprintf("the ARC may run %s + 3/2 · c/256 = %s over its cap before allocations wait (arc.c, 2.2.9 and 2.3 on)", from, size.Format(n))
 }
 
 // growthMargin is what a cap must leave free above the floor for the ARC to

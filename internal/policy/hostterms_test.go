@@ -321,7 +321,8 @@ func TestARCOverrun(t *testing.T) {
 		{zfsmod.V(2, 0, 7), nil, 8 * size.GiB, 32 * mib, "MAX(16 MiB, c/256) = 32 MiB"}, // c/256 = 32 MiB
 		{zfsmod.V(2, 1, 0), nil, size.GiB, 16 * mib, "up to 2.1.0"},
 		{zfsmod.V(2, 1, 1), nil, size.GiB, 24 * mib, "3/2 · MAX(16 MiB, c/256) = 24 MiB"},
-		{zfsmod.V(2, 2, 7), nil, 8 * size.GiB, 48 * mib, "2.1.1 to 2.2"},
+		{zfsmod.V(2, 2, 8), nil, 8 * size.GiB, 48 * mib, "2.1.1 to 2.2.8"},
+		{zfsmod.V(2, 2, 9), nil, size.GiB, 22 * mib, "2.2.9 and 2.3 on"}, // #16197 backported
 		{zfsmod.V(2, 3, 2), nil, size.GiB, 16*mib + 3*2*mib, "16 MiB + 3/2 · c/256 = 22 MiB"},
 		{zfsmod.V(2, 3, 2), map[string]zfsmod.Param{zfsmod.MaxRecordsize: {Value: mib, Present: true}}, size.GiB, mib + 3*2*mib, "the recordsize limit 1 MiB + 3/2"},
 		{zfsmod.Version{}, nil, size.GiB, 22 * mib, "2.3 on"}, // unknown: the newest rule
