@@ -395,7 +395,7 @@ cat <<'EOF'
 ## Snapshots
 
 Every run copies the guest's snapshots (arcstats, meminfo, memory PSI, vmstat, /proc/cmdline,
-/proc/mounts, /sys/module/zfs/version, the zfs_arc_* parameters and /etc/modprobe.d, laid out
+/proc/mounts, /sys/module/zfs/version, the zfs_arc_* parameters and zfs_max_recordsize, and /etc/modprobe.d, laid out
 like an `arcadvise --root`) and the two 60 s windows as replays (docs/replay.md) to
 `testdata/vm/<zfs version>/`; `testdata/vm/README.md` lists them.
 EOF

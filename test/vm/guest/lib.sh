@@ -61,7 +61,7 @@ snap() {
   cat /proc/cmdline >"$d/proc/cmdline"
   grep -vE '^(sysfs|proc|devtmpfs|devpts|cgroup2?|securityfs|pstore|bpf|debugfs|tracefs|configfs|fusectl|mqueue|hugetlbfs|9p) ' /proc/mounts >"$d/proc/mounts"
   cat /sys/module/zfs/version >"$d/sys/module/zfs/version"
-  local p; for p in $P/zfs_arc_*; do cat "$p" >"$d/sys/module/zfs/parameters/${p##*/}"; done
+  local p; for p in $P/zfs_arc_* $P/zfs_max_recordsize; do [ -e "$p" ] && cat "$p" >"$d/sys/module/zfs/parameters/${p##*/}"; done  # zfs_max_recordsize: the ARC overrun (README)
   if ls /etc/modprobe.d/*.conf >/dev/null 2>&1; then mkdir -p "$d/etc/modprobe.d"; cp -p /etc/modprobe.d/*.conf "$d/etc/modprobe.d/"; fi
   cp /etc/os-release "$d/os-release" 2>/dev/null && mkdir -p "$d/etc" && mv "$d/os-release" "$d/etc/os-release"
   { ts; uname -r; echo "${2:-}"; } >"$d/NOTE"
