@@ -107,10 +107,10 @@ func ParseWatermarks(r io.Reader, memTotal uint64) (Watermarks, error) {
 				return Watermarks{}, fmt.Errorf("line %d: zone %s pageset %s %q is not a page count", n, z.name, f[0], f[1])
 			}
 			sum := &z.pcpCount
-			switch f[0][len(f[0])-2] {
-			case 'h': // high:
+			switch string(f[0]) {
+			case "high:":
 				sum = &z.pcpHigh
-			case 'n': // high_min:
+			case "high_min:":
 				sum, z.hasHighMin = &z.pcpHighMin, true
 			}
 			var carry uint64

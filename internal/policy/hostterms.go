@@ -96,11 +96,14 @@ func hostTerms(h *host.Snapshot, in Input, observed bool, reserve uint64) []Term
 // pcpTerm is what the per-CPU free lists may take beyond what the reading
 // saw: their bound less their count now (meminfo.Watermarks). The count is
 // inside "host in use" already (free pages on these lists are not in
-// MemFree); under load the lists fill to their bound, out of reach of the
-// watermark check and of the ARC's own free-memory test, so the cap leaves
-// room for the bound. Negative when the lists hold more now than the kernel
-// keeps there under pressure (6.7 on). False without /proc/zoneinfo's
-// pagesets.
+// MemFree), and it moves from one reading to the next; the bound is what the
+// lists can hold under load, out of reach of the watermark check and of the
+// ARC's own free-memory test. Negative when the lists hold more now than the
+// kernel keeps there under pressure (6.7 on). False without
+// /proc/zoneinfo's pagesets. Measured (README, known limits): the term
+// steadies the recommendation, but with the lists bounded to 4 MiB the lane's
+// C* did not rise, so on its guest the bound stands in for memory the model
+// does not yet name.
 func pcpTerm(h *host.Snapshot) (Term, bool) {
 	if !h.HasZones || !h.Zones.HasPCP {
 		return Term{}, false

@@ -10,10 +10,13 @@
 // hugepages are taken out of MemTotal at boot and never given to the ARC or
 // the workload; the reservation is what the workload needs (declared with
 // --reserve, or observed); the host is the kernel and system services,
-// measured (hostterms.go); the free floor is the larger of arc_sys_free, the
-// free memory the module itself keeps, below which it reclaims
-// (zfs-internals.md §3.1), and the kernel's high watermarks. What remains is
-// rounded down to a human granularity and becomes the cap.
+// measured (hostterms.go: host in use, the per-CPU lists, process excess);
+// the free floor is the larger of arc_sys_free, the free memory the module
+// itself keeps, below which it reclaims (zfs-internals.md §3.1), and the
+// kernel's high watermarks; the ARC overrun is how far the ARC may run above
+// the cap (arcOverrun); the growth margin is the room it needs to grow to
+// it. What remains is rounded down to a human granularity and becomes the
+// cap.
 package policy
 
 import (

@@ -37,9 +37,9 @@ const (
 	// (arc_tuning_update in module/zfs/arc.c, 0.6.5 to master).
 	ShrinkShift = "zfs_arc_shrink_shift"
 	// MaxRecordsize is the largest block a dataset may use (16 MiB on
-	// 64-bit from 2.2.0, dsl_dataset.c): from 2.3.0 the ARC may run this
-	// far above its target c before an allocation waits for eviction
-	// (arc_is_overflowing in module/zfs/arc.c).
+	// 64-bit from 2.2.0, dsl_dataset.c): from 2.2.9 and 2.3.0 the ARC may
+	// run this far above its target c before an allocation waits for
+	// eviction (arc_is_overflowing in module/zfs/arc.c).
 	MaxRecordsize = "zfs_max_recordsize"
 )
 
