@@ -10,23 +10,44 @@ import (
 
 // WhatIf is what a sampled window says about other caps. The window saw the
 // host's non-ARC memory (the workload, the kernel, services) peak at
-// PeakNonARC; the largest cap that would have left the free floor free at
+// PeakNonARC; the largest cap that would have left the fight line free at
 // that peak is
 //
-//	predicted C* = (MemTotal − hugepages − PeakNonARC − free floor − ARC overrun) × 32/33
+//	predicted C* = (MemTotal − hugepages − PeakNonARC − fight line − ARC overrun) × 32/33
 //
 // (the ARC overrun and the last factor, the growth margin cap/32, as in
 // the recommendation; 2^s/(2^s+1) with a module whose
 // zfs_arc_no_grow_shift is s).
-// A cap above it would have had the ARC and the workload fight at the peak
-// (the ARC shrinking, kswapd or the allocating task reclaiming); a cap at
-// or below it would not. It is a prediction from one window: a workload
+//
+// The fight line is the kernel's high watermarks (/proc/zoneinfo), not
+// the recommendation's free floor arc_sys_free. Between the two the ARC
+// gives memory back on its own: when MemFree + Inactive(file) fall below
+// arc_sys_free, arc_reap_cb_check() sees arc_available_memory() < 0 and
+// the reap thread lowers c and evicts (module/zfs/arc.c,
+// module/os/linux/zfs/arc_os.c), which stalls nobody. The workload fights
+// the ARC once free memory falls to the watermarks: below low kswapd wakes
+// and calls the ARC's shrinker (memory_indirect_count) until high, below
+// min the allocating task reclaims itself (memory_direct_count). The lane
+// measured that shape on every guest (docs/real-kernel.md, "The
+// frontier"): the ARC's target c fell by up to 300 MiB in windows that
+// stayed clean, and the largest clean cap C* lay above where the ARC
+// settled by about arc_sys_free less the high watermarks. Without
+// /proc/zoneinfo the line is the free floor, and the prediction errs low.
+//
+// A cap above the prediction would have had the ARC and the workload fight
+// at the peak (kswapd or the allocating task reclaiming); a cap at or
+// below it would not. The recommendation keeps the free floor instead: it
+// is the cap the ARC never has to shrink from at all. It is a prediction from one window: a workload
 // that needs more than the window saw needs its own --reserve. The lane's
 // frontier scenario checks it against the measured C* (docs/real-kernel.md).
 type WhatIf struct {
 	PeakNonARC   uint64    `json:"peak_non_arc_bytes"`
 	PeakNonARCAt time.Time `json:"peak_non_arc_at"`
-	FreeFloor    uint64    `json:"free_floor_bytes"`
+	// FightLine is the free memory below which the workload would have
+	// fought the ARC: the kernel's high watermarks, or the free floor
+	// without /proc/zoneinfo; FightLineSource says which.
+	FightLine       uint64 `json:"fight_line_bytes"`
+	FightLineSource string `json:"fight_line_source"`
 	// PredictedCStar is 0 when the peak and the floor leave no room.
 	PredictedCStar uint64      `json:"predicted_c_star_bytes"`
 	Caps           []WhatIfCap `json:"caps"`
@@ -61,9 +82,10 @@ func NewWhatIf(w *pressure.Window, s *host.Snapshot, r *Recommendation) *WhatIf 
 	if w == nil || w.Ticks == 0 || s == nil {
 		return nil
 	}
-	wi := &WhatIf{PeakNonARC: w.PeakNonARC, PeakNonARCAt: w.PeakNonARCAt.UTC(), FreeFloor: r.FreeFloor,
+	wi := &WhatIf{PeakNonARC: w.PeakNonARC, PeakNonARCAt: w.PeakNonARCAt.UTC(),
 		GhostHits: w.GhostHits.Delta, GhostHitsPerMinute: w.GhostHits.PerMinute, Reads: w.Reads.Delta, CLowest: w.CLowest}
-	room := int64(s.Mem.MemTotal) - int64(s.Mem.Hugepages) - int64(w.PeakNonARC) - int64(r.FreeFloor)
+	wi.FightLine, wi.FightLineSource = fightLine(s, r.FreeFloor)
+	room := int64(s.Mem.MemTotal) - int64(s.Mem.Hugepages) - int64(w.PeakNonARC) - int64(wi.FightLine)
 	if room > 0 {
 		n, _ := arcOverrun(s, uint64(room))
 		room -= int64(n)
@@ -103,4 +125,14 @@ func NewWhatIf(w *pressure.Window, s *host.Snapshot, r *Recommendation) *WhatIf 
 		add(w.CMax, "c_max now")
 	}
 	return wi
+}
+
+// fightLine is the free memory at which the workload starts to fight the
+// ARC (see WhatIf): the kernel's high watermarks, or floor, the
+// recommendation's free floor, when the snapshot has no /proc/zoneinfo.
+func fightLine(s *host.Snapshot, floor uint64) (uint64, string) {
+	if !s.HasZones {
+		return floor, "the free floor: no /proc/zoneinfo for the kernel's watermarks"
+	}
+	return s.Zones.High, "the kernel's high watermarks (/proc/zoneinfo): kswapd reclaims below them; above them and below arc_sys_free the ARC shrinks itself"
 }
