@@ -58,7 +58,9 @@ type goldenDoc struct {
 		WindowExcess uint64 `json:"window_excess_bytes"`
 	} `json:"recommendation"`
 	WhatIf *struct {
-		PeakNonARC uint64 `json:"peak_non_arc_bytes"`
+		PeakNonARC     uint64 `json:"peak_non_arc_bytes"`
+		FightLine      uint64 `json:"fight_line_bytes"`
+		PredictedCStar uint64 `json:"predicted_c_star_bytes"`
 	} `json:"whatif"`
 	Reservation *struct {
 		Guests       string `json:"guests"`
@@ -480,6 +482,21 @@ func checkGolden(doc goldenDoc, last hostReading, all []hostReading) []string {
 		if doc.WhatIf == nil || doc.WhatIf.PeakNonARC != peak {
 			fail("whatif.peak_non_arc_bytes is %v, the window's snapshots give %d", doc.WhatIf, peak)
 		}
+		// The prediction: what the peak leaves above the kernel's high
+		// watermarks (the free floor without zoneinfo), less the overrun
+		// for a c of that room, less a 33rd of the rest.
+		fight := rec.FreeFloor
+		if last.hasZoneinfo {
+			fight = last.zoneHigh
+		}
+		room := int64(last.meminfo["MemTotal"]) - int64(last.hugepages()) - int64(peak) - int64(fight)
+		if room > 0 {
+			room -= int64(last.overrun(uint64(room)))
+		}
+		room -= max(room, 0) / 33
+		if doc.WhatIf != nil && (doc.WhatIf.FightLine != fight || doc.WhatIf.PredictedCStar != uint64(max(room, 0))) {
+			fail("the what-if's fight line is %d and predicted C* %d, the snapshot gives %d and %d", doc.WhatIf.FightLine, doc.WhatIf.PredictedCStar, fight, max(room, 0))
+		}
 		var wantWin uint64
 		if base := int64(rec.Reserve+wantHost+wantExcess) + wantPCP; int64(peak) > base {
 			wantWin = uint64(int64(peak) - base)
@@ -595,6 +612,31 @@ func TestGoldenInvariants(t *testing.T) {
 			}
 		})
 	}
+
+	// And on a window's golden (its snapshots have no zoneinfo, so the
+	// fight line is the free floor): a prediction from a lower line, as if
+	// the snapshot had watermarks 64 MiB below the floor.
+	wpath := filepath.Join("testdata", "golden", "vm_2.3.2-2_bpo12_2_replay-default.json")
+	worig := readGolden(t, wpath)
+	wlast, wdirs := goldenRoots(t, worig.Root)
+	var wall []hostReading
+	for _, d := range wdirs {
+		wall = append(wall, readHostDir(t, d))
+	}
+	whost := readHostDir(t, wlast)
+	if bad := checkGolden(worig, whost, wall); len(bad) > 0 || worig.WhatIf == nil {
+		t.Fatalf("%s breaks the invariants or has no what-if: %q", wpath, bad)
+	}
+	t.Run("bites/window/the prediction from a line the snapshot does not give", func(t *testing.T) {
+		doc := worig
+		wi := *worig.WhatIf
+		wi.FightLine -= 64 * mib
+		wi.PredictedCStar += 64 * mib * 32 / 33
+		doc.WhatIf = &wi
+		if bad := checkGolden(doc, whost, wall); !strings.Contains(strings.Join(bad, "\n"), "the what-if's fight line is") {
+			t.Errorf("after the edit the check reports %q", bad)
+		}
+	})
 
 	// And on the golden of a host that declares its workload.
 	dpath := filepath.Join("testdata", "golden", "declared_pve-libvirt-2.3.2-8G.json")

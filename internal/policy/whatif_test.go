@@ -1,0 +1,73 @@
+package policy
+
+import (
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/arcadvise/arcadvise/internal/host"
+	"github.com/arcadvise/arcadvise/internal/pressure"
+	"github.com/arcadvise/arcadvise/internal/size"
+	"github.com/arcadvise/arcadvise/internal/testutil"
+)
+
+// TestWhatIfFightLine: the what-if's prediction, worked by hand from real
+// snapshots and a peak the lane measured.
+func TestWhatIfFightLine(t *testing.T) {
+	for _, tc := range []struct {
+		name, root string
+		reserve    uint64
+		peak       uint64
+		fight      uint64
+		source     string
+		predicted  uint64
+	}{
+		// The 8 GiB guest at rest before the frontier (2.3.2), and the peak
+		// of non-ARC memory the --sample window of the R = 5G frontier of
+		// 2026-12-07 08:15 measured at the default cap (its whatif.json,
+		// docs/frontier/2.3-8192M-R5G before e396d2a: 5588086472). The
+		// zones' high watermarks: 48 + 9488 + 15805 pages = 103796736.
+		// 8324853760 − 5588086472 − 103796736 = 2632970552; the overrun
+		// (2.3.2, no zfs_max_recordsize in the snapshot: 16 MiB) 16777216 +
+		// 3 · ((2632970552 >> 8) / 2) = 32204776 leaves 2600765776; less
+		// /33 (78811084): 2521954692, 2405 MiB, 3.6% under the C* of that
+		// run (2496 MiB). With arc_sys_free (347742080) as the line, as
+		// before: 2286787685, the 12.6% under that the run reported.
+		{"watermarks", "testdata/vm/2.3.2-2~bpo12+2/50-frontier-rest-8192M", 5 * size.GiB, 5588086472,
+			103796736, "high watermarks", 2521954692},
+		// The lab's 2.3.2 snapshot has no zoneinfo: the line is the free
+		// floor, arc_sys_free 189721216. A peak of 2 GiB + 187092408 (the
+		// host in use at the reading): 4103278592 − 2147483648 − 187092408
+		// − 189721216 = 1578981320, the overrun 16777216 + 3 · ((1578981320
+		// >> 8) / 2) = 26029057 leaves 1552952263, less 47059159 (/33):
+		// 1505893104.
+		{"no zoneinfo", "testdata/snapshots/zfs-2.3.2-arc-filled", 2 * size.GiB, 2147483648 + 187092408,
+			189721216, "no /proc/zoneinfo", 1505893104},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, err := host.Read(testutil.OpenRoot(t, filepath.Join(testutil.RepoRoot(t), tc.root)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			r, err := Recommend(Input{Host: s, Reservations: []Reservation{{Bytes: tc.reserve, Source: "test"}}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			w := &pressure.Window{Ticks: 2, PeakNonARC: tc.peak, PeakNonARCAt: time.Unix(0, 0)}
+			wi := NewWhatIf(w, s, &r)
+			if wi.FightLine != tc.fight || !strings.Contains(wi.FightLineSource, tc.source) {
+				t.Errorf("fight line %d %q; want %d, a source saying %q", wi.FightLine, wi.FightLineSource, tc.fight, tc.source)
+			}
+			if wi.PredictedCStar != tc.predicted {
+				t.Errorf("predicted C* %d, want %d", wi.PredictedCStar, tc.predicted)
+			}
+			// Every cap listed fights exactly when it is above the prediction.
+			for _, c := range wi.Caps {
+				if c.Fights != (c.Cap > wi.PredictedCStar) || c.Margin != int64(wi.PredictedCStar)-int64(c.Cap) {
+					t.Errorf("cap %d: fights %v, margin %d, against predicted %d", c.Cap, c.Fights, c.Margin, wi.PredictedCStar)
+				}
+			}
+		})
+	}
+}
