@@ -44,12 +44,10 @@ func (t rootTree) resolve(p string) (string, error) {
 	return "/" + res, nil
 }
 
+// names lists dir. ReadDir follows its symlinks inside the root as
+// Resolve does, so a directory that is not there costs one openat2.
 func (t rootTree) names(dir string) ([]string, error) {
-	rdir, err := t.resolve(dir)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", dir, err)
-	}
-	des, err := t.fsys.ReadDir(rdir)
+	des, err := t.fsys.ReadDir(dir)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
 			return nil, nil

@@ -69,6 +69,9 @@ func resolve(t *testing.T) {
 		{"etc/modprobe.d/up.conf", "usr/lib/modprobe.d/x.conf"}, // ".." stops at the root
 		{"etc/modprobe.d/out.conf", strings.TrimPrefix(outside, "/") + "/secret"},
 		{"etc/modprobe.d/new/dir/file", "etc/modprobe.d/new/dir/file"},
+		{"nothere/a/b", "nothere/a/b"}, // no parent: nothing to look at below it
+		// A dangling link as a parent is followed, wherever it leads.
+		{"etc/modprobe.d/out.conf/deeper", strings.TrimPrefix(outside, "/") + "/secret/deeper"},
 		{"", ""},
 		{"/", ""},
 		{"etc/../usr/lib/./modprobe.d/", "usr/lib/modprobe.d"},
