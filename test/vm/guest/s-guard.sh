@@ -22,7 +22,7 @@ GUARD_WINDOW_S=${GUARD_WINDOW_S:-60}
 
 guard_main() {
   local d=$OUT/guard hook=/usr/share/arcadvise/libvirt/qemu xml=/etc/libvirt/qemu/work.xml
-  local cmax0 size0 rec rc cmax1 size1 target t0 st src reader lowered settled
+  local cmax0 size0 rec prehook rc cmax1 size1 target t0 st src reader lowered settled
   mkdir -p "$d" /etc/libvirt/qemu
   [ -x "$hook" ] || { result guard SKIP - "$hook missing (the lane installs the .deb when go-md2man is on the host)"; return; }
   has_flag --guard || { result guard SKIP - "this arcadvise has no --guard"; return; }
@@ -46,6 +46,10 @@ EOF
   fio --name=host --filename="$(fr_files)" --readonly --rw=randread --bs=1M --ioengine=psync \
     --file_service_type=random --time_based --runtime=600 >"$d/fio.log" 2>&1 & reader=$!
   sleep 5
+  # what a reading gives at the hook's moment (the reader going), for the report: the hook's own
+  # reading follows within a second
+  "$AA" --reserve "$RESERVE" --format json >"$d/1-prehook.json" 2>/dev/null
+  prehook=$(jq -r '.recommendation.zfs_arc_max_bytes // 0' "$d/1-prehook.json" 2>/dev/null)
   # as libvirtd runs a hook: qemu <domain> <operation> <sub-operation> <extra>, the XML on stdin
   t0=${EPOCHREALTIME//[!0-9]/}
   env -i LC_ALL=C PATH=/usr/sbin:/usr/bin:/sbin:/bin "$hook" work prepare begin - <"$xml" >"$d/1-hook.out" 2>"$d/1-hook.err"; rc=$?
@@ -81,5 +85,5 @@ EOF
   chk "no direct reclaim: allocstall $dalloc == 0" "$dalloc == 0"
   chk "no direct reclaim: pgscan_direct $dpgs == 0" "$dpgs == 0"
   chk "no direct reclaim: arcstats memory_direct_count $ddir == 0" "$ddir == 0"
-  result guard "$(chk_status)" "hook=$rc hook_ms=$t0 settled=$settled c_max:$cmax0->$cmax1 target=${target:-none} rec=$rec size:$size0->$size1 allocstall=$dalloc pgscan_direct=$dpgs memory_direct=$ddir oom=$doom psi_some_ms=$dpsi stress=$src" "$CHK_FAILS"
+  result guard "$(chk_status)" "hook=$rc hook_ms=$t0 settled=$settled c_max:$cmax0->$cmax1 target=${target:-none} rec=$rec prehook=${prehook:-none} size:$size0->$size1 allocstall=$dalloc pgscan_direct=$dpgs memory_direct=$ddir oom=$doom psi_some_ms=$dpsi stress=$src" "$CHK_FAILS"
 }
