@@ -132,7 +132,7 @@ func NewWhatIf(w *pressure.Window, s *host.Snapshot, r *Recommendation) *WhatIf 
 // recommendation's free floor, when the snapshot has no /proc/zoneinfo.
 func fightLine(s *host.Snapshot, floor uint64) (uint64, string) {
 	if !s.HasZones {
-		return floor, "the free floor: no /proc/zoneinfo for the kernel's watermarks"
+		return floor, "the free floor; no /proc/zoneinfo for the kernel's watermarks"
 	}
-	return s.Zones.High, "the kernel's high watermarks (/proc/zoneinfo): kswapd reclaims below them; above them and below arc_sys_free the ARC shrinks itself"
+	return s.Zones.High, "the kernel's high watermarks, /proc/zoneinfo: kswapd reclaims below them, and above them the ARC gives back by itself what lies below arc_sys_free"
 }

@@ -284,7 +284,7 @@ func advisoriesText(w *bufio.Writer, width int, z *ZFS) error {
 // whatIfText writes what the window predicts for caps around the answer.
 func whatIfText(w *bufio.Writer, tb *tables, width int, wi *policy.WhatIf) error {
 	fmt.Fprintf(w, "\nWhat if: other caps, from what the window saw\n")
-	paragraph(w, width, "  ", 2, fmt.Sprintf("Non-ARC memory peaked at %s (%s); with %s free at that peak, %s, the largest cap that would not have fought it is %s (%d): predicted C*.",
+	paragraph(w, width, "  ", 2, fmt.Sprintf("Non-ARC memory peaked at %s (%s); the largest cap that would have left %s free at that peak (%s) is %s (%d): predicted C*.",
 		size.Format(wi.PeakNonARC), wi.PeakNonARCAt.Format(time.RFC3339), size.Format(wi.FightLine), wi.FightLineSource, size.Format(wi.PredictedCStar), wi.PredictedCStar))
 	rows := [][]string{{"cap", "", "at the window's peak"}}
 	for _, c := range wi.Caps {
