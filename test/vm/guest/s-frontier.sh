@@ -211,6 +211,7 @@ frontier_main() {
 frontier_verdict() {
   local d=$OUT/frontier
   ( . "$d/frontier.env"
+    local defclean
     cstar=$(awk -F'\t' -v p="$psi_ms" "NR>1 && $FR_CLEAN"' {if($2>m)m=$2}END{printf "%.0f\n", m}' "$d/frontier.tsv")
     recrow=$(awk -F'\t' -v r="$recommended" 'NR>1 && $2==r' "$d/frontier.tsv" | head -1)
     recclean=0; fr_clean "$recommended" && recclean=1   # the same rule as C*'s rungs
@@ -219,6 +220,9 @@ frontier_verdict() {
     chk_reset
     chk "recommend exit $recommend_rc is 0" "$recommend_rc == 0"
     chk "measured C* found (${cstar})" "$cstar > 0"
+    # the ladder stops at the module's default: when that fought nothing, C* lies above it, unmeasured
+    defclean=0; fr_clean "$default_cap" && defclean=1
+    chk "the module's default cap fought the workload (else C* is above it, beyond the ladder)" "$defclean == 0"
     chk "recommendation's window measured" "${#recrow} > 0"
     chk "recommendation's window clean (no direct reclaim, no OOM kill, PSI some <= ${psi_ms} ms)" "${recclean:-0} == 1"
     chk "recommendation $(mib "$recommended") MiB >= 0.9 x C* $(mib "$cstar") MiB" "$recommended * 100 >= $cstar * 90"
