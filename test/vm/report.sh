@@ -89,6 +89,16 @@ done
 
 cat <<'EOF'
 
+The guard scenario on 2.3.2, every run of 2026-12-07 (one result is kept per scenario, the latest
+above): 08:05 (848dbb0) the hook set 1424 MiB, 2 allocstalls, PSI 52 ms, FAIL; 09:01 (51f2ef1)
+1424 MiB, 3 allocstalls, PSI 92 ms, FAIL; 11:17 (dcf4e03) 1408 MiB, 3 allocstalls, PSI 28 ms,
+FAIL; 11:22 (dcf4e03) 1408 MiB, no direct reclaim, PSI 99 ms, PASS. The two runs of dcf4e03 keep a
+`--reserve R` reading taken a second before the hook's own (1-prehook.json): 1392 MiB in both,
+the same as the reading before the reader started; the hook's reading gave one 16 MiB step more
+(the sum lands 1–4 MiB under a step: what the reader moves between two readings decides the
+step). On 2.3.2 at 4 GiB the frontier's C\* has been 1344–1536 MiB, and 1408 MiB fought in some of its windows: the cap the guard
+sets is the recommendation of its own reading, and there that lies at C\*.
+
 ## Scenario d: the model under load
 
 One boot per variant: a pool on a 12 GiB virtio disk with 5 × 1 GiB of incompressible data
@@ -286,21 +296,30 @@ of a configuration in `docs/frontier/<config>/history.tsv` and lists them under 
 range C\* took on the 64 MiB ladder and the lowest cap whose window fought in each run: it can lie
 below C\* (a clean window above one that fought), one window being one sample too.
 
-Where the what-if misses by more than 5%: the prediction takes the fight to start where free
-memory at the window's peak falls to the free floor, arc_sys_free on every guest here (181 MiB at
-4 GiB, 257 MiB at 6 GiB, 332 MiB at 8 GiB: it grows with memory, allmem/32 and more). Measured
-(the runs of 848dbb0; free at the peak = MemTotal − hugepages − the window's non-ARC peak − the cap
-− the ARC overrun), the fight began lower and at about the same level on every guest: the C\*
-windows had 121–221 MiB free at the peak, the first windows that fought 57–204 MiB, against
-high watermarks of about 99 MiB. Below arc_sys_free the ARC gives memory back by itself, and the
-workload's allocations did not stall for it. So the prediction lands within 5% on the 4 GiB guests,
-where arc_sys_free is near that level, and 7–13% low on the 6 and 8 GiB ones (2.1.11 6 GiB −8.3%,
-2.3.2 8 GiB −7.3% and −12.6%), and on 2.1.11 at 4 GiB it was low in every run (−0.2% to −5.3% on the 64 MiB
-ladder before the overrun entered it, −4.3% after). The recommendation keeps arc_sys_free (the
-line the module defends: a cap above it has the ARC shrinking at the workload's peak), which is
-why it stays clean at 0.91–1.00 × C\* on the 4 and 6 GiB guests, but gives away 7–14% on the 8 GiB one
-(0.93 and 0.86 × C\*). Predicting C\* from the kernel's watermarks instead is the
-next change to the what-if; it needs every configuration run again.
+How the what-if predicts C\*: from the window's peak of non-ARC memory, the largest cap that
+would have left the kernel's high watermarks free at that peak (e396d2a; README "What if"). Until
+then it took the free floor, arc_sys_free (181 MiB at 4 GiB, 257 MiB at 6 GiB, 332 MiB at 8 GiB:
+it grows with memory, allmem/32 and more), and landed 7–13% low on the 6 and 8 GiB guests: the runs
+of 848dbb0 measured the fight beginning lower, at about the same level on every guest (the C\*
+windows had 121–221 MiB free at the peak, the first windows that fought 57–204 MiB), against high
+watermarks of 99–103 MiB. Between arc_sys_free and the watermarks the ARC gives memory back by
+itself (the lowest c of the clean windows above the recommendation fell by up to 300 MiB on the
+8 GiB guest), and the workload's allocations did not stall for it. The recommendation keeps
+arc_sys_free, the line below which the ARC shrinks at all, so it lies below C\* by up to that
+difference: in the runs of e396d2a 0.92–0.99 × C\* on the 4 and 6 GiB guests (0.83 on the
+hugepage one, whose C\* was a clean window above one that fought), 0.86–0.90 on the 8 GiB one,
+where the difference is 232 MiB. On the 4 GiB guests with 2.3.2 C\* sat near arc_sys_free in
+most runs (1344–1536 MiB): there a recommendation that took part of that difference would fight.
+With the prediction from the watermarks, six of the eight configurations land within 5% (−4.3% to
++4.5%), where four did from arc_sys_free.
+
+Where the what-if misses by more than 5% now: the window must see the workload at its peak. With a
+workload that grows in steps, the default cap's window can end before the last step has its
+memory (the fight at the default cap slows it): 2.3.2, 8 GiB, R = 4G in steps, the peak the
+window saw was 4039 MiB, 291 MiB under the one of the run before (4330 MiB), and the prediction
++5.6% high. And against a C\* that is a clean window above one that fought (the hugepage
+configuration: 2560 MiB fought, 2816 MiB did not), any prediction is low: −11.9% there, −3.0%
+against the lowest cap that fought.
 
 EOF
 FR=$REPO/docs/frontier
