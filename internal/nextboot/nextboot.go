@@ -557,13 +557,6 @@ func readEntries(fsys *rootfs.FS, env map[string]string) ([]Source, error) {
 	var out []Source
 	seen := map[string]bool{}
 	for _, dir := range EntryDirs {
-		names, err := readDir(fsys, dir, ".conf")
-		if err != nil {
-			return nil, err
-		}
-		if len(names) == 0 {
-			continue // absent (one openat2) or no entries
-		}
 		res, err := fsys.Resolve(dir)
 		if err != nil {
 			if missing(err) {
@@ -575,6 +568,10 @@ func readEntries(fsys *rootfs.FS, env map[string]string) ([]Source, error) {
 			continue // /efi -> /boot/efi: one directory
 		}
 		seen[res] = true
+		names, err := readDir(fsys, dir, ".conf")
+		if err != nil {
+			return nil, err
+		}
 		for _, p := range names {
 			data, err := fsys.ReadFile(p, maxConfig)
 			if err != nil {
