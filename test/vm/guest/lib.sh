@@ -72,14 +72,21 @@ snap() {
 TL=""
 timeline_start() { # timeline_start FILE
   local f=$1
-  printf 't_s\tc\tsize\tc_max\tarc_no_grow\tmemory_direct_count\tmemory_indirect_count\tMemAvailable_kB\tallocstall\tpsi_some_total_us\n' >"$f"
+  # the columns after psi_some_total_us say where the fight starts: free pages and the inactive
+  # file pages the module counts as free (arc_free_memory, module/os/linux/zfs/arc_os.c), kswapd's
+  # and direct reclaim's scans, and the refaults of evicted file pages (thrashing, a PSI stall)
+  printf 't_s\tc\tsize\tc_max\tarc_no_grow\tmemory_direct_count\tmemory_indirect_count\tMemAvailable_kB\tallocstall\tpsi_some_total_us\tMemFree_kB\tInactive_file_kB\tActive_file_kB\tpgscan_kswapd\tpgscan_direct\tworkingset_refault_file\n' >"$f"
   ( t0=$(date +%s.%N)
     while :; do
       now=$(date +%s.%N)
       a=$(awk '$1~/^(c|size|c_max|arc_no_grow|memory_direct_count|memory_indirect_count)$/{v[$1]=$3}
                END{printf "%s\t%s\t%s\t%s\t%s\t%s",v["c"],v["size"],v["c_max"],v["arc_no_grow"],v["memory_direct_count"],v["memory_indirect_count"]}' $K)
-      printf '%s\t%s\t%s\t%s\t%s\n' "$(awk -v a="$now" -v b="$t0" 'BEGIN{printf "%.1f",a-b}')" "$a" \
+      printf '%s\t%s\t%s\t%s\t%s' "$(awk -v a="$now" -v b="$t0" 'BEGIN{printf "%.1f",a-b}')" "$a" \
         "$(memkb MemAvailable)" "$(allocstall)" "$(psi_total some)" >>"$f"
+      awk '$1=="MemFree:"{f=$2} $1=="Inactive(file):"{i=$2} $1=="Active(file):"{a=$2}
+           END{printf "\t%s\t%s\t%s", f, i, a}' /proc/meminfo >>"$f"
+      awk '$1=="pgscan_kswapd"{k=$2} $1=="pgscan_direct"{d=$2} $1=="workingset_refault_file"||$1=="workingset_refault"{r=$2}
+           END{printf "\t%s\t%s\t%s\n", k, d, r}' /proc/vmstat >>"$f"
       sleep 1
     done ) &
   TL=$!
