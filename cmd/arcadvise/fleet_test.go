@@ -28,9 +28,9 @@ func TestNodeExporterScrape(t *testing.T) {
 	promtool := testutil.Tool(t, "promtool", "prometheus")
 	dir := t.TempDir()
 	// The bundled hypervisor (testdata/declared/README.md): what it
-	// declares, guest by guest, plus 2 GiB.
+	// declares, guest by guest, plus 1 GiB.
 	root := filepath.Join(testutil.RepoRoot(t), "testdata", "declared", "pve-libvirt-2.3.2-8G")
-	if code := run(context.Background(), []string{"--root", root, "--reserve", "auto", "--reserve", "2G", "--textfile", dir}, io.Discard, io.Discard); code != 0 {
+	if code := run(context.Background(), []string{"--root", root, "--reserve", "auto", "--reserve", "1G", "--textfile", dir}, io.Discard, io.Discard); code != 0 {
 		t.Fatalf("arcadvise --textfile: exit %d", code)
 	}
 	prom, err := os.ReadFile(filepath.Join(dir, "arcadvise.prom"))
@@ -84,19 +84,19 @@ func TestNodeExporterScrape(t *testing.T) {
 	}
 	for _, want := range []string{
 		`node_textfile_scrape_error 0`,
-		// What is left after the guests, 2 GiB, the host in use and the
-		// floor, 566487288, less the per-CPU lists' 74391552 (the bound
-		// less what they hold), the ARC overrun 16 MiB + 3 · ((492095736
-		// >> 8) / 2) = 19660588 and 1/33 of the rest, rounded down to 4 MiB
-		// (≤ 1/64 of it): 109 × 4 MiB.
-		`arcadvise_recommended_arc_max_bytes 4.57179136e+08`,
-		// VMs 100 (2048 MiB) and 102 (1024), container 200 (512), the
-		// libvirt domain (1 GiB), PostgreSQL's memory.min (256 MiB), and
-		// the 2 GiB typed.
-		`arcadvise_reservation_bytes{source="typed"} 2.147483648e+09`,
-		`arcadvise_reservation_bytes{source="pve-qemu"} 3.221225472e+09`,
+		// What is left after the guests, 1 GiB, the host in use and the
+		// floor, 1430513912, less the per-CPU lists' 74391552 (the bound
+		// less what they hold), the ARC overrun 16 MiB + 3 · ((1356122360
+		// >> 8) / 2) = 24723244 and 1/33 of the rest, rounded down to
+		// 16 MiB (≤ 1/64 of it): 76 × 16 MiB.
+		`arcadvise_recommended_arc_max_bytes 1.275068416e+09`,
+		// VMs 100 (2048 MiB + QEMU's own 68) and 102 (1024 + 66), container
+		// 200 (512), the libvirt domain (1 GiB + 66 MiB), PostgreSQL's
+		// memory.min (256 MiB), and the 1 GiB typed.
+		`arcadvise_reservation_bytes{source="typed"} 1.073741824e+09`,
+		`arcadvise_reservation_bytes{source="pve-qemu"} 3.361734656e+09`,
 		`arcadvise_reservation_bytes{source="pve-lxc"} 5.36870912e+08`,
-		`arcadvise_reservation_bytes{source="libvirt"} 1.073741824e+09`,
+		`arcadvise_reservation_bytes{source="libvirt"} 1.14294784e+09`,
 		`arcadvise_reservation_bytes{source="cgroup"} 2.68435456e+08`,
 		`arcadvise_guests{counted="true",source="pve-qemu"} 2`,
 		`arcadvise_guests{counted="false",source="pve-qemu"} 2`,

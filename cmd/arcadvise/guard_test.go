@@ -50,22 +50,24 @@ import (
 const (
 	guardSnapshot = "testdata/vm/2.3.2-2~bpo12+2/50-frontier-rest-8192M"
 	defaultCMax   = 7251111936
-	// 101 starting: R = 2048 + 2000 + 512 + 768 = 5328 MiB = 5586812928;
-	// left = 7756274960 − 5586812928 = 2169462032; overrun 29488906;
-	// margin 64847670; 2075125456 in 16 MiB steps: 123 of them, 1.92 GiB.
-	capWith101 = 2063597568
-	// 101 stopped: R = 4560 MiB = 4781506560; left = 2974768400; overrun
-	// 34207498; margin 89107906; 2851452996 in 32 MiB steps: 84 of them,
-	// 2.62 GiB.
-	capWithout101 = 2818572288
+	// 101 starting: R = 2048 + 2000 + 512 + 768 = 5328 MiB, and the QEMU
+	// of each VM, 64 MiB + RAM/512: 68 MiB for 20001, 65.5 for 101:
+	// 5461.5 MiB = 5726797824; left = 7756274960 − 5726797824 =
+	// 2029477136; overrun 16 MiB + 3 · ((2029477136 >> 8) / 2) = 28668682;
+	// margin (left − overrun)/33 = 60630559; 1940177895 in 16 MiB steps:
+	// 115 of them, 1.79 GiB.
+	capWith101 = 1929379840
+	// 101 stopped: R = 4560 + 68 MiB = 4852809728; left = 2903465232;
+	// overrun 33789706; margin 86959864; 2782715662 in 32 MiB steps: 82
+	// of them, 2.56 GiB.
+	capWithout101 = 2751463424
 )
 
 // guardRoot builds the guard's host in a temporary root; running204
-// makes container 204 run too: R with 101 starting is then 7376 MiB =
-// 7734296576, left 21978384, 4918682 after the overrun (16905994) and the
-// margin (153708): less than the 256 MiB the smallest useful ARC needs (by
-// 268435456 − 4918682 = 263516774 bytes, 251.30 MiB), so the host is
-// over-committed.
+// makes container 204 run too: R with 101 starting is then 7376 MiB and
+// the two QEMUs' 133.5 MiB, 7874278400 bytes, which leaves 7756274960 −
+// 7874278400 = −118003440 (−112.53 MiB): 368.53 MiB short of the 256 MiB
+// the smallest useful ARC needs, so the host is over-committed.
 func guardRoot(t *testing.T, running204 bool) string {
 	t.Helper()
 	f := testutil.Fixture(t, "declared")
@@ -201,20 +203,20 @@ func TestGuardPreStart(t *testing.T) {
 		wantSyslog string // the priority and the start of the message
 	}{{
 		name: "lowered", guest: "pve:101",
-		wantStderr: []string{"guard pve:101 pre-start: lowered: c_max 6.75 GiB is above the 1.92 GiB the reservation 5.20 GiB leaves the ARC (pve:101 is pve-qemu:101); zfs_arc_max=2063597568 (1.92 GiB): arcstats c_max 7251111936 → 2063597568; ",
+		wantStderr: []string{"guard pve:101 pre-start: lowered: c_max 6.75 GiB is above the 1.79 GiB the reservation 5.33 GiB leaves the ARC (pve:101 is pve-qemu:101); zfs_arc_max=1929379840 (1.79 GiB): arcstats c_max 7251111936 → 1929379840; ",
 			"; the start is allowed\n"},
-		wantCMax: capWith101, wantParam: "2063597568",
+		wantCMax: capWith101, wantParam: "1929379840",
 		wantSyslog: "<30>", // daemon.info
 	}, {
 		name: "overcommitted, allowed", running204: true, guest: "pve-qemu:101",
-		wantStderr: []string{"guard pve-qemu:101 pre-start: overcommitted: the reservation 7.20 GiB leaves 4.69 MiB for the ARC, 251.30 MiB short of the smallest useful ARC (256 MiB); the start is allowed (ARCADVISE_GUARD_STRICT=yes or --guard-strict refuses it)\n"},
+		wantStderr: []string{"guard pve-qemu:101 pre-start: overcommitted: the reservation 7.33 GiB leaves -112.53 MiB for the ARC, 368.53 MiB short of the smallest useful ARC (256 MiB); the start is allowed (ARCADVISE_GUARD_STRICT=yes or --guard-strict refuses it)\n"},
 		wantCMax:   defaultCMax, wantParam: "0",
 		wantSyslog: "<28>", // daemon.warning
 	}, {
 		name: "refused (strict in the policy file)", running204: true, guest: "pve-qemu:101",
 		policy:     "ARCADVISE_ARGS=\"--reserve auto\"\nARCADVISE_GUARD_STRICT=yes\n",
 		wantCode:   exitRefusedStart,
-		wantStderr: []string{"guard pve-qemu:101 pre-start: refused: the reservation 7.20 GiB leaves 4.69 MiB for the ARC, 251.30 MiB short of the smallest useful ARC (256 MiB); the start is refused (strict mode)\n"},
+		wantStderr: []string{"guard pve-qemu:101 pre-start: refused: the reservation 7.33 GiB leaves -112.53 MiB for the ARC, 368.53 MiB short of the smallest useful ARC (256 MiB); the start is refused (strict mode)\n"},
 		wantCMax:   defaultCMax, wantParam: "0",
 		wantSyslog: "<27>", // daemon.err
 	}, {
@@ -225,7 +227,7 @@ func TestGuardPreStart(t *testing.T) {
 		wantSyslog: "<27>",
 	}, {
 		name: "error, allowed", guest: "pve:130",
-		wantStderr: []string{"guard pve:130 pre-start: error: the reservation is at or above MemTotal: 69.45 GiB reserved of 7.75 GiB (pve:130 is pve-qemu:130); the start is allowed (ARCADVISE_GUARD_STRICT=yes or --guard-strict refuses it)\n"},
+		wantStderr: []string{"guard pve:130 pre-start: error: the reservation is at or above MemTotal: 69.70 GiB reserved of 7.75 GiB (pve:130 is pve-qemu:130); the start is allowed (ARCADVISE_GUARD_STRICT=yes or --guard-strict refuses it)\n"},
 		wantCMax:   defaultCMax, wantParam: "0",
 		wantSyslog: "<28>",
 	}, {
@@ -324,7 +326,7 @@ func TestGuardIdempotent(t *testing.T) {
 		}
 	}
 	code, stderr := runGuardCmd(t, args...)
-	if code != 0 || !strings.Contains(stderr, "pre-start: fits: c_max 1.92 GiB is within the 1.92 GiB the reservation 5.20 GiB leaves the ARC; the start is allowed\n") {
+	if code != 0 || !strings.Contains(stderr, "pre-start: fits: c_max 1.79 GiB is within the 1.79 GiB the reservation 5.33 GiB leaves the ARC; the start is allowed\n") {
 		t.Fatalf("second run: exit %d\n%s", code, stderr)
 	}
 	prom = readFile(t, filepath.Join(tf, "arcadvise-guard.prom"))
@@ -355,14 +357,14 @@ func TestGuardPostStop(t *testing.T) {
 		stderr   string
 	}{
 		{"raised to the recommendation", "ARCADVISE_GUARD_RAISE=yes\n", "", capWith101, capWithout101,
-			"guard pve-qemu:101 post-stop: raised: c_max 1.92 GiB is below the 2.62 GiB the reservation 4.45 GiB leaves the ARC; zfs_arc_max=2818572288 (2.62 GiB): arcstats c_max 2063597568 → 2818572288"},
+			"guard pve-qemu:101 post-stop: raised: c_max 1.79 GiB is below the 2.56 GiB the reservation 4.51 GiB leaves the ARC; zfs_arc_max=2751463424 (2.56 GiB): arcstats c_max 1929379840 → 2751463424"},
 		// 2.25 GiB configured for the next boot: the raise stops there.
 		{"raised to the next boot's value", "ARCADVISE_GUARD_RAISE=yes\n", "options zfs zfs_arc_max=2415919104\n", capWith101, 2415919104,
-			"post-stop: raised: c_max 1.92 GiB is below the next boot's 2.25 GiB (zfs_arc_max=2415919104 at /etc/modprobe.d/zfs.conf:1); zfs_arc_max=2415919104 (2.25 GiB): arcstats c_max 2063597568 → 2415919104"},
+			"post-stop: raised: c_max 1.79 GiB is below the next boot's 2.25 GiB (zfs_arc_max=2415919104 at /etc/modprobe.d/zfs.conf:1); zfs_arc_max=2415919104 (2.25 GiB): arcstats c_max 1929379840 → 2415919104"},
 		{"off by default", "", "", capWith101, capWith101,
 			"guard pve-qemu:101 post-stop: unchanged: raising the cap back is off (ARCADVISE_GUARD_RAISE=no)\n"},
 		{"never lowers", "ARCADVISE_GUARD_RAISE=yes\n", "", defaultCMax, defaultCMax,
-			"post-stop: unchanged: c_max 6.75 GiB is already at or above the 2.62 GiB the reservation 4.45 GiB leaves the ARC\n"},
+			"post-stop: unchanged: c_max 6.75 GiB is already at or above the 2.56 GiB the reservation 4.51 GiB leaves the ARC\n"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

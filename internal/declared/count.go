@@ -25,14 +25,17 @@ import (
 //     start at boot (PVE onboot, a libvirt autostart link); Running only
 //     the running ones; All every guest;
 //   - a counted guest counts its full configured memory, DeclaredBytes: the
-//     ARC must leave room for it at its maximum. A balloon minimum is
+//     ARC must leave room for it at its maximum; a VM (PVE qemu-server,
+//     libvirt) also counts its QEMU process's own memory (QEMUOverhead),
+//     which never lives in huge pages. A balloon minimum is
 //     shown, not used; libvirt's nvdimm and virtio-pmem devices are host
 //     files, not RAM, and are left out; a libvirt <memtune><hard_limit>
-//     below the memory caps a guest without huge pages (the kernel holds
-//     the whole QEMU to it);
+//     below the memory and QEMU's own caps a guest without huge pages (the
+//     kernel holds the whole QEMU to it);
 //   - a guest backed by huge pages holds them outside the memory the ARC
 //     and the workload share: a running one's pages are in HugePages_Total
-//     and the hugepages term already holds them, so it counts 0. A
+//     and the hugepages term already holds them, so it counts its QEMU's
+//     own memory only. A
 //     stopped one that counts by the rule counts 0 only when the host's
 //     pool of its page size has enough free pages (free, not reserved) to
 //     cover it, else in full: qemu-server takes free pages first and
@@ -119,17 +122,24 @@ func countGuest(g *Guest, rule Rule, hp HugePages, avail map[uint64]uint64) {
 	if g.PmemBytes > 0 {
 		notes = append(notes, size.Format(g.PmemBytes)+" of nvdimm/virtio-pmem is host files, not RAM")
 	}
+	var own uint64 // the QEMU process's own memory, in normal pages
+	if g.Source == PVEQemu || g.Source == Libvirt {
+		own = QEMUOverhead(ram)
+		notes = append(notes, "QEMU's own "+size.Format(own)+" (64 MiB + RAM/512)")
+	}
 	if len(g.Hugepages) == 0 {
-		if g.HardLimitBytes > 0 && g.HardLimitBytes < ram {
-			ram = g.HardLimitBytes
+		total := ram + own
+		if g.HardLimitBytes > 0 && g.HardLimitBytes < total {
+			total = g.HardLimitBytes
 			notes = append(notes, "capped by memtune hard_limit "+size.Format(g.HardLimitBytes))
 		}
-		g.CountedBytes = ram
+		g.CountedBytes = total
 		if g.BalloonMinBytes > 0 {
 			notes = append(notes, "balloon minimum "+size.Format(g.BalloonMinBytes)+" shown, not used")
 		}
 		return
 	}
+	g.CountedBytes = own
 	for _, u := range g.Hugepages {
 		sz := pageSize(u, hp)
 		name := "huge"
@@ -161,6 +171,17 @@ func countGuest(g *Guest, rule Rule, hp HugePages, avail map[uint64]uint64) {
 		g.CountedBytes += u.Bytes
 	}
 }
+
+// QEMUOverhead is the memory a VM's QEMU process holds beside the guest's
+// RAM from its start: 64 MiB for QEMU's libraries and structures and RAM/512
+// for the page tables that map the guest's memory. It is oVirt's estimate of
+// the overhead QEMU imposes at once, the one its scheduler checks against a
+// host's free memory before it starts a VM (getStaticOverheadInMb, x86, in
+// oVirt/ovirt-engine backend/manager/modules/bll/src/main/java/org/ovirt/
+// engine/core/bll/utils/VmOverheadCalculatorImpl.java; hasPhysMemoryToRunVmGroup
+// in SlaValidator.java). What oVirt calls possible overhead, allocated later
+// if at all (video memory, 8 MiB per vCPU and per I/O thread), is not counted.
+func QEMUOverhead(ram uint64) uint64 { return 64*size.MiB + ram/512 }
 
 // pageSize is the page size a guest's huge pages use on this host; 0 when
 // unknown.

@@ -14,6 +14,8 @@ type counted struct {
 	why     string
 }
 
+// A VM's QEMU process holds 64 MiB + RAM/512 of its own (oVirt's static
+// overhead): 66 MiB for 1 GiB of RAM, 68 for 2, 72 for 4, 80 for 8.
 func checkCount(t *testing.T, got []Guest, want []counted) {
 	t.Helper()
 	if len(got) != len(want) {
@@ -42,26 +44,26 @@ func TestCountRules(t *testing.T) {
 		sum  uint64
 	}{
 		{Boot, []counted{
-			{"100", true, 8 * gib, "running; balloon minimum 2 GiB shown, not used"},
-			{"101", true, 4 * gib, "starts at boot (onboot: 1)"},
+			{"100", true, 8*gib + 80*mib, "running; QEMU's own 80 MiB (64 MiB + RAM/512); balloon minimum 2 GiB shown, not used"},
+			{"101", true, 4*gib + 72*mib, "starts at boot (onboot: 1); QEMU's own 72 MiB"},
 			{"102", false, 0, "does not start at boot"},
 			{"103", false, 0, "template"},
-			{"web", true, 3 * gib, "starts at boot (autostart)"},
-		}, 15 * gib}, // 8 + 4 + 3
+			{"web", true, 3*gib + 70*mib, "starts at boot (autostart); QEMU's own 70 MiB"},
+		}, 15*gib + 222*mib}, // 8 + 4 + 3 GiB, 80 + 72 + 70 MiB
 		{Running, []counted{
-			{"100", true, 8 * gib, "running"},
+			{"100", true, 8*gib + 80*mib, "running"},
 			{"101", false, 0, "--guests running"},
 			{"102", false, 0, "--guests running"},
 			{"103", false, 0, "template"},
 			{"web", false, 0, "--guests running"},
-		}, 8 * gib},
+		}, 8*gib + 80*mib},
 		{All, []counted{
-			{"100", true, 8 * gib, "running"},
-			{"101", true, 4 * gib, "starts at boot"},
-			{"102", true, 2 * gib, "--guests all"},
+			{"100", true, 8*gib + 80*mib, "running"},
+			{"101", true, 4*gib + 72*mib, "starts at boot"},
+			{"102", true, 2*gib + 68*mib, "--guests all"},
 			{"103", false, 0, "template"},
-			{"web", true, 3 * gib, "starts at boot"},
-		}, 17 * gib}, // 8 + 4 + 2 + 3
+			{"web", true, 3*gib + 70*mib, "starts at boot"},
+		}, 17*gib + 290*mib}, // 8 + 4 + 2 + 3 GiB, 80 + 72 + 68 + 70 MiB
 	} {
 		t.Run(tc.rule.String(), func(t *testing.T) {
 			got := Count(gs, tc.rule, Host{MemTotal: 64 * gib})
@@ -93,23 +95,24 @@ func TestParseRule(t *testing.T) {
 
 func TestCountCaps(t *testing.T) {
 	gs := []Guest{
-		// memtune hard_limit 1 GiB below memory 4 GiB: 1 GiB.
+		// memtune hard_limit 1 GiB below memory 4 GiB + QEMU's 72 MiB: 1 GiB.
 		{Source: Libvirt, ID: "capped", DeclaredBytes: 4 * gib, HardLimitBytes: gib, Running: true},
-		// hard_limit above memory: the memory.
+		// hard_limit above memory and QEMU's own: both.
 		{Source: Libvirt, ID: "loose", DeclaredBytes: 2 * gib, HardLimitBytes: 3 * gib, Running: true},
-		// 16 GiB with a 512 MiB nvdimm: 15.5 GiB of RAM.
+		// 16 GiB with a 512 MiB nvdimm: 15.5 GiB of RAM, QEMU's own
+		// 64 MiB + 15.5 GiB/512 = 64 + 31 MiB.
 		{Source: Libvirt, ID: "pmem", DeclaredBytes: 16 * gib, PmemBytes: 512 * mib, Running: true},
 	}
 	checkCount(t, Count(gs, Boot, Host{}), []counted{
 		{"capped", true, gib, "capped by memtune hard_limit 1 GiB"},
-		{"loose", true, 2 * gib, "running"},
-		{"pmem", true, 15*gib + 512*mib, "512 MiB of nvdimm/virtio-pmem"},
+		{"loose", true, 2*gib + 68*mib, "running"},
+		{"pmem", true, 15*gib + 512*mib + 95*mib, "512 MiB of nvdimm/virtio-pmem is host files, not RAM; QEMU's own 95 MiB"},
 	})
 }
 
 // TestCountHugepages checks the huge page rule: a running guest counts 0,
 // a stopped one 0 only while the free pool covers it, first come first
-// served.
+// served; each VM also counts its QEMU's own memory, in normal pages.
 func TestCountHugepages(t *testing.T) {
 	host := Host{MemTotal: 128 * gib, HugePages: HugePages{Default: 2 * mib, Pools: []HugePool{
 		// 3100 free 2 MiB pages of which 100 reserved: 3000 available.
@@ -150,19 +153,20 @@ func TestCountHugepages(t *testing.T) {
 	}
 	got := Count(gs, Boot, host)
 	checkCount(t, got, []counted{
-		{"100", true, 0, "in HugePages_Total"},
-		{"101", true, 0, "2048 free pages of the pool cover it"},
-		{"102", true, 4 * gib, "the pool has 952 free pages, it needs 2048"},
-		{"103", true, 0, "4 GiB on 1 GiB pages: 4 free pages"},
-		{"104", true, 0, "768 free pages"},
+		{"100", true, 84 * mib, "QEMU's own 84 MiB (64 MiB + RAM/512); 10 GiB on 2 MiB pages, in HugePages_Total"}, // 64 + 10 GiB/512
+		{"101", true, 72 * mib, "2048 free pages of the pool cover it"},
+		{"102", true, 4*gib + 72*mib, "the pool has 952 free pages, it needs 2048"},
+		{"103", true, 72 * mib, "4 GiB on 1 GiB pages: 4 free pages"},
+		{"104", true, 67 * mib, "768 free pages"}, // 64 + 1.5 GiB/512
 		{"105", false, 0, "does not start at boot"},
-		{"dflt", true, 0, "128 free pages"},
-		{"odd", true, 32 * mib, "no pool"},
-		{"mixed", true, gib, "the pool has 0 free pages, it needs 1"},
+		{"dflt", true, 64*mib + 512*kib, "128 free pages"},                               // 64 MiB + 256 MiB/512
+		{"odd", true, 32*mib + 64*mib + 64*kib, "no pool"},                               // 32 MiB + 64 MiB + 32 MiB/512
+		{"mixed", true, gib + 66*mib + 128*kib, "the pool has 0 free pages, it needs 1"}, // 1 GiB + 64 MiB + 1088 MiB/512
 	})
-	// 4 GiB (102) + 32 MiB (odd) + 1 GiB (mixed).
-	if s := Sum(got); s != 5*gib+32*mib {
-		t.Errorf("Sum = %d, want %d", s, 5*gib+32*mib)
+	// 4 GiB (102) + 32 MiB (odd) + 1 GiB (mixed), and QEMU's own of the
+	// eight counted VMs: 84 + 72 + 72 + 72 + 67 + 64.5 + 64.0625 + 66.125 MiB.
+	if want := uint64(5*gib + 32*mib + 561*mib + 704*kib); Sum(got) != want {
+		t.Errorf("Sum = %d, want %d", Sum(got), want)
 	}
 }
 
@@ -178,8 +182,8 @@ func TestCountCgroups(t *testing.T) {
 		{Source: PVEQemu, ID: "101", DeclaredBytes: 4 * gib, OnBoot: true, Cgroup: "qemu.slice/101.scope"},
 		{Source: PVEQemu, ID: "102", DeclaredBytes: 2 * gib, Cgroup: "qemu.slice/102.scope"},
 		{Source: PVELXC, ID: "200", DeclaredBytes: gib, Running: true, Cgroup: "lxc/200"},
-		// qemu.slice protects 32 GiB; 100 and 101 count 12 GiB under it
-		// (102 is not counted): 20 GiB more.
+		// qemu.slice protects 32 GiB; 100 and 101 count 12 GiB and 152 MiB
+		// (QEMU's own 80 + 72) under it (102 is not counted): the rest.
 		cg("qemu.slice", 32*gib),
 		// Inside VM 100's scope: the VM counts.
 		cg("qemu.slice/100.scope", gib),
@@ -203,11 +207,11 @@ func TestCountCgroups(t *testing.T) {
 	}
 	const memTotal = 128 * gib
 	checkCount(t, Count(gs, Boot, Host{MemTotal: memTotal}), []counted{
-		{"100", true, 8 * gib, "running"},
-		{"101", true, 4 * gib, "starts at boot"},
+		{"100", true, 8*gib + 80*mib, "running"},
+		{"101", true, 4*gib + 72*mib, "starts at boot"},
 		{"102", false, 0, "does not start at boot"},
-		{"200", true, gib, "running"},
-		{"qemu.slice", true, 20 * gib, "memory.min 32 GiB less the 12 GiB counted below it (pve-qemu 100, pve-qemu 101)"},
+		{"200", true, gib, "running"}, // a container: no QEMU
+		{"qemu.slice", true, 20*gib - 152*mib, "memory.min 32 GiB less the 12.14 GiB counted below it (pve-qemu 100, pve-qemu 101)"},
 		{"qemu.slice/100.scope", false, 0, "inside the cgroup of pve-qemu 100"},
 		{"lxc/200/ns/system.slice", false, 0, "inside the cgroup of pve-lxc 200"},
 		{"workload.slice", true, 3 * gib, "less the 5 GiB counted below it (cgroup workload.slice/a.service, cgroup workload.slice/b.service)"},
@@ -242,11 +246,12 @@ func TestCountStartingStopping(t *testing.T) {
 	}
 	for _, rule := range []Rule{Running, Boot, All} {
 		checkCount(t, Count(gs, rule, host), []counted{
-			{"100", true, 2 * gib, "starting"},
-			// 512 MiB = 256 pages of 2 MiB: the whole free pool.
-			{"101", true, 0, "256 free pages of the pool cover it"},
+			{"100", true, 2*gib + 68*mib, "starting"},
+			// 512 MiB = 256 pages of 2 MiB: the whole free pool; QEMU's own
+			// 64 MiB + 1 MiB.
+			{"101", true, 65 * mib, "256 free pages of the pool cover it"},
 			// 1 GiB = 512 pages; none are left.
-			{"102", true, gib, "the pool has 0 free pages, it needs 512"},
+			{"102", true, gib + 66*mib, "the pool has 0 free pages, it needs 512"},
 			{"200", false, 0, "stopped (arcadvise --guard post-stop leaves it out)"},
 			{"tpl", false, 0, "template"},
 		})

@@ -87,8 +87,8 @@ virsh list --all
 		Pools: []HugePool{{PageSize: 2 * mib, Total: 1024, Free: 1024}}}}
 	got := Count(gs, Boot, host)
 	checkCount(t, got, []counted{
-		{"auto", true, 513 * mib, "running"},
-		{"hp", true, 0, "1024 free pages of the pool cover it"},
+		{"auto", true, 513*mib + 64*mib + 1026*kib, "running; QEMU's own"}, // + 64 MiB + 513 MiB/512
+		{"hp", true, 68 * mib, "1024 free pages of the pool cover it"},     // QEMU's own 64 MiB + 2 GiB/512
 		{"mt", false, 0, "does not start at boot"},
 	})
 	// With all guests, mt counts its hard limit.

@@ -166,18 +166,19 @@ func TestRead(t *testing.T) {
 	host := Host{MemTotal: 256 * gib, HugePages: HugePages{Default: 2 * mib,
 		Pools: []HugePool{{PageSize: 2 * mib, Total: 8192, Free: 8192}}}} // 16 GiB free
 	checkCount(t, Count(gs, Boot, host), []counted{
-		{"100", true, 16 * gib, "running"},
+		{"100", true, 16*gib + 96*mib, "running; QEMU's own 96 MiB"}, // 64 MiB + 16 GiB/512
 		{"101", false, 0, "does not start at boot"},
-		{"102", true, 0, "6144 free pages of the pool cover it"}, // 12 GiB / 2 MiB
+		{"102", true, 88 * mib, "6144 free pages of the pool cover it"}, // 12 GiB / 2 MiB; QEMU's own 64 MiB + 12 GiB/512
 		{"103", false, 0, "does not start at boot"},
 		{"1000", false, 0, "template"},
 		{"204", false, 0, "does not start at boot"},
 		{"500", true, 2000 * mib, "running"},
-		{"QEMUGuest1", true, 219136 * kib, "running"},
+		{"QEMUGuest1", true, 219136*kib + 64*mib + 428*kib, "running"}, // + 64 MiB + 219136 KiB/512
 		{"dummy2", false, 0, "does not start at boot"},
 		{"lxc/500/ns", false, 0, "inside the cgroup of pve-lxc 500"},
-		// 32 GiB less VM 100 (16 GiB) and VM 102 (0: huge pages).
-		{"qemu.slice", true, 16 * gib, "less the 16 GiB counted below it (pve-qemu 100, pve-qemu 102)"},
+		// 32 GiB less VM 100 (16 GiB + 96 MiB) and VM 102 (88 MiB: its RAM
+		// is in huge pages).
+		{"qemu.slice", true, 16*gib - 184*mib, "less the 16.17 GiB counted below it (pve-qemu 100, pve-qemu 102)"},
 		{"system.slice/db.service", true, 256 * gib, "memory.min max"},
 	})
 }

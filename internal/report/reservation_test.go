@@ -25,8 +25,9 @@ func TestReservationSection(t *testing.T) {
 		{Source: declared.Cgroup, ID: "system.slice/postgresql.service", Name: "postgresql.service",
 			Path: "/sys/fs/cgroup/system.slice/postgresql.service/memory.min", Unlimited: true, Running: true},
 	}, declared.Boot, declared.Host{MemTotal: s.Mem.MemTotal})
-	// 1024 MiB (running) + 512 MiB (huge pages with no pool: counted) +
-	// MemTotal for memory.min max: more than the host; the report shows the
+	// 1024 MiB (running) + 512 MiB (huge pages with no pool: counted), each
+	// VM's QEMU, 64 MiB + RAM/512 (66 and 65 MiB), and MemTotal for
+	// memory.min max: more than the host; the report shows the
 	// declarations as they are whatever the policy makes of them.
 	d := &Declared{Rule: declared.Boot, Guests: gs}
 	rec := recommend(t, s, policy.Input{Reservations: []policy.Reservation{{Label: "auto", Bytes: 1536 * mib, Source: "--reserve auto"}}})
@@ -44,7 +45,7 @@ func TestReservationSection(t *testing.T) {
 		"\nReservation: what the host declares (--reserve auto, --guests boot)\n",
 		"  3 of 4 declarations count, ",
 		"pve-qemu 1 of 2, libvirt 1 of 1, cgroup 1\n  of 1.\n",
-		"     1 GiB     1 GiB  pve-qemu 100 \"web\", /etc/pve/qemu-server/100.conf:\n",
+		"     1 GiB  1.06 GiB  pve-qemu 100 \"web\", /etc/pve/qemu-server/100.conf:\n",
 		"   512 MiB         -  pve-qemu 9000 \"tmpl\", /etc/pve/qemu-server/9000.conf:\n",
 		"       max  3.82 GiB  cgroup /sys/fs/cgroup/system.slice/postgresql.service:\n", // memory.min max: MemTotal
 		"  libvirt gpu, /etc/libvirt/qemu/gpu.xml: stopped, starts",                      // no name beside an ID that is the name
@@ -74,16 +75,16 @@ func TestReservationSection(t *testing.T) {
 		t.Fatalf("reservation %+v", res)
 	}
 	web, gpu, pg := res.Sources[0], res.Sources[2], res.Sources[3]
-	if web.CountedBytes != 1024*mib || !web.Counted || web.BalloonMinBytes != 512*mib || !web.Running {
+	if web.CountedBytes != 1090*mib || !web.Counted || web.BalloonMinBytes != 512*mib || !web.Running {
 		t.Errorf("web %+v", web)
 	}
-	if gpu.HugepagesBytes != 512*mib || !gpu.Pinned || !gpu.OnBoot || gpu.CountedBytes != 512*mib {
+	if gpu.HugepagesBytes != 512*mib || !gpu.Pinned || !gpu.OnBoot || gpu.CountedBytes != 577*mib {
 		t.Errorf("gpu %+v", gpu)
 	}
 	if !pg.Unlimited || pg.CountedBytes != s.Mem.MemTotal {
 		t.Errorf("postgresql %+v", pg)
 	}
-	if want := 1024*mib + 512*mib + s.Mem.MemTotal; res.CountedBytes != want {
+	if want := 1090*mib + 577*mib + s.Mem.MemTotal; res.CountedBytes != want {
 		t.Errorf("counted_bytes %d, want %d", res.CountedBytes, want)
 	}
 }

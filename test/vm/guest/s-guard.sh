@@ -10,8 +10,9 @@
 # (fio, 1 MiB records at random over the pool's 4 GiB: the reader the model is measured against)
 # keeps the ARC in use.
 # Asserted: the hook exits 0 and says "lowered"; c_max is then below the default and equals the
-# cap the hook wrote, within 64 MiB of what `--reserve R` recommends on the reading just before
-# (the guard counts the starting guest, R, and nothing else is declared here); when the hook
+# cap the hook wrote, within 64 MiB of what `--reserve` recommends on the reading just before for
+# R and the domain's QEMU, 64 MiB + R/512 (the guard counts the starting guest so, and nothing
+# else is declared here); when the hook
 # returns the ARC has come down to the cap (it waits for that, ARCADVISE_GUARD_SETTLE: lowering
 # zfs_arc_max evicts nothing until the ARC is next used). Then the guest's memory is allocated
 # (stress-ng --vm 1 --vm-bytes R --vm-keep, 60 s) beside the reader; over that window: no direct
@@ -23,6 +24,7 @@ GUARD_WINDOW_S=${GUARD_WINDOW_S:-60}
 guard_main() {
   local d=$OUT/guard hook=/usr/share/arcadvise/libvirt/qemu xml=/etc/libvirt/qemu/work.xml
   local cmax0 size0 rec prehook rc cmax1 size1 target t0 st src reader lowered settled
+  local vmres=$((RESERVE_BYTES + 64 * MiB + RESERVE_BYTES / 512))  # R and its QEMU's own (README, --reserve auto)
   mkdir -p "$d" /etc/libvirt/qemu
   [ -x "$hook" ] || { result guard SKIP - "$hook missing (the lane installs the .deb when go-md2man is on the host)"; return; }
   has_flag --guard || { result guard SKIP - "this arcadvise has no --guard"; return; }
@@ -40,7 +42,7 @@ guard_main() {
   <os><type arch='x86_64' machine='pc-q35-7.2'>hvm</type></os>
 </domain>
 EOF
-  "$AA" --reserve "$RESERVE" --format json >"$d/0-recommend.json" 2>/dev/null
+  "$AA" --reserve "$vmres" --format json >"$d/0-recommend.json" 2>/dev/null
   rec=$(jq -r '.recommendation.zfs_arc_max_bytes // 0' "$d/0-recommend.json")
   # the host's own I/O, all along (killed after the window)
   fio --name=host --filename="$(fr_files)" --readonly --rw=randread --bs=1M --ioengine=psync \
@@ -48,7 +50,7 @@ EOF
   sleep 5
   # what a reading gives at the hook's moment (the reader going), for the report: the hook's own
   # reading follows within a second
-  "$AA" --reserve "$RESERVE" --format json >"$d/1-prehook.json" 2>/dev/null
+  "$AA" --reserve "$vmres" --format json >"$d/1-prehook.json" 2>/dev/null
   prehook=$(jq -r '.recommendation.zfs_arc_max_bytes // 0' "$d/1-prehook.json" 2>/dev/null)
   # as libvirtd runs a hook: qemu <domain> <operation> <sub-operation> <extra>, the XML on stdin
   t0=${EPOCHREALTIME//[!0-9]/}
@@ -57,7 +59,7 @@ EOF
   cmax1=$(arcget c_max); size1=$(arcget size)
   target=$(grep -o 'zfs_arc_max=[0-9]*' "$d/1-hook.err" | head -1 | cut -d= -f2)
   lowered=$(grep -c 'lowered' "$d/1-hook.err")
-  say "guard: hook exit $rc in ${t0} ms: c_max $cmax0 -> $cmax1 (target ${target:-none}, --reserve $RESERVE: $rec), size $size0 -> $size1"
+  say "guard: hook exit $rc in ${t0} ms: c_max $cmax0 -> $cmax1 (target ${target:-none}, --reserve $vmres: $rec), size $size0 -> $size1"
   settled=$(grep -c 'the ARC came down\|already within the cap' "$d/1-hook.err")
   # the guest starts: it allocates R while the host keeps reading the pool
   counters b >"$d/window.before"
@@ -78,7 +80,7 @@ EOF
   chk "the hook says lowered ($lowered)" "$lowered >= 1"
   chk "c_max lowered: $cmax1 < default $cmax0" "$cmax1 < $cmax0"
   chk "c_max $cmax1 == the cap the hook wrote (${target:-none})" "${target:-0} > 0 && $cmax1 == ${target:-0}"
-  chk "c_max $cmax1 within 64 MiB of --reserve $RESERVE's $rec" "${rec:-0} > 0 && $cmax1 >= $lo && $cmax1 <= $hi"
+  chk "c_max $cmax1 within 64 MiB of --reserve $vmres's $rec" "${rec:-0} > 0 && $cmax1 >= $lo && $cmax1 <= $hi"
   chk "the hook returned with the ARC down to the cap ($settled; size $size1)" "$settled >= 1"
   chk "stress-ng exit $src == 0" "$src == 0"
   chk "no OOM kill ($doom)" "$doom == 0"
