@@ -97,7 +97,11 @@ FAIL; 11:22 (dcf4e03) 1408 MiB, no direct reclaim, PSI 99 ms, PASS. The two runs
 the same as the reading before the reader started; the hook's reading gave one 16 MiB step more
 (the sum lands 1–4 MiB under a step: what the reader moves between two readings decides the
 step). On 2.3.2 at 4 GiB the frontier's C\* has been 1344–1536 MiB, and 1408 MiB fought in some of its windows: the cap the guard
-sets is the recommendation of its own reading, and there that lies at C\*.
+set was the recommendation for R alone, and there that lies at C\*. The window held R and 40–110 MiB
+more (stress-ng's processes, their page tables, the page cache they pull in). From 10328d2 a
+declared VM counts its QEMU's own memory too, 64 MiB + RAM/512 (oVirt's static overhead; README,
+"--reserve auto"), 68 MiB for this 2 GiB domain: 12:25 and 12:29 (10328d2) the hook set 1328 MiB,
+no direct reclaim, PSI 0 ms, PASS both (the readings before the hook gave the same 1328 MiB).
 
 ## Scenario d: the model under load
 
