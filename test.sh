@@ -13,7 +13,8 @@ cd "$(dirname "$0")"
 # virsh (a real libvirt defines domains in a private namespace for
 # internal/declared, and starts one through the guard's hook), qemu-system-x86
 # (the QEMU of that TCG domain: libvirt only recommends it), qemu-img (the
-# lane's overlay, in test/vm's trap test),
+# lane's overlay, in test/vm's trap test), qemu-user (qemu-x86_64 traces the
+# code a run translates, test/vm's footprint budget),
 # the lint of every shell script, shellcheck, and for internal/initramfs the
 # initramfs builders (initramfs-tools-core's mkinitramfs with linux-base,
 # dracut-core's dracut, which install side by side), kmod's depmod, cpio and
@@ -28,7 +29,7 @@ for t in prometheus-node-exporter:prometheus-node-exporter promtool:prometheus \
          go-md2man:go-md2man groff:groff-base man:man-db lintian:lintian rpm:rpm \
          strace:strace libvirtd:libvirt-daemon-system virsh:libvirt-clients \
          qemu-system-x86_64:qemu-system-x86 \
-         qemu-img:qemu-utils shellcheck:shellcheck \
+         qemu-img:qemu-utils qemu-x86_64:qemu-user shellcheck:shellcheck \
          mkinitramfs:initramfs-tools-core linux-version:linux-base dracut:dracut-core \
          depmod:kmod cpio:cpio gzip:gzip bzip2:bzip2 xz:xz-utils lz4:lz4 lzop:lzop zstd:zstd; do
   command -v "${t%%:*}" >/dev/null || need+=("${t#*:}")
