@@ -353,6 +353,8 @@ for f in "${frs[@]}"; do
     pf=$(fe pcp_fraction)
     echo "Per-CPU free page lists (free pages that MemFree, the zone watermarks and the ARC do not count): up to $(awk -v k="$pk" 'BEGIN{printf "%.1f", k/1024}') MiB, the sum of the zones' pagesets high at the start, with vm.percpu_pagelist_high_fraction ${pf:-at its default (0: a share of the low watermark of each zone)}${pf:+ set by the lane}."
   fi
+  bf=$(fe boost_factor)
+  [[ -z $bf ]] || echo "Watermark boosting: vm.watermark_boost_factor set to $bf by the lane (the default, 15000, lets the kernel raise its watermarks by up to 1.5 x high after a fragmentation event; 0 turns that off)."
   for k in stale_note verdict_note dirty_note; do n=$(re $k); [[ -z $n ]] || echo "Note: $n."; done
   echo "Measured **C\* = $(mibs "$cs")**; arcadvise recommends **$(mibs "$rc")** ($ratio × C\*); the what-if predicted C\* = $(mibs "$pr") ($perr); the module's default cap is $(mibs "$dc")."
   echo

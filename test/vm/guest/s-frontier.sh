@@ -147,7 +147,7 @@ fr_clean() {
 fr_tested() { awk -F'\t' -v c="$1" 'NR>1 && $2==c {f=1} END{exit f ? 0 : 1}' "$OUT/frontier/frontier.tsv"; }
 
 frontier_main() {
-  local d=$OUT/frontier rc rec def cap w t0=$SECONDS files step lo dirty clean fine fio pcp
+  local d=$OUT/frontier rc rec def cap w t0=$SECONDS files step lo dirty clean fine fio pcp boost
   mkdir -p "$d"
   # PCP_FRACTION (the lane's variable): bound the per-CPU free lists (kernel
   # Documentation/admin-guide/sysctl/vm.rst, percpu_pagelist_high_fraction; zone_highsize() in
@@ -156,6 +156,15 @@ frontier_main() {
   if [ -n "$pcp" ]; then
     echo "$pcp" >/proc/sys/vm/percpu_pagelist_high_fraction ||
       { result frontier FAIL - "could not set vm.percpu_pagelist_high_fraction=$pcp"; return; }
+  fi
+  # BOOST_FACTOR (the lane's variable): the kernel raises min, low and high by watermark_boost
+  # after an external fragmentation event, up to high x factor/10000 (boost_watermark() and
+  # wmark_pages() in mm/page_alloc.c and include/linux/mmzone.h; sysctl/vm.rst,
+  # watermark_boost_factor): the free level where the workload stalls moves with it
+  boost=$(sed -n 's/^boost_factor=//p' "$L/env" | head -1)
+  if [ -n "$boost" ]; then
+    echo "$boost" >/proc/sys/vm/watermark_boost_factor ||
+      { result frontier FAIL - "could not set vm.watermark_boost_factor=$boost"; return; }
   fi
   fr_setup || { result frontier FAIL - "the $FR_KIND workload could not be set up"; return; }
   def=$(arcget c_max)
@@ -179,6 +188,7 @@ frontier_main() {
     echo "recommend_rc=$rc"; echo "mem_total=$(( $(memkb MemTotal) * 1024 ))"; echo "working_set=$((w * 1024 * MiB))"
     echo "window_s=$FRONTIER_WINDOW_S"; echo "step=$FRONTIER_STEP"; echo "fine_step=$FRONTIER_FINE"; echo "psi_ms=$FRONTIER_PSI_MS"
     echo "kind=$FR_KIND"; echo "arcadvise_args=\"${FR_RES[*]}\""
+    echo "boost_factor=$boost"; echo "watermark_boost_factor=$(cat /proc/sys/vm/watermark_boost_factor)"
     echo "pcp_fraction=$pcp"; echo "pcp_high_kib=$(awk '$1=="high:"{s+=$2} END{print s*4}' /proc/zoneinfo)"; } >"$d/frontier.env"   # zoneinfo counts pages: 4 KiB on x86_64
   # the default first, watched by --sample (the what-if)
   fr_window 0 default sample
