@@ -123,7 +123,7 @@ func countGuest(g *Guest, rule Rule, hp HugePages, avail map[uint64]uint64) {
 		notes = append(notes, size.Format(g.PmemBytes)+" of nvdimm/virtio-pmem is host files, not RAM")
 	}
 	var own uint64 // the QEMU process's own memory, in normal pages
-	if g.Source == PVEQemu || g.Source == Libvirt {
+	if g.Source.QEMU() {
 		own = QEMUOverhead(ram)
 		notes = append(notes, "QEMU's own "+size.Format(own)+" (64 MiB + RAM/512)")
 	}

@@ -28,7 +28,7 @@ func checkGuest(t *testing.T, g Guest) {
 			g.Running = running
 			c := Count([]Guest{g}, r, host)[0]
 			most := g.DeclaredBytes
-			if g.Source == PVEQemu || g.Source == Libvirt {
+			if g.Source.QEMU() {
 				most += QEMUOverhead(g.DeclaredBytes)
 			}
 			if c.CountedBytes > most || !c.Counted && c.CountedBytes != 0 || c.Why == "" {

@@ -34,6 +34,11 @@ func (k Kind) rank() int {
 	return 4
 }
 
+// QEMU reports whether guests of this source are QEMU processes (PVE
+// qemu-server VMs, libvirt's QEMU domains), which hold QEMUOverhead beside
+// the guest's RAM.
+func (k Kind) QEMU() bool { return k == PVEQemu || k == Libvirt }
+
 // HugePageUse is the part of a guest's memory backed by huge pages of one
 // size.
 type HugePageUse struct {
