@@ -148,63 +148,41 @@ func arcOverrun(h *host.Snapshot, c uint64) (uint64, string) {
 	return n, fmt.Sprintf("the ARC may run %s + 3/2 · c/256 = %s over its cap before allocations wait (arc.c, 2.2.9 and 2.3 on)", from, size.Format(n))
 }
 
-// growthMargin is what a cap must leave free above the floor for the ARC to
-// reach it. The ARC stops growing (arc_no_grow) when arc_available_memory()
-// — free memory above arc_sys_free — is below arc_c >> shift
-// (arc_reap_cb_check, or arc_reclaim_thread before 0.8, in
-// module/zfs/arc.c), so of what is left, cap + cap >> shift must fit: the
-// margin is left/(2^shift + 1), left/33 for the shift of 5 every release
-// has. The recommendation and the what-if both take it from here.
-func growthMargin(left int64, shift uint) int64 {
-	if left <= 0 {
-		return 0
-	}
-	return left / (int64(1)<<min(shift, maxNoGrowShift) + 1)
-}
+// BoostFactor is vm.watermark_boost_factor's default, 15000: the most a
+// watermark boost lifts a zone's watermarks, in units of 1/10000 of its
+// high watermark (Documentation/admin-guide/sysctl/vm.rst).
+const BoostFactor = 15000
 
-// maxNoGrowShift bounds the shift so that 2^shift + 1 fits an int64; past
-// it the margin is 0 for any real host anyway.
-const maxNoGrowShift = 61
-
-// DefaultNoGrowShift is arc_no_grow_shift, a constant 5 in module/zfs/arc.c
-// of every release from 0.6.5 to 2.4.4.
-const DefaultNoGrowShift = 5
-
-// noGrowShift is the shift the running module uses: zfs_arc_no_grow_shift
-// when the module has the parameter (master after 2.4.4, 414ce4b5fc), else
-// the constant 5; either way at most zfs_arc_shrink_shift − 1 when that is
-// set (arc_tuning_update in module/zfs/arc.c). It returns the source for the
-// growth-margin term.
-func noGrowShift(h *host.Snapshot) (uint, string) {
-	shift := uint64(DefaultNoGrowShift)
-	from := "arc_no_grow_shift, 5 in arc.c"
-	if p := h.Module.Param(zfsmod.NoGrowShift); p.Present {
-		shift, from = p.Value, fmt.Sprintf("zfs_arc_no_grow_shift = %d, /sys/module/zfs/parameters", p.Value)
-	}
-	if p := h.Module.Param(zfsmod.ShrinkShift); p.Present && p.Value != 0 && p.Value-1 < shift {
-		shift, from = p.Value-1, fmt.Sprintf("zfs_arc_shrink_shift = %d caps the no-grow shift at %d", p.Value, p.Value-1)
-	}
-	s := uint(min(shift, maxNoGrowShift))
-	if s == DefaultNoGrowShift && from == "arc_no_grow_shift, 5 in arc.c" {
-		return s, "cap/32: the ARC stops growing with less than c/32 free above the floor (arc_no_grow in arc.c)"
-	}
-	d := uint64(1) << s
-	return s, fmt.Sprintf("cap/%d: the ARC stops growing with less than c/%d free above the floor (%s)", d, d, from)
-}
-
-// freeFloor is the free memory the host keeps: the larger of arc_sys_free
-// (the ARC shrinks itself when MemFree + Inactive(file) fall below it, and
-// stops growing near it; zfs-internals.md §3.2) and the kernel's high
-// watermarks (/proc/zoneinfo: below low kswapd wakes and reclaims up to
-// high, and below min the allocating task reclaims itself). Either way, a
-// cap that leaves less free than this has the workload fight the ARC.
+// freeFloor is the free memory a cap must leave at the workload's peak:
+// the line below which kswapd wakes and reclaims, calling the ARC's
+// shrinker. That is the fight: the workload's allocations then wait on
+// reclaim (PSI), and below the min watermarks reclaim themselves. The line
+// is the zones' low watermarks lifted by the watermark boost: after an
+// external fragmentation event the kernel raises every watermark of a zone
+// by up to high × vm.watermark_boost_factor/10000 (1.5 × high by default)
+// until kswapd has reclaimed the boost (boost_watermark() and
+// wmark_pages(), mm/page_alloc.c and include/linux/mmzone.h, Linux 5.0 on),
+// so the floor is low + 1.5 × high, summed over the zones of
+// /proc/zoneinfo. The lane measured the fight beginning there (README,
+// "The arithmetic"): on its 4 GiB guests with 150 to 230 MiB free, and with
+// the boost turned off (vm.watermark_boost_factor = 0) no lower, as the
+// allocations run ahead of the one-second readings; so the floor takes the
+// default boost whatever the sysctl says.
+//
+// arc_sys_free is not the floor. Below it (MemFree + Inactive(file) <
+// arc_sys_free) the ARC gives memory back by itself: arc_reap_cb_check()
+// sees arc_available_memory() < 0 and the reap thread lowers c and evicts
+// (module/zfs/arc.c, module/os/linux/zfs/arc_os.c), which stalls nobody.
+// Where arc_sys_free lies above this floor (8 GiB and more with the
+// default watermarks) the ARC holds less than the cap at the workload's
+// peak, and the lane's largest clean cap lay above the one that kept
+// arc_sys_free free. Without /proc/zoneinfo the floor is arc_sys_free.
 func freeFloor(h *host.Snapshot, sysFree uint64, sysFreeSrc string) (uint64, string) {
 	if !h.HasZones {
 		return sysFree, sysFreeSrc + "; no /proc/zoneinfo for the kernel's watermarks"
 	}
-	wm := "kernel high watermarks " + size.Format(h.Zones.High) + " (/proc/zoneinfo; min " + size.Format(h.Zones.Min) + ", vm.min_free_kbytes)"
-	if h.Zones.High > sysFree {
-		return h.Zones.High, wm + ", above " + sysFreeSrc
-	}
-	return sysFree, sysFreeSrc + ", above the " + wm
+	z := h.Zones
+	boost := z.High/10000*BoostFactor + z.High%10000*BoostFactor/10000 // mult_frac, as the kernel computes it
+	return z.Low + boost, fmt.Sprintf("where kswapd wakes and reclaims from the ARC: the low watermarks %s + a watermark boost of 1.5 × high %s (/proc/zoneinfo; boost_watermark(), vm.watermark_boost_factor 15000); below arc_sys_free %s the ARC gives back by itself",
+		size.Format(z.Low), size.Format(z.High), size.Format(sysFree))
 }

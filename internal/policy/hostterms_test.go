@@ -28,64 +28,73 @@ func TestHostTermsRealSnapshots(t *testing.T) {
 		inUse, excess uint64
 		pcp           int64  // per-CPU lists: Σ bound − Σ count over /proc/zoneinfo's pagesets (0: no zoneinfo)
 		overrun       uint64 // ARC overrun, for c = what is left after the floor
+		floor         uint64 // the free floor: low + 1.5 × high of zoneinfo, arc_sys_free without it
 		cap           uint64
 	}{
 		// 2.1.11 at rest: 4007108 − 1764076 − 16032 − 8516 − 308 kB − size 2089128752.
-		// The cap: (budget − budget/33) rounded down to a multiple of the
-		// largest power of two ≤ 1/64 of it, 16 MiB here: MemTotal
-		// 4103278592 − 2 GiB − the host in use − arc_sys_free 189698176 =
+		// The cap: the budget rounded down to a multiple of the largest
+		// power of two ≤ 1/64 of it, 16 MiB here: MemTotal 4103278592 −
+		// 2 GiB − the host in use − arc_sys_free 189698176 (no zoneinfo in
+		// the lab's snapshots: the floor, and no per-CPU term) =
 		// 1583813296; the overrun 3/2 · MAX(16 MiB, c/256) = 24 MiB (2.1.11)
-		// leaves 1558647472, less /33 is 1511415731, 90 × 16 MiB =
-		// 1509949440. No zoneinfo in the lab's snapshots: no per-CPU term.
+		// leaves 1558647472: 92 × 16 MiB = 1543503872.
 		{"testdata/snapshots/zfs-2.1.11-arc-filled", 2 * size.GiB,
-			(4007108-1764076-16032-8516-308)*kB - 2089128752, 0, 0, 24 * size.MiB, 1509949440},
+			(4007108-1764076-16032-8516-308)*kB - 2089128752, 0, 0, 24 * size.MiB, 189698176, 1543503872},
 		// 2.1.11, 45 s into a stress-ng run holding 3.33 GiB: 1.33 GiB of
 		// it is above the 2 GiB declared. Over-committed: less than the
 		// smallest useful cap is left, so no cap; the overrun (3/2 · 16
 		// MiB) still counts against what little is.
-		{"testdata/snapshots/zfs-2.1.11-pressure", 2 * size.GiB, 177752208, 1433391104, 0, 24 * size.MiB, 0},
+		{"testdata/snapshots/zfs-2.1.11-pressure", 2 * size.GiB, 177752208, 1433391104, 0, 24 * size.MiB, 189698176, 0},
 		// The same run declared at 3.5 GiB: no excess, and the host in use
 		// is the same; nothing is left for an ARC, so no overrun either.
-		{"testdata/snapshots/zfs-2.1.11-pressure", 3584 * size.MiB, 177752208, 0, 0, 0, 0},
-		// 2.3.2 at rest: 4103278592 − 2 GiB − 187092408 − 189721216 =
-		// 1578981320; overrun 16 MiB + 3 · ((1578981320 >> 8) / 2) =
-		// 26029057; less /33: 1505893104, 89 × 16 MiB.
-		{"testdata/snapshots/zfs-2.3.2-arc-filled", 2 * size.GiB, 187092408, 0, 0, 26029057, 1493172224},
+		{"testdata/snapshots/zfs-2.1.11-pressure", 3584 * size.MiB, 177752208, 0, 0, 0, 189698176, 0},
+		// 2.3.2 at rest: 4103278592 − 2 GiB − 187092408 − arc_sys_free
+		// 189721216 = 1578981320; overrun 16 MiB + 3 · ((1578981320 >> 8)
+		// / 2) = 26029057; 1552952263 left: 92 × 16 MiB.
+		{"testdata/snapshots/zfs-2.3.2-arc-filled", 2 * size.GiB, 187092408, 0, 0, 26029057, 189721216, 92 * 16 * size.MiB},
 		// The lane's frontier guest at rest (2.3.2, 4 GiB, ARC warm at the
 		// default cap, the fio reader going: the vm frontier of 2026-12-07
 		// 03:24, its line in docs/frontier/2.3-4096M-R2G/history.tsv), with
-		// /proc/zoneinfo: the kernel's high watermarks (99 MiB, raised by
-		// THP's recommended min_free_kbytes) are below arc_sys_free.
-		// 4007116 − 777216 − 109964 − 16024 − 2580 kB − size 3034539544.
-		// The per-CPU lists: high 2 × (40 + 8066 + 2451) pages, holding
-		// 103 + 367 + 845 + 229 now: 19570 pages to fill. Budget
-		// 4103286784 − 2 GiB − 141224424 − 80158720 − 189721472 =
-		// 1544698520; overrun 16 MiB + 3 · ((1544698520 >> 8) / 2) =
-		// 25828183; less /33 is 1472843964: 87 × 16 MiB. C* measured 1344
-		// MiB in that run; the old model gave 93 × 16 MiB.
+		// /proc/zoneinfo: the floor is the zones' low watermarks 81 + 16133
+		// + 4902 = 21116 pages and 1.5 × their high 97 + 19359 + 5882 =
+		// 25338 pages (raised by THP's recommended min_free_kbytes): 21116
+		// + 38007 = 59123 pages, 242167808 bytes (arc_sys_free 189721472
+		// below it). 4007116 − 777216 − 109964 − 16024 − 2580 kB − size
+		// 3034539544. The per-CPU lists: high 2 × (40 + 8066 + 2451) pages,
+		// holding 103 + 367 + 845 + 229 now: 19570 pages to fill. Budget
+		// 4103286784 − 2 GiB − 141224424 − 80158720 − 242167808 =
+		// 1492252184; overrun 16 MiB + 3 · ((1492252184 >> 8) / 2) =
+		// 25520881; 1466731303 left: 87 × 16 MiB, as the model of
+		// arc_sys_free and a growth margin c/32 gave. C* measured 1344 MiB
+		// in that run.
 		{"testdata/vm/2.3.2-2~bpo12+2/50-frontier-rest-4096M", 2 * size.GiB,
-			(4007116-777216-109964-16024-2580)*kB - 3034539544, 0, (2*(40+8066+2451) - (103 + 367 + 845 + 229)) * page, 25828183, 87 * 16 * size.MiB},
+			(4007116-777216-109964-16024-2580)*kB - 3034539544, 0, (2*(40+8066+2451) - (103 + 367 + 845 + 229)) * page, 25520881, 59123 * page, 87 * 16 * size.MiB},
 		// The same on 2.1.11, the reader going (docs/frontier/2.1-4096M-R2G
 		// of 03:53, C* = 1.5 GiB there): 4007108 − 1703712 − 110820 − 15920
 		// − 2580 kB − size 2074117424; the lists: high 21116 pages, 7614
-		// held; budget 4103278592 − 2 GiB − 152136400 − 55304192 −
-		// 189698176 = 1558656176, less the overrun 24 MiB and /33:
-		// 1487020948, 88 × 16 MiB.
+		// held; the floor: low 81 + 15848 + 5188 = 21117 pages + 1.5 × high
+		// (97 + 19017 + 6225 = 25339) = 38008.5: 59125.5 pages, 242178048
+		// bytes; budget 4103278592 − 2 GiB − 152136400 − 55304192 −
+		// 242178048 = 1506176304, less the overrun 24 MiB: 1481010928, 88
+		// × 16 MiB.
 		{"testdata/vm/2.1.11-1+deb12u1/50-frontier-rest-4096M", 2 * size.GiB,
-			(4007108-1703712-110820-15920-2580)*kB - 2074117424, 0, (21116 - 7614) * page, 24 * size.MiB, 88 * 16 * size.MiB},
+			(4007108-1703712-110820-15920-2580)*kB - 2074117424, 0, (21116 - 7614) * page, 24 * size.MiB, 59125*page + page/2, 88 * 16 * size.MiB},
 		// The 8 GiB guest at rest before the held-out frontier of
 		// 2026-12-07 (docs/frontier/2.3-8192M-R4G-steps): 8129740 − 721076
 		// − 110060 − 15996 − 2580 kB − size 7280884880; the lists 21116
-		// pages high, 9648 held. arc_sys_free (332 MiB) is the floor. R =
-		// 4G: 8324853760 − 4 GiB − 173863792 − 46972928 − 347742080 =
-		// 3461307664; overrun 16 MiB + 3 · ((3461307664 >> 8) / 2) =
-		// 37058314; less /33 is 3320484219, rounded to 32 MiB (≤ 1/64): 98
-		// × 32 MiB (C* = 3456 MiB there). R = 5G: 1 GiB less, 2387565840;
-		// overrun 30766858; 2285380832 after /33: 68 × 32 MiB.
+		// pages high, 9648 held. The floor: low 40 + 7907 + 13171 = 21118
+		// pages + 1.5 × high (48 + 9488 + 15805 = 25341) = 38011.5: 59129.5
+		// pages, 242194432 bytes, below arc_sys_free (332 MiB), which the
+		// model before took. R = 4G: 8324853760 − 4 GiB − 173863792 −
+		// 46972928 − 242194432 = 3566855312; overrun 16 MiB + 3 ·
+		// ((3566855312 >> 8) / 2) = 37676758; 3529178554 left, rounded to
+		// 32 MiB (≤ 1/64): 105 × 32 MiB (C* = 3456 MiB there: 0.97 ×). R =
+		// 5G: 1 GiB less, 2493113488; overrun 31385302; 2461728186 left:
+		// 73 × 32 MiB (C* 2496 MiB in the 5G run: 0.94 ×).
 		{"testdata/vm/2.3.2-2~bpo12+2/50-frontier-rest-8192M", 4 * size.GiB,
-			(8129740-721076-110060-15996-2580)*kB - 7280884880, 0, (21116 - 9648) * page, 37058314, 98 * 32 * size.MiB},
+			(8129740-721076-110060-15996-2580)*kB - 7280884880, 0, (21116 - 9648) * page, 37676758, 59129*page + page/2, 105 * 32 * size.MiB},
 		{"testdata/vm/2.3.2-2~bpo12+2/50-frontier-rest-8192M", 5 * size.GiB,
-			(8129740-721076-110060-15996-2580)*kB - 7280884880, 0, (21116 - 9648) * page, 30766858, 68 * 32 * size.MiB},
+			(8129740-721076-110060-15996-2580)*kB - 7280884880, 0, (21116 - 9648) * page, 31385302, 59129*page + page/2, 73 * 32 * size.MiB},
 	} {
 		t.Run(tc.root+"/"+size.Format(tc.reserve), func(t *testing.T) {
 			s, err := host.Read(testutil.OpenRoot(t, filepath.Join(testutil.RepoRoot(t), tc.root)))
@@ -114,9 +123,8 @@ func TestHostTermsRealSnapshots(t *testing.T) {
 			if !strings.Contains(got["host in use"].Source, "kernel ") || int64(r.HostBase) != int64(tc.inUse+tc.excess)+tc.pcp {
 				t.Errorf("source %q, host %d", got["host in use"].Source, r.HostBase)
 			}
-			sysFree, _ := s.Arc.Uint("arc_sys_free")
-			if fl := got["free floor"]; fl.Bytes != int64(sysFree) || r.FreeFloor != sysFree {
-				t.Errorf("free floor %+v, want arc_sys_free %d", fl, sysFree)
+			if fl := got["free floor"]; fl.Bytes != int64(tc.floor) || r.FreeFloor != tc.floor {
+				t.Errorf("free floor %+v, want %d", fl, tc.floor)
 			}
 			if r.ArcMax != tc.cap || sumTerms(r) != int64(m.MemTotal) && r.Status == StatusOK {
 				t.Errorf("cap %d (%s), want %d; terms add up to %d", r.ArcMax, r.Status, tc.cap, sumTerms(r))
@@ -125,70 +133,34 @@ func TestHostTermsRealSnapshots(t *testing.T) {
 	}
 }
 
-// TestFreeFloorWatermarks: the kernel's high watermarks replace
-// arc_sys_free in the floor only when they are above it (someone raised
-// vm.min_free_kbytes), and the source says which.
+// TestFreeFloorWatermarks: the floor is where kswapd wakes after a
+// watermark boost, low + 1.5 × high of /proc/zoneinfo's zones, whatever
+// arc_sys_free is; arc_sys_free only without zoneinfo. By hand, the lane's
+// 4 GiB and 8 GiB guests (min 65.99 MiB, vm.min_free_kbytes 67584 KiB
+// raised by THP): low 82.49 MiB = 84464 KiB, high 98.98 MiB = 101352 KiB;
+// 84464 + 1.5 × 101352 = 236492 KiB = 242167808 bytes (230.95 MiB), below
+// the 8 GiB guest's arc_sys_free 331.63 MiB and above the 4 GiB guest's
+// 180.93 MiB: the same floor for both.
 func TestFreeFloorWatermarks(t *testing.T) {
 	s := &host.Snapshot{}
 	if f, src := freeFloor(s, 100, "arc_sys_free"); f != 100 || !strings.Contains(src, "no /proc/zoneinfo") {
 		t.Errorf("no zoneinfo: %d %q", f, src)
 	}
-	s.HasZones, s.Zones = true, meminfo.Watermarks{Min: 40, Low: 50, High: 60, Zones: 3}
-	if f, src := freeFloor(s, 100, "arc_sys_free"); f != 100 || !strings.Contains(src, "above the kernel high watermarks") {
-		t.Errorf("low watermarks: %d %q", f, src)
+	s.HasZones, s.Zones = true, meminfo.Watermarks{Min: 67584 << 10, Low: 84464 << 10, High: 101352 << 10, Zones: 3}
+	for _, sysFree := range []uint64{347742080, 189721216} {
+		if f, src := freeFloor(s, sysFree, "arc_sys_free"); f != 242167808 || !strings.Contains(src, "the low watermarks 82.48 MiB + a watermark boost of 1.5 × high 98.97 MiB") {
+			t.Errorf("arc_sys_free %d: %d %q", sysFree, f, src)
+		}
 	}
-	s.Zones.High = 1 << 30
-	if f, src := freeFloor(s, 100, "arc_sys_free"); f != 1<<30 || !strings.HasPrefix(src, "kernel high watermarks 1 GiB (/proc/zoneinfo; min 40 B, vm.min_free_kbytes), above arc_sys_free") {
-		t.Errorf("raised min_free_kbytes: %d %q", f, src)
+	// mult_frac: no overflow for a high watermark of 2^62 and more, no loss
+	// to the division for one not a multiple of 10000
+	s.Zones = meminfo.Watermarks{Low: 1, High: 10000<<49 + 9999}
+	if f, _ := freeFloor(s, 0, ""); f != 1+15000<<49+14998 {
+		t.Errorf("large watermarks: %d", f)
 	}
-}
-
-// TestGrowthMarginShift: the growth margin follows zfs_arc_no_grow_shift
-// where the module has it (master after 2.4.4), and zfs_arc_shrink_shift
-// caps the shift at its value − 1. A 64 GiB 2.1.11 host at rest with 20 GiB
-// declared: the budget before the margin is 64 GiB − 20 GiB − the host
-// (1 GiB + 2 GiB) − arc_sys_free (2 GiB + 240 MiB: a 32 MiB watermark × 2.5
-// × 3 + allmem/32) = 41624272896 bytes, less the ARC overrun 3/2 ·
-// MAX(16 MiB, 41624272896 >> 8) = 243892224: 41380380672.
-func TestGrowthMarginShift(t *testing.T) {
-	const memTotal = 64 * size.GiB
-	const budget = 41624272896 - 243892224
-	v := zfsmod.V(2, 1, 11)
-	for _, tt := range []struct {
-		name   string
-		params map[string]zfsmod.Param
-		margin uint64 // budget / (2^shift + 1), by hand; the cap: what is left, rounded down to 512 MiB (≤ 1/64 of it)
-		cap    uint64
-		source string
-	}{
-		{"the constant 5 of every release", nil, 1253950929, 74 * 512 * size.MiB, "cap/32: the ARC stops growing with less than c/32 free above the floor (arc_no_grow in arc.c)"},
-		{"zfs_arc_no_grow_shift = 4", map[string]zfsmod.Param{zfsmod.NoGrowShift: {Value: 4, Present: true}}, 2434140039, 36 * size.GiB,
-			"cap/16: the ARC stops growing with less than c/16 free above the floor (zfs_arc_no_grow_shift = 4, /sys/module/zfs/parameters)"},
-		{"zfs_arc_no_grow_shift = 5 as a parameter", map[string]zfsmod.Param{zfsmod.NoGrowShift: {Value: 5, Present: true}}, 1253950929, 74 * 512 * size.MiB,
-			"cap/32: the ARC stops growing with less than c/32 free above the floor (zfs_arc_no_grow_shift = 5, /sys/module/zfs/parameters)"},
-		{"zfs_arc_shrink_shift = 4 caps it at 3", map[string]zfsmod.Param{zfsmod.ShrinkShift: {Value: 4, Present: true}}, 4597820074, 34 * size.GiB,
-			"cap/8: the ARC stops growing with less than c/8 free above the floor (zfs_arc_shrink_shift = 4 caps the no-grow shift at 3)"},
-		{"zfs_arc_shrink_shift = 0 is unset", map[string]zfsmod.Param{zfsmod.ShrinkShift: {Value: 0, Present: true}}, 1253950929, 74 * 512 * size.MiB, "cap/32"},
-	} {
-		t.Run(tt.name, func(t *testing.T) {
-			arc := hostArc(t, memTotal, v)
-			h := &host.Snapshot{Mem: atRest(memTotal, 0, 0, arc), Arc: arc, Module: zfsmod.State{Version: v, Params: tt.params}}
-			r, err := Recommend(Input{Host: h, Reservations: []Reservation{{Bytes: 20 * size.GiB, Source: "test"}}})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if r.GrowthMargin != tt.margin || r.ArcMax != tt.cap || r.Budget+int64(r.GrowthMargin) != budget || r.Overrun != 243892224 {
-				t.Errorf("margin %d cap %s (budget %d), want %d and %s", r.GrowthMargin, size.Format(r.ArcMax), r.Budget+int64(r.GrowthMargin), tt.margin, size.Format(tt.cap))
-			}
-			for _, term := range r.Terms {
-				if term.Name == "growth margin" && !strings.HasPrefix(term.Source, tt.source) {
-					t.Errorf("source %q, want %q", term.Source, tt.source)
-				}
-			}
-		})
-	}
-	if growthMargin(1<<40, 200) != 0 || growthMargin(-5, 5) != 0 {
-		t.Error("an extreme shift or a negative budget")
+	s.Zones = meminfo.Watermarks{Low: 0, High: 3}
+	if f, _ := freeFloor(s, 0, ""); f != 4 {
+		t.Errorf("high 3 bytes: boost %d, want 4 (3 × 1.5 rounded down)", f)
 	}
 }
 

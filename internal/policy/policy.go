@@ -5,18 +5,17 @@
 //
 // The sum it solves is
 //
-//	MemTotal = hugepages + reservation + host + free floor + ARC overrun + growth margin + rounding + zfs_arc_max
+//	MemTotal = hugepages + reservation + host + free floor + ARC overrun + rounding + zfs_arc_max
 //
 // hugepages are taken out of MemTotal at boot and never given to the ARC or
 // the workload; the reservation is what the workload needs (declared with
 // --reserve, or observed); the host is the kernel and system services,
 // measured (hostterms.go: host in use, the per-CPU lists, process excess);
-// the free floor is the larger of arc_sys_free, the free memory the module
-// itself keeps, below which it reclaims (zfs-internals.md §3.1), and the
-// kernel's high watermarks; the ARC overrun is how far the ARC may run above
-// the cap (arcOverrun); the growth margin is the room it needs to grow to
-// it. What remains is rounded down to a human granularity and becomes the
-// cap.
+// the free floor is where kswapd wakes and reclaims from the ARC, the
+// kernel's low watermarks lifted by the default watermark boost (freeFloor;
+// arc_sys_free without /proc/zoneinfo); the ARC overrun is how far the ARC
+// may run above the cap (arcOverrun). What remains is rounded down to a
+// human granularity and becomes the cap.
 package policy
 
 import (
@@ -101,8 +100,8 @@ type Recommendation struct {
 	Reservations    []Reservation `json:"reservations"`
 	Terms           []Term        `json:"terms"`
 	HostBase        uint64        `json:"host_base_bytes"`  // the host term: measured, --host-base or the guess
-	FreeFloor       uint64        `json:"free_floor_bytes"` // MAX(arc_sys_free, kernel high watermarks)
-	GrowthMargin    uint64        `json:"growth_margin_bytes"`
+	FreeFloor       uint64        `json:"free_floor_bytes"` // where kswapd wakes: low watermarks + 1.5 × high (arc_sys_free without zoneinfo)
+	FloorSource     string        `json:"-"`                // the free floor term's source
 	Overrun         uint64        `json:"arc_overrun_bytes"`
 	MemTotal        uint64        `json:"mem_total_bytes"`
 	AllMem          uint64        `json:"allmem_bytes"`
@@ -248,7 +247,7 @@ func Recommend(in Input) (Recommendation, error) {
 		sysFreeSrc = sysFreeEstimate(v)
 	}
 	floor, floorSrc := freeFloor(h, sysFree, sysFreeSrc)
-	r.FreeFloor = floor
+	r.FreeFloor, r.FloorSource = floor, floorSrc
 
 	r.Terms = append(r.Terms, Term{"hugepages", int64(mem.Hugepages), "/proc/meminfo " + cmp.Or(mem.HugepagesSource, "(none)")})
 	for _, res := range r.Reservations {
@@ -284,14 +283,6 @@ func Recommend(in Input) (Recommendation, error) {
 		r.Terms = append(r.Terms, Term{"ARC overrun", int64(n), src})
 		r.Budget -= int64(n)
 	}
-	// The room the ARC needs to grow to the cap (growthMargin).
-	if r.Budget > 0 {
-		shift, src := noGrowShift(h)
-		r.GrowthMargin = uint64(growthMargin(r.Budget, shift))
-		r.Terms = append(r.Terms, Term{"growth margin", int64(r.GrowthMargin), src})
-		r.Budget -= int64(r.GrowthMargin)
-	}
-
 	// The c_min the cap will meet: at next boot the configured zfs_arc_min
 	// or the default, at runtime the live c_min.
 	bootCMin := DefaultCMin(v, allmem)
@@ -310,7 +301,7 @@ func Recommend(in Input) (Recommendation, error) {
 		if r.Budget < int64(MinUsefulArc) {
 			r.Status = StatusOvercommitted
 			r.ShortBytes = uint64(int64(MinUsefulArc) - r.Budget)
-			r.Notes = append(r.Notes, fmt.Sprintf("the host is short by %d bytes (%s): after the reservation, the host, the free floor and the ARC's own margins (overrun, growth), %s is left for the ARC, less than the %s floor arcadvise will recommend. Reduce the reservation, add memory, or set a cap yourself with --arc-max.",
+			r.Notes = append(r.Notes, fmt.Sprintf("the host is short by %d bytes (%s): after the reservation, the host, the free floor and the ARC's overrun, %s is left for the ARC, less than the %s floor arcadvise will recommend. Reduce the reservation, add memory, or set a cap yourself with --arc-max.",
 				r.ShortBytes, size.Format(r.ShortBytes), size.FormatSigned(r.Budget), size.Format(MinUsefulArc)))
 			return r, nil
 		}

@@ -60,11 +60,11 @@ func TestRecommendSeed(t *testing.T) {
 	// 128 MiB, and the printed terms add up to MemTotal. By hand, 2.x:
 	// 32 − 20 − the host (1 + 1) GiB − arc_sys_free 1251687424 =
 	// 9485730816; less the ARC overrun (2.1.11: 3/2 · (9485730816 >> 8) =
-	// 55580454; 2.3.2: 16 MiB more, 72357670) and 1/33 of the rest:
-	// 9144388230 (2.1.11) or 9128119415 (2.3.2), whose 1/64 is 136 MiB:
-	// 68 × 128 MiB = 8.5 GiB either way. 0.6/0.7 (arc_sys_free 512 MiB):
-	// 10200547328 less c/256 = 39845888 and 1/33: 9852801397, 73 × 128 MiB.
-	// (No per-CPU term: these hosts have no zoneinfo.)
+	// 55580454; 2.3.2: 16 MiB more, 72357670): 9430150362 (2.1.11) or
+	// 9413373146 (2.3.2), whose 1/64 is 140 MiB: 70 × 128 MiB = 8.75 GiB
+	// either way. 0.6/0.7 (arc_sys_free 512 MiB): 10200547328 less c/256
+	// = 39845888: 10160701440, 75 × 128 MiB. (No zoneinfo on these hosts:
+	// the floor is arc_sys_free, and no per-CPU term.)
 	const memTotal = 32 * size.GiB
 	for _, v := range []zfsmod.Version{zfsmod.V(0, 6, 5, 3), zfsmod.V(0, 7, 13), zfsmod.V(2, 1, 11), zfsmod.V(2, 3, 2)} {
 		t.Run(v.String(), func(t *testing.T) {
@@ -80,7 +80,7 @@ func TestRecommendSeed(t *testing.T) {
 			if r.Status != StatusOK || r.ArcMax < 8*size.GiB || r.ArcMax > 9*size.GiB+512*size.MiB {
 				t.Fatalf("cap = %s (%s), want 8–9.5 GiB", size.Format(r.ArcMax), r.Status)
 			}
-			want := map[bool]uint64{true: 68 * 128 * size.MiB, false: 73 * 128 * size.MiB}[v.AtLeast(zfsmod.V(2, 0, 0))]
+			want := map[bool]uint64{true: 70 * 128 * size.MiB, false: 75 * 128 * size.MiB}[v.AtLeast(zfsmod.V(2, 0, 0))]
 			overrun := map[string]uint64{"0.6.5.3": 39845888, "0.7.13": 39845888, "2.1.11": 55580454, "2.3.2": 72357670}[v.String()]
 			if r.ArcMax != want || r.Granularity != 128*size.MiB || r.Overrun != overrun {
 				t.Errorf("cap %d in steps of %d, overrun %d; want %d in steps of 128 MiB, %d", r.ArcMax, r.Granularity, r.Overrun, want, overrun)
@@ -113,17 +113,18 @@ func TestRecommendCases(t *testing.T) {
 	}{
 		{
 			// 256 − 231 − the host 9 GiB − arc_sys_free 9093251072 =
-			// 8086618112; less 1/33 is 7841569079, whose 1/64 is 117 MiB:
-			// 116 × 64 MiB = 7.25 GiB, below the default c_min of 8 GiB.
+			// 8086618112; less the overrun 3/2 · (8086618112 >> 8) =
+			// 47382528 is 8039235584, whose 1/64 is 120 MiB: 119 × 64 MiB
+			// = 7.44 GiB, below the default c_min of 8 GiB.
 			name: "cap at or below c_min lowers zfs_arc_min", memTotal: 256 * size.GiB, reserve: []uint64{231 * size.GiB},
 			check: func(t *testing.T, r Recommendation) {
-				if r.ArcMax != 116*64*size.MiB || r.CMinMet != 8*size.GiB {
+				if r.ArcMax != 119*64*size.MiB || r.CMinMet != 8*size.GiB {
 					t.Fatalf("cap %s, c_min met %s", size.Format(r.ArcMax), size.Format(r.CMinMet))
 				}
-				if r.ArcMin != 58*64*size.MiB || r.ArcMin >= r.ArcMax {
-					t.Fatalf("zfs_arc_min = %s, want half the cap, 3.62 GiB", size.Format(r.ArcMin))
+				if r.ArcMin != 119*32*size.MiB || r.ArcMin >= r.ArcMax {
+					t.Fatalf("zfs_arc_min = %s, want half the cap, 3.72 GiB", size.Format(r.ArcMin))
 				}
-				if !strings.HasPrefix(r.ModprobeLine(), "options zfs zfs_arc_min=3892314112 zfs_arc_max=7784628224") {
+				if !strings.HasPrefix(r.ModprobeLine(), "options zfs zfs_arc_min=3992977408 zfs_arc_max=7985954816") {
 					t.Errorf("line %q", r.ModprobeLine())
 				}
 				if len(r.Violations) != 0 {
@@ -165,7 +166,11 @@ func TestRecommendCases(t *testing.T) {
 				if sumTerms(r) != int64(64*size.GiB) {
 					t.Fatalf("terms %d", sumTerms(r))
 				}
-				if r.ArcMax != 74*512*size.MiB { // (64 − 20 − (1 + 2) − 2.23 arc_sys_free − 0.23 overrun) × 32/33 = 37.4, in steps of 512 MiB (TestGrowthMarginShift has the bytes)
+				// 64 − 20 − the host (1 + 2) GiB − arc_sys_free 2399141888
+				// (a 32 MiB watermark × 2.5 × 3 + allmem/32; no zoneinfo)
+				// = 41624272896, less the overrun 3/2 · (41624272896 >> 8) =
+				// 243892224: 41380380672, in steps of 512 MiB: 77.
+				if r.ArcMax != 77*512*size.MiB || r.Overrun != 243892224 {
 					t.Fatalf("cap %s", size.Format(r.ArcMax))
 				}
 				if len(r.Notes) == 0 || !strings.Contains(r.Notes[0], "above this version's default c_max") {
@@ -178,9 +183,8 @@ func TestRecommendCases(t *testing.T) {
 			check: func(t *testing.T, r Recommendation) {
 				// 64 − 16 − 20 − 3 GiB − arc_sys_free 2399141888 =
 				// 24444403712; overrun 3 · ((24444403712 >> 8) / 2) =
-				// 143228928; less 1/33 of the rest: 23564775549, in
-				// steps of 256 MiB: 87 × 256 MiB.
-				if r.ArcMax != 87*256*size.MiB || r.Overrun != 143228928 || sumTerms(r) != int64(64*size.GiB) {
+				// 143228928: 24301174784 left, in steps of 256 MiB: 90.
+				if r.ArcMax != 90*256*size.MiB || r.Overrun != 143228928 || sumTerms(r) != int64(64*size.GiB) {
 					t.Fatalf("cap %s overrun %d terms %d", size.Format(r.ArcMax), r.Overrun, sumTerms(r))
 				}
 			},

@@ -13,30 +13,17 @@ import (
 // PeakNonARC; the largest cap that would have left the fight line free at
 // that peak is
 //
-//	predicted C* = (MemTotal − hugepages − PeakNonARC − fight line − ARC overrun) × 32/33
+//	predicted C* = MemTotal − hugepages − PeakNonARC − fight line − ARC overrun
 //
-// (the ARC overrun and the last factor, the growth margin cap/32, as in
-// the recommendation; 2^s/(2^s+1) with a module whose
-// zfs_arc_no_grow_shift is s).
-//
-// The fight line is the kernel's high watermarks (/proc/zoneinfo), not
-// the recommendation's free floor arc_sys_free. Between the two the ARC
-// gives memory back on its own: when MemFree + Inactive(file) fall below
-// arc_sys_free, arc_reap_cb_check() sees arc_available_memory() < 0 and
-// the reap thread lowers c and evicts (module/zfs/arc.c,
-// module/os/linux/zfs/arc_os.c), which stalls nobody. The workload fights
-// the ARC once free memory falls to the watermarks: below low kswapd wakes
-// and calls the ARC's shrinker (memory_indirect_count) until high, below
-// min the allocating task reclaims itself (memory_direct_count). The lane
-// measured that shape on most guests (docs/real-kernel.md, "The
-// frontier"): the ARC's target c fell by up to 300 MiB in windows that
-// stayed clean, and the largest clean cap C* lay above where the ARC
-// settled by about arc_sys_free less the high watermarks. On some (2.1.11
-// with 8 GiB and a declared workload; 2.3.2 with 4 GiB in most runs) the
-// fight began near arc_sys_free instead, and there the prediction runs
-// high by up to that difference: nothing in one reading told the two
-// apart. Without /proc/zoneinfo the line is the free floor, and the
-// prediction errs low where the watermarks would hold.
+// The fight line is the recommendation's free floor (freeFloor): the
+// kernel's low watermarks lifted by the default watermark boost, where
+// kswapd wakes and calls the ARC's shrinker (memory_indirect_count), or
+// arc_sys_free without /proc/zoneinfo. Above it and below arc_sys_free the
+// ARC gives memory back on its own (the reap thread), which stalls nobody.
+// The ARC overrun is the recommendation's too (arcOverrun). The prediction
+// is the recommendation's sum with the window's peak in place of the
+// reservation and the host: where the window saw the workload whole, the
+// two differ by the host terms' error and the rounding.
 //
 // A cap above the prediction would have had the ARC and the workload fight
 // at the peak (kswapd or the allocating task reclaiming); a cap at or
@@ -49,8 +36,7 @@ type WhatIf struct {
 	PeakNonARC   uint64    `json:"peak_non_arc_bytes"`
 	PeakNonARCAt time.Time `json:"peak_non_arc_at"`
 	// FightLine is the free memory below which the workload would have
-	// fought the ARC: the kernel's high watermarks, or the free floor
-	// without /proc/zoneinfo; FightLineSource says which.
+	// fought the ARC: the recommendation's free floor, with its source.
 	FightLine       uint64 `json:"fight_line_bytes"`
 	FightLineSource string `json:"fight_line_source"`
 	// PredictedCStar is 0 when the peak and the floor leave no room.
@@ -89,14 +75,12 @@ func NewWhatIf(w *pressure.Window, s *host.Snapshot, r *Recommendation) *WhatIf 
 	}
 	wi := &WhatIf{PeakNonARC: w.PeakNonARC, PeakNonARCAt: w.PeakNonARCAt.UTC(),
 		GhostHits: w.GhostHits.Delta, GhostHitsPerMinute: w.GhostHits.PerMinute, Reads: w.Reads.Delta, CLowest: w.CLowest}
-	wi.FightLine, wi.FightLineSource = fightLine(s, r.FreeFloor)
+	wi.FightLine, wi.FightLineSource = r.FreeFloor, "the free floor: "+r.FloorSource
 	room := int64(s.Mem.MemTotal) - int64(s.Mem.Hugepages) - int64(w.PeakNonARC) - int64(wi.FightLine)
 	if room > 0 {
 		n, _ := arcOverrun(s, uint64(room))
 		room -= int64(n)
 	}
-	shift, _ := noGrowShift(s)
-	room -= growthMargin(room, shift)
 	wi.PredictedCStar = uint64(max(room, 0))
 	step := r.Granularity
 	if step == 0 {
@@ -130,14 +114,4 @@ func NewWhatIf(w *pressure.Window, s *host.Snapshot, r *Recommendation) *WhatIf 
 		add(w.CMax, "c_max now")
 	}
 	return wi
-}
-
-// fightLine is the free memory at which the workload starts to fight the
-// ARC (see WhatIf): the kernel's high watermarks, or floor, the
-// recommendation's free floor, when the snapshot has no /proc/zoneinfo.
-func fightLine(s *host.Snapshot, floor uint64) (uint64, string) {
-	if !s.HasZones {
-		return floor, "the free floor; no /proc/zoneinfo for the kernel's watermarks"
-	}
-	return s.Zones.High, "the kernel's high watermarks, /proc/zoneinfo: kswapd reclaims below them, and above them the ARC gives back by itself what lies below arc_sys_free"
 }

@@ -26,24 +26,23 @@ func TestWhatIfFightLine(t *testing.T) {
 		// The 8 GiB guest at rest before the frontier (2.3.2), and the peak
 		// of non-ARC memory the --sample window of the R = 5G frontier of
 		// 2026-12-07 08:15 measured at the default cap (its whatif.json,
-		// docs/frontier/2.3-8192M-R5G before e396d2a: 5588086472). The
-		// zones' high watermarks: 48 + 9488 + 15805 pages = 103796736.
-		// 8324853760 − 5588086472 − 103796736 = 2632970552; the overrun
-		// (2.3.2, no zfs_max_recordsize in the snapshot: 16 MiB) 16777216 +
-		// 3 · ((2632970552 >> 8) / 2) = 32204776 leaves 2600765776; less
-		// /33 (78811084): 2521954692, 2405 MiB, 3.6% under the C* of that
-		// run (2496 MiB). With arc_sys_free (347742080) as the line, as
-		// before: 2286787685, the 12.6% under that the run reported.
+		// docs/frontier/2.3-8192M-R5G before e396d2a: 5588086472). The line
+		// is the free floor: the zones' low watermarks 40 + 7907 + 13171
+		// pages + 1.5 × their high 48 + 9488 + 15805 = 59129.5 pages,
+		// 242194432 bytes. 8324853760 − 5588086472 − 242194432 =
+		// 2494572856; the overrun (2.3.2, no zfs_max_recordsize in the
+		// snapshot: 16 MiB) 16777216 + 3 · ((2494572856 >> 8) / 2) =
+		// 31393852 leaves 2463179004, 2349 MiB, 5.9% under the C* of that
+		// run (2496 MiB).
 		{"watermarks", "testdata/vm/2.3.2-2~bpo12+2/50-frontier-rest-8192M", 5 * size.GiB, 5588086472,
-			103796736, "high watermarks", 2521954692},
+			242194432, "the free floor: where kswapd wakes", 2463179004},
 		// The lab's 2.3.2 snapshot has no zoneinfo: the line is the free
 		// floor, arc_sys_free 189721216. A peak of 2 GiB + 187092408 (the
 		// host in use at the reading): 4103278592 − 2147483648 − 187092408
 		// − 189721216 = 1578981320, the overrun 16777216 + 3 · ((1578981320
-		// >> 8) / 2) = 26029057 leaves 1552952263, less 47059159 (/33):
-		// 1505893104.
+		// >> 8) / 2) = 26029057 leaves 1552952263.
 		{"no zoneinfo", "testdata/snapshots/zfs-2.3.2-arc-filled", 2 * size.GiB, 2147483648 + 187092408,
-			189721216, "no /proc/zoneinfo", 1505893104},
+			189721216, "no /proc/zoneinfo", 1552952263},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s, err := host.Read(testutil.OpenRoot(t, filepath.Join(testutil.RepoRoot(t), tc.root)))

@@ -482,3 +482,78 @@ func TestFrontierHistory(t *testing.T) {
 		}
 	}
 }
+
+// TestFrontierLadder: the guest's ladder (s-frontier.sh, fr_ladder) with a
+// fake window that writes fr_window's row into frontier.tsv: caps from FIGHT
+// MiB up fight (direct reclaim), except LUCK, which stays clean by luck. C*
+// is the largest clean cap below the first that fought, never a lucky one
+// above it, and the fine steps run from C* up to that first fight. Worked
+// by hand for a recommendation of 1392 MiB (rungs from 768 MiB) and the
+// default 2889 MiB, both windows run before the ladder.
+func TestFrontierLadder(t *testing.T) {
+	const mib = 1 << 20
+	script := filepath.Join(testutil.RepoRoot(t), "test", "vm", "guest", "s-frontier.sh")
+	for _, tt := range []struct {
+		name        string
+		fight, luck int   // MiB: caps >= fight fight, except luck
+		pre         []int // windows run before the ladder (the default's, the recommendation's)
+		rec         int
+		windows     []int // the ladder's windows, in order
+		cstar       int
+	}{
+		// 1536 fights: C* is the recommendation, 1392; 1456 fights
+		{"frontier above the recommendation", 1408, 0, []int{2889, 1392}, 1392,
+			[]int{768, 1024, 1280, 1536, 1456}, 1392},
+		// the recommendation fought: the fine steps stop below it
+		{"the recommendation fought", 1380, 0, []int{2889, 1392}, 1392,
+			[]int{768, 1024, 1280, 1536, 1344}, 1344},
+		// 1536 clean by luck above the recommendation's fight: the ladder
+		// goes on to 1792, C* stays below 1392
+		{"a lucky clean rung above the first fight", 1380, 1536, []int{2889, 1392}, 1392,
+			[]int{768, 1024, 1280, 1536, 1792, 1344}, 1344},
+		{"the frontier two rungs up", 1700, 0, []int{2889, 1392}, 1392,
+			[]int{768, 1024, 1280, 1536, 1792, 1600, 1664, 1728}, 1664},
+		{"every rung fights", 700, 0, []int{2889, 1392}, 1392,
+			[]int{768, 512, 576, 640, 704}, 640},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			var rows strings.Builder
+			rows.WriteString("label\tc_max\tdirect\tindirect\tallocstall\toom_kill\tpsi_some_ms\tpsi_full_ms\tc_low\thit_ratio\tghost_hits\tread_bps\treads\n")
+			for _, c := range tt.pre {
+				fmt.Fprintf(&rows, "pre\t%d\t%d\t0\t0\t0\t0\t0\t0\t0\t0\t0\t0\n", c*mib, map[bool]int{true: 1}[c >= tt.fight && c != tt.luck])
+			}
+			if err := os.MkdirAll(filepath.Join(dir, "frontier"), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(dir, "frontier", "frontier.tsv"), []byte(rows.String()), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			// fr_window CAP LABEL: the fake window logs CAP and writes its row,
+			// with direct reclaim when CAP fights
+			harness := `MiB=1048576; OUT=$1; . "$2"
+fr_window() { local m=$(( $1 / MiB )) d=0; [ "$m" -ge "$FIGHT" ] && [ "$m" != "$LUCK" ] && d=1
+  echo "$m" >>"$OUT/windows"
+  printf '%s\t%s\t%s\t0\t0\t0\t0\t0\t0\t0\t0\t0\t0\n' "$2" "$1" "$d" >>"$OUT/frontier/frontier.tsv"; }
+fr_ladder $(( REC * MiB )) $(( 2889 * MiB )); fr_cstar`
+			cmd := exec.Command("bash", "-c", harness, "-", dir, script)
+			cmd.Env = append(os.Environ(), fmt.Sprintf("FIGHT=%d", tt.fight), fmt.Sprintf("LUCK=%d", tt.luck), fmt.Sprintf("REC=%d", tt.rec), "L=/nonexistent")
+			out, err := cmd.CombinedOutput()
+			if err != nil {
+				t.Fatalf("fr_ladder: %v\n%s", err, out)
+			}
+			log, _ := os.ReadFile(filepath.Join(dir, "windows"))
+			var got []int
+			for _, f := range strings.Fields(string(log)) {
+				n, _ := strconv.Atoi(f)
+				got = append(got, n)
+			}
+			if fmt.Sprint(got) != fmt.Sprint(tt.windows) {
+				t.Errorf("windows %v, want %v", got, tt.windows)
+			}
+			if want := fmt.Sprint(tt.cstar * mib); strings.TrimSpace(string(out)) != want {
+				t.Errorf("C* %s, want %s (%d MiB)", strings.TrimSpace(string(out)), want, tt.cstar)
+			}
+		})
+	}
+}

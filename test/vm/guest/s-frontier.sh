@@ -145,9 +145,48 @@ fr_clean() {
   awk -F'\t' -v c="$1" -v p="$FRONTIER_PSI_MS" "NR>1 && \$2==c {ok = ($FR_CLEAN)} END{exit ok ? 0 : 1}" "$OUT/frontier/frontier.tsv"
 }
 fr_tested() { awk -F'\t' -v c="$1" 'NR>1 && $2==c {f=1} END{exit f ? 0 : 1}' "$OUT/frontier/frontier.tsv"; }
+# fr_first_fight: the lowest cap whose window fought (0: none did). A cap at or above it lets the
+# ARC hold what fought there, so a window above it that stayed clean was lucky, not safe.
+fr_first_fight() {
+  awk -F'\t' -v p="$FRONTIER_PSI_MS" "NR>1 && !($FR_CLEAN)"' {if (!f || $2 < f) f = $2} END{printf "%.0f\n", f}' "$OUT/frontier/frontier.tsv"
+}
+# fr_cstar: C*, the largest cap whose window stayed clean below the first that fought
+fr_cstar() {
+  awk -F'\t' -v p="$FRONTIER_PSI_MS" -v f="$(fr_first_fight)" "NR>1 && $FR_CLEAN"' && (f == 0 || $2 < f) {if ($2 > m) m = $2} END{printf "%.0f\n", m}' "$OUT/frontier/frontier.tsv"
+}
+
+# fr_ladder REC DEF: the windows after the default's and the recommendation's, for REC the
+# recommendation and DEF the module's default cap: rungs of FRONTIER_STEP from two below REC up to the
+# first that fights (or DEF), down from there when every rung fought, then FRONTIER_FINE steps from C*
+# up to the first cap that fought.
+fr_ladder() {
+  local rec=$1 def=$2 step lo cap clean ff fine
+  # the ladder: from two rungs below the recommendation up to the first rung that fights
+  step=$FRONTIER_STEP
+  lo=$(( ($rec / step - 2) * step )); [ "$lo" -lt "$step" ] && lo=$step
+  for ((cap = lo; cap < def; cap += step)); do
+    fr_tested "$cap" || fr_window "$cap" "cap-$((cap / MiB))"
+    fr_clean "$cap" || break
+  done
+  # every rung fought: down until one does not
+  cap=$((lo - step))
+  while [ "$(fr_cstar)" = 0 ] && [ "$cap" -ge "$step" ]; do
+    fr_window "$cap" "cap-$((cap / MiB))"; cap=$((cap - step))
+  done
+  # finer steps from C* up to the first cap that fought (any window: a rung, the recommendation's,
+  # the default's), so that C* is known to the fine step
+  fine=$FRONTIER_FINE
+  clean=$(fr_cstar); ff=$(fr_first_fight)
+  if [ "$clean" -gt 0 ]; then
+    for ((cap = clean + fine; cap < def && (ff == 0 || cap < ff); cap += fine)); do
+      fr_tested "$cap" || fr_window "$cap" "fine-$((cap / MiB))"
+      fr_clean "$cap" || break
+    done
+  fi
+}
 
 frontier_main() {
-  local d=$OUT/frontier rc rec def cap w t0=$SECONDS files step lo dirty clean fine fio pcp boost
+  local d=$OUT/frontier rc rec def w t0=$SECONDS files fio pcp boost
   mkdir -p "$d"
   # PCP_FRACTION (the lane's variable): bound the per-CPU free lists (kernel
   # Documentation/admin-guide/sysctl/vm.rst, percpu_pagelist_high_fraction; zone_highsize() in
@@ -193,27 +232,7 @@ frontier_main() {
   # the default first, watched by --sample (the what-if)
   fr_window 0 default sample
   [ "${rec:-0}" -gt 0 ] && [ "$rec" -lt "$def" ] && fr_window "$rec" recommended
-  # the ladder: from two rungs below the recommendation up, until two rungs in a row fight
-  step=$FRONTIER_STEP
-  lo=$(( (${rec:-0} / step - 2) * step )); [ "$lo" -lt "$step" ] && lo=$step
-  dirty=0; clean=0
-  for ((cap = lo; cap < def && dirty < 2; cap += step)); do
-    fr_tested "$cap" || fr_window "$cap" "cap-$((cap / MiB))"
-    if fr_clean "$cap"; then clean=$cap; dirty=0; else dirty=$((dirty + 1)); fi
-  done
-  # every rung fought: down until one does not
-  for ((cap = lo - step; clean == 0 && cap >= step; cap -= step)); do
-    fr_window "$cap" "cap-$((cap / MiB))"
-    fr_clean "$cap" && clean=$cap
-  done
-  # finer steps between the last clean rung and the next
-  fine=$FRONTIER_FINE
-  if [ "$clean" -gt 0 ]; then
-    for ((cap = clean + fine; cap < clean + step && cap < def; cap += fine)); do
-      fr_tested "$cap" || fr_window "$cap" "fine-$((cap / MiB))"
-      fr_clean "$cap" || break
-    done
-  fi
+  fr_ladder "${rec:-0}" "$def"
   echo "wall_s=$((SECONDS - t0))" >>"$d/frontier.env"
   frontier_verdict
 }
@@ -222,7 +241,7 @@ frontier_verdict() {
   local d=$OUT/frontier
   ( . "$d/frontier.env"
     local defclean
-    cstar=$(awk -F'\t' -v p="$psi_ms" "NR>1 && $FR_CLEAN"' {if($2>m)m=$2}END{printf "%.0f\n", m}' "$d/frontier.tsv")
+    cstar=$(fr_cstar)
     recrow=$(awk -F'\t' -v r="$recommended" 'NR>1 && $2==r' "$d/frontier.tsv" | head -1)
     recclean=0; fr_clean "$recommended" && recclean=1   # the same rule as C*'s rungs
     pred=$(jq -r '.whatif.predicted_c_star_bytes // 0' "$d/whatif.json" 2>/dev/null)
