@@ -315,13 +315,13 @@ func TestSignalPhases(t *testing.T) {
 		if code := cmd.ProcessState.ExitCode(); code != exitIgnored {
 			t.Errorf("exit %d, want %d\nstderr: %s", code, exitIgnored, stderr.String())
 		}
-		for _, want := range []string{"wrote /etc/modprobe.d/zfs.conf (a new file)", "live: zfs_arc_max=1509949440 ignored by the module",
+		for _, want := range []string{"wrote /etc/modprobe.d/zfs.conf (a new file)", "live: zfs_arc_max=1543503872 ignored by the module",
 			"interrupted after the first write: arcadvise finished the change rather than leave it half done"} {
 			if !strings.Contains(stdout.String(), want) {
 				t.Errorf("stdout lacks %q:\n%s", want, stdout.String())
 			}
 		}
-		if b, _ := os.ReadFile(filepath.Join(root, paramMax)); strings.TrimSpace(string(b)) != "1509949440" {
+		if b, _ := os.ReadFile(filepath.Join(root, paramMax)); strings.TrimSpace(string(b)) != "1543503872" {
 			t.Errorf("zfs_arc_max parameter %q: the live step did not complete", b)
 		}
 	})

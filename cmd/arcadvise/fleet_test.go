@@ -84,12 +84,13 @@ func TestNodeExporterScrape(t *testing.T) {
 	}
 	for _, want := range []string{
 		`node_textfile_scrape_error 0`,
-		// What is left after the guests, 1 GiB, the host in use and the
-		// floor, 1430513912, less the per-CPU lists' 74391552 (the bound
-		// less what they hold), the ARC overrun 16 MiB + 3 · ((1356122360
-		// >> 8) / 2) = 24723244 and 1/33 of the rest, rounded down to
-		// 16 MiB (≤ 1/64 of it): 76 × 16 MiB.
-		`arcadvise_recommended_arc_max_bytes 1.275068416e+09`,
+		// What is left after the guests, 1 GiB and the host in use,
+		// 1778255736, less the free floor 242194432 (the zones' low
+		// watermarks 21118 pages + 1.5 × their high 25341), the per-CPU
+		// lists' 74391552 (the bound less what they hold) and the ARC
+		// overrun 16 MiB + 3 · ((1461669752 >> 8) / 2) = 25341685,
+		// rounded down to 16 MiB (≤ 1/64 of it): 85 × 16 MiB.
+		`arcadvise_recommended_arc_max_bytes 1.42606336e+09`,
 		// VMs 100 (2048 MiB + QEMU's own 68) and 102 (1024 + 66), container
 		// 200 (512), the libvirt domain (1 GiB + 66 MiB), PostgreSQL's
 		// memory.min (256 MiB), and the 1 GiB typed.

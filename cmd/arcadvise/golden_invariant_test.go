@@ -15,7 +15,7 @@ import (
 // restated here without policy's code:
 //
 //	MemTotal = hugepages + reservation + host in use + per-CPU lists + process excess
-//	           + free floor + observed excess + ARC overrun + growth margin + rounding + zfs_arc_max
+//	           + free floor + observed excess + ARC overrun + rounding + zfs_arc_max
 //
 // and recomputes the host terms from the root the golden was made from. A
 // model change then shows up here, not only as rewritten goldens.
@@ -49,7 +49,6 @@ type goldenDoc struct {
 		} `json:"terms"`
 		HostBase     uint64 `json:"host_base_bytes"`
 		FreeFloor    uint64 `json:"free_floor_bytes"`
-		GrowthMargin uint64 `json:"growth_margin_bytes"`
 		Overrun      uint64 `json:"arc_overrun_bytes"`
 		MemTotal     uint64 `json:"mem_total_bytes"`
 		Budget       int64  `json:"budget_bytes"`
@@ -132,6 +131,7 @@ type hostReading struct {
 	arcSize     uint64
 	arcSysFree  uint64
 	zoneHigh    uint64 // the zones' high watermarks summed, in bytes
+	zoneLow     uint64 // and their low watermarks
 	hasZoneinfo bool
 	// The per-CPU lists over every zone, in bytes: what they hold
 	// ("count:") and their bound ("high_min:" where the kernel shows it,
@@ -145,7 +145,7 @@ type hostReading struct {
 }
 
 // readHostDir reads proc/meminfo, the arcstats rows size and arc_sys_free,
-// and proc/zoneinfo's high watermarks under dir, each in a few lines.
+// and proc/zoneinfo's low and high watermarks under dir, each in a few lines.
 func readHostDir(t *testing.T, dir string) hostReading {
 	t.Helper()
 	r := hostReading{meminfo: map[string]uint64{}}
@@ -182,7 +182,7 @@ func readHostDir(t *testing.T, dir string) hostReading {
 			r.arcSysFree = num(f[2])
 		}
 	}
-	// The first "high N" of each "Node N, zone NAME" block, in 4 KiB pages
+	// The first "low N" and "high N" of each "Node N, zone NAME" block, in 4 KiB pages
 	// (x86-64, where every bundled root was taken).
 	zi, ok := read("proc/zoneinfo")
 	r.hasZoneinfo = ok
@@ -202,6 +202,8 @@ func readHostDir(t *testing.T, dir string) hostReading {
 		case len(f) > 0 && f[0] == "Node":
 			endZone()
 			inZone = true
+		case inZone && len(f) == 2 && f[0] == "low":
+			r.zoneLow += num(f[1]) * 4096
 		case inZone && len(f) == 2 && f[0] == "high":
 			r.zoneHigh += num(f[1]) * 4096
 			inZone = false
@@ -464,11 +466,12 @@ func checkGolden(doc goldenDoc, last hostReading, all []hostReading) []string {
 		fail("host_base_bytes is %d, want host in use + process excess + per-CPU lists = %d", rec.HostBase, int64(wantHost+wantExcess)+wantPCP)
 	}
 
-	// The free floor: the larger of arc_sys_free and the zones' high
-	// watermarks.
+	// The free floor: where kswapd wakes after the default watermark boost,
+	// the zones' low watermarks + 1.5 × their high; arc_sys_free without
+	// zoneinfo.
 	wantFloor := last.arcSysFree
 	if last.hasZoneinfo {
-		wantFloor = max(wantFloor, last.zoneHigh)
+		wantFloor = last.zoneLow + last.zoneHigh*3/2
 	}
 	if terms["free floor"] != int64(wantFloor) || rec.FreeFloor != wantFloor {
 		fail("the free floor is %d (free_floor_bytes %d), the snapshot gives %d", terms["free floor"], rec.FreeFloor, wantFloor)
@@ -484,18 +487,13 @@ func checkGolden(doc goldenDoc, last hostReading, all []hostReading) []string {
 		if doc.WhatIf == nil || doc.WhatIf.PeakNonARC != peak {
 			fail("whatif.peak_non_arc_bytes is %v, the window's snapshots give %d", doc.WhatIf, peak)
 		}
-		// The prediction: what the peak leaves above the kernel's high
-		// watermarks (the free floor without zoneinfo), less the overrun
-		// for a c of that room, less a 33rd of the rest.
-		fight := rec.FreeFloor
-		if last.hasZoneinfo {
-			fight = last.zoneHigh
-		}
+		// The prediction: what the peak leaves above the free floor, less
+		// the overrun for a c of that room.
+		fight := wantFloor
 		room := int64(last.meminfo["MemTotal"]) - int64(last.hugepages()) - int64(peak) - int64(fight)
 		if room > 0 {
 			room -= int64(last.overrun(uint64(room)))
 		}
-		room -= max(room, 0) / 33
 		if doc.WhatIf != nil && (doc.WhatIf.FightLine != fight || doc.WhatIf.PredictedCStar != uint64(max(room, 0))) {
 			fail("the what-if's fight line is %d and predicted C* %d, the snapshot gives %d and %d", doc.WhatIf.FightLine, doc.WhatIf.PredictedCStar, fight, max(room, 0))
 		}
@@ -512,17 +510,9 @@ func checkGolden(doc goldenDoc, last hostReading, all []hostReading) []string {
 
 	// The ARC overrun, for a cap of what is left before it (the budget
 	// after the floor and any observed excess).
-	if left := rec.Budget + int64(rec.GrowthMargin) + int64(rec.Overrun); left > 0 {
+	if left := rec.Budget + int64(rec.Overrun); left > 0 {
 		if want := last.overrun(uint64(left)); rec.Overrun != want || terms["ARC overrun"] != int64(want) {
 			fail("the ARC overrun is %d (arc_overrun_bytes %d), the rule for version %v and c = %d gives %d", terms["ARC overrun"], rec.Overrun, last.version, left, want)
-		}
-	}
-
-	// The growth margin: cap + cap/32 fits what is left, so the margin is
-	// a 33rd of what is left before it (rounded down).
-	if left := rec.Budget + int64(rec.GrowthMargin); left > 0 {
-		if rec.GrowthMargin != uint64(left)/33 || terms["growth margin"] != int64(rec.GrowthMargin) {
-			fail("the growth margin is %d (growth_margin_bytes %d), want %d/33 = %d", terms["growth margin"], rec.GrowthMargin, left, left/33)
 		}
 	}
 	return bad
@@ -615,9 +605,8 @@ func TestGoldenInvariants(t *testing.T) {
 		})
 	}
 
-	// And on a window's golden (its snapshots have no zoneinfo, so the
-	// fight line is the free floor): a prediction from a lower line, as if
-	// the snapshot had watermarks 64 MiB below the floor.
+	// And on a window's golden: a prediction from a lower line, as if the
+	// snapshot's floor were 64 MiB lower.
 	wpath := filepath.Join("testdata", "golden", "vm_2.3.2-2_bpo12_2_replay-default.json")
 	worig := readGolden(t, wpath)
 	wlast, wdirs := goldenRoots(t, worig.Root)
@@ -633,7 +622,7 @@ func TestGoldenInvariants(t *testing.T) {
 		doc := worig
 		wi := *worig.WhatIf
 		wi.FightLine -= 64 * mib
-		wi.PredictedCStar += 64 * mib * 32 / 33
+		wi.PredictedCStar += 64 * mib
 		doc.WhatIf = &wi
 		if bad := checkGolden(doc, whost, wall); !strings.Contains(strings.Join(bad, "\n"), "the what-if's fight line is") {
 			t.Errorf("after the edit the check reports %q", bad)

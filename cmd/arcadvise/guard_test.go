@@ -30,11 +30,10 @@ import (
 //	host in use      173863792  = MemTotal − MemFree 721076 kB − Inactive(file) 110060 kB
 //	                              − ARC size 7280884880 − AnonPages 15996 kB − Shmem 2580 kB
 //	per-CPU lists     46972928  /proc/zoneinfo: 21116 pages high, 9648 held
-//	free floor       347742080  arcstats arc_sys_free (above the zone watermarks)
-//	left             7756274960 − the reservation R
+//	free floor       242194432  /proc/zoneinfo: low 21118 pages + 1.5 × high 25341 pages
+//	left             7861822608 − the reservation R
 //	ARC overrun      16 MiB + 3 · ((left >> 8) / 2)  (2.3: arc_is_overflowing)
-//	growth margin    (left − overrun)/33
-//	cap              (left − overrun − margin) rounded down to the largest power of two
+//	cap              (left − overrun) rounded down to the largest power of two
 //	                 ≤ 1/64 of it, between 1 MiB and 1 GiB
 //
 // The guests (--guests boot):
@@ -52,21 +51,20 @@ const (
 	defaultCMax   = 7251111936
 	// 101 starting: R = 2048 + 2000 + 512 + 768 = 5328 MiB, and the QEMU
 	// of each VM, 64 MiB + RAM/512: 68 MiB for 20001, 65.5 for 101:
-	// 5461.5 MiB = 5726797824; left = 7756274960 − 5726797824 =
-	// 2029477136; overrun 16 MiB + 3 · ((2029477136 >> 8) / 2) = 28668682;
-	// margin (left − overrun)/33 = 60630559; 1940177895 in 16 MiB steps:
-	// 115 of them, 1.79 GiB.
-	capWith101 = 1929379840
-	// 101 stopped: R = 4560 + 68 MiB = 4852809728; left = 2903465232;
-	// overrun 33789706; margin 86959864; 2782715662 in 32 MiB steps: 82
-	// of them, 2.56 GiB.
-	capWithout101 = 2751463424
+	// 5461.5 MiB = 5726797824; left = 7861822608 − 5726797824 =
+	// 2135024784; overrun 16 MiB + 3 · ((2135024784 >> 8) / 2) = 29287126;
+	// 2105737658 in 16 MiB steps (its 64th is under 32 MiB): 125 of them,
+	// 1.95 GiB.
+	capWith101 = 2097152000
+	// 101 stopped: R = 4560 + 68 MiB = 4852809728; left = 3009012880;
+	// overrun 34408150; 2974604730 in 32 MiB steps: 88 of them, 2.75 GiB.
+	capWithout101 = 2952790016
 )
 
 // guardRoot builds the guard's host in a temporary root; running204
 // makes container 204 run too: R with 101 starting is then 7376 MiB and
-// the two QEMUs' 133.5 MiB, 7874278400 bytes, which leaves 7756274960 −
-// 7874278400 = −118003440 (−112.53 MiB): 368.53 MiB short of the 256 MiB
+// the two QEMUs' 133.5 MiB, 7874278400 bytes, which leaves 7861822608 −
+// 7874278400 = −12455792 (−11.88 MiB): 267.88 MiB short of the 256 MiB
 // the smallest useful ARC needs, so the host is over-committed.
 func guardRoot(t *testing.T, running204 bool) string {
 	t.Helper()
@@ -203,20 +201,20 @@ func TestGuardPreStart(t *testing.T) {
 		wantSyslog string // the priority and the start of the message
 	}{{
 		name: "lowered", guest: "pve:101",
-		wantStderr: []string{"guard pve:101 pre-start: lowered: c_max 6.75 GiB is above the 1.79 GiB the reservation 5.33 GiB leaves the ARC (pve:101 is pve-qemu:101); zfs_arc_max=1929379840 (1.79 GiB): arcstats c_max 7251111936 → 1929379840; ",
+		wantStderr: []string{"guard pve:101 pre-start: lowered: c_max 6.75 GiB is above the 1.95 GiB the reservation 5.33 GiB leaves the ARC (pve:101 is pve-qemu:101); zfs_arc_max=2097152000 (1.95 GiB): arcstats c_max 7251111936 → 2097152000; ",
 			"; the start is allowed\n"},
-		wantCMax: capWith101, wantParam: "1929379840",
+		wantCMax: capWith101, wantParam: "2097152000",
 		wantSyslog: "<30>", // daemon.info
 	}, {
 		name: "overcommitted, allowed", running204: true, guest: "pve-qemu:101",
-		wantStderr: []string{"guard pve-qemu:101 pre-start: overcommitted: the reservation 7.33 GiB leaves -112.53 MiB for the ARC, 368.53 MiB short of the smallest useful ARC (256 MiB); the start is allowed (ARCADVISE_GUARD_STRICT=yes or --guard-strict refuses it)\n"},
+		wantStderr: []string{"guard pve-qemu:101 pre-start: overcommitted: the reservation 7.33 GiB leaves -11.88 MiB for the ARC, 267.88 MiB short of the smallest useful ARC (256 MiB); the start is allowed (ARCADVISE_GUARD_STRICT=yes or --guard-strict refuses it)\n"},
 		wantCMax:   defaultCMax, wantParam: "0",
 		wantSyslog: "<28>", // daemon.warning
 	}, {
 		name: "refused (strict in the policy file)", running204: true, guest: "pve-qemu:101",
 		policy:     "ARCADVISE_ARGS=\"--reserve auto\"\nARCADVISE_GUARD_STRICT=yes\n",
 		wantCode:   exitRefusedStart,
-		wantStderr: []string{"guard pve-qemu:101 pre-start: refused: the reservation 7.33 GiB leaves -112.53 MiB for the ARC, 368.53 MiB short of the smallest useful ARC (256 MiB); the start is refused (strict mode)\n"},
+		wantStderr: []string{"guard pve-qemu:101 pre-start: refused: the reservation 7.33 GiB leaves -11.88 MiB for the ARC, 267.88 MiB short of the smallest useful ARC (256 MiB); the start is refused (strict mode)\n"},
 		wantCMax:   defaultCMax, wantParam: "0",
 		wantSyslog: "<27>", // daemon.err
 	}, {
@@ -326,7 +324,7 @@ func TestGuardIdempotent(t *testing.T) {
 		}
 	}
 	code, stderr := runGuardCmd(t, args...)
-	if code != 0 || !strings.Contains(stderr, "pre-start: fits: c_max 1.79 GiB is within the 1.79 GiB the reservation 5.33 GiB leaves the ARC; the start is allowed\n") {
+	if code != 0 || !strings.Contains(stderr, "pre-start: fits: c_max 1.95 GiB is within the 1.95 GiB the reservation 5.33 GiB leaves the ARC; the start is allowed\n") {
 		t.Fatalf("second run: exit %d\n%s", code, stderr)
 	}
 	prom = readFile(t, filepath.Join(tf, "arcadvise-guard.prom"))
@@ -357,14 +355,14 @@ func TestGuardPostStop(t *testing.T) {
 		stderr   string
 	}{
 		{"raised to the recommendation", "ARCADVISE_GUARD_RAISE=yes\n", "", capWith101, capWithout101,
-			"guard pve-qemu:101 post-stop: raised: c_max 1.79 GiB is below the 2.56 GiB the reservation 4.51 GiB leaves the ARC; zfs_arc_max=2751463424 (2.56 GiB): arcstats c_max 1929379840 → 2751463424"},
+			"guard pve-qemu:101 post-stop: raised: c_max 1.95 GiB is below the 2.75 GiB the reservation 4.51 GiB leaves the ARC; zfs_arc_max=2952790016 (2.75 GiB): arcstats c_max 2097152000 → 2952790016"},
 		// 2.25 GiB configured for the next boot: the raise stops there.
 		{"raised to the next boot's value", "ARCADVISE_GUARD_RAISE=yes\n", "options zfs zfs_arc_max=2415919104\n", capWith101, 2415919104,
-			"post-stop: raised: c_max 1.79 GiB is below the next boot's 2.25 GiB (zfs_arc_max=2415919104 at /etc/modprobe.d/zfs.conf:1); zfs_arc_max=2415919104 (2.25 GiB): arcstats c_max 1929379840 → 2415919104"},
+			"post-stop: raised: c_max 1.95 GiB is below the next boot's 2.25 GiB (zfs_arc_max=2415919104 at /etc/modprobe.d/zfs.conf:1); zfs_arc_max=2415919104 (2.25 GiB): arcstats c_max 2097152000 → 2415919104"},
 		{"off by default", "", "", capWith101, capWith101,
 			"guard pve-qemu:101 post-stop: unchanged: raising the cap back is off (ARCADVISE_GUARD_RAISE=no)\n"},
 		{"never lowers", "ARCADVISE_GUARD_RAISE=yes\n", "", defaultCMax, defaultCMax,
-			"post-stop: unchanged: c_max 6.75 GiB is already at or above the 2.56 GiB the reservation 4.51 GiB leaves the ARC\n"},
+			"post-stop: unchanged: c_max 6.75 GiB is already at or above the 2.75 GiB the reservation 4.51 GiB leaves the ARC\n"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

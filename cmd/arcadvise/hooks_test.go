@@ -93,23 +93,23 @@ func TestProxmoxHook(t *testing.T) {
 		wantCMax   uint64
 	}{
 		{name: "fits", vmid: "101", phase: "pre-start", setCMax: capWith101, wantCMax: capWith101,
-			wantOut: []string{"arcadvise: guard pve:101 pre-start: fits: c_max 1.79 GiB is within the 1.79 GiB the reservation 5.33 GiB leaves the ARC (pve:101 is pve-qemu:101); the start is allowed\n"}},
+			wantOut: []string{"arcadvise: guard pve:101 pre-start: fits: c_max 1.95 GiB is within the 1.95 GiB the reservation 5.33 GiB leaves the ARC (pve:101 is pve-qemu:101); the start is allowed\n"}},
 		{name: "lowered", vmid: "101", phase: "pre-start", wantCMax: capWith101,
-			wantOut: []string{"arcadvise: guard pve:101 pre-start: lowered: c_max 6.75 GiB is above the 1.79 GiB the reservation 5.33 GiB leaves the ARC (pve:101 is pve-qemu:101); zfs_arc_max=1929379840 (1.79 GiB): arcstats c_max 7251111936 → 1929379840"}},
+			wantOut: []string{"arcadvise: guard pve:101 pre-start: lowered: c_max 6.75 GiB is above the 1.95 GiB the reservation 5.33 GiB leaves the ARC (pve:101 is pve-qemu:101); zfs_arc_max=2097152000 (1.95 GiB): arcstats c_max 7251111936 → 2097152000"}},
 		// A container: the same hookscript, pve:500 is pve-lxc:500. 500
 		// already counts (onboot), so starting it changes nothing: R =
 		// 2048 + 2000 + 512 MiB = 4560 MiB, the 2.5 GiB cap.
 		{name: "container", vmid: "500", phase: "pre-start", wantCMax: capWithout101,
-			wantOut: []string{"arcadvise: guard pve:500 pre-start: lowered: c_max 6.75 GiB is above the 2.56 GiB the reservation 4.51 GiB leaves the ARC (pve:500 is pve-lxc:500)"}},
+			wantOut: []string{"arcadvise: guard pve:500 pre-start: lowered: c_max 6.75 GiB is above the 2.75 GiB the reservation 4.51 GiB leaves the ARC (pve:500 is pve-lxc:500)"}},
 		{name: "refused (strict)", running204: true, policy: "ARCADVISE_GUARD_STRICT=yes\n", hostMore: "ARCADVISE_GUARD_STRICT=yes\n",
 			vmid: "101", phase: "pre-start", wantCode: 1, wantCMax: defaultCMax,
-			wantOut: []string{"arcadvise: guard pve:101 pre-start: refused: the reservation 7.33 GiB leaves -112.53 MiB for the ARC, 368.53 MiB short of the smallest useful ARC (256 MiB) (pve:101 is pve-qemu:101); the start is refused (strict mode)\n"}},
+			wantOut: []string{"arcadvise: guard pve:101 pre-start: refused: the reservation 7.33 GiB leaves -11.88 MiB for the ARC, 267.88 MiB short of the smallest useful ARC (256 MiB) (pve:101 is pve-qemu:101); the start is refused (strict mode)\n"}},
 		{name: "error (allowed)", vmid: "130", phase: "pre-start", wantCMax: defaultCMax,
 			wantOut: []string{"arcadvise: guard pve:130 pre-start: error: the reservation is at or above MemTotal: 69.70 GiB reserved of 7.75 GiB (pve:130 is pve-qemu:130); the start is allowed ("}},
 		{name: "timeout (allowed)", vmid: "101", phase: "pre-start", lockHeld: true, policy: "ARCADVISE_GUARD_BUDGET=500ms\n", wantCMax: defaultCMax,
 			wantOut: []string{"arcadvise: guard pve:101 pre-start: timeout: the budget ran out while waiting for the lock on ", "within the 500ms budget (ARCADVISE_GUARD_BUDGET); nothing was written; the start is allowed ("}},
 		{name: "raised at post-stop", vmid: "101", phase: "post-stop", policy: "ARCADVISE_GUARD_RAISE=yes\n", setCMax: capWith101, wantCMax: capWithout101,
-			wantOut: []string{"arcadvise: guard pve:101 post-stop: raised: c_max 1.79 GiB is below the 2.56 GiB the reservation 4.51 GiB leaves the ARC (pve:101 is pve-qemu:101); zfs_arc_max=2751463424 (2.56 GiB): arcstats c_max 1929379840 → 2751463424"}},
+			wantOut: []string{"arcadvise: guard pve:101 post-stop: raised: c_max 1.95 GiB is below the 2.75 GiB the reservation 4.51 GiB leaves the ARC (pve:101 is pve-qemu:101); zfs_arc_max=2952790016 (2.75 GiB): arcstats c_max 2097152000 → 2952790016"}},
 		{name: "post-start is not handled", vmid: "101", phase: "post-start", wantCMax: defaultCMax},
 		{name: "pre-stop is not handled", vmid: "101", phase: "pre-stop", wantCMax: defaultCMax},
 		{name: "no arcadvise (allowed)", vmid: "101", phase: "pre-start", hostMore: "ARCADVISE_BIN=/nonexistent/arcadvise\n", wantCMax: defaultCMax,
@@ -168,8 +168,8 @@ func tinyDomain(name string, memMiB int) string {
 // domain (virsh create: no file under /etc/libvirt/qemu, only the XML
 // libvirt gives the hook on stdin) starts and stops. On a host with the
 // boot guests of guardRoot, a 768 MiB domain starting is 101's case: the
-// cap goes from 6.75 to 1.79 GiB before the domain starts, and back up to
-// 2.56 GiB (ARCADVISE_GUARD_RAISE=yes) when it is destroyed. On the
+// cap goes from 6.75 to 1.95 GiB before the domain starts, and back up to
+// 2.75 GiB (ARCADVISE_GUARD_RAISE=yes) when it is destroyed. On the
 // over-committed host in strict mode, virsh create fails with the guard's
 // message.
 func TestLibvirtHook(t *testing.T) {
@@ -215,7 +215,7 @@ if virsh create `+in+`/big.xml 2>"$ARCADVISE_OUT/refused.err"; then echo started
 virsh list --all
 `)
 	out := filepath.Dir(root)
-	for file, want := range map[string]string{"cmax-started": "1929379840\n", "cmax-stopped": "2751463424\n", "big": "refused\n"} {
+	for file, want := range map[string]string{"cmax-started": "2097152000\n", "cmax-stopped": "2952790016\n", "big": "refused\n"} {
 		if got := readFile(t, filepath.Join(out, file)); got != want {
 			t.Errorf("%s: %q, want %q", file, got, want)
 		}
@@ -232,7 +232,7 @@ virsh list --all
 	}
 	refused := readFile(t, filepath.Join(out, "refused.err"))
 	t.Logf("virsh create, refused:\n%s", refused)
-	if !strings.Contains(refused, "arcadvise: guard libvirt:big pre-start: refused: the reservation 7.33 GiB leaves -112.53 MiB for the ARC, 368.53 MiB short of the smallest useful ARC (256 MiB); the start is refused (strict mode)") {
+	if !strings.Contains(refused, "arcadvise: guard libvirt:big pre-start: refused: the reservation 7.33 GiB leaves -11.88 MiB for the ARC, 267.88 MiB short of the smallest useful ARC (256 MiB); the start is refused (strict mode)") {
 		t.Errorf("virsh create's error lacks the guard's message:\n%s", refused)
 	}
 	if got := arcField(t, full, "c_max"); got != defaultCMax {

@@ -152,7 +152,7 @@ func TestSignalNeverActs(t *testing.T) {
 			if code, want := cmd.ProcessState.ExitCode(), 128+int(sig); code != want {
 				t.Errorf("exit %d, want %d\nstderr: %s", code, want, stderr.String())
 			}
-			if !strings.Contains(stdout.String(), "Recommendation: zfs_arc_max = 1.40 GiB") {
+			if !strings.Contains(stdout.String(), "Recommendation: zfs_arc_max = 1.43 GiB") {
 				t.Errorf("no advice printed:\n%s", stdout.String())
 			}
 			if !strings.Contains(stderr.String(), "nothing was written or applied") {

@@ -191,7 +191,7 @@ func TestSampleInterrupted(t *testing.T) {
 		t.Fatalf("exit %d after %s", code, time.Since(start))
 	}
 	if !regexp.MustCompile(`(?m)^Sampled window: 6[0-9][0-9]ms, [34] samples every 250ms$`).Match(out.Bytes()) ||
-		!strings.Contains(out.String(), "options zfs zfs_arc_max=1509949440") {
+		!strings.Contains(out.String(), "options zfs zfs_arc_max=1543503872") {
 		t.Errorf("output:\n%s", out.String())
 	}
 }

@@ -137,7 +137,7 @@ func TestWriteTextTitle(t *testing.T) {
 		want  string
 		avoid string
 	}{
-		{policy.Input{Reservations: reserve2G()}, "Recommendation: zfs_arc_max = 1.40 GiB (1509949440)", "Your cap"},
+		{policy.Input{Reservations: reserve2G()}, "Recommendation: zfs_arc_max = 1.43 GiB (1543503872)", "Your cap"},
 		{policy.Input{ArcMax: 1 << 30}, "Your cap (--arc-max): zfs_arc_max = 1 GiB (1073741824)", "Recommendation:"},
 		{policy.Input{Reservations: []policy.Reservation{{Bytes: 3584 << 20}}}, "Over-committed: the host is short by 295234896 bytes (281.55 MiB) to keep even\n  a 256 MiB ARC.\n", "Put this line"},
 		{policy.Input{ArcMax: 16 << 20}, "Your cap (--arc-max): zfs_arc_max = 16 MiB (16777216)\n  refused by the module: zfs_arc_max must be at least 64 MiB", "options zfs"},
@@ -162,7 +162,7 @@ func TestWriteTextTarget(t *testing.T) {
 		cfg  *apply.Result
 		want string
 	}{
-		{nil, "Recommendation: zfs_arc_max = 1.40 GiB (1509949440)\n  " + rec.ModprobeLine() + "\n  Put this line in /etc/modprobe.d/zfs.conf: --diff shows the change, --write\n  applies it.\n"},
+		{nil, "Recommendation: zfs_arc_max = 1.43 GiB (1543503872)\n  " + rec.ModprobeLine() + "\n  Put this line in /etc/modprobe.d/zfs.conf: --diff shows the change, --write\n  applies it.\n"},
 		{&apply.Result{TargetFile: "/etc/modprobe.d/99-zfs.conf", Changed: true}, "  Put this line in /etc/modprobe.d/99-zfs.conf: --diff shows the change,"},
 		{&apply.Result{TargetFile: "/etc/modprobe.d/zfs.conf", Changed: false}, "  " + rec.ModprobeLine() + "\n  /etc/modprobe.d/zfs.conf already sets this: nothing to change.\n"},
 	} {

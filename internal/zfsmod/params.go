@@ -27,15 +27,6 @@ const (
 	// PCPercent (0.7.0+, default 0): above 0 it triggers PR #17334 before
 	// 2.2.8 and 2.3.3.
 	PCPercent = "zfs_arc_pc_percent"
-	// NoGrowShift is a module parameter only on master after 2.4.4
-	// (414ce4b5fc, "Linux: expose zfs_arc_no_grow_shift as a module
-	// parameter"): the ARC stops growing with less than c >> shift free
-	// above arc_sys_free. Every release up to 2.4.4 has the constant
-	// arc_no_grow_shift = 5 in module/zfs/arc.c.
-	NoGrowShift = "zfs_arc_no_grow_shift"
-	// ShrinkShift, when set, caps the no-grow shift at ShrinkShift − 1
-	// (arc_tuning_update in module/zfs/arc.c, 0.6.5 to master).
-	ShrinkShift = "zfs_arc_shrink_shift"
 	// MaxRecordsize is the largest block a dataset may use (16 MiB on
 	// 64-bit from 2.2.0, dsl_dataset.c): from 2.2.9 and 2.3.0 the ARC may
 	// run this far above its target c before an allocation waits for
@@ -53,7 +44,7 @@ type ArcParam struct{ Name, Field string }
 var ArcParams = []ArcParam{{ArcMax, "c_max"}, {ArcMin, "c_min"}, {ArcSysFree, "arc_sys_free"}}
 
 // Names are the parameters Read reads, when the module has them.
-var Names = []string{ArcMax, ArcMin, ArcSysFree, ShrinkerLimit, MetaLimitPercent, PCPercent, NoGrowShift, ShrinkShift, MaxRecordsize}
+var Names = []string{ArcMax, ArcMin, ArcSysFree, ShrinkerLimit, MetaLimitPercent, PCPercent, MaxRecordsize}
 
 // Param is one parameter file's value. Present is false when the running
 // module has no such parameter (or the snapshot did not record it).
