@@ -42,8 +42,8 @@ FR_CLEAN_AWK='function clean(r, p) { return r[3] + r[5] == 0 && r[6] == 0 && r[7
 
 # frontier_history_row DIR: one line of DIR/history.tsv for the run whose data DIR holds (date,
 # arcadvise commit, ladder step near the frontier, C*, recommendation, its window, what-if, verdict,
-# and the lowest cap whose window fought, 0 when none did: C* is the largest clean window, and a
-# clean window can sit above one that fought).
+# and the lowest cap whose window fought, 0 when none did: since eb8cac6 C* lies below it, before
+# that a clean window above one that fought could be C*).
 FR_HISTORY_HEADER=$'date\tcommit\tladder\tc_star\trecommended\trec_window\tpredicted\tresult\tfirst_fight'
 frontier_history_row() {
   local d=$1 fine rec psi win commit ff

@@ -270,16 +270,19 @@ from before the ladder (HugePages_Total = R, all in use through a hugetlbfs file
 hugepage-backed VM; arcadvise `--reserve 0`: its hugepages term counts them), `declared` is `vm`
 inside lane.slice where a unit with `MemoryMin=R` declares R (arcadvise `--reserve auto`).
 The module's default cap and arcadvise's recommendation first, then a ladder of caps in 256 MiB
-steps from two steps below the recommendation upwards until two rungs in a row fight the
-workload, then 64 MiB steps between the last clean rung and the next, so that C\* is known to
-64 MiB. Each cap gets the same warm-up (the ARC filled to the cap) and the same 40 s window, the
+steps from two steps below the recommendation upwards until a rung fights the workload, then
+64 MiB steps from C\* up to the first cap that fought, so that C\* is known to 64 MiB (since
+eb8cac6; before, the ladder went on until two rungs in a row fought). Each cap gets the same warm-up (the ARC filled to the cap) and the same 40 s window, the
 workload allocating in the last 36 s. Per window: deltas of arcstats `memory_direct_count` and
 `memory_indirect_count`, vmstat `allocstall_*` and `oom_kill`, PSI memory some/full total stall;
 the lowest target c (sampled each second); the reader's ARC hit ratio
 (`demand_data_hits / (hits + misses)`) and throughput.
 
 **C\*** is the largest cap whose window has no direct reclaim (`memory_direct_count` +
-`allocstall` = 0), no OOM kill, and PSI some at most 20 ms. The 20 ms is above the TCG guest's
+`allocstall` = 0), no OOM kill, and PSI some at most 20 ms, below the lowest cap whose window
+fought (since eb8cac6): with a cap at or above one that fought the ARC can hold what fought
+there, so a clean window above it was luck, not a cap that never fights. (Before, C\* was the
+largest clean window of all; the runs before eb8cac6 keep the C\* they had in history.tsv.) The 20 ms is above the TCG guest's
 scheduler noise: the windows with no reclaim at all measured 0 ms (the model scenario's capped
 windows, the low rungs of every ladder here), and the one clean window with a few kswapd shrinks
 of the ARC (2.3.2, 4 GiB, 1536 MiB) 11 ms; the smallest stall among the windows that fought was
@@ -324,6 +327,13 @@ window saw was 4039 MiB, 291 MiB under the one of the run before (4330 MiB), and
 +5.6% high. And against a C\* that is a clean window above one that fought (the hugepage
 configuration: 2560 MiB fought, 2816 MiB did not), any prediction is low: −11.9% there, −3.0%
 against the lowest cap that fought.
+
+Retired: 2.1-8192M-R3G-declared (docs/frontier-retired/, its last run 2026-12-07 at e396d2a). There
+the module's default cap, half of the 8 GiB on 2.1.11, never fought the 3 GiB workload, so C\* lay
+above the default, where the ladder does not go, and no verdict could be had (the recommendation,
+4096 MiB and 4352 MiB after eb8cac6, is above the default too: on that guest the advice is to
+raise the cap). The same guest with a workload that makes the default fight, R = 5G declared
+(2.1-8192M-R5G-declared), took its place.
 
 EOF
 FR=$REPO/docs/frontier

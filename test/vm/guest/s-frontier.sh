@@ -1,9 +1,9 @@
 # shellcheck shell=bash disable=SC2034,SC2154,SC1090,SC1091
 # s-frontier.sh - scenario j (frontier, opt-in): where is the largest cap that never fights the
 # workload? A ladder of caps in steps of FRONTIER_STEP (256 MiB), from two steps below arcadvise's
-# recommendation (at least 256 MiB) upwards, until two rungs in a row fight the workload (or the
-# module's default); then FRONTIER_FINE (64 MiB) steps between the last clean rung and the next, so
-# that C* is known to 64 MiB; plus arcadvise's own recommendation when it is not a rung. Per cap,
+# recommendation (at least 256 MiB) upwards, until a rung fights the workload (or the module's
+# default); then FRONTIER_FINE (64 MiB) steps from C* up to the first cap that fought, so that C*
+# is known to 64 MiB; plus arcadvise's own recommendation when it is not a rung. Per cap,
 # the same warm-up and the same window:
 #   warm-up: set zfs_arc_max, read the working set W in order until the ARC holds the cap;
 #   window:  fio reads 1 MiB records at random over W (the pool's recordsize) for FRONTIER_WINDOW_S,
@@ -25,7 +25,8 @@
 #             that the kernel holds it); arcadvise --reserve auto.
 #
 # C* is the largest cap whose window has no direct reclaim (memory_direct_count + allocstall = 0),
-# no OOM kill, and PSI some <= FRONTIER_PSI_MS (default 20 ms): under TCG the guest's scheduler
+# no OOM kill, and PSI some <= FRONTIER_PSI_MS (default 20 ms), below the lowest cap whose window
+# fought (a clean window above that was luck: the ARC can hold there what fought below): under TCG the guest's scheduler
 # noise alone stays below 20 ms per window, measured in the model scenario's capped windows (0 ms
 # on both variants) and the same threshold the model scenario uses; any real reclaim stall the lane
 # has seen was above 100 ms.
