@@ -188,6 +188,7 @@ func readHostDir(t *testing.T, dir string) hostReading {
 	r.hasZoneinfo = ok
 	inZone := false
 	var high, highMin uint64 // the pagesets' of the zone being read
+	var boost uint64         // the watermark boost in force in that zone
 	hasMin := false
 	endZone := func() {
 		if hasMin {
@@ -202,10 +203,13 @@ func readHostDir(t *testing.T, dir string) hostReading {
 		case len(f) > 0 && f[0] == "Node":
 			endZone()
 			inZone = true
+		case inZone && len(f) == 2 && f[0] == "boost":
+			boost = num(f[1]) // printed before min, low and high, which include it
 		case inZone && len(f) == 2 && f[0] == "low":
-			r.zoneLow += num(f[1]) * 4096
+			r.zoneLow += (num(f[1]) - boost) * 4096
 		case inZone && len(f) == 2 && f[0] == "high":
-			r.zoneHigh += num(f[1]) * 4096
+			r.zoneHigh += (num(f[1]) - boost) * 4096
+			boost = 0
 			inZone = false
 		case len(f) == 2 && f[0] == "count:":
 			r.pcpCount += num(f[1]) * 4096

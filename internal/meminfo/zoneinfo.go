@@ -29,7 +29,13 @@ const maxZoneinfo = 4 << 20
 // to low and high), so they are read here rather than recomputed from those
 // sysctls (mm/page_alloc.c __setup_per_zone_wmarks).
 type Watermarks struct {
+	// Min, Low and High are the zones' watermarks without the boost in
+	// force at the reading (zoneinfo prints them with it: min_wmark_pages()
+	// and the others add zone->watermark_boost, include/linux/mmzone.h from
+	// Linux 5.0); Boost is that boost, summed (0 before 5.0, whose zoneinfo
+	// has no "boost" line).
 	Min, Low, High uint64
+	Boost          uint64
 	Managed        uint64 // pages the buddy allocator manages, in bytes
 	Zones          int    // zones with managed pages
 	PageSize       uint64 // bytes per page, derived from MemTotal / managed pages
@@ -55,7 +61,8 @@ type Watermarks struct {
 type zone struct {
 	name                    string
 	min, low, high, managed uint64
-	has                     [4]bool
+	boost                   uint64
+	has                     [5]bool
 	// The pagesets' lines, summed over the zone's CPUs.
 	pcpCount, pcpHigh, pcpHighMin uint64
 	hasPCP, hasHighMin            bool
@@ -64,7 +71,7 @@ type zone struct {
 // ParseWatermarks reads /proc/zoneinfo's "Node N, zone NAME" blocks and
 // sums the min, low, high and managed page counts of the zones that have
 // managed pages (mm/vmstat.c zoneinfo_show_print: one "name value" pair a
-// line), and the pagesets' per-CPU "count:", "high:" and "high_min:" lines
+// line), each watermark less the zone's boost in force ("boost"), and the pagesets' per-CPU "count:", "high:" and "high_min:" lines
 // (with a colon) over every zone.
 // memTotal (bytes, from /proc/meminfo) gives the page size: MemTotal is the
 // sum of the zones' managed pages, so MemTotal / managed is the page size
@@ -127,6 +134,8 @@ func ParseWatermarks(r io.Reader, memTotal uint64) (Watermarks, error) {
 			i, dst = 2, &z.high
 		case "managed":
 			i, dst = 3, &z.managed
+		case "boost":
+			i, dst = 4, &z.boost
 		default:
 			continue
 		}
@@ -147,7 +156,7 @@ func ParseWatermarks(r io.Reader, memTotal uint64) (Watermarks, error) {
 
 func sumZones(zones []zone, memTotal uint64) (Watermarks, error) {
 	var w Watermarks
-	var minP, lowP, highP, managedP, countP, boundP uint64
+	var minP, lowP, highP, managedP, countP, boundP, boostP uint64
 	for _, z := range zones {
 		if z.hasPCP {
 			bound := z.pcpHigh
@@ -169,10 +178,14 @@ func sumZones(zones []zone, memTotal uint64) (Watermarks, error) {
 			return Watermarks{}, fmt.Errorf("zone %s has no min, low or high line", z.name)
 		}
 		w.Zones++
+		// The boost in force is in every watermark printed; the base is
+		// what the boost lifts again (boost_watermark() caps it at a share
+		// of the base high).
+		boost := min(z.boost, z.min)
 		for _, f := range []struct {
 			sum *uint64
 			v   uint64
-		}{{&minP, z.min}, {&lowP, z.low}, {&highP, z.high}, {&managedP, z.managed}} {
+		}{{&minP, z.min - boost}, {&lowP, z.low - boost}, {&highP, z.high - boost}, {&managedP, z.managed}, {&boostP, boost}} {
 			s, carry := bits.Add64(*f.sum, f.v, 0)
 			if carry != 0 {
 				return Watermarks{}, errors.New("page counts overflow 64 bits")
@@ -187,7 +200,7 @@ func sumZones(zones []zone, memTotal uint64) (Watermarks, error) {
 	for _, f := range []struct {
 		dst *uint64
 		p   uint64
-	}{{&w.Min, minP}, {&w.Low, lowP}, {&w.High, highP}, {&w.Managed, managedP}, {&w.PCPCount, countP}, {&w.PCPBound, boundP}} {
+	}{{&w.Min, minP}, {&w.Low, lowP}, {&w.High, highP}, {&w.Managed, managedP}, {&w.PCPCount, countP}, {&w.PCPBound, boundP}, {&w.Boost, boostP}} {
 		hi, lo := bits.Mul64(f.p, w.PageSize)
 		if hi != 0 {
 			return Watermarks{}, errors.New("watermarks overflow 64-bit bytes")

@@ -163,7 +163,8 @@ const BoostFactor = 15000
 // until kswapd has reclaimed the boost (boost_watermark() and
 // wmark_pages(), mm/page_alloc.c and include/linux/mmzone.h, Linux 5.0 on),
 // so the floor is low + 1.5 × high, summed over the zones of
-// /proc/zoneinfo. The lane measured the fight beginning there (README,
+// /proc/zoneinfo, both without the boost in force at the reading
+// (meminfo.Watermarks). The lane measured the fight beginning there (README,
 // "The arithmetic"): on its 4 GiB guests with 150 to 230 MiB free, and with
 // the boost turned off (vm.watermark_boost_factor = 0) no lower, as the
 // allocations run ahead of the one-second readings; so the floor takes the
@@ -183,6 +184,10 @@ func freeFloor(h *host.Snapshot, sysFree uint64, sysFreeSrc string) (uint64, str
 	}
 	z := h.Zones
 	boost := z.High/10000*BoostFactor + z.High%10000*BoostFactor/10000 // mult_frac, as the kernel computes it
-	return z.Low + boost, fmt.Sprintf("where kswapd wakes and reclaims from the ARC: the low watermarks %s + a watermark boost of 1.5 × high %s (/proc/zoneinfo; boost_watermark(), vm.watermark_boost_factor 15000); below arc_sys_free %s the ARC gives back by itself",
-		size.Format(z.Low), size.Format(z.High), size.Format(sysFree))
+	now := ""
+	if z.Boost > 0 {
+		now = ", without the boost of " + size.Format(z.Boost) + " in force at the reading"
+	}
+	return z.Low + boost, fmt.Sprintf("where kswapd wakes and reclaims from the ARC: the low watermarks %s + a watermark boost of 1.5 × high %s (/proc/zoneinfo%s; boost_watermark(), vm.watermark_boost_factor 15000); below arc_sys_free %s the ARC gives back by itself",
+		size.Format(z.Low), size.Format(z.High), now, size.Format(sysFree))
 }
