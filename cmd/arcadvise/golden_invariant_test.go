@@ -58,6 +58,7 @@ type goldenDoc struct {
 	} `json:"recommendation"`
 	WhatIf *struct {
 		PeakNonARC     uint64 `json:"peak_non_arc_bytes"`
+		PeakAtEnd      bool   `json:"peak_at_end"`
 		FightLine      uint64 `json:"fight_line_bytes"`
 		PredictedCStar uint64 `json:"predicted_c_star_bytes"`
 	} `json:"whatif"`
@@ -491,6 +492,16 @@ func checkGolden(doc goldenDoc, last hostReading, all []hostReading) []string {
 		if doc.WhatIf == nil || doc.WhatIf.PeakNonARC != peak {
 			fail("whatif.peak_non_arc_bytes is %v, the window's snapshots give %d", doc.WhatIf, peak)
 		}
+		// The peak is at the window's end when the last snapshot holds more
+		// than every one before it.
+		var before uint64
+		for _, r := range all[:len(all)-1] {
+			before = max(before, r.nonARC())
+		}
+		if atEnd := all[len(all)-1].nonARC() > before; doc.WhatIf != nil && doc.WhatIf.PeakAtEnd != atEnd {
+			fail("whatif.peak_at_end is %v, the window's last snapshot holds %d against %d before", doc.WhatIf.PeakAtEnd, all[len(all)-1].nonARC(), before)
+		}
+
 		// The prediction: what the peak leaves above the free floor, less
 		// the overrun for a c of that room.
 		fight := wantFloor

@@ -35,6 +35,11 @@ import (
 type WhatIf struct {
 	PeakNonARC   uint64    `json:"peak_non_arc_bytes"`
 	PeakNonARCAt time.Time `json:"peak_non_arc_at"`
+	// PeakAtEnd: the peak is the window's last reading, so the memory
+	// outside the ARC may still have been growing when the window ended
+	// (a workload still taking its memory): the prediction is then an
+	// upper bound.
+	PeakAtEnd bool `json:"peak_at_end,omitempty"`
 	// FightLine is the free memory below which the workload would have
 	// fought the ARC: the recommendation's free floor, with its source.
 	FightLine       uint64 `json:"fight_line_bytes"`
@@ -73,7 +78,7 @@ func NewWhatIf(w *pressure.Window, s *host.Snapshot, r *Recommendation) *WhatIf 
 	if w == nil || w.Ticks == 0 || s == nil {
 		return nil
 	}
-	wi := &WhatIf{PeakNonARC: w.PeakNonARC, PeakNonARCAt: w.PeakNonARCAt.UTC(),
+	wi := &WhatIf{PeakNonARC: w.PeakNonARC, PeakNonARCAt: w.PeakNonARCAt.UTC(), PeakAtEnd: w.Ticks > 1 && w.PeakNonARCAt.Equal(w.End),
 		GhostHits: w.GhostHits.Delta, GhostHitsPerMinute: w.GhostHits.PerMinute, Reads: w.Reads.Delta, CLowest: w.CLowest}
 	wi.FightLine, wi.FightLineSource = r.FreeFloor, "the free floor: "+r.FloorSource
 	room := int64(s.Mem.MemTotal) - int64(s.Mem.Hugepages) - int64(w.PeakNonARC) - int64(wi.FightLine)

@@ -53,8 +53,15 @@ func TestWhatIfFightLine(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			w := &pressure.Window{Ticks: 2, PeakNonARC: tc.peak, PeakNonARCAt: time.Unix(0, 0)}
+			w := &pressure.Window{Ticks: 2, PeakNonARC: tc.peak, PeakNonARCAt: time.Unix(0, 0), End: time.Unix(1, 0)}
 			wi := NewWhatIf(w, s, &r)
+			if wi.PeakAtEnd {
+				t.Error("a peak a second before the window's end is at its end")
+			}
+			w.End = w.PeakNonARCAt
+			if !NewWhatIf(w, s, &r).PeakAtEnd {
+				t.Error("a peak at the window's last reading is not flagged")
+			}
 			if wi.FightLine != tc.fight || !strings.Contains(wi.FightLineSource, tc.source) {
 				t.Errorf("fight line %d %q; want %d, a source saying %q", wi.FightLine, wi.FightLineSource, tc.fight, tc.source)
 			}

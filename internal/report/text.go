@@ -286,6 +286,9 @@ func whatIfText(w *bufio.Writer, tb *tables, width int, wi *policy.WhatIf) error
 	fmt.Fprintf(w, "\nWhat if: other caps, from what the window saw\n")
 	paragraph(w, width, "  ", 2, fmt.Sprintf("Non-ARC memory peaked at %s (%s); the largest cap that would have left %s free at that peak (%s) is %s (%d): predicted C*.",
 		size.Format(wi.PeakNonARC), wi.PeakNonARCAt.Format(time.RFC3339), size.Format(wi.FightLine), wi.FightLineSource, size.Format(wi.PredictedCStar), wi.PredictedCStar))
+	if wi.PeakAtEnd {
+		paragraph(w, width, "  ", 2, "The peak is the window's last reading: the memory outside the ARC may still have been growing when the window ended, so the prediction is an upper bound; sample until the workload holds all its memory, or declare it with --reserve.")
+	}
 	rows := [][]string{{"cap", "", "at the window's peak"}}
 	for _, c := range wi.Caps {
 		out := "no stall expected: " + size.Format(uint64(c.Margin)) + " to spare"

@@ -42,6 +42,11 @@ FRONTIER_FINE=${FRONTIER_FINE:-$((64*MiB))}
 FR_KIND=$(sed -n 's/^kind=//p' "${L:-/nonexistent}/env" 2>/dev/null | head -1); FR_KIND=${FR_KIND:-vm}
 FR_RES=()   # arcadvise's workload flags for this KIND (fr_setup)
 FRONTIER_WINDOW_S=${FRONTIER_WINDOW_S:-40}
+# The default cap's window, which --sample watches for the what-if, is longer: there the workload
+# fights the ARC for all its memory and, on the 8 GiB guest, had taken 4.7 of its 5 GiB when a
+# 40 s window ended (2.3.2, 2026-12-07 13:49: 150 MiB/s against 600 and more under a cap), so
+# the what-if never saw it whole.
+FRONTIER_SAMPLE_S=${FRONTIER_SAMPLE_S:-80}
 FRONTIER_PSI_MS=${FRONTIER_PSI_MS:-20}
 
 fr_counters() { # fr_counters PREFIX
@@ -64,23 +69,24 @@ fr_files() { local f s=""; for f in /$POOL/f*; do s="${s:+$s:}$f"; done; echo "$
 
 # fr_window CAP LABEL [SAMPLE]: one warm-up + window at CAP bytes (0: the module's default); one line to frontier.tsv
 fr_window() {
-  local cap=$1 label=$2 sample=${3:-} d=$OUT/frontier fio st sp=0 t cmin bw c_max
+  local cap=$1 label=$2 sample=${3:-} d=$OUT/frontier fio st sp=0 t cmin bw c_max win=$FRONTIER_WINDOW_S
+  [ -n "$sample" ] && win=$FRONTIER_SAMPLE_S
   printf '%s\n' "$cap" >"$P/zfs_arc_max" || { say "frontier: cannot set zfs_arc_max=$cap"; return 1; }
   sleep 1
   c_max=$(arcget c_max)
   t=$SECONDS; fr_fill "$c_max"
   say "frontier $label: cap $(mib "$c_max") MiB, warm-up $((SECONDS-t))s, size=$(mib "$(arcget size)") MiB"
   fio --name=ws --filename="$(fr_files)" --readonly --rw=randread --bs=1M --ioengine=psync \
-    --file_service_type=random --time_based --runtime="$FRONTIER_WINDOW_S" --output-format=json \
+    --file_service_type=random --time_based --runtime="$win" --output-format=json \
     >"$d/$label-fio.json" 2>"$d/$label-fio.err" & fio=$!
   sleep 1
   fr_counters b >"$d/$label.before"
   timeline_start "$d/$label-timeline.tsv"
   if [ -n "$sample" ]; then
-    "$AA" --sample "$((FRONTIER_WINDOW_S-4))s" "${FR_RES[@]}" --format json >"$d/whatif.json" 2>"$d/whatif.err" & sp=$!
+    "$AA" --sample "$((win-4))s" "${FR_RES[@]}" --format json >"$d/whatif.json" 2>"$d/whatif.err" & sp=$!
   fi
   sleep 2
-  fr_workload "$((FRONTIER_WINDOW_S-4))" >"$d/$label-stress.log" 2>&1 & st=$!
+  fr_workload "$((win-4))" >"$d/$label-stress.log" 2>&1 & st=$!
   wait "$st"
   fr_counters a >"$d/$label.after"
   [ "$sp" != 0 ] && wait "$sp"
@@ -226,7 +232,7 @@ frontier_main() {
   printf 'label\tc_max\tdirect\tindirect\tallocstall\toom_kill\tpsi_some_ms\tpsi_full_ms\tc_low\thit_ratio\tghost_hits\tread_bps\treads\n' >"$d/frontier.tsv"
   { echo "reserve=$RESERVE"; echo "reserve_bytes=$RESERVE_BYTES"; echo "default_cap=$def"; echo "recommended=${rec:-0}"
     echo "recommend_rc=$rc"; echo "mem_total=$(( $(memkb MemTotal) * 1024 ))"; echo "working_set=$((w * 1024 * MiB))"
-    echo "window_s=$FRONTIER_WINDOW_S"; echo "step=$FRONTIER_STEP"; echo "fine_step=$FRONTIER_FINE"; echo "psi_ms=$FRONTIER_PSI_MS"
+    echo "window_s=$FRONTIER_WINDOW_S"; echo "sample_window_s=$FRONTIER_SAMPLE_S"; echo "step=$FRONTIER_STEP"; echo "fine_step=$FRONTIER_FINE"; echo "psi_ms=$FRONTIER_PSI_MS"
     echo "kind=$FR_KIND"; echo "arcadvise_args=\"${FR_RES[*]}\""
     echo "boost_factor=$boost"; echo "watermark_boost_factor=$(cat /proc/sys/vm/watermark_boost_factor)"
     echo "pcp_fraction=$pcp"; echo "pcp_high_kib=$(awk '$1=="high:"{s+=$2} END{print s*4}' /proc/zoneinfo)"; } >"$d/frontier.env"   # zoneinfo counts pages: 4 KiB on x86_64
