@@ -303,30 +303,28 @@ of a configuration in `docs/frontier/<config>/history.tsv` and lists them under 
 range C\* took on the 64 MiB ladder and the lowest cap whose window fought in each run: it can lie
 below C\* (a clean window above one that fought), one window being one sample too.
 
-How the what-if predicts C\*: from the window's peak of non-ARC memory, the largest cap that
-would have left the kernel's high watermarks free at that peak (e396d2a; README "What if"). Until
-then it took the free floor, arc_sys_free (181 MiB at 4 GiB, 257 MiB at 6 GiB, 332 MiB at 8 GiB:
-it grows with memory, allmem/32 and more), and landed 7–13% low on the 6 and 8 GiB guests: the runs
-of 848dbb0 measured the fight beginning lower, at about the same level on every guest (the C\*
-windows had 121–221 MiB free at the peak, the first windows that fought 57–204 MiB), against high
-watermarks of 99–103 MiB. Between arc_sys_free and the watermarks the ARC gives memory back by
-itself (the lowest c of the clean windows above the recommendation fell by up to 300 MiB on the
-8 GiB guest), and the workload's allocations did not stall for it. The recommendation keeps
-arc_sys_free, the line below which the ARC shrinks at all, so it lies below C\* by up to that
-difference: in the runs of e396d2a 0.92–0.99 × C\* on the 4 and 6 GiB guests (0.83 on the
-hugepage one, whose C\* was a clean window above one that fought), 0.86–0.90 on the 8 GiB one,
-where the difference is 232 MiB. On the 4 GiB guests with 2.3.2 C\* sat near arc_sys_free in
-most runs (1344–1536 MiB): there a recommendation that took part of that difference would fight.
-With the prediction from the watermarks, six of the eight configurations land within 5% (−4.3% to
-+4.5%), where four did from arc_sys_free.
+The model (eb8cac6, README "The arithmetic"): the free floor is where kswapd wakes and calls the
+ARC's shrinker, the zones' low watermarks plus the most the default watermark boost adds, 1.5 ×
+their high watermarks: 231 MiB on every guest here (THP's min_free_kbytes, 66 MiB of min). Until
+then the floor was the larger of arc_sys_free and the high watermarks, plus a growth margin of
+cap/32: 225 MiB on the 4 GiB guests, 328 MiB on the 6 GiB one and 399 MiB on the 8 GiB one, where
+the recommendation sat at 0.84–0.86 × C\*. Below arc_sys_free the ARC gives memory back by
+itself (its reap thread), which stalls nobody: on the 8 GiB guest arc_sys_free, 332 MiB, lies
+above the kswapd line, and in every window from about 2300 MiB up the ARC's target c settled at
+2185–2380 MiB whatever the cap, and the windows stayed clean up to caps 180–270 MiB above where it settled. On the
+4 GiB guests arc_sys_free, 181 MiB, lies below the line: kswapd wakes first, and the first stall
+came with 101–148 MiB free at the sampled low point (the allocations run ahead of the one-second
+readings); the line at 231 MiB clears it, with the boost on or off.
 
-Where the what-if misses by more than 5% now: the window must see the workload at its peak. With a
-workload that grows in steps, the default cap's window can end before the last step has its
-memory (the fight at the default cap slows it): 2.3.2, 8 GiB, R = 4G in steps, the peak the
-window saw was 4039 MiB, 291 MiB under the one of the run before (4330 MiB), and the prediction
-+5.6% high. And against a C\* that is a clean window above one that fought (the hugepage
-configuration: 2560 MiB fought, 2816 MiB did not), any prediction is low: −11.9% there, −3.0%
-against the lowest cap that fought.
+How the what-if predicts C\*: the same sum with the window's peak of non-ARC memory in place of
+the reservation and the host terms, and no rounding (README "What if"). Where the window sees the
+workload whole, it lands near the recommendation, a little above it, so it misses C\* by what the
+recommendation leaves: on the 8 GiB guests the room the ARC gives back by itself above the kswapd
+line, which one reading cannot size. Where the window does not see the workload whole it runs
+high: until 59f18cc the default cap's window, which `--sample` watches, lasted 40 s, and on the
+8 GiB guests the workload, fighting the default cap for all its memory, had not taken it when the
+window ended (the peak was the window's last reading, which the what-if now flags: `peak_at_end`);
+from 59f18cc that window lasts 80 s.
 
 Retired: 2.1-8192M-R3G-declared (docs/frontier-retired/, its last run 2026-12-07 at e396d2a). There
 the module's default cap, half of the 8 GiB on 2.1.11, never fought the 3 GiB workload, so C\* lay
