@@ -340,6 +340,21 @@ frs=("$FR"/*/frontier.tsv)
 if [[ ${#frs[@]} -eq 0 ]]; then
   echo "(not run yet)"
 fi
+if [[ ${#frs[@]} -gt 0 ]]; then
+  echo "The latest run of each configuration (its section below has the table, the picture and every run):"
+  echo
+  echo "| configuration | run (UTC) | arcadvise | C\\* | recommendation | its window | what-if | verdict |"
+  echo "|---|---|---|---:|---:|---|---:|---|"
+  for f in "${frs[@]}"; do
+    d=$(dirname "$f"); cfg=$(basename "$d")
+    cs=$(fe c_star); rc=$(fe recommended); pr=$(fe predicted)
+    win=$(awk -F'\t' -v r="${rc:-0}" -v p="$(fe psi_ms)" "$FR_CLEAN_AWK"' NR>1 && $2==r {split($0, x, "\t"); w = clean(x, p) ? "clean" : "fought"} END{print w ? w : "-"}' "$f")
+    held=""; [[ $(re held_out) = 1 ]] && held=" (held out)"
+    awk -v M=1048576 -v c="$cfg$held" -v t="$(re date)" -v k="$(re commit)" -v cs="${cs:-0}" -v rc="${rc:-0}" -v pr="${pr:-0}" -v w="$win" -v v="$(re result)" 'BEGIN{
+      printf "| %s | %s | %s | %.0f MiB | %.0f MiB (%.2f × C*) | %s | %.0f MiB (%+.1f%%) | %s |\n", c, t, k, cs/M, rc/M, cs ? rc/cs : 0, w, pr/M, cs ? 100*(pr-cs)/cs : 0, v }'
+  done
+  echo
+fi
 for f in "${frs[@]}"; do
   d=$(dirname "$f"); cfg=$(basename "$d")
   cs=$(fe c_star); rc=$(fe recommended); pr=$(fe predicted); dc=$(fe default_cap); kind=$(fe kind)
