@@ -272,7 +272,13 @@ inside lane.slice where a unit with `MemoryMin=R` declares R (arcadvise `--reser
 The module's default cap and arcadvise's recommendation first, then a ladder of caps in 256 MiB
 steps from two steps below the recommendation upwards until a rung fights the workload, then
 64 MiB steps from C\* up to the first cap that fought, so that C\* is known to 64 MiB (since
-eb8cac6; before, the ladder went on until two rungs in a row fought). Each cap gets the same warm-up (the ARC filled to the cap) and the same 40 s window, the
+eb8cac6; before, the ladder went on until two rungs in a row fought). The default cap's window,
+which `--sample` watches for the what-if, lasts 80 s (59f18cc: at 8 GiB the workload fighting
+the default cap had not taken all its memory in 40 s); after it the lane settles the guest (since
+e7f05e9: until no zone's watermarks are boosted, then the workload's and the reader's programs
+run once), because the recommendation's window right after that fight paid for it: 365 and 389
+refaults and kswapd awake with 197 and 305 MiB free at least, PSI 35 and 31 ms (the held-out
+6 GiB run and a rerun of 2.3-8192M-R5G, both at 59f18cc), where the ladder's windows had 0–18. Each cap gets the same warm-up (the ARC filled to the cap) and the same 40 s window, the
 workload allocating in the last 36 s. Per window: deltas of arcstats `memory_direct_count` and
 `memory_indirect_count`, vmstat `allocstall_*` and `oom_kill`, PSI memory some/full total stall;
 the lowest target c (sampled each second); the reader's ARC hit ratio
