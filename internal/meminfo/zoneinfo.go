@@ -180,8 +180,11 @@ func sumZones(zones []zone, memTotal uint64) (Watermarks, error) {
 		w.Zones++
 		// The boost in force is in every watermark printed; the base is
 		// what the boost lifts again (boost_watermark() caps it at a share
-		// of the base high).
-		boost := min(z.boost, z.min)
+		// of the base high). A boost above the printed min is no kernel's.
+		boost := z.boost
+		if boost > z.min {
+			return Watermarks{}, fmt.Errorf("zone %s: boost %d pages is above its min %d, which includes it", z.name, z.boost, z.min)
+		}
 		for _, f := range []struct {
 			sum *uint64
 			v   uint64

@@ -115,6 +115,8 @@ func TestReadWatermarksErrors(t *testing.T) {
 		{"empty", "", "no zone with managed pages"},
 		{"only empty zones", zone("32", "32", "32", "0"), "no zone with managed pages"},
 		{"out of order", zone("30", "20", "40", "1000"), "watermarks out of order"},
+		{"boost above min", strings.Replace(zone("30", "40", "50", "1000"), "pages free     100\n", "pages free     100\n        boost    31\n", 1), "zone Normal: boost 31 pages is above its min 30, which includes it"},
+		{"boost not a number", strings.Replace(zone("30", "40", "50", "1000"), "pages free     100\n", "pages free     100\n        boost    x\n", 1), `line 3: zone Normal boost: "x" is not a page count`},
 		{"negative", zone("-1", "20", "40", "1000"), `line 3: zone Normal min: "-1" is not a page count`},
 		{"not a number", zone("x", "20", "40", "1000"), `line 3: zone Normal min: "x" is not a page count`},
 		{"bad header", "Node 0 zone Normal\n", "is not a \"Node N, zone NAME\" header"},

@@ -101,7 +101,6 @@ type Recommendation struct {
 	Terms           []Term        `json:"terms"`
 	HostBase        uint64        `json:"host_base_bytes"`  // the host term: measured, --host-base or the guess
 	FreeFloor       uint64        `json:"free_floor_bytes"` // where kswapd wakes: low watermarks + 1.5 × high (arc_sys_free without zoneinfo)
-	FloorSource     string        `json:"-"`                // the free floor term's source
 	Overrun         uint64        `json:"arc_overrun_bytes"`
 	MemTotal        uint64        `json:"mem_total_bytes"`
 	AllMem          uint64        `json:"allmem_bytes"`
@@ -247,7 +246,7 @@ func Recommend(in Input) (Recommendation, error) {
 		sysFreeSrc = sysFreeEstimate(v)
 	}
 	floor, floorSrc := freeFloor(h, sysFree, sysFreeSrc)
-	r.FreeFloor, r.FloorSource = floor, floorSrc
+	r.FreeFloor = floor
 
 	r.Terms = append(r.Terms, Term{"hugepages", int64(mem.Hugepages), "/proc/meminfo " + cmp.Or(mem.HugepagesSource, "(none)")})
 	for _, res := range r.Reservations {

@@ -80,7 +80,12 @@ func NewWhatIf(w *pressure.Window, s *host.Snapshot, r *Recommendation) *WhatIf 
 	}
 	wi := &WhatIf{PeakNonARC: w.PeakNonARC, PeakNonARCAt: w.PeakNonARCAt.UTC(), PeakAtEnd: w.Ticks > 1 && w.PeakNonARCAt.Equal(w.End),
 		GhostHits: w.GhostHits.Delta, GhostHitsPerMinute: w.GhostHits.PerMinute, Reads: w.Reads.Delta, CLowest: w.CLowest}
-	wi.FightLine, wi.FightLineSource = r.FreeFloor, "the free floor: "+r.FloorSource
+	wi.FightLine, wi.FightLineSource = r.FreeFloor, "the free floor"
+	for _, t := range r.Terms {
+		if t.Name == "free floor" {
+			wi.FightLineSource += ": " + t.Source
+		}
+	}
 	room := int64(s.Mem.MemTotal) - int64(s.Mem.Hugepages) - int64(w.PeakNonARC) - int64(wi.FightLine)
 	if room > 0 {
 		n, _ := arcOverrun(s, uint64(room))
