@@ -29,7 +29,10 @@
 # MemFree, the zone watermarks and the ARC's free memory do not count; the configuration's name
 # gets -pcpN), BOOST_FACTOR (the frontier: the guest's vm.watermark_boost_factor, how far the
 # kernel raises its watermarks after a fragmentation event, default 15000, 0 off; the
-# configuration's name gets -boostN), TIMING_RUNS / TIMING_SLOW_RUNS (f: 21 / 7).
+# configuration's name gets -boostN), SHRINKER_LIMIT (the frontier: the module's
+# zfs_arc_shrinker_limit, set at run time: how many pages the ARC offers the kernel's shrinker per
+# call, 10000 by default up to 2.2.x, 0 (no limit) from 2.3.0; the configuration's name gets
+# -shrinkN), TIMING_RUNS / TIMING_SLOW_RUNS (f: 21 / 7).
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -340,7 +343,7 @@ run_variant() {
   [[ -e $LAB/lane/arcadvise.deb ]] && cp -f "$LAB/lane/arcadvise.deb" "$run/share/lane/arcadvise.deb"
   printf '%s\n' "$@" >"$run/share/lane/scenarios"
   { echo "variant=$v"; echo "zfs_dkms=$(cat "$vd/zfs-version")"; echo "kernel=$(cat "$vd/kernel-version")"
-    echo "date=$(date -u +%FT%TZ)"; echo "accel=$(accel_args)"; echo "mem_mib=$MEM"; echo "smp=$SMP"; echo "reserve=${RESERVE:-2G}"; echo "kind=${KIND:-vm}"; echo "pcp_fraction=${PCP_FRACTION:-}"; echo "boost_factor=${BOOST_FACTOR:-}"
+    echo "date=$(date -u +%FT%TZ)"; echo "accel=$(accel_args)"; echo "mem_mib=$MEM"; echo "smp=$SMP"; echo "reserve=${RESERVE:-2G}"; echo "kind=${KIND:-vm}"; echo "pcp_fraction=${PCP_FRACTION:-}"; echo "boost_factor=${BOOST_FACTOR:-}"; echo "shrinker_limit=${SHRINKER_LIMIT:-}"
     echo "timing_runs=${TIMING_RUNS:-21}"; echo "timing_slow_runs=${TIMING_SLOW_RUNS:-7}"
     echo "commit=$BUILD_COMMIT"; echo "dirty=$BUILD_DIRTY"; } >"$run/share/lane/env"
   RUN_SCRATCH=("$run/overlay.qcow2" "$run/pool.img")   # the trap removes them if the lane is stopped
@@ -447,6 +450,7 @@ export_frontier() {
   [[ ${KIND:-vm} = vm ]] || cfg="$cfg-$KIND"   # the frontier's workload kind (s-frontier.sh)
   [[ -z ${PCP_FRACTION:-} ]] || cfg="$cfg-pcp$PCP_FRACTION"
   [[ -z ${BOOST_FACTOR:-} ]] || cfg="$cfg-boost$BOOST_FACTOR"
+  [[ -z ${SHRINKER_LIMIT:-} ]] || cfg="$cfg-shrink$SHRINKER_LIMIT"
   dst=$REPO/docs/frontier/$cfg
   # every run of the configuration keeps its line in history.tsv: one run is a sample (C* moves
   # between runs of one configuration), and the report shows them all

@@ -384,6 +384,8 @@ for f in "${frs[@]}"; do
   fi
   bf=$(fe boost_factor)
   [[ -z $bf ]] || echo "Watermark boosting: vm.watermark_boost_factor set to $bf by the lane (the default, 15000, lets the kernel raise its watermarks by up to 1.5 x high after a fragmentation event; 0 turns that off)."
+  sl=$(fe shrinker_limit)
+  [[ -z $sl ]] || echo "ARC shrinker limit: zfs_arc_shrinker_limit set to $sl by the lane at run time (the most pages the ARC offers the kernel's shrinker per call: 10000 by default up to 2.2.x, 0, no limit, from 2.3.0)."
   for k in stale_note verdict_note dirty_note; do n=$(re $k); [[ -z $n ]] || echo "Note: $n."; done
   echo "Measured **C\* = $(mibs "$cs")**; arcadvise recommends **$(mibs "$rc")** ($ratio × C\*); the what-if predicted C\* = $(mibs "$pr") ($perr); the module's default cap is $(mibs "$dc")."
   echo

@@ -211,7 +211,7 @@ fr_ladder() {
 }
 
 frontier_main() {
-  local d=$OUT/frontier rc rec def w t0=$SECONDS files fio pcp boost
+  local d=$OUT/frontier rc rec def w t0=$SECONDS files fio pcp boost shrink
   mkdir -p "$d"
   # PCP_FRACTION (the lane's variable): bound the per-CPU free lists (kernel
   # Documentation/admin-guide/sysctl/vm.rst, percpu_pagelist_high_fraction; zone_highsize() in
@@ -229,6 +229,16 @@ frontier_main() {
   if [ -n "$boost" ]; then
     echo "$boost" >/proc/sys/vm/watermark_boost_factor ||
       { result frontier FAIL - "could not set vm.watermark_boost_factor=$boost"; return; }
+  fi
+  # SHRINKER_LIMIT (the lane's variable): the most pages arc_shrinker_count() offers the kernel's
+  # shrinkers per call (module/os/linux/zfs/arc_os.c; 10000 up to 2.2.x, 0 = no limit from 2.3.0,
+  # 54126fdb5b #16909). With 10000, do_shrink_slab() (mm/vmscan.c) scans the ARC only once
+  # (10000 >> priority) * 4 / seeks reaches a batch of 128, i.e. not at kswapd's first priorities,
+  # where the ARC's whole evictable size does: set 0 on 2.1.11 to see whether C* follows
+  shrink=$(sed -n 's/^shrinker_limit=//p' "$L/env" | head -1)
+  if [ -n "$shrink" ]; then
+    echo "$shrink" >/sys/module/zfs/parameters/zfs_arc_shrinker_limit ||
+      { result frontier FAIL - "could not set zfs_arc_shrinker_limit=$shrink"; return; }
   fi
   fr_setup || { result frontier FAIL - "the $FR_KIND workload could not be set up"; return; }
   def=$(arcget c_max)
@@ -253,6 +263,7 @@ frontier_main() {
     echo "window_s=$FRONTIER_WINDOW_S"; echo "sample_window_s=$FRONTIER_SAMPLE_S"; echo "step=$FRONTIER_STEP"; echo "fine_step=$FRONTIER_FINE"; echo "psi_ms=$FRONTIER_PSI_MS"
     echo "kind=$FR_KIND"; echo "arcadvise_args=\"${FR_RES[*]}\""
     echo "boost_factor=$boost"; echo "watermark_boost_factor=$(cat /proc/sys/vm/watermark_boost_factor)"
+    echo "shrinker_limit=$shrink"; echo "zfs_arc_shrinker_limit=$(cat /sys/module/zfs/parameters/zfs_arc_shrinker_limit 2>/dev/null)"
     echo "pcp_fraction=$pcp"; echo "pcp_high_kib=$(awk '$1=="high:"{s+=$2} END{print s*4}' /proc/zoneinfo)"; } >"$d/frontier.env"   # zoneinfo counts pages: 4 KiB on x86_64
   # the default first, watched by --sample (the what-if)
   fr_window 0 default sample
