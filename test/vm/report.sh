@@ -315,9 +315,13 @@ their high watermarks: 231 MiB on every guest here (THP's min_free_kbytes, 66 Mi
 then the floor was the larger of arc_sys_free and the high watermarks, plus a growth margin of
 cap/32: 225 MiB on the 4 GiB guests, 328 MiB on the 6 GiB one and 399 MiB on the 8 GiB one, where
 the recommendation sat at 0.84–0.86 × C\*. Below arc_sys_free the ARC gives memory back by
-itself (its reap thread), which stalls nobody: on the 8 GiB guest arc_sys_free, 332 MiB, lies
-above the kswapd line, and in every window from about 2300 MiB up the ARC's target c settled at
-2185–2380 MiB whatever the cap, and the windows stayed clean up to caps 180–270 MiB above where it settled. On the
+itself (its reap thread), which stalls nobody: on the 6 and 8 GiB guests arc_sys_free, 257 and
+332 MiB, lies above the kswapd line, the ARC's target c settled at one level under the workload
+whatever the cap (1331–1336 MiB in every window of the held-out 2.1.11 6 GiB run, 2185–2380 MiB
+on the 8 GiB 2.3.2 guest), the recommendation lands near that level, and the windows stayed clean
+up to caps 90–310 MiB above it: a cap above it lets the ARC hold more when the workload starts,
+and the ARC gives the difference back while the workload allocates (the 2.1.11 6 GiB window at
+1536 MiB gave back 200 MiB with no call from kswapd). On the
 4 GiB guests arc_sys_free, 181 MiB, lies below the line: kswapd wakes first, and the first stall
 came with 101–148 MiB free at the sampled low point (the allocations run ahead of the one-second
 readings); the line at 231 MiB clears it, with the boost on or off.
@@ -325,8 +329,8 @@ readings); the line at 231 MiB clears it, with the boost on or off.
 How the what-if predicts C\*: the same sum with the window's peak of non-ARC memory in place of
 the reservation and the host terms, and no rounding (README "What if"). Where the window sees the
 workload whole, it lands near the recommendation, a little above it, so it misses C\* by what the
-recommendation leaves: on the 8 GiB guests the room the ARC gives back by itself above the kswapd
-line, which one reading cannot size. Where the window does not see the workload whole it runs
+recommendation leaves: on the 6 and 8 GiB guests what the ARC gives back by itself above the
+kswapd line while the workload allocates, a race between the two that one reading cannot size. Where the window does not see the workload whole it runs
 high: until 59f18cc the default cap's window, which `--sample` watches, lasted 40 s, and on the
 8 GiB guests the workload, fighting the default cap for all its memory, had not taken it when the
 window ended (the peak was the window's last reading, which the what-if now flags: `peak_at_end`);
