@@ -233,8 +233,9 @@ frontier_main() {
   # SHRINKER_LIMIT (the lane's variable): the most pages arc_shrinker_count() offers the kernel's
   # shrinkers per call (module/os/linux/zfs/arc_os.c; 10000 up to 2.2.x, 0 = no limit from 2.3.0,
   # 54126fdb5b #16909). With 10000, do_shrink_slab() (mm/vmscan.c) scans the ARC only once
-  # (10000 >> priority) * 4 / seeks reaches a batch of 128, i.e. not at kswapd's first priorities,
-  # where the ARC's whole evictable size does: set 0 on 2.1.11 to see whether C* follows
+  # (10000 >> priority) * 4 / seeks, or the count deferred from earlier calls, reaches a batch of
+  # 128: not at kswapd's first passes, where the ARC's whole evictable size does. 0 on 2.1.11 shows
+  # what the limit does to C*
   shrink=$(sed -n 's/^shrinker_limit=//p' "$L/env" | head -1)
   if [ -n "$shrink" ]; then
     echo "$shrink" >/sys/module/zfs/parameters/zfs_arc_shrinker_limit ||
