@@ -153,6 +153,10 @@ func arcOverrun(h *host.Snapshot, c uint64) (uint64, string) {
 // high watermark (Documentation/admin-guide/sysctl/vm.rst).
 const BoostFactor = 15000
 
+// termFreeFloor names the free floor's term: the what-if takes the floor's
+// source from it.
+const termFreeFloor = "free floor"
+
 // freeFloor is the free memory a cap must leave at the workload's peak:
 // the line below which kswapd wakes and reclaims, calling the ARC's
 // shrinker. That is the fight: the workload's allocations then wait on

@@ -257,7 +257,7 @@ func Recommend(in Input) (Recommendation, error) {
 		r.Terms = append(r.Terms, Term{name, int64(res.Bytes), res.Source})
 	}
 	r.Terms = append(r.Terms, hostT...)
-	r.Terms = append(r.Terms, Term{"free floor", int64(floor), floorSrc})
+	r.Terms = append(r.Terms, Term{termFreeFloor, int64(floor), floorSrc})
 	if floor >= mem.MemTotal {
 		return r, fmt.Errorf("%w: the free floor %d (arc_sys_free or the kernel watermarks) is at or above MemTotal %d", ErrBadInput, floor, mem.MemTotal)
 	}

@@ -80,9 +80,9 @@ func NewWhatIf(w *pressure.Window, s *host.Snapshot, r *Recommendation) *WhatIf 
 	}
 	wi := &WhatIf{PeakNonARC: w.PeakNonARC, PeakNonARCAt: w.PeakNonARCAt.UTC(), PeakAtEnd: w.Ticks > 1 && w.PeakNonARCAt.Equal(w.End),
 		GhostHits: w.GhostHits.Delta, GhostHitsPerMinute: w.GhostHits.PerMinute, Reads: w.Reads.Delta, CLowest: w.CLowest}
-	wi.FightLine, wi.FightLineSource = r.FreeFloor, "the free floor"
+	wi.FightLine, wi.FightLineSource = r.FreeFloor, "the "+termFreeFloor
 	for _, t := range r.Terms {
-		if t.Name == "free floor" {
+		if t.Name == termFreeFloor {
 			wi.FightLineSource += ": " + t.Source
 		}
 	}

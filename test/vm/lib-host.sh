@@ -44,11 +44,19 @@ FR_CLEAN_AWK='function clean(r, p) { return r[3] + r[5] == 0 && r[6] == 0 && r[7
 # arcadvise commit, ladder step near the frontier, C*, recommendation, its window, what-if, verdict,
 # and the lowest cap whose window fought, 0 when none did: since eb8cac6 C* lies below it, before
 # that a clean window above one that fought could be C*).
+# frontier_rec_window DIR: "clean" or "fought", the recommendation's window in DIR/frontier.tsv by
+# FR_CLEAN_AWK at the run's PSI threshold; "-" when no window ran at the recommended cap
+frontier_rec_window() {
+  local d=$1 rec psi
+  rec=$(fe recommended); psi=$(fe psi_ms)
+  awk -F'\t' -v r="${rec:-0}" -v p="${psi:-20}" "$FR_CLEAN_AWK"' NR>1 && $2==r {split($0, x, "\t"); w = clean(x, p) ? "clean" : "fought"} END{print w ? w : "-"}' "$d/frontier.tsv"
+}
+
 FR_HISTORY_HEADER=$'date\tcommit\tladder\tc_star\trecommended\trec_window\tpredicted\tresult\tfirst_fight'
 frontier_history_row() {
   local d=$1 fine rec psi win commit ff
   fine=$(fe fine_step); rec=$(fe recommended); psi=$(fe psi_ms)
-  win=$(awk -F'\t' -v r="$rec" -v p="${psi:-20}" "$FR_CLEAN_AWK"' NR>1 && $2==r {split($0, x, "\t"); w = clean(x, p) ? "clean" : "fought"} END{print w ? w : "-"}' "$d/frontier.tsv")
+  win=$(frontier_rec_window "$d")
   ff=$(awk -F'\t' -v p="${psi:-20}" "$FR_CLEAN_AWK"' NR>1 {split($0, x, "\t"); if (!clean(x, p) && (!f || $2 < f)) f = $2} END{printf "%.0f\n", f}' "$d/frontier.tsv")
   commit=$(re commit)
   [[ $(re dirty) =~ ^[1-9] ]] && commit="$commit+"

@@ -358,7 +358,7 @@ if [[ ${#frs[@]} -gt 0 ]]; then
   for f in "${frs[@]}"; do
     d=$(dirname "$f"); cfg=$(basename "$d")
     cs=$(fe c_star); rc=$(fe recommended); pr=$(fe predicted)
-    win=$(awk -F'\t' -v r="${rc:-0}" -v p="$(fe psi_ms)" "$FR_CLEAN_AWK"' NR>1 && $2==r {split($0, x, "\t"); w = clean(x, p) ? "clean" : "fought"} END{print w ? w : "-"}' "$f")
+    win=$(frontier_rec_window "$d")
     held=""; [[ $(re held_out) = 1 ]] && held=" (held out)"
     awk -v M=1048576 -v c="$cfg$held" -v t="$(re date)" -v k="$(re commit)" -v cs="${cs:-0}" -v rc="${rc:-0}" -v pr="${pr:-0}" -v w="$win" -v v="$(re result)" 'BEGIN{
       printf "| %s | %s | %s | %.0f MiB | %.0f MiB (%.2f × C*) | %s | %.0f MiB (%+.1f%%) | %s |\n", c, t, k, cs/M, rc/M, cs ? rc/cs : 0, w, pr/M, cs ? 100*(pr-cs)/cs : 0, v }'
