@@ -23,8 +23,8 @@
 # (auto|kvm|tcg), MEM (MiB, default 4096), SMP (2), VM_TIMEOUT (seconds per run, default 2400),
 # FORCE=1 (rebuild a variant), REPO (checkout, default: this script's ../..), NICE (default 19),
 # RESERVE (the R of scenarios a, c, d, e, f, g, h, i, j; default 2G), KIND (the frontier's workload:
-# vm, steps, huge, declared; guest/s-frontier.sh), HELD_OUT (the frontier: this configuration is
-# the held-out one; the text says how it was chosen), PCP_FRACTION (the frontier: the guest's
+# vm, steps, huge, declared; guest/s-frontier.sh), HELD_OUT (the frontier: this run is the configuration's
+# held-out one, kept in held-out.env; the text says how it was chosen), PCP_FRACTION (the frontier: the guest's
 # vm.percpu_pagelist_high_fraction, which bounds the free pages held on per-CPU lists, pages that
 # MemFree, the zone watermarks and the ARC's free memory do not count; the configuration's name
 # gets -pcpN), BOOST_FACTOR (the frontier: the guest's vm.watermark_boost_factor, how far the
@@ -454,18 +454,32 @@ export_frontier() {
   dst=$REPO/docs/frontier/$cfg
   # every run of the configuration keeps its line in history.tsv: one run is a sample (C* moves
   # between runs of one configuration), and the report shows them all
-  local hist=""
+  local hist="" wins="" held=""
   [[ -s $dst/history.tsv ]] && hist=$(cat "$dst/history.tsv")
+  # every window of every run (windows.tsv: the run's date, whether it settled after the default
+  # cap's window, then its frontier.tsv row), so that the report can read the runs together; and
+  # which run was the held-out one (held-out.env), which a later run of the configuration keeps
+  [[ -s $dst/windows.tsv ]] && wins=$(cat "$dst/windows.tsv")
+  [[ -s $dst/held-out.env ]] && held=$(cat "$dst/held-out.env")
   rm -rf "$dst"; mkdir -p "$dst"
   for f in frontier.tsv frontier.env recommend.txt recommend.json whatif.json; do
     [[ -e $run/share/out/frontier/$f ]] && cp -f "$run/share/out/frontier/$f" "$dst/"
   done
   { echo "variant=$v"; echo "zfs=$(cat "$run/share/out/zfs_version" 2>/dev/null)"; echo "kernel=$(cat "$run/share/out/kernel" 2>/dev/null)"
     echo "mem_mib=$MEM"; echo "date=$(sed -n 's/^date=//p' "$run/share/lane/env")"; echo "commit=$BUILD_COMMIT"; echo "dirty=$BUILD_DIRTY"
-    echo "result=$(awk -F'\t' '$1=="frontier"{print $2}' "$run/share/out/results.tsv")"
-    if [[ -n ${HELD_OUT:-} ]]; then echo "held_out=1"; echo "held_out_note=$HELD_OUT"; fi; } >"$dst/run.env"
+    echo "result=$(awk -F'\t' '$1=="frontier"{print $2}' "$run/share/out/results.tsv")"; } >"$dst/run.env"
+  if [[ -n ${HELD_OUT:-} ]]; then
+    [[ -z $held ]] || { log "frontier: $cfg already has a held-out run ($(sed -n 's/^date=//p' <<<"$held")): this one is not held out"; HELD_OUT=""; }
+  fi
+  if [[ -n ${HELD_OUT:-} ]]; then
+    { echo "date=$(sed -n 's/^date=//p' "$dst/run.env")"; echo "commit=$BUILD_COMMIT"; echo "note=$HELD_OUT"; } >"$dst/held-out.env"
+  elif [[ -n $held ]]; then
+    printf '%s\n' "$held" >"$dst/held-out.env"
+  fi
   { if [[ -n $hist ]]; then printf '%s\n' "$hist"; else printf '%s\n' "$FR_HISTORY_HEADER"; fi
     frontier_history_row "$dst"; } >"$dst/history.tsv"
+  { if [[ -n $wins ]]; then printf '%s\n' "$wins"; else printf '%s\n' "$FR_WINDOWS_HEADER"; fi
+    frontier_windows_rows "$dst"; } >"$dst/windows.tsv"
   REPO=$REPO bash "$HERE/plot.sh" "$dst" || log "frontier plot failed for $cfg (gnuplot)"
   log "frontier: $dst"
 }

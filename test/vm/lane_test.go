@@ -450,6 +450,16 @@ func TestFrontierHistory(t *testing.T) {
 		cfg + "history.tsv": "date\tcommit\tladder\tc_star\trecommended\trec_window\tpredicted\tresult\tfirst_fight\n" +
 			fmt.Sprintf("2026-12-07T03:23:59Z\t513266e\t64\t%d\t%d\tfought\t%d\tFAIL\t%d\n", 1344*mib, 1488*mib, 1400*mib, 1280*mib) +
 			fmt.Sprintf("2026-12-07T03:50:00Z\t5134567\t64\t%d\t%d\tfought\t%d\tFAIL\t%d\n", 1408*mib, 1488*mib, 1420*mib, 1472*mib),
+		// the windows of three runs: 03:50 before the settle (its fight at 1300 MiB is left out),
+		// 03:23 and 04:35 after it (taken together: below)
+		cfg + "windows.tsv": "date\tsettled\tpsi_ms\tlabel\tc_max\tdirect\tindirect\tallocstall\toom_kill\tpsi_some_ms\tpsi_full_ms\tc_low\thit_ratio\tghost_hits\tread_bps\treads\n" +
+			fmt.Sprintf("2026-12-07T03:50:00Z\t0\t20\trecommended\t%d\t1\t0\t1\t0\t0\t0\t0\t0\t0\t0\t0\n", 1300*mib) +
+			fmt.Sprintf("2026-12-07T03:23:59Z\t1\t20\tcap-1408\t%d\t0\t9\t0\t0\t3\t0\t0\t0\t0\t0\t0\n", 1408*mib) +
+			fmt.Sprintf("2026-12-07T03:23:59Z\t1\t20\tfine-1440\t%d\t1\t9\t1\t0\t4\t0\t0\t0\t0\t0\t0\n", 1440*mib) +
+			fmt.Sprintf("2026-12-07T03:23:59Z\t1\t20\tfine-1472\t%d\t0\t9\t0\t0\t18\t0\t0\t0\t0\t0\t0\n", 1472*mib) +
+			fmt.Sprintf("2026-12-07T04:35:25Z\t1\t20\tfine-1472\t%d\t0\t98\t0\t0\t10\t9\t0\t0\t0\t0\t0\n", 1472*mib) +
+			fmt.Sprintf("2026-12-07T04:35:25Z\t1\t20\trecommended\t%d\t0\t5\t0\t0\t25\t20\t0\t0\t0\t0\t0\n", 1488*mib),
+		cfg + "held-out.env": "date=2026-12-07T03:23:59Z\ncommit=513266e\nnote=chosen for the test\n",
 	})
 	dir := filepath.Join(repo, cfg)
 	out, err := exec.Command("bash", "-c", `. "$1/test/vm/lib-host.sh" && frontier_history_row "$2" >>"$2/history.tsv" && tail -1 "$2/history.tsv"`,
@@ -471,7 +481,14 @@ func TestFrontierHistory(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, want := range []string{
-		"### 2.3-4096M-R2G: FAIL (the latest run; 0 of the 3 runs on the 64 MiB ladder PASS)",
+		"### 2.3-4096M-R2G (held out: the run of 2026-12-07T03:23:59Z): FAIL (the latest run; 0 of the 3 runs on the 64 MiB ladder PASS)",
+		"| 2.3-4096M-R2G (held out: the run of 2026-12-07T03:23:59Z) | 2026-12-07T04:35:25Z |",
+		"Held out: the run of 2026-12-07T03:23:59Z (arcadvise 513266e), run once and reported as it came out, chosen for the test. Its verdict: FAIL. The runs after it are not held out.",
+		// the two settled runs' five windows: the lowest that fought is 1440 MiB (direct
+		// reclaim; 1488 fought by PSI, 1300 was before the settle), the largest below it 1408;
+		// the recommendation 1488 is 1488/1408 = 1.06 x and above 1440; the what-if 1430:
+		// (1430-1408)/1408 = +1.6%; FAIL (the recommendation is not below every cap that fought)
+		"Over the 2 runs since the settle (e7f05e9) taken together (windows.tsv, 5 windows): the lowest cap that fought in any is 1440 MiB (1 of its 1 windows fought), and the largest measured below it, 1408 MiB, is the cap none of them saw fight. Against it the latest recommendation, 1488 MiB, is 1.06 × and not below every cap that fought, and the latest what-if is +1.6%: FAIL by the pass rule.",
 		"| 1488 MiB | 0 | 0 | 5 | 0 | 25 ✗ | 20 |", // the recommendation's rung, over the PSI threshold
 		"ARC shrinker limit: zfs_arc_shrinker_limit set to 0 by the lane at run time",
 		"| 2026-12-07T03:23:59Z | 513266e | 64 MiB | 1344 MiB | 1280 MiB (below C\\*) | 1488 MiB (1.11 × C*) | fought | 1400 MiB (+4.2%) | FAIL |",
@@ -560,5 +577,68 @@ fr_ladder $(( REC * MiB )) $(( 2889 * MiB )); fr_cstar`
 				t.Errorf("C* %s, want %s (%d MiB)", strings.TrimSpace(string(out)), want, tt.cstar)
 			}
 		})
+	}
+}
+
+// TestFrontierExport: export_frontier copies a run into docs/frontier/<config>/ and keeps what
+// the configuration's earlier runs left: history.tsv gains a row and windows.tsv the run's
+// windows (its date, whether it settled, its PSI threshold), and the held-out record stays the
+// first held-out run's, even when a later run asks to be held out too.
+func TestFrontierExport(t *testing.T) {
+	l := newLane(t)
+	repo := filepath.Join(l.dir, "repo")
+	const mib = 1 << 20
+	run := func(date string, settled bool, heldOut string) {
+		t.Helper()
+		rd := filepath.Join(l.dir, "run-"+date)
+		env := fmt.Sprintf("reserve=2G\nrecommended=%d\ndefault_cap=%d\nstep=%d\nfine_step=%d\npsi_ms=20\nkind=vm\nwall_s=600\nc_star=%d\npredicted=%d\n",
+			1392*mib, 2889*mib, 256*mib, 64*mib, 1392*mib, 1380*mib)
+		if settled {
+			env += "settle_s=12\n"
+		}
+		testutil.WriteTree(t, rd, map[string]string{
+			"share/lane/env":                  "date=" + date + "\n",
+			"share/out/results.tsv":           "frontier\tPASS\tx\t\n",
+			"share/out/frontier/frontier.env": env,
+			"share/out/frontier/frontier.tsv": "label\tc_max\tdirect\tindirect\tallocstall\toom_kill\tpsi_some_ms\tpsi_full_ms\tc_low\thit_ratio\tghost_hits\tread_bps\treads\n" +
+				fmt.Sprintf("recommended\t%d\t0\t5\t0\t0\t3\t0\t0\t0\t0\t0\t0\n", 1392*mib) +
+				fmt.Sprintf("fine-1456\t%d\t1\t5\t1\t0\t30\t9\t0\t0\t0\t0\t0\n", 1456*mib),
+		})
+		cmd := l.command([]string{"REPO=" + repo, "MEM=4096", "RESERVE=2G", "KIND=vm", "BUILD_COMMIT=abc1234", "BUILD_DIRTY=0", "HELD_OUT=" + heldOut},
+			"export_frontier", "2.3", rd)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("export_frontier: %v\n%s", err, out)
+		}
+	}
+	run("2026-12-07T10:00:00Z", false, "")
+	run("2026-12-07T11:00:00Z", true, "the first held-out run")
+	run("2026-12-07T12:00:00Z", true, "a second one, refused")
+	dir := filepath.Join(repo, "docs", "frontier", "2.3-4096M-R2G")
+	read := func(name string) string {
+		b, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	if h := read("history.tsv"); strings.Count(h, "\n") != 4 || !strings.HasPrefix(h, "date\tcommit\t") {
+		t.Errorf("history.tsv: want the header and 3 rows, got\n%s", h)
+	}
+	want := "date\tsettled\tpsi_ms\tlabel\tc_max\tdirect\tindirect\tallocstall\toom_kill\tpsi_some_ms\tpsi_full_ms\tc_low\thit_ratio\tghost_hits\tread_bps\treads\n"
+	for _, r := range []struct {
+		date    string
+		settled int
+	}{{"2026-12-07T10:00:00Z", 0}, {"2026-12-07T11:00:00Z", 1}, {"2026-12-07T12:00:00Z", 1}} {
+		want += fmt.Sprintf("%s\t%d\t20\trecommended\t%d\t0\t5\t0\t0\t3\t0\t0\t0\t0\t0\t0\n", r.date, r.settled, 1392*mib) +
+			fmt.Sprintf("%s\t%d\t20\tfine-1456\t%d\t1\t5\t1\t0\t30\t9\t0\t0\t0\t0\t0\n", r.date, r.settled, 1456*mib)
+	}
+	if got := read("windows.tsv"); got != want {
+		t.Errorf("windows.tsv:\n%s\nwant:\n%s", got, want)
+	}
+	if got, want := read("held-out.env"), "date=2026-12-07T11:00:00Z\ncommit=abc1234\nnote=the first held-out run\n"; got != want {
+		t.Errorf("held-out.env %q, want %q", got, want)
+	}
+	if r := read("run.env"); !strings.Contains(r, "date=2026-12-07T12:00:00Z\n") || strings.Contains(r, "held") {
+		t.Errorf("run.env: want the latest run's, without a held-out mark:\n%s", r)
 	}
 }

@@ -63,3 +63,14 @@ frontier_history_row() {
   printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$(re date)" "$commit" "$(( ${fine:-$(fe step)} / 1048576 ))" \
     "$(fe c_star)" "$rec" "$win" "$(fe predicted)" "$(re result)" "$ff"
 }
+
+# frontier_windows_rows DIR: the rows of DIR/windows.tsv for the run whose data DIR holds: every
+# window of its frontier.tsv after the run's date, whether it settled after the default cap's window
+# (fr_settle, since e7f05e9: before it the window after the default's paid for that window's fight)
+# and its PSI threshold, so that the report can take the runs of a configuration together
+FR_WINDOWS_HEADER=$'date\tsettled\tpsi_ms\tlabel\tc_max\tdirect\tindirect\tallocstall\toom_kill\tpsi_some_ms\tpsi_full_ms\tc_low\thit_ratio\tghost_hits\tread_bps\treads'
+frontier_windows_rows() {
+  local d=$1 settled=0
+  [[ -n $(fe settle_s) ]] && settled=1
+  awk -v pre="$(re date)"$'\t'"$settled"$'\t'"$(fe psi_ms)" 'NR>1 {print pre "\t" $0}' "$d/frontier.tsv"
+}

@@ -345,6 +345,36 @@ raise the cap). The same guest with a workload that makes the default fight, R =
 
 EOF
 FR=$REPO/docs/frontier
+# he KEY: a value of the held-out run's record (held-out.env: date, commit, note), for $d
+he() { sed -n "s/^$1=//p" "$d/held-out.env" 2>/dev/null | tail -1; }
+# frontier_held DIR: "" or the configuration's held-out mark: " (held out)" when its latest run is
+# the held-out one, else " (held out: the run of DATE)"
+frontier_held() {
+  local d=$1
+  [[ -e $d/held-out.env ]] || return 0
+  if [[ $(he date) = "$(re date)" ]]; then echo " (held out)"; else echo " (held out: the run of $(he date))"; fi
+}
+# frontier_pooled DIR: the runs of a configuration together (windows.tsv), those that settled after
+# the default cap's window (e7f05e9), when there are two or more: the lowest cap that fought in any
+# of their windows, F, and the largest cap measured below it, which none of them saw fight; the
+# latest recommendation and what-if against it, by the pass rule with "below F" for "its window
+# clean" (a cap at or above F fought in some run)
+frontier_pooled() {
+  local d=$1
+  [[ -s $d/windows.tsv ]] || return 0
+  awk -F'\t' -v M=1048576 -v rec="$(fe recommended)" -v pred="$(fe predicted)" "$FR_CLEAN_AWK"' NR>1 && $2==1 {
+      n = split($0, x, "\t"); for (i = 4; i <= n; i++) y[i-3] = x[i]
+      runs[$1] = 1; w++; cap[w] = $5; ok[w] = clean(y, $3)
+      if (!ok[w] && (!F || $5 < F)) F = $5 }
+    END {
+      nr = 0; for (r in runs) nr++
+      if (nr < 2) exit
+      for (i = 1; i <= w; i++) { if (F && cap[i] < F && cap[i] > C) C = cap[i]; if (cap[i] == F) { at++; if (!ok[i]) bad++ } }
+      if (!F || !C) { printf "Over its %d runs since the settle taken together no cap fought below the default: no C\\* from them.\n\n", nr; exit }
+      v = (rec < F && rec*100 >= C*90 && pred*100 >= C*95 && pred*100 <= C*105) ? "PASS" : "FAIL"
+      printf "Over the %d runs since the settle (e7f05e9) taken together (windows.tsv, %d windows): the lowest cap that fought in any is %.0f MiB (%d of its %d windows fought), and the largest measured below it, %.0f MiB, is the cap none of them saw fight. Against it the latest recommendation, %.0f MiB, is %.2f × and %s every cap that fought, and the latest what-if is %+.1f%%: %s by the pass rule.\n\n",
+        nr, w, F/M, bad, at, C/M, rec/M, rec/C, (rec < F ? "below" : "not below"), 100*(pred-C)/C, v }' "$d/windows.tsv"
+}
 shopt -s nullglob
 frs=("$FR"/*/frontier.tsv)
 if [[ ${#frs[@]} -eq 0 ]]; then
@@ -359,7 +389,7 @@ if [[ ${#frs[@]} -gt 0 ]]; then
     d=$(dirname "$f"); cfg=$(basename "$d")
     cs=$(fe c_star); rc=$(fe recommended); pr=$(fe predicted)
     win=$(frontier_rec_window "$d")
-    held=""; [[ $(re held_out) = 1 ]] && held=" (held out)"
+    held=$(frontier_held "$d")
     awk -v M=1048576 -v c="$cfg$held" -v t="$(re date)" -v k="$(re commit)" -v cs="${cs:-0}" -v rc="${rc:-0}" -v pr="${pr:-0}" -v w="$win" -v v="$(re result)" 'BEGIN{
       printf "| %s | %s | %s | %.0f MiB | %.0f MiB (%.2f × C*) | %s | %.0f MiB (%+.1f%%) | %s |\n", c, t, k, cs/M, rc/M, cs ? rc/cs : 0, w, pr/M, cs ? 100*(pr-cs)/cs : 0, v }'
   done
@@ -371,15 +401,20 @@ for f in "${frs[@]}"; do
   ratio=$(awk -v r="${rc:-0}" -v c="${cs:-0}" 'BEGIN{if(c>0)printf "%.2f", r/c; else print "-"}')
   perr=$(awk -v p="${pr:-0}" -v c="${cs:-0}" 'BEGIN{if(c>0)printf "%+.1f%%", 100*(p-c)/c; else print "-"}')
   dirty=$(re dirty); [[ ${dirty:-0} != 0 ]] && dirty=" + uncommitted changes" || dirty=""
-  held=""
-  [[ $(re held_out) = 1 ]] && held=" (held out)"
+  held=$(frontier_held "$d")
   # the runs on the 64 MiB ladder (history.tsv): how many, and how many passed
   read -r n64 pass64 < <(awk -F'\t' 'NR>1 && $3==64 {n++; if($8=="PASS")p++} END{print n+0, p+0}' "$d/history.tsv" 2>/dev/null || echo 0 0)
   runs=""
   [[ ${n64:-0} -gt 1 ]] && runs=" (the latest run; $pass64 of the $n64 runs on the 64 MiB ladder PASS)"
   echo "### $cfg$held: $(re result)$runs"
   echo
-  [[ -n $held ]] && echo "Chosen after the model was last changed and run once, as it came out: $(re held_out_note)." && echo
+  if [[ -e $d/held-out.env ]]; then
+    hd=$(he date)
+    hv=$(awk -F'\t' -v t="$hd" '$1==t {print $8}' "$d/history.tsv")
+    later=""; [[ $hd = "$(re date)" ]] || later=" The runs after it are not held out."
+    echo "Held out: the run of $hd (arcadvise $(he commit)), run once and reported as it came out, $(he note). Its verdict: ${hv:-not in history.tsv}.$later"
+    echo
+  fi
   echo "OpenZFS $(re zfs), kernel $(re kernel), $(re mem_mib) MiB guest, R = $(fe reserve), workload ${kind:-vm} (arcadvise $(fe arcadvise_args)), run $(re date) (arcadvise $(re commit)$dirty), ladder wall time $(fe wall_s) s."
   pk=$(fe pcp_high_kib)
   if [[ -n $pk ]]; then
@@ -424,6 +459,7 @@ for f in "${frs[@]}"; do
           if(n>1) printf "Over the %d runs on the 64 MiB ladder C\\* ranged %.0f–%.0f MiB (%.0f MiB, %.0f%% of the lowest), the recommendation %.0f–%.0f MiB and the what-if'"'"'s prediction %.0f–%.0f MiB (%.0f%% of its lowest)%s. The recommendation'"'"'s window was clean in %d and the verdict PASS in %d.\n\n", n, lo/M, hi/M, (hi-lo)/M, 100*(hi-lo)/lo, rlo/M, rhi/M, plo/M, phi/M, 100*(phi-plo)/plo,
           (phi-plo < hi-lo ? ": the prediction moved less than C\\* did, so a miss of more than 5% on one run is mostly C\\*'"'"'s own move" : ""), c, pp+0}' "$d/history.tsv"
     fi
+    frontier_pooled "$d"
   fi
 done
 echo "✗: the window fought the workload (direct reclaim, an OOM kill, or PSI some above the threshold)."
