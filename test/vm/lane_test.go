@@ -483,6 +483,7 @@ func TestFrontierHistory(t *testing.T) {
 	for _, want := range []string{
 		"### 2.3-4096M-R2G (held out: the run of 2026-12-07T03:23:59Z): FAIL (the latest run; 0 of the 3 runs on the 64 MiB ladder PASS)",
 		"| 2.3-4096M-R2G (held out: the run of 2026-12-07T03:23:59Z) | 2026-12-07T04:35:25Z |",
+		"| FAIL | 1408 MiB (2 runs): FAIL |", // the summary's last column: the settled runs together, below
 		"Held out: the run of 2026-12-07T03:23:59Z (arcadvise 513266e), run once and reported as it came out, chosen for the test. Its verdict: FAIL. The runs after it are not held out.",
 		// the two settled runs' five windows: the lowest that fought is 1440 MiB (direct
 		// reclaim; 1488 fought by PSI, 1300 was before the settle), the largest below it 1408;

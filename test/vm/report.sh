@@ -354,15 +354,17 @@ frontier_held() {
   [[ -e $d/held-out.env ]] || return 0
   if [[ $(he date) = "$(re date)" ]]; then echo " (held out)"; else echo " (held out: the run of $(he date))"; fi
 }
-# frontier_pooled DIR: the runs of a configuration together (windows.tsv), those that settled after
-# the default cap's window (e7f05e9), when there are two or more: the lowest cap that fought in any
-# of their windows, F, and the largest cap measured below it, which none of them saw fight; the
-# latest recommendation and what-if against it, by the pass rule with "below F" for "its window
-# clean" (a cap at or above F fought in some run)
-frontier_pooled() {
+# frontier_pooled_vals DIR: the runs of a configuration together (windows.tsv), those that settled
+# after the default cap's window (e7f05e9), when there are two or more: "RUNS WINDOWS F C AT FOUGHT
+# VERDICT", F the lowest cap that fought in any of their windows (AT windows at F, FOUGHT of them
+# fought), C the largest cap measured below it, which none of them saw fight (0 0 when no cap
+# fought), and the verdict of the latest recommendation and what-if against C by the pass rule,
+# with "below F" for "its window clean" (a cap at or above F fought in some run); nothing for fewer
+# than two runs
+frontier_pooled_vals() {
   local d=$1
   [[ -s $d/windows.tsv ]] || return 0
-  awk -F'\t' -v M=1048576 -v rec="$(fe recommended)" -v pred="$(fe predicted)" "$FR_CLEAN_AWK"' NR>1 && $2==1 {
+  awk -F'\t' -v rec="$(fe recommended)" -v pred="$(fe predicted)" "$FR_CLEAN_AWK"' NR>1 && $2==1 {
       n = split($0, x, "\t"); for (i = 4; i <= n; i++) y[i-3] = x[i]
       runs[$1] = 1; w++; cap[w] = $5; ok[w] = clean(y, $3)
       if (!ok[w] && (!F || $5 < F)) F = $5 }
@@ -370,10 +372,17 @@ frontier_pooled() {
       nr = 0; for (r in runs) nr++
       if (nr < 2) exit
       for (i = 1; i <= w; i++) { if (F && cap[i] < F && cap[i] > C) C = cap[i]; if (cap[i] == F) { at++; if (!ok[i]) bad++ } }
+      v = (F && C && rec < F && rec*100 >= C*90 && pred*100 >= C*95 && pred*100 <= C*105) ? "PASS" : "FAIL"
+      printf "%d %d %.0f %.0f %d %d %s\n", nr, w, F, C, at, bad, v }' "$d/windows.tsv"
+}
+# frontier_pooled DIR: the paragraph of frontier_pooled_vals
+frontier_pooled() {
+  local d=$1 nr w f c at bad v
+  read -r nr w f c at bad v < <(frontier_pooled_vals "$d") || return 0
+  awk -v M=1048576 -v nr="$nr" -v w="$w" -v F="$f" -v C="$c" -v at="$at" -v bad="$bad" -v v="$v" -v rec="$(fe recommended)" -v pred="$(fe predicted)" 'BEGIN {
       if (!F || !C) { printf "Over its %d runs since the settle taken together no cap fought below the default: no C\\* from them.\n\n", nr; exit }
-      v = (rec < F && rec*100 >= C*90 && pred*100 >= C*95 && pred*100 <= C*105) ? "PASS" : "FAIL"
       printf "Over the %d runs since the settle (e7f05e9) taken together (windows.tsv, %d windows): the lowest cap that fought in any is %.0f MiB (%d of its %d windows fought), and the largest measured below it, %.0f MiB, is the cap none of them saw fight. Against it the latest recommendation, %.0f MiB, is %.2f × and %s every cap that fought, and the latest what-if is %+.1f%%: %s by the pass rule.\n\n",
-        nr, w, F/M, bad, at, C/M, rec/M, rec/C, (rec < F ? "below" : "not below"), 100*(pred-C)/C, v }' "$d/windows.tsv"
+        nr, w, F/M, bad, at, C/M, rec/M, rec/C, (rec < F ? "below" : "not below"), 100*(pred-C)/C, v }'
 }
 shopt -s nullglob
 frs=("$FR"/*/frontier.tsv)
@@ -383,15 +392,17 @@ fi
 if [[ ${#frs[@]} -gt 0 ]]; then
   echo "The latest run of each configuration (its section below has the table, the picture and every run):"
   echo
-  echo "| configuration | run (UTC) | arcadvise | C\\* | recommendation | its window | what-if | verdict |"
-  echo "|---|---|---|---:|---:|---|---:|---|"
+  echo "| configuration | run (UTC) | arcadvise | C\\* | recommendation | its window | what-if | verdict | the settled runs together: C\\*, verdict |"
+  echo "|---|---|---|---:|---:|---|---:|---|---|"
   for f in "${frs[@]}"; do
     d=$(dirname "$f"); cfg=$(basename "$d")
     cs=$(fe c_star); rc=$(fe recommended); pr=$(fe predicted)
     win=$(frontier_rec_window "$d")
     held=$(frontier_held "$d")
-    awk -v M=1048576 -v c="$cfg$held" -v t="$(re date)" -v k="$(re commit)" -v cs="${cs:-0}" -v rc="${rc:-0}" -v pr="${pr:-0}" -v w="$win" -v v="$(re result)" 'BEGIN{
-      printf "| %s | %s | %s | %.0f MiB | %.0f MiB (%.2f × C*) | %s | %.0f MiB (%+.1f%%) | %s |\n", c, t, k, cs/M, rc/M, cs ? rc/cs : 0, w, pr/M, cs ? 100*(pr-cs)/cs : 0, v }'
+    pooled=$(frontier_pooled_vals "$d")
+    awk -v M=1048576 -v c="$cfg$held" -v t="$(re date)" -v k="$(re commit)" -v cs="${cs:-0}" -v rc="${rc:-0}" -v pr="${pr:-0}" -v w="$win" -v v="$(re result)" -v pl="$pooled" 'BEGIN{
+      split(pl, q, " "); p = pl == "" ? "fewer than 2 runs" : (q[4] > 0 ? sprintf("%.0f MiB (%d runs): %s", q[4]/M, q[1], q[7]) : sprintf("none (%d runs): FAIL", q[1]))
+      printf "| %s | %s | %s | %.0f MiB | %.0f MiB (%.2f × C*) | %s | %.0f MiB (%+.1f%%) | %s | %s |\n", c, t, k, cs/M, rc/M, cs ? rc/cs : 0, w, pr/M, cs ? 100*(pr-cs)/cs : 0, v, p }'
   done
   echo
 fi
