@@ -307,7 +307,11 @@ with the lists bounded, -pcp100000, shows that their bound is not itself what C\
 stayed at 1408 MiB and the recommendation, its per-CPU term near 0, fought): the lane keeps every run
 of a configuration in `docs/frontier/<config>/history.tsv` and lists them under its table, with the
 range C\* took on the 64 MiB ladder and the lowest cap whose window fought in each run: it can lie
-below C\* (a clean window above one that fought), one window being one sample too.
+below C\* (a clean window above one that fought), one window being one sample too. Every window
+of every run is kept as well (`windows.tsv`), and the report takes a configuration's runs since
+the settle (e7f05e9, below) together: the lowest cap that fought in any of them, and the largest
+cap measured below it, the one none of them saw fight; that is closer to what C\* means ("never")
+than one run's, and the summary table's last column gives it with the verdict against it.
 
 The model (eb8cac6, README "The arithmetic"): the free floor is where kswapd wakes and calls the
 ARC's shrinker, the zones' low watermarks plus the most the default watermark boost adds, 1.5 ×
