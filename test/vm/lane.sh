@@ -468,13 +468,11 @@ export_frontier() {
   { echo "variant=$v"; echo "zfs=$(cat "$run/share/out/zfs_version" 2>/dev/null)"; echo "kernel=$(cat "$run/share/out/kernel" 2>/dev/null)"
     echo "mem_mib=$MEM"; echo "date=$(sed -n 's/^date=//p' "$run/share/lane/env")"; echo "commit=$BUILD_COMMIT"; echo "dirty=$BUILD_DIRTY"
     echo "result=$(awk -F'\t' '$1=="frontier"{print $2}' "$run/share/out/results.tsv")"; } >"$dst/run.env"
-  if [[ -n ${HELD_OUT:-} ]]; then
-    [[ -z $held ]] || { log "frontier: $cfg already has a held-out run ($(sed -n 's/^date=//p' <<<"$held")): this one is not held out"; HELD_OUT=""; }
-  fi
-  if [[ -n ${HELD_OUT:-} ]]; then
-    { echo "date=$(sed -n 's/^date=//p' "$dst/run.env")"; echo "commit=$BUILD_COMMIT"; echo "note=$HELD_OUT"; } >"$dst/held-out.env"
-  elif [[ -n $held ]]; then
+  if [[ -n $held ]]; then   # a configuration has one held-out run, its first
     printf '%s\n' "$held" >"$dst/held-out.env"
+    [[ -z ${HELD_OUT:-} ]] || log "frontier: $cfg already has a held-out run ($(sed -n 's/^date=//p' <<<"$held")): this one is not held out"
+  elif [[ -n ${HELD_OUT:-} ]]; then
+    { echo "date=$(sed -n 's/^date=//p' "$dst/run.env")"; echo "commit=$BUILD_COMMIT"; echo "note=$HELD_OUT"; } >"$dst/held-out.env"
   fi
   { if [[ -n $hist ]]; then printf '%s\n' "$hist"; else printf '%s\n' "$FR_HISTORY_HEADER"; fi
     frontier_history_row "$dst"; } >"$dst/history.tsv"
