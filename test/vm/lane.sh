@@ -23,8 +23,9 @@
 # (auto|kvm|tcg), MEM (MiB, default 4096), SMP (2), VM_TIMEOUT (seconds per run, default 2400),
 # FORCE=1 (rebuild a variant), REPO (checkout, default: this script's ../..), NICE (default 19),
 # RESERVE (the R of scenarios a, c, d, e, f, g, h, i, j; default 2G), KIND (the frontier's workload:
-# vm, steps, huge, declared; guest/s-frontier.sh), HELD_OUT (the frontier: this run is the configuration's
-# held-out one, kept in held-out.env; the text says how it was chosen), PCP_FRACTION (the frontier: the guest's
+# vm, steps, huge, declared; guest/s-frontier.sh), HELD_OUT (the frontier: this run is the
+# configuration's held-out one, kept in held-out.env; the text says how it was chosen; a
+# configuration has one), PCP_FRACTION (the frontier: the guest's
 # vm.percpu_pagelist_high_fraction, which bounds the free pages held on per-CPU lists, pages that
 # MemFree, the zone watermarks and the ARC's free memory do not count; the configuration's name
 # gets -pcpN), BOOST_FACTOR (the frontier: the guest's vm.watermark_boost_factor, how far the
