@@ -324,8 +324,9 @@ itself (its reap thread), which stalls nobody: on the 6 and 8 GiB guests arc_sys
 whatever the cap (1331–1336 MiB in every window of the held-out 2.1.11 6 GiB run, 2185–2380 MiB
 on the 8 GiB 2.3.2 guest), the recommendation lands near that level, and the windows stayed clean
 up to caps 90–310 MiB above it: a cap above it lets the ARC hold more when the workload starts,
-and the ARC gives the difference back while the workload allocates (the 2.1.11 6 GiB window at
-1536 MiB gave back 200 MiB with no call from kswapd). On the
+and the ARC gives the difference back while the workload allocates (the held-out 2.1.11 6 GiB
+run's window at 1536 MiB gave back 200 MiB with no call from kswapd; in the configuration's next
+run the same window fought). On the
 4 GiB guests arc_sys_free, 181 MiB, lies below the line: kswapd wakes first, and the first stall
 came with 101–148 MiB free at the sampled low point (the allocations run ahead of the one-second
 readings); the line at 231 MiB clears it, with the boost on or off.
@@ -384,7 +385,8 @@ frontier_pooled() {
   local d=$1 nr w f c at bad v
   read -r nr w f c at bad v < <(frontier_pooled_vals "$d") || return 0
   awk -v M=1048576 -v nr="$nr" -v w="$w" -v F="$f" -v C="$c" -v at="$at" -v bad="$bad" -v v="$v" -v rec="$(fe recommended)" -v pred="$(fe predicted)" 'BEGIN {
-      if (!F || !C) { printf "Over its %d runs since the settle taken together no cap fought below the default: no C\\* from them.\n\n", nr; exit }
+      if (!F) { printf "Over its %d runs since the settle taken together no window fought, the default cap'"'"'s included: C\\* lies above the default, where the ladder does not go.\n\n", nr; exit }
+      if (!C) { printf "Over its %d runs since the settle taken together every window fought, down to %.0f MiB: no C\\* from them.\n\n", nr, F/M; exit }
       printf "Over the %d runs since the settle (e7f05e9) taken together (windows.tsv, %d windows): the lowest cap that fought in any is %.0f MiB (%d of its %d windows fought), and the largest measured below it, %.0f MiB, is the cap none of them saw fight. Against it the latest recommendation, %.0f MiB, is %.2f × and %s every cap that fought, and the latest what-if is %+.1f%%: %s by the pass rule.\n\n",
         nr, w, F/M, bad, at, C/M, rec/M, rec/C, (rec < F ? "below" : "not below"), 100*(pred-C)/C, v }'
 }
@@ -426,7 +428,7 @@ for f in "${frs[@]}"; do
   if [[ -e $d/held-out.env ]]; then
     hd=$(he date)
     hv=$(awk -F'\t' -v t="$hd" '$1==t {print $8}' "$d/history.tsv")
-    later=""; [[ $hd = "$(re date)" ]] || later=" The runs after it are not held out."
+    later=""; [[ $held = " (held out)" ]] || later=" The runs after it are not held out."
     echo "Held out: the run of $hd (arcadvise $(he commit)), run once and reported as it came out, $(he note). Its verdict: ${hv:-not in history.tsv}.$later"
     echo
   fi
