@@ -164,6 +164,12 @@ func hostileCases() []hostileCase {
 		{name: "a FIFO as meminfo", setup: fifo("proc/meminfo"), args: []string{"--reserve", "2G"}, code: 2, stderr: notRegular},
 		{name: "a FIFO as a parameter", setup: fifo(paramMax), args: []string{"--reserve", "2G"}, code: 2, stderr: notRegular},
 		{name: "a FIFO as /proc/cmdline", setup: fifo("proc/cmdline"), args: []string{"--reserve", "2G"}, code: 2, stderr: notRegular},
+		{name: "a FIFO as vm.watermark_boost_factor", setup: fifo("proc/sys/vm/watermark_boost_factor"), args: []string{"--reserve", "2G"}, code: 2, stderr: notRegular},
+		{name: "a boost factor the sysctl cannot hold",
+			setup: func(t *testing.T, root, _ string) {
+				writeFile(t, filepath.Join(root, "proc/sys/vm/watermark_boost_factor"), "-1\n")
+			},
+			args: []string{"--reserve", "2G"}, code: 2, stderr: `proc/sys/vm/watermark_boost_factor:1: malformed line "-1": want a decimal number from 0 to 2147483647`},
 		{name: "a FIFO as /proc/mounts (planned before the write)", setup: fifo("proc/mounts"), args: []string{"--reserve", "2G", "--write"}, code: 2, stderr: notRegular,
 			check: func(t *testing.T, root, _ string) {
 				if _, err := os.Stat(filepath.Join(root, modprobeD, "zfs.conf")); err == nil {

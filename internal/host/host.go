@@ -9,7 +9,7 @@
 //
 // Each file has one reader, in the package that owns its format:
 // arcstats.Read, meminfo.Read, meminfo.ReadPSI, meminfo.ReadWatermarks,
-// meminfo.ReadVMStat, zfsmod.Read, osinfo.ReadDistro, osinfo.ReadMounts,
+// meminfo.ReadVMStat, meminfo.ReadBoostFactor, zfsmod.Read, osinfo.ReadDistro, osinfo.ReadMounts,
 // container.Detect, nextboot.Sources, modprobe.Load, crashcap.Read,
 // initramfs.Find and initramfs.Read. Nothing else opens these files.
 //
@@ -67,8 +67,14 @@ type System struct {
 	// Kernel is the kernel release (proc/sys/kernel/osrelease), "" when
 	// the root does not have it.
 	Kernel string
-	Distro osinfo.Distro
-	Mounts osinfo.Mounts
+	// BoostFactor is vm.watermark_boost_factor
+	// (proc/sys/vm/watermark_boost_factor); HasBoostFactor is false when
+	// the root does not have it (snapshots from before the lane recorded
+	// it, kernels before 5.0), and the factor is then the default.
+	BoostFactor    uint64
+	HasBoostFactor bool
+	Distro         osinfo.Distro
+	Mounts         osinfo.Mounts
 	// Container is set when arcadvise runs inside one: arcstats is the
 	// host's ARC, /proc/meminfo may be the container's, and nothing may
 	// be written or applied.
@@ -164,6 +170,14 @@ func ReadSystem(fsys *rootfs.FS) (*System, error) {
 	sys := &System{}
 	var err error
 	if sys.Kernel, err = readKernelRelease(fsys); err != nil {
+		return nil, err
+	}
+	switch sys.BoostFactor, err = meminfo.ReadBoostFactor(fsys); {
+	case err == nil:
+		sys.HasBoostFactor = true
+	case errors.Is(err, fs.ErrNotExist):
+		sys.BoostFactor = meminfo.DefaultBoostFactor
+	default:
 		return nil, err
 	}
 	if sys.Distro, err = osinfo.ReadDistro(fsys); err != nil {

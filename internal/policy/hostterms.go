@@ -2,8 +2,10 @@ package policy
 
 import (
 	"fmt"
+	"strconv"
 
 	"github.com/arcadvise/arcadvise/internal/host"
+	"github.com/arcadvise/arcadvise/internal/meminfo"
 	"github.com/arcadvise/arcadvise/internal/size"
 	"github.com/arcadvise/arcadvise/internal/zfsmod"
 )
@@ -148,11 +150,6 @@ func arcOverrun(h *host.Snapshot, c uint64) (uint64, string) {
 	return n, fmt.Sprintf("the ARC may run %s + 3/2 · c/256 = %s over its cap before allocations wait (arc.c, 2.2.9 and 2.3 on)", from, size.Format(n))
 }
 
-// BoostFactor is vm.watermark_boost_factor's default, 15000: the most a
-// watermark boost lifts a zone's watermarks, in units of 1/10000 of its
-// high watermark (Documentation/admin-guide/sysctl/vm.rst).
-const BoostFactor = 15000
-
 // termFreeFloor names the free floor's term: the what-if takes the floor's
 // source from it.
 const termFreeFloor = "free floor"
@@ -163,16 +160,18 @@ const termFreeFloor = "free floor"
 // reclaim (PSI), and below the min watermarks reclaim themselves. The line
 // is the zones' low watermarks lifted by the watermark boost: after an
 // external fragmentation event the kernel raises every watermark of a zone
-// by up to high × vm.watermark_boost_factor/10000 (1.5 × high by default)
-// until kswapd has reclaimed the boost (boost_watermark() and
-// wmark_pages(), mm/page_alloc.c and include/linux/mmzone.h, Linux 5.0 on),
-// so the floor is low + 1.5 × high, summed over the zones of
-// /proc/zoneinfo, both without the boost in force at the reading
-// (meminfo.Watermarks). The lane measured the fight beginning there (README,
-// "The arithmetic"): on its 4 GiB guests with 150 to 230 MiB free, and with
-// the boost turned off (vm.watermark_boost_factor = 0) no lower, as the
-// allocations run ahead of the one-second readings; so the floor takes the
-// default boost whatever the sysctl says.
+// by up to high × vm.watermark_boost_factor/10000 (1.5 × high by default,
+// none with the factor at 0) until kswapd has reclaimed the boost
+// (boost_watermark() and wmark_pages(), mm/page_alloc.c and
+// include/linux/mmzone.h, Linux 5.0 on), so the floor is low + high ×
+// factor/10000, summed over the zones of /proc/zoneinfo, both without the
+// boost in force at the reading (meminfo.Watermarks), the factor read from
+// proc/sys/vm/watermark_boost_factor (its default, 15000, when the root does
+// not have it). The lane measured the fight beginning there (README, "The
+// arithmetic"): on its 4 GiB guests with the default factor the largest
+// clean cap left the line at 231 MiB free at the workload's peak, and with
+// the factor at 0 it lay 144 MiB higher (1392 and 1536 MiB, the settled runs
+// taken together), about the 148 MiB the boost no longer takes.
 //
 // arc_sys_free is not the floor. Below it (MemFree + Inactive(file) <
 // arc_sys_free) the ARC gives memory back by itself: arc_reap_cb_check()
@@ -187,11 +186,24 @@ func freeFloor(h *host.Snapshot, sysFree uint64, sysFreeSrc string) (uint64, str
 		return sysFree, sysFreeSrc + "; no /proc/zoneinfo for the kernel's watermarks"
 	}
 	z := h.Zones
-	boost := z.High/10000*BoostFactor + z.High%10000*BoostFactor/10000 // mult_frac, as the kernel computes it
+	factor, from := uint64(meminfo.DefaultBoostFactor), "vm.watermark_boost_factor 15000, its default: the root does not have the sysctl"
+	if h.System != nil && h.HasBoostFactor {
+		factor, from = h.BoostFactor, fmt.Sprintf("vm.watermark_boost_factor %d", h.BoostFactor)
+	}
 	now := ""
 	if z.Boost > 0 {
 		now = ", without the boost of " + size.Format(z.Boost) + " in force at the reading"
 	}
-	return z.Low + boost, fmt.Sprintf("where kswapd wakes and reclaims from the ARC: the low watermarks %s + a watermark boost of 1.5 × high %s (/proc/zoneinfo%s; boost_watermark(), vm.watermark_boost_factor 15000); below arc_sys_free %s the ARC gives back by itself",
-		size.Format(z.Low), size.Format(z.High), now, size.Format(sysFree))
+	tail := fmt.Sprintf("; below arc_sys_free %s the ARC gives back by itself", size.Format(sysFree))
+	if factor == 0 {
+		return z.Low, fmt.Sprintf("where kswapd wakes and reclaims from the ARC: the low watermarks %s (/proc/zoneinfo%s), no watermark boost (%s)%s",
+			size.Format(z.Low), now, from, tail)
+	}
+	boost := meminfo.MaxBoost(z.High, factor)
+	times := "1.5"
+	if factor != meminfo.DefaultBoostFactor {
+		times = strconv.FormatFloat(float64(factor)/10000, 'f', -1, 64)
+	}
+	return z.Low + boost, fmt.Sprintf("where kswapd wakes and reclaims from the ARC: the low watermarks %s + a watermark boost of %s × high %s (/proc/zoneinfo%s; boost_watermark(), %s)%s",
+		size.Format(z.Low), times, size.Format(z.High), now, from, tail)
 }

@@ -164,6 +164,51 @@ func TestFreeFloorWatermarks(t *testing.T) {
 	}
 }
 
+// TestFreeFloorBoostFactor: the boost is the one vm.watermark_boost_factor
+// allows, read from the root; its default, 15000, when the root does not
+// have the file. By hand, on the lane's guest watermarks (low 84464 KiB,
+// high 101352 KiB):
+//
+//	factor 0:     no boost, the floor is low: 84464 KiB = 86491136 bytes
+//	              (82.48 MiB), 148.47 MiB under the default's 230.95 MiB;
+//	factor 5000:  84464 + 101352 × 5000/10000 = 84464 + 50676 = 135140 KiB
+//	              = 138383360 bytes;
+//	factor 15000 read from the file: 242167808, as without the file.
+func TestFreeFloorBoostFactor(t *testing.T) {
+	z := meminfo.Watermarks{Min: 67584 << 10, Low: 84464 << 10, High: 101352 << 10, Zones: 3}
+	for _, tc := range []struct {
+		name   string
+		sys    *host.System
+		want   uint64
+		source string
+	}{
+		{"no System", nil, 242167808, "a watermark boost of 1.5 × high 98.97 MiB (/proc/zoneinfo; boost_watermark(), vm.watermark_boost_factor 15000, its default: the root does not have the sysctl)"},
+		{"no file", &host.System{BoostFactor: 15000}, 242167808, "vm.watermark_boost_factor 15000, its default: the root does not have the sysctl"},
+		{"15000", &host.System{BoostFactor: 15000, HasBoostFactor: true}, 242167808, "a watermark boost of 1.5 × high 98.97 MiB (/proc/zoneinfo; boost_watermark(), vm.watermark_boost_factor 15000); below"},
+		{"0", &host.System{BoostFactor: 0, HasBoostFactor: true}, 86491136, "the low watermarks 82.48 MiB (/proc/zoneinfo), no watermark boost (vm.watermark_boost_factor 0); below arc_sys_free"},
+		{"5000", &host.System{BoostFactor: 5000, HasBoostFactor: true}, 138383360, "the low watermarks 82.48 MiB + a watermark boost of 0.5 × high 98.97 MiB (/proc/zoneinfo; boost_watermark(), vm.watermark_boost_factor 5000)"},
+	} {
+		s := &host.Snapshot{HasZones: true, Zones: z, System: tc.sys}
+		f, src := freeFloor(s, 189721216, "arc_sys_free")
+		if f != tc.want || !strings.Contains(src, tc.source) {
+			t.Errorf("%s: floor %d, want %d; source %q, want it to hold %q", tc.name, f, tc.want, src, tc.source)
+		}
+	}
+	// The default boost is what the factor at 0 gives back to the cap.
+	s := &host.Snapshot{HasZones: true, Zones: z}
+	if d := freeFloorOf(s, 15000) - freeFloorOf(s, 0); d != 155676672 {
+		t.Errorf("the default boost is %d bytes, want 101352 KiB × 1.5 = 152028 KiB = 155676672", d)
+	}
+}
+
+// freeFloorOf is the floor of s with the factor set.
+func freeFloorOf(s *host.Snapshot, factor uint64) uint64 {
+	c := *s
+	c.System = &host.System{BoostFactor: factor, HasBoostFactor: true}
+	f, _ := freeFloor(&c, 0, "")
+	return f
+}
+
 // TestKernelFigureReclaimableSlab: on a 2.3 host whose SReclaimable holds
 // ARC caches (testdata/zfs-2.3.2-reclaimable-slab, derived from the lane's
 // real 2.3.2 capture as its README says), the kernel figure of the host in

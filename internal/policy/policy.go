@@ -12,7 +12,8 @@
 // --reserve, or observed); the host is the kernel and system services,
 // measured (hostterms.go: host in use, the per-CPU lists, process excess);
 // the free floor is where kswapd wakes and reclaims from the ARC, the
-// kernel's low watermarks lifted by the default watermark boost (freeFloor;
+// kernel's low watermarks lifted by the watermark boost that
+// vm.watermark_boost_factor allows (freeFloor;
 // arc_sys_free without /proc/zoneinfo); the ARC overrun is how far the ARC
 // may run above the cap (arcOverrun). What remains is rounded down to a
 // human granularity and becomes the cap.

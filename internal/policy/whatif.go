@@ -16,7 +16,8 @@ import (
 //	predicted C* = MemTotal − hugepages − PeakNonARC − fight line − ARC overrun
 //
 // The fight line is the recommendation's free floor (freeFloor): the
-// kernel's low watermarks lifted by the default watermark boost, where
+// kernel's low watermarks lifted by the watermark boost that
+// vm.watermark_boost_factor allows, where
 // kswapd wakes and calls the ARC's shrinker (memory_indirect_count), or
 // arc_sys_free without /proc/zoneinfo. Above it and below arc_sys_free the
 // ARC gives memory back on its own (the reap thread), which stalls nobody.

@@ -42,7 +42,8 @@ timing_files() {
   local f seen=" "
   for f in "$K" "$MEMINFO" /proc/pressure/memory /proc/vmstat "$ZFSVER" \
            "$PARAMS/zfs_arc_max" "$PARAMS/zfs_arc_min" "$PARAMS/zfs_arc_sys_free" \
-           /proc/cmdline /proc/mounts /proc/zoneinfo /proc/sys/kernel/osrelease; do
+           /proc/cmdline /proc/mounts /proc/zoneinfo /proc/sys/kernel/osrelease \
+           /proc/sys/vm/watermark_boost_factor; do
     [ -f "$f" ] && printf '%s\n' "$f"
   done
   for f in /etc/modprobe.d/*.conf /run/modprobe.d/*.conf /usr/local/lib/modprobe.d/*.conf \
