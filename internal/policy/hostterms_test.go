@@ -28,7 +28,7 @@ func TestHostTermsRealSnapshots(t *testing.T) {
 		inUse, excess uint64
 		pcp           int64  // per-CPU lists: Σ bound − Σ count over /proc/zoneinfo's pagesets (0: no zoneinfo)
 		overrun       uint64 // ARC overrun, for c = what is left after the floor
-		floor         uint64 // the free floor: low + 1.5 × high of zoneinfo, arc_sys_free without it
+		floor         uint64 // the free floor: low + high × vm.watermark_boost_factor/10000 of zoneinfo (1.5 × without the sysctl), arc_sys_free without zoneinfo
 		cap           uint64
 	}{
 		// 2.1.11 at rest: 4007108 − 1764076 − 16032 − 8516 − 308 kB − size 2089128752.
@@ -91,6 +91,22 @@ func TestHostTermsRealSnapshots(t *testing.T) {
 		// 32 MiB (≤ 1/64): 105 × 32 MiB (C* = 3456 MiB there: 0.97 ×). R =
 		// 5G: 1 GiB less, 2493113488; overrun 31385302; 2461728186 left:
 		// 73 × 32 MiB (C* 2496 MiB in the 5G run: 0.94 ×).
+		// The same guest with vm.watermark_boost_factor at 0 (the lane's
+		// -boost0 frontier of 2026-12-07 21:47, the first at ea66f12; the
+		// snapshot records the sysctl): no boost, the floor is the low
+		// watermarks alone, 81 + 16133 + 4902 = 21116 pages, 86491136
+		// bytes. 4007116 − 750808 − 109852 − 16156 − 2580 kB − size
+		// 3052342712 = 150442568; the lists: high 2 × (40 + 8066 + 2451) =
+		// 21114 pages, 5129 + 4630 + 289 + 117 = 10165 held: 10949 pages.
+		// Budget 4103286784 − 2 GiB − 150442568 − 44847104 − 86491136 =
+		// 1674022328; overrun 16 MiB + 3 · ((1674022328 >> 8) / 2) =
+		// 26585938; 1647436390 left: 98 × 16 MiB (1568 MiB). With the
+		// default factor the floor would be 242167808 and the cap 88 × 16
+		// MiB (1408 MiB): the 148 MiB of boost and a 16 MiB step of
+		// rounding. The run's own reading a moment later recommended 1536
+		// MiB, clean in its window; 1600 MiB fought.
+		{"testdata/vm/2.3.2-2~bpo12+2/50-frontier-rest-4096M-boost0", 2 * size.GiB,
+			(4007116-750808-109852-16156-2580)*kB - 3052342712, 0, 10949 * page, 26585938, 21116 * page, 98 * 16 * size.MiB},
 		{"testdata/vm/2.3.2-2~bpo12+2/50-frontier-rest-8192M", 4 * size.GiB,
 			(8129740-721076-110060-15996-2580)*kB - 7280884880, 0, (21116 - 9648) * page, 37676758, 59129*page + page/2, 105 * 32 * size.MiB},
 		{"testdata/vm/2.3.2-2~bpo12+2/50-frontier-rest-8192M", 5 * size.GiB,

@@ -314,9 +314,12 @@ cap measured below it, the one none of them saw fight; that is closer to what C\
 than one run's, and the summary table's last column gives it with the verdict against it.
 
 The model (eb8cac6, README "The arithmetic"): the free floor is where kswapd wakes and calls the
-ARC's shrinker, the zones' low watermarks plus the most the default watermark boost adds, 1.5 ×
-their high watermarks: 231 MiB on every guest here (THP's min_free_kbytes, 66 MiB of min). Until
-then the floor was the larger of arc_sys_free and the high watermarks, plus a growth margin of
+ARC's shrinker, the zones' low watermarks plus the most the watermark boost adds, 1.5 × their
+high watermarks with the default vm.watermark_boost_factor: 231 MiB on every guest here (THP's
+min_free_kbytes, 66 MiB of min). From ea66f12 the boost is read from the sysctl: with the factor
+at 0 (the -boost0 configuration) the floor is the low watermarks, 82 MiB; until then it took the
+default boost whatever the sysctl said. Before
+eb8cac6 the floor was the larger of arc_sys_free and the high watermarks, plus a growth margin of
 cap/32: 225 MiB on the 4 GiB guests, 328 MiB on the 6 GiB one and 399 MiB on the 8 GiB one, where
 the recommendation sat at 0.84–0.86 × C\*. Below arc_sys_free the ARC gives memory back by
 itself (its reap thread), which stalls nobody: on the 6 and 8 GiB guests arc_sys_free, 257 and
@@ -329,7 +332,8 @@ run's window at 1536 MiB gave back 200 MiB with no call from kswapd; in the conf
 run the same window fought). On the
 4 GiB guests arc_sys_free, 181 MiB, lies below the line: kswapd wakes first, and the first stall
 came with 101–148 MiB free at the sampled low point (the allocations run ahead of the one-second
-readings); the line at 231 MiB clears it, with the boost on or off.
+readings); the line at 231 MiB clears it. With the boost off, the settled runs' largest clean cap
+lay 144 MiB higher (1536 against 1392 MiB), about the 148 MiB the boost no longer takes.
 
 How the what-if predicts C\*: the same sum with the window's peak of non-ARC memory in place of
 the reservation and the host terms, and no rounding (README "What if"). Where the window sees the
