@@ -150,7 +150,8 @@ func TestHostTermsRealSnapshots(t *testing.T) {
 }
 
 // TestFreeFloorWatermarks: the floor is where kswapd wakes after a
-// watermark boost, low + 1.5 × high of /proc/zoneinfo's zones, whatever
+// watermark boost, low + 1.5 × high of /proc/zoneinfo's zones (the default
+// vm.watermark_boost_factor: TestFreeFloorBoostFactor for others), whatever
 // arc_sys_free is; arc_sys_free only without zoneinfo. By hand, the lane's
 // 4 GiB and 8 GiB guests (min 65.99 MiB, vm.min_free_kbytes 67584 KiB
 // raised by THP): low 82.49 MiB = 84464 KiB, high 98.98 MiB = 101352 KiB;
