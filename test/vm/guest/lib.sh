@@ -58,7 +58,7 @@ snap() {
   cat /proc/vmstat >"$d/proc/vmstat"
   cat /proc/zoneinfo >"$d/proc/zoneinfo"
   mkdir -p "$d/proc/sys/kernel" "$d/proc/sys/vm"; cat /proc/sys/kernel/osrelease >"$d/proc/sys/kernel/osrelease"
-  cat /proc/sys/vm/watermark_boost_factor >"$d/proc/sys/vm/watermark_boost_factor"   # the free floor's boost (README)
+  [ -r /proc/sys/vm/watermark_boost_factor ] && cat /proc/sys/vm/watermark_boost_factor >"$d/proc/sys/vm/watermark_boost_factor"   # the free floor's boost (README; Linux 5.0 on)
   cat /proc/cmdline >"$d/proc/cmdline"
   grep -vE '^(sysfs|proc|devtmpfs|devpts|cgroup2?|securityfs|pstore|bpf|debugfs|tracefs|configfs|fusectl|mqueue|hugetlbfs|9p) ' /proc/mounts >"$d/proc/mounts"
   cat /sys/module/zfs/version >"$d/sys/module/zfs/version"
