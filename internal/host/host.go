@@ -2,16 +2,18 @@
 // root directory: arcstats, /proc/meminfo, memory PSI, /proc/vmstat,
 // /proc/zoneinfo and /sys/module/zfs (the counters, read again at every
 // --sample tick), and, once per run, the system around them: the kernel
-// release, os-release and the mount table (internal/osinfo), whether this
+// release, vm.watermark_boost_factor, os-release and the mount table
+// (internal/osinfo), whether this
 // is a container, the modprobe.d configuration and the crash-capture
 // settings. The root is "/" on a live host, or a snapshot directory holding
 // the same paths, opened once (internal/rootfs) and handed down.
 //
 // Each file has one reader, in the package that owns its format:
 // arcstats.Read, meminfo.Read, meminfo.ReadPSI, meminfo.ReadWatermarks,
-// meminfo.ReadVMStat, meminfo.ReadBoostFactor, zfsmod.Read, osinfo.ReadDistro, osinfo.ReadMounts,
-// container.Detect, nextboot.Sources, modprobe.Load, crashcap.Read,
-// initramfs.Find and initramfs.Read. Nothing else opens these files.
+// meminfo.ReadVMStat, meminfo.ReadBoostFactor, zfsmod.Read,
+// osinfo.ReadDistro, osinfo.ReadMounts, container.Detect, nextboot.Sources,
+// modprobe.Load, crashcap.Read, initramfs.Find and initramfs.Read. Nothing
+// else opens these files.
 //
 // The initramfs images are listed once per run (a directory listing and a
 // stat each) and read only when ReadInitramfs is called: reading one

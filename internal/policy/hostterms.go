@@ -200,10 +200,7 @@ func freeFloor(h *host.Snapshot, sysFree uint64, sysFreeSrc string) (uint64, str
 			size.Format(z.Low), now, from, tail)
 	}
 	boost := meminfo.MaxBoost(z.High, factor)
-	times := "1.5"
-	if factor != meminfo.DefaultBoostFactor {
-		times = strconv.FormatFloat(float64(factor)/10000, 'f', -1, 64)
-	}
+	times := strconv.FormatFloat(float64(factor)/10000, 'f', -1, 64) // "1.5" by default
 	return z.Low + boost, fmt.Sprintf("where kswapd wakes and reclaims from the ARC: the low watermarks %s + a watermark boost of %s × high %s (/proc/zoneinfo%s; boost_watermark(), %s)%s",
 		size.Format(z.Low), times, size.Format(z.High), now, from, tail)
 }
