@@ -70,9 +70,10 @@ type System struct {
 	// the root does not have it.
 	Kernel string
 	// BoostFactor is vm.watermark_boost_factor
-	// (proc/sys/vm/watermark_boost_factor); HasBoostFactor is false when
-	// the root does not have it (snapshots from before the lane recorded
-	// it, kernels before 5.0), and the factor is then the default.
+	// (proc/sys/vm/watermark_boost_factor) when HasBoostFactor; without
+	// the file (snapshots from before the lane recorded it, kernels before
+	// 5.0) HasBoostFactor is false and the policy takes the kernel's
+	// default (policy.freeFloor).
 	BoostFactor    uint64
 	HasBoostFactor bool
 	Distro         osinfo.Distro
@@ -177,9 +178,7 @@ func ReadSystem(fsys *rootfs.FS) (*System, error) {
 	switch sys.BoostFactor, err = meminfo.ReadBoostFactor(fsys); {
 	case err == nil:
 		sys.HasBoostFactor = true
-	case errors.Is(err, fs.ErrNotExist):
-		sys.BoostFactor = meminfo.DefaultBoostFactor
-	default:
+	case !errors.Is(err, fs.ErrNotExist):
 		return nil, err
 	}
 	if sys.Distro, err = osinfo.ReadDistro(fsys); err != nil {

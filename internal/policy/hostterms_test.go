@@ -200,7 +200,7 @@ func TestFreeFloorBoostFactor(t *testing.T) {
 		source string
 	}{
 		{"no System", nil, 242167808, "a watermark boost of 1.5 × high 98.97 MiB (/proc/zoneinfo; boost_watermark(), vm.watermark_boost_factor 15000, its default: the root does not have the sysctl)"},
-		{"no file", &host.System{BoostFactor: 15000}, 242167808, "vm.watermark_boost_factor 15000, its default: the root does not have the sysctl"},
+		{"no file", &host.System{}, 242167808, "vm.watermark_boost_factor 15000, its default: the root does not have the sysctl"},
 		{"15000", &host.System{BoostFactor: 15000, HasBoostFactor: true}, 242167808, "a watermark boost of 1.5 × high 98.97 MiB (/proc/zoneinfo; boost_watermark(), vm.watermark_boost_factor 15000); below"},
 		{"0", &host.System{BoostFactor: 0, HasBoostFactor: true}, 86491136, "the low watermarks 82.48 MiB (/proc/zoneinfo), no watermark boost (vm.watermark_boost_factor 0); below arc_sys_free"},
 		{"5000", &host.System{BoostFactor: 5000, HasBoostFactor: true}, 138383360, "the low watermarks 82.48 MiB + a watermark boost of 0.5 × high 98.97 MiB (/proc/zoneinfo; boost_watermark(), vm.watermark_boost_factor 5000)"},
