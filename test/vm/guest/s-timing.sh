@@ -35,16 +35,30 @@ tm_env TIMING_WARMUP timing_warmup 3
 PARAMS=${LANE_PARAMS:-$P}       # LANE_PARAMS: only for trying the script without the module
 ASLR=${LANE_ASLR:-/proc/sys/kernel/randomize_va_space}   # LANE_ASLR: a stand-in file for a dry run
 
-# timing_files: the files arcadvise reads for a one-shot run (those that exist), one per line.
+# timing_files: the files arcadvise reads for a one-shot run (those that exist), one per line:
+# the counters (host.ReadCounters), the module's parameters, then what host.ReadSystem reads once:
+# the kernel release, the boost sysctl, os-release (osinfo), the mounts, PID 1's environment
+# (container.Detect), the next boot's command line sources (nextboot: /proc/cmdline, grub's
+# defaults, kernel-install's and grubenv where they exist), the modprobe.d files and the crash
+# capture's files (crashcap: kexec_crash_loaded, the pstore backend, the panic sysctls).
+# Directory listings (/boot, the modprobe.d directories, loader entries) and probes of files that
+# do not exist are arcadvise's alone: cat has no equivalent.
 # modprobe.d: the *.conf files of kmod's directories, in its order, a name seen once (an earlier
 # directory hides the same name in a later one; /lib is /usr/lib on a merged-/usr system).
 timing_files() {
   local f seen=" "
   for f in "$K" "$MEMINFO" /proc/pressure/memory /proc/vmstat "$ZFSVER" \
            "$PARAMS/zfs_arc_max" "$PARAMS/zfs_arc_min" "$PARAMS/zfs_arc_sys_free" \
+           "$PARAMS/zfs_arc_shrinker_limit" "$PARAMS/zfs_arc_meta_limit_percent" \
+           "$PARAMS/zfs_arc_pc_percent" "$PARAMS/zfs_max_recordsize" \
            /proc/cmdline /proc/mounts /proc/zoneinfo /proc/sys/kernel/osrelease \
-           /proc/sys/vm/watermark_boost_factor; do
-    [ -f "$f" ] && printf '%s\n' "$f"
+           /proc/sys/vm/watermark_boost_factor /etc/os-release /proc/1/environ \
+           /etc/default/grub /etc/kernel/cmdline /usr/lib/kernel/cmdline /boot/grub/grubenv \
+           /sys/kernel/kexec_crash_loaded /sys/module/pstore/parameters/backend \
+           /proc/sys/kernel/panic /proc/sys/kernel/panic_on_oops /proc/sys/kernel/hung_task_panic; do
+    # one that cannot be read (PID 1's environment without CAP_SYS_PTRACE's reach) is left out:
+    # arcadvise notes it and goes on, cat would fail
+    [ -f "$f" ] && cat "$f" >/dev/null 2>&1 && printf '%s\n' "$f"
   done
   for f in /etc/modprobe.d/*.conf /run/modprobe.d/*.conf /usr/local/lib/modprobe.d/*.conf \
            /usr/lib/modprobe.d/*.conf /lib/modprobe.d/*.conf; do
@@ -182,6 +196,13 @@ timing_main() {
   txc=$(ratio "${st_text[0]}" "${st_cat[0]}"); jxc=$(ratio "${st_json[0]}" "${st_cat[0]}")
   # against --version: what arcadvise's own work (reading, deciding, printing) adds to its start
   txv=$(ratio "${st_text[0]}" "${st_ver[0]}"); jxv=$(ratio "${st_json[0]}" "${st_ver[0]}")
+  # The floor under those two ratios: a program that started like arcadvise --version and then
+  # only read the same files, as cat reads them, would take version + (cat - true); against
+  # --version that is read_floor_x_version. What text and JSON take above the floor is the parsing,
+  # the policy and the printing (and the probes and listings cat does not make).
+  local floor floorx na_floorx
+  floor=$(awk -v v="${st_ver[0]}" -v c="${st_cat[0]}" -v t="${st_true[0]}" 'BEGIN{if (v == "-" || c == "-" || t == "-") print "-"; else printf "%.2f", v + c - t}')
+  floorx=$(ratio "$floor" "${st_ver[0]}")
   { echo "runs=$TIMING_RUNS"; echo "slow_runs=${#us_sum[@]}"; echo "warmup=$TIMING_WARMUP"
     echo "files=${#files[@]}"; echo "file_list=\"${files[*]}\""; echo "binary=\"$AA ($fstype)\""
     echo "arc_summary=\"${summary:--}\""; echo "arc_summary_note=\"$sum_note\""
@@ -192,6 +213,7 @@ timing_main() {
     done
     echo "text_x_cat=$txc"; echo "json_x_cat=$jxc"; echo "text_x_version=$txv"; echo "json_x_version=$jxv"
     echo "text_x_cat_min=$(ratio "${st_text[1]}" "${st_cat[1]}")"; echo "json_x_cat_min=$(ratio "${st_json[1]}" "${st_cat[1]}")"
+    echo "read_floor_ms=$floor"; echo "read_floor_x_version=$floorx"
     echo "aslr=$aslr0"; echo "aslr_off_note=\"$aslr_note\""
     for n in true cat version text json; do
       case $n in true) s=("${na_st_true[@]}");; cat) s=("${na_st_cat[@]}");; text) s=("${na_st_text[@]}");;
@@ -199,11 +221,13 @@ timing_main() {
       echo "aslr_off_${n}_median_ms=${s[0]}"; echo "aslr_off_${n}_min_ms=${s[1]}"
     done
     echo "aslr_off_text_x_cat=$(ratio "${na_st_text[0]}" "${na_st_cat[0]}")"; echo "aslr_off_json_x_cat=$(ratio "${na_st_json[0]}" "${na_st_cat[0]}")"
+    na_floorx=$(ratio "$(awk -v v="${na_st_ver[0]}" -v c="${na_st_cat[0]}" -v t="${na_st_true[0]}" 'BEGIN{if (v == "-" || c == "-" || t == "-") print "-"; else printf "%.2f", v + c - t}')" "${na_st_ver[0]}")
+    echo "aslr_off_read_floor_x_version=$na_floorx"
   } >"$d/timing.env"
   rm -rf "$w"
 
   local nums reason=""
-  nums="cat_ms=${st_cat[0]} version_ms=${st_ver[0]} text_ms=${st_text[0]} json_ms=${st_json[0]} arc_summary_ms=${st_sum[0]} true_ms=${st_true[0]} text_x_cat=$txc json_x_cat=$jxc text_x_version=$txv json_x_version=$jxv runs=$TIMING_RUNS arc_summary_runs=${#us_sum[@]}"
+  nums="cat_ms=${st_cat[0]} version_ms=${st_ver[0]} text_ms=${st_text[0]} json_ms=${st_json[0]} arc_summary_ms=${st_sum[0]} true_ms=${st_true[0]} text_x_cat=$txc json_x_cat=$jxc text_x_version=$txv json_x_version=$jxv read_floor_x_version=$floorx runs=$TIMING_RUNS arc_summary_runs=${#us_sum[@]}"
   say "timing: median arcadvise --version=${st_ver[0]} ms (ASLR off ${na_st_ver[0]})"
   say "timing: min cat=${st_cat[1]} text=${st_text[1]} json=${st_json[1]} arc_summary=${st_sum[1]} true=${st_true[1]} ms"
   say "timing: ASLR off${aslr_note:+ ($aslr_note)}: median cat=${na_st_cat[0]} text=${na_st_text[0]} json=${na_st_json[0]} true=${na_st_true[0]} ms"
