@@ -261,7 +261,7 @@ cost, not theirs, so the control ratios are the closer estimate of what a real h
 The floor row is what a program would take that started as arcadvise does (`--version`) and then
 only read the same files as `cat` reads them (`cat` − `true`), against `--version`: about the
 least the text and JSON ratios can be with these inputs, before any parsing, deciding or printing
-(the kernel's time to generate the /proc and /sys files is most of `cat`'s) (from
+(`cat` − `true` is opening and reading the files, the kernel generating the /proc and /sys ones) (from
 the run of 2026-12-08, whose `cat` reads every file a one-shot run reads on the guest: os-release,
 PID 1's environment, the crash-capture files and the module's other parameters as well; before,
 16 of them). Issue 19's target, 1.3, leaves what lies between the floor and 1.3 for the parsing,
