@@ -75,8 +75,11 @@ timeline_start() { # timeline_start FILE
   local f=$1
   # the columns after psi_some_total_us say where the fight starts: free pages and the inactive
   # file pages the module counts as free (arc_free_memory, module/os/linux/zfs/arc_os.c), kswapd's
-  # and direct reclaim's scans, and the refaults of evicted file pages (thrashing, a PSI stall)
-  printf 't_s\tc\tsize\tc_max\tarc_no_grow\tmemory_direct_count\tmemory_indirect_count\tMemAvailable_kB\tallocstall\tpsi_some_total_us\tMemFree_kB\tInactive_file_kB\tActive_file_kB\tpgscan_kswapd\tpgscan_direct\tworkingset_refault_file\n' >"$f"
+  # and direct reclaim's scans, and the refaults of evicted file pages (thrashing, a PSI stall);
+  # then, from /proc/zoneinfo summed over the zones, the watermark boost in force (the kernel adds
+  # it to min, low and high: whether the free floor's boost term was there when a stall came) and
+  # the free pages on the per-CPU lists (counted in no zone's free pages)
+  printf 't_s\tc\tsize\tc_max\tarc_no_grow\tmemory_direct_count\tmemory_indirect_count\tMemAvailable_kB\tallocstall\tpsi_some_total_us\tMemFree_kB\tInactive_file_kB\tActive_file_kB\tpgscan_kswapd\tpgscan_direct\tworkingset_refault_file\tboost_kB\tpcp_count_kB\n' >"$f"
   ( t0=$(date +%s.%N)
     while :; do
       now=$(date +%s.%N)
@@ -87,7 +90,8 @@ timeline_start() { # timeline_start FILE
       awk '$1=="MemFree:"{f=$2} $1=="Inactive(file):"{i=$2} $1=="Active(file):"{a=$2}
            END{printf "\t%s\t%s\t%s", f, i, a}' /proc/meminfo >>"$f"
       awk '$1=="pgscan_kswapd"{k=$2} $1=="pgscan_direct"{d=$2} $1=="workingset_refault_file"||$1=="workingset_refault"{r=$2}
-           END{printf "\t%s\t%s\t%s\n", k, d, r}' /proc/vmstat >>"$f"
+           END{printf "\t%s\t%s\t%s", k, d, r}' /proc/vmstat >>"$f"
+      awk '$1=="boost"{b+=$2} $1=="count:"{c+=$2} END{printf "\t%d\t%d\n", b*4, c*4}' /proc/zoneinfo >>"$f"   # pages of 4 KiB
       sleep 1
     done ) &
   TL=$!
