@@ -89,6 +89,10 @@ tm_stats() {
         printf "%.2f %.2f %.2f\n", m/1000, v[1]/1000, v[NR]/1000}'
 }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN{if (a == "-" || b == "-" || b <= 0) print "-"; else printf "%.2f", a/b}'; }
+# floor_x VERSION CAT TRUE: (VERSION + CAT - TRUE) / VERSION, medians in ms ("-" when one is missing):
+# what a program that started as arcadvise --version does and then only read the files cat reads
+# would take, against --version
+floor_x() { ratio "$(awk -v v="$1" -v c="$2" -v t="$3" 'BEGIN{if (v == "-" || c == "-" || t == "-") print "-"; else printf "%.2f", v + c - t}')" "$1"; }
 
 # aa_check LABEL RC: count an arcadvise run that did not exit 0 (AA_BAD: how many, AA_FIRST: the first)
 AA_BAD=0; AA_FIRST=""
@@ -200,9 +204,8 @@ timing_main() {
   # only read the same files, as cat reads them, would take version + (cat - true); against
   # --version that is read_floor_x_version. What text and JSON take above the floor is the parsing,
   # the policy and the printing (and the probes and listings cat does not make).
-  local floor floorx na_floorx
-  floor=$(awk -v v="${st_ver[0]}" -v c="${st_cat[0]}" -v t="${st_true[0]}" 'BEGIN{if (v == "-" || c == "-" || t == "-") print "-"; else printf "%.2f", v + c - t}')
-  floorx=$(ratio "$floor" "${st_ver[0]}")
+  local floorx
+  floorx=$(floor_x "${st_ver[0]}" "${st_cat[0]}" "${st_true[0]}")
   { echo "runs=$TIMING_RUNS"; echo "slow_runs=${#us_sum[@]}"; echo "warmup=$TIMING_WARMUP"
     echo "files=${#files[@]}"; echo "file_list=\"${files[*]}\""; echo "binary=\"$AA ($fstype)\""
     echo "arc_summary=\"${summary:--}\""; echo "arc_summary_note=\"$sum_note\""
@@ -213,7 +216,7 @@ timing_main() {
     done
     echo "text_x_cat=$txc"; echo "json_x_cat=$jxc"; echo "text_x_version=$txv"; echo "json_x_version=$jxv"
     echo "text_x_cat_min=$(ratio "${st_text[1]}" "${st_cat[1]}")"; echo "json_x_cat_min=$(ratio "${st_json[1]}" "${st_cat[1]}")"
-    echo "read_floor_ms=$floor"; echo "read_floor_x_version=$floorx"
+    echo "read_floor_x_version=$floorx"
     echo "aslr=$aslr0"; echo "aslr_off_note=\"$aslr_note\""
     for n in true cat version text json; do
       case $n in true) s=("${na_st_true[@]}");; cat) s=("${na_st_cat[@]}");; text) s=("${na_st_text[@]}");;
@@ -221,8 +224,7 @@ timing_main() {
       echo "aslr_off_${n}_median_ms=${s[0]}"; echo "aslr_off_${n}_min_ms=${s[1]}"
     done
     echo "aslr_off_text_x_cat=$(ratio "${na_st_text[0]}" "${na_st_cat[0]}")"; echo "aslr_off_json_x_cat=$(ratio "${na_st_json[0]}" "${na_st_cat[0]}")"
-    na_floorx=$(ratio "$(awk -v v="${na_st_ver[0]}" -v c="${na_st_cat[0]}" -v t="${na_st_true[0]}" 'BEGIN{if (v == "-" || c == "-" || t == "-") print "-"; else printf "%.2f", v + c - t}')" "${na_st_ver[0]}")
-    echo "aslr_off_read_floor_x_version=$na_floorx"
+    echo "aslr_off_read_floor_x_version=$(floor_x "${na_st_ver[0]}" "${na_st_cat[0]}" "${na_st_true[0]}")"
   } >"$d/timing.env"
   rm -rf "$w"
 
